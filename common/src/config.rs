@@ -1,0 +1,646 @@
+//! Typed, layered configuration shared by every binary: built-in defaults, then an optional
+//! TOML file (`--config FILE`), then `APP_`-prefixed environment variables, where `__`
+//! separates nesting levels (`APP_DATABASE__URL` sets `database.url`).
+//!
+//! Environment variables read here: `APP_DATA_DIR`, `APP_LOG__FORMAT`, `APP_LOG__LEVEL`,
+//! `APP_DATABASE__URL`, `APP_DATABASE__MAX_CONNECTIONS`, `APP_DATABASE__CONNECT_TIMEOUT_SECS`,
+//! `APP_DATABASE__MIGRATE_ON_START`, `APP_CONTROL_PLANE__HOST`, `APP_CONTROL_PLANE__PORT`,
+//! `APP_CONTROL_PLANE__MAX_BODY_BYTES`, `APP_TENANT_RUNTIME__HOST`, `APP_TENANT_RUNTIME__PORT`,
+//! `APP_TENANT_RUNTIME__BASE_DOMAIN`, `APP_TENANT_RUNTIME__MAX_BODY_BYTES`,
+//! `APP_PROVISIONER__POLL_INTERVAL_MS`, `APP_PROVISIONER__WORKER_ID`,
+//! `APP_BOOTSTRAP__ADMIN_EMAIL`, `APP_BOOTSTRAP__ADMIN_PASSWORD`, `APP_BOOTSTRAP__SEED_PLANS`,
+//! `APP_SECRETS__ENCRYPTION_KEY`, `APP_SECRETS__ENCRYPTION_KEY_ID`. The README's configuration
+//! reference documents each one; keep the two lists in step.
+//!
+//! Loading never panics: a malformed value or a failed check comes back as [`ConfigErrors`]
+//! naming the key and where its value came from; binaries print it and exit with status 2.
+//! Unknown keys are not fatal (a typo should not take production down) but come back as
+//! warnings naming the key, for the binary to log once telemetry is up.
+
+use crate::secret::Secret;
+use base64::Engine as _;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything any of the binaries can be configured with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where local state lives: the private Postgres cluster, mail drops, backups.
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub database: DatabaseSettings,
+    pub control_plane: ControlPlaneSettings,
+    pub tenant_runtime: TenantRuntimeSettings,
+    pub provisioner: ProvisionerSettings,
+    pub bootstrap: BootstrapSettings,
+    pub secrets: SecretsSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter directive (`info`, `control_plane=debug,sqlx=warn`); `RUST_LOG` wins.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The control database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`; a secret because it may hold a password.
+    pub url: Secret,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+    /// Bring the control schema to the newest version at start (off when a deploy job does it).
+    pub migrate_on_start: bool,
+}
+
+/// Where the control plane listens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ControlPlaneSettings {
+    pub host: String,
+    pub port: u16,
+    /// Largest request body accepted; bigger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantRuntimeSettings {
+    pub host: String,
+    pub port: u16,
+    pub max_body_bytes: usize,
+    /// Tenants are served at `{slug}.{base_domain}`.
+    pub base_domain: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProvisionerSettings {
+    /// How often an idle worker looks for new jobs.
+    pub poll_interval_ms: u64,
+    /// Names this worker in job leases; defaults to `hostname-pid`.
+    pub worker_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BootstrapSettings {
+    /// When set, this super-admin is created at start unless it exists. When unset, a
+    /// super-admin `admin@example.com` is created only if there is no admin at all.
+    pub admin_email: Option<String>,
+    /// The bootstrap super-admin's password; generated and printed once when unset.
+    pub admin_password: Option<Secret>,
+    /// Create the default plans (`trial`, `starter`, `growth`, `enterprise`) when missing.
+    pub seed_plans: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsSettings {
+    /// Base64 of 32 random bytes: the AES-256-GCM key for secrets kept in the control DB.
+    pub encryption_key: Option<Secret>,
+    /// Stored beside every ciphertext so keys can rotate.
+    pub encryption_key_id: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".data"),
+            log: LogSettings::default(),
+            database: DatabaseSettings::default(),
+            control_plane: ControlPlaneSettings::default(),
+            tenant_runtime: TenantRuntimeSettings::default(),
+            provisioner: ProvisionerSettings::default(),
+            bootstrap: BootstrapSettings::default(),
+            secrets: SecretsSettings::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("postgres://postgres@127.0.0.1:5432/erp_control"),
+            max_connections: 10,
+            connect_timeout_secs: 5,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl Default for ControlPlaneSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Default for TenantRuntimeSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8081,
+            max_body_bytes: 1024 * 1024,
+            base_domain: "localhost".into(),
+        }
+    }
+}
+
+impl Default for ProvisionerSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            worker_id: None,
+        }
+    }
+}
+
+impl Default for BootstrapSettings {
+    fn default() -> Self {
+        Self {
+            admin_email: None,
+            admin_password: None,
+            seed_plans: true,
+        }
+    }
+}
+
+impl Default for SecretsSettings {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            encryption_key_id: "k1".into(),
+        }
+    }
+}
+
+/// Settings that loaded, plus the unknown keys met on the way (to be logged as warnings).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+/// One bad configuration value: which key, where it came from, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub source: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration key `{}`", self.key)?;
+        if let Some(source) = &self.source {
+            write!(f, " (from {source})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every bad value found; never empty.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    /// The keys named, for tests and for callers that want to point at one.
+    pub fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|error| error.key.as_str()).collect()
+    }
+}
+
+/// The standard layering: an optional file, then the process environment.
+pub fn layered(file: Option<&Path>) -> Figment {
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment.merge(Env::prefixed("APP_").split("__"))
+}
+
+/// Loads from the file (if any) and the environment, then validates.
+pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigErrors> {
+    load_from(&layered(file))
+}
+
+/// Loads from any figment (tests build their own), then validates.
+pub fn load_from(figment: &Figment) -> Result<Loaded, ConfigErrors> {
+    let settings: Settings = figment
+        .extract()
+        .map_err(|error| extraction_errors(figment, error))?;
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        let errors = problems
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                source: source_of(figment, key),
+                key: key.to_owned(),
+                message,
+            })
+            .collect();
+        return Err(ConfigErrors(errors));
+    }
+    let warnings = unknown_keys(figment)
+        .into_iter()
+        .map(|key| match source_of(figment, &key) {
+            Some(source) => format!("unknown configuration key `{key}` (from {source}) ignored"),
+            None => format!("unknown configuration key `{key}` ignored"),
+        })
+        .collect();
+    Ok(Loaded { settings, warnings })
+}
+
+/// The effective configuration as TOML, secrets redacted (for `--print-config`).
+pub fn render(settings: &Settings) -> String {
+    toml::to_string(settings).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+}
+
+fn extraction_errors(figment: &Figment, error: figment::Error) -> ConfigErrors {
+    let errors = error
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let source = error
+                .metadata
+                .as_ref()
+                .map(|metadata| describe_source(metadata, &key))
+                .or_else(|| source_of(figment, &key));
+            ConfigError {
+                key: if key.is_empty() { "(root)".into() } else { key },
+                source,
+                message: error.kind.to_string(),
+            }
+        })
+        .collect();
+    ConfigErrors(errors)
+}
+
+/// Names the environment variable or file a key came from, if any provider set it.
+fn source_of(figment: &Figment, key: &str) -> Option<String> {
+    figment.find_value(key).ok()?;
+    figment
+        .find_metadata(key)
+        .map(|metadata| describe_source(metadata, key))
+}
+
+/// `APP_SECTION__KEY` for the environment (figment's own rendering loses the prefix and
+/// separator), the file path for a file.
+fn describe_source(metadata: &figment::Metadata, key: &str) -> String {
+    if metadata.name.contains("environment") {
+        return format!("APP_{}", key.to_uppercase().replace('.', "__"));
+    }
+    match &metadata.source {
+        Some(source) => source.to_string(),
+        None => metadata.name.to_string(),
+    }
+}
+
+fn unknown_keys(figment: &Figment) -> Vec<String> {
+    let Ok(value) = figment.extract::<serde_json::Value>() else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    let _: Result<Settings, _> =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
+    unknown
+}
+
+impl Settings {
+    /// Every (key, what is wrong) pair; empty when the settings are usable.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        let mut check = |key: &'static str, result: Result<(), String>| {
+            if let Err(message) = result {
+                problems.push((key, message));
+            }
+        };
+        check("log.level", valid_filter(&self.log.level));
+        check("database.url", valid_postgres_url(self.database.url.expose()));
+        check(
+            "database.max_connections",
+            at_least(u64::from(self.database.max_connections), 1),
+        );
+        check(
+            "database.connect_timeout_secs",
+            at_least(self.database.connect_timeout_secs, 1),
+        );
+        check("control_plane.host", valid_host(&self.control_plane.host));
+        check("tenant_runtime.host", valid_host(&self.tenant_runtime.host));
+        check(
+            "tenant_runtime.port",
+            distinct_ports(self.control_plane.port, self.tenant_runtime.port),
+        );
+        check(
+            "control_plane.max_body_bytes",
+            at_least(self.control_plane.max_body_bytes as u64, 1024),
+        );
+        check(
+            "tenant_runtime.max_body_bytes",
+            at_least(self.tenant_runtime.max_body_bytes as u64, 1024),
+        );
+        check(
+            "tenant_runtime.base_domain",
+            valid_hostname(&self.tenant_runtime.base_domain),
+        );
+        check(
+            "provisioner.poll_interval_ms",
+            at_least(self.provisioner.poll_interval_ms, 10),
+        );
+        check(
+            "bootstrap.admin_email",
+            self.bootstrap.admin_email.as_deref().map_or(Ok(()), valid_email),
+        );
+        check(
+            "bootstrap.admin_password",
+            self.bootstrap
+                .admin_password
+                .as_ref()
+                .map_or(Ok(()), |password| strong_enough(password.expose())),
+        );
+        check(
+            "secrets.encryption_key",
+            self.secrets
+                .encryption_key
+                .as_ref()
+                .map_or(Ok(()), |key| aes_256_key(key.expose()).map(drop)),
+        );
+        check(
+            "secrets.encryption_key_id",
+            valid_key_id(&self.secrets.encryption_key_id),
+        );
+        problems
+    }
+
+    /// The 32-byte data-encryption key, when one is configured (validated at load).
+    pub fn encryption_key(&self) -> Option<[u8; 32]> {
+        let key = self.secrets.encryption_key.as_ref()?;
+        aes_256_key(key.expose()).ok()
+    }
+}
+
+fn at_least(value: u64, minimum: u64) -> Result<(), String> {
+    if value >= minimum {
+        Ok(())
+    } else {
+        Err(format!("must be at least {minimum}, got {value}"))
+    }
+}
+
+fn valid_filter(directive: &str) -> Result<(), String> {
+    tracing_subscriber::EnvFilter::try_new(directive)
+        .map(drop)
+        .map_err(|error| format!("not a log filter ({error}); try `info` or `debug`"))
+}
+
+fn valid_postgres_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or("must start with postgres:// or postgresql://")?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err("names no host".into());
+    }
+    Ok(())
+}
+
+fn valid_host(host: &str) -> Result<(), String> {
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    valid_hostname(host)
+}
+
+fn valid_hostname(name: &str) -> Result<(), String> {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!("`{name}` is not a valid host name"))
+    }
+}
+
+fn distinct_ports(control_plane: u16, tenant_runtime: u16) -> Result<(), String> {
+    if control_plane != 0 && control_plane == tenant_runtime {
+        Err(format!("must differ from control_plane.port ({control_plane})"))
+    } else {
+        Ok(())
+    }
+}
+
+fn valid_email(email: &str) -> Result<(), String> {
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.contains(' ')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("`{email}` is not an email address"))
+    }
+}
+
+/// The smallest password length accepted for any admin.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+fn strong_enough(password: &str) -> Result<(), String> {
+    if password.chars().count() >= MIN_PASSWORD_LEN {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be at least {MIN_PASSWORD_LEN} characters long"
+        ))
+    }
+}
+
+fn aes_256_key(encoded: &str) -> Result<[u8; 32], String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "must be base64 (try `openssl rand -base64 32`)".to_owned())?;
+    bytes
+        .try_into()
+        .map_err(|bytes: Vec<u8>| format!("must decode to 32 bytes, got {}", bytes.len()))
+}
+
+fn valid_key_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1-32 characters of [A-Za-z0-9_-]".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn with(pairs: &[(&str, serde_json::Value)]) -> Figment {
+        pairs.iter().fold(Figment::new(), |figment, (key, value)| {
+            figment.merge(Serialized::default(key, value.clone()))
+        })
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let loaded = load_from(&Figment::new()).expect("defaults load");
+        assert_eq!(loaded.settings.control_plane.port, 8080);
+        assert_eq!(loaded.settings.tenant_runtime.port, 8081);
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_malformed_port_names_its_key() {
+        let figment = with(&[("control_plane.port", "eighty".into())]);
+        let errors = load_from(&figment).expect_err("must fail");
+        assert_eq!(errors.keys(), vec!["control_plane.port"]);
+    }
+
+    #[test]
+    fn an_environment_value_names_its_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_TENANT_RUNTIME__PORT", "99999");
+            let errors = load(None).expect_err("out of range");
+            let text = errors.to_string();
+            assert!(text.contains("tenant_runtime.port"), "{text}");
+            assert!(text.contains("APP_TENANT_RUNTIME__PORT"), "{text}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_a_warning_not_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_LOG__FROMAT", "json");
+            let loaded = load(None).expect("loads");
+            assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+            assert!(loaded.warnings[0].contains("log.fromat"));
+            assert!(loaded.warnings[0].contains("APP_LOG__FROMAT"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_file_is_read_and_the_environment_overrides_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", "[control_plane]\nport = 9000\n[log]\nformat = \"json\"\n")?;
+            jail.set_env("APP_CONTROL_PLANE__PORT", "9001");
+            let loaded = load(Some(Path::new("app.toml"))).expect("loads");
+            assert_eq!(loaded.settings.control_plane.port, 9001);
+            assert_eq!(loaded.settings.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        assert!(load(Some(Path::new("/nonexistent/app.toml"))).is_err());
+    }
+
+    #[test]
+    fn validation_reports_every_bad_key() {
+        let figment = with(&[
+            ("database.url", "mysql://x".into()),
+            ("tenant_runtime.base_domain", "bad domain".into()),
+            ("secrets.encryption_key", "c2hvcnQ=".into()),
+            ("bootstrap.admin_password", "short".into()),
+        ]);
+        let errors = load_from(&figment).expect_err("must fail");
+        assert_eq!(
+            errors.keys(),
+            vec![
+                "database.url",
+                "tenant_runtime.base_domain",
+                "bootstrap.admin_password",
+                "secrets.encryption_key",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_numeric_secret_from_the_environment_is_still_a_string() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_BOOTSTRAP__ADMIN_PASSWORD", "123456789012345");
+            let loaded = load(None).expect("loads");
+            let password = loaded.settings.bootstrap.admin_password.expect("set");
+            assert_eq!(password.expose(), "123456789012345");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rendering_redacts_secrets() {
+        let figment = with(&[
+            ("database.url", "postgres://u:topsecret@h/db".into()),
+            ("bootstrap.admin_password", "another-secret-pw".into()),
+        ]);
+        let text = render(&load_from(&figment).expect("loads").settings);
+        assert!(!text.contains("topsecret"), "{text}");
+        assert!(!text.contains("another-secret-pw"), "{text}");
+        assert!(text.contains("[redacted]"));
+    }
+
+    #[test]
+    fn the_same_port_for_both_services_is_refused() {
+        let figment = with(&[
+            ("control_plane.port", 9000.into()),
+            ("tenant_runtime.port", 9000.into()),
+        ]);
+        let errors = load_from(&figment).expect_err("must fail");
+        assert_eq!(errors.keys(), vec!["tenant_runtime.port"]);
+    }
+}

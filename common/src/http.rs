@@ -1,0 +1,279 @@
+//! What every HTTP service shares: the health, readiness and metrics endpoints, JSON and
+//! routing errors as problem+json, and a clear error when the listen port is taken.
+
+use crate::problem::{FieldError, Problem};
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, Service, ServiceFactory};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
+use serde_json::json;
+use std::fmt::Debug;
+use std::net::TcpListener;
+use std::sync::{Arc, RwLock};
+use tokio_util::sync::CancellationToken;
+
+/// A bound, not yet running HTTP service.
+pub struct HttpService {
+    port: u16,
+    server: Server,
+}
+
+/// Where a service listens, and the config key that sets it (named in bind errors).
+#[derive(Debug, Clone, Copy)]
+pub struct Listen<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub key: &'static str,
+}
+
+impl HttpService {
+    /// Binds first (so a taken port fails here, clearly), then builds the server. Signals
+    /// are not watched by actix: the caller's shutdown token decides when to stop.
+    pub fn bind<F, I, S, B>(listen: Listen<'_>, app: F) -> Result<Self, BindError>
+    where
+        F: Fn() -> I + Send + Clone + 'static,
+        I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+        S: ServiceFactory<actix_http::Request, Config = AppConfig> + 'static,
+        S::Error: Into<actix_web::Error> + 'static,
+        S::InitError: Debug,
+        S::Response: Into<actix_http::Response<B>> + 'static,
+        <S::Service as Service<actix_http::Request>>::Future: 'static,
+        S::Service: 'static,
+        B: MessageBody + 'static,
+    {
+        let listener = bind(listen.host, listen.port, listen.key)?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let server = HttpServer::new(app)
+            .listen(listener)
+            .map_err(|source| BindError::Other {
+                address: format!("{}:{port}", listen.host),
+                key: listen.key,
+                source,
+            })?
+            .disable_signals()
+            .shutdown_timeout(10)
+            .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains in-flight requests.
+    pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Whether a service finished what it must do at start (reach its database, migrate,
+/// seed). Shared between the start-up task that sets it and `/readyz` that reads it.
+#[derive(Debug, Clone)]
+pub struct StartupStatus(Arc<RwLock<Result<(), String>>>);
+
+impl StartupStatus {
+    /// Not ready yet, for the reason given.
+    pub fn waiting(reason: &str) -> Self {
+        Self(Arc::new(RwLock::new(Err(reason.to_owned()))))
+    }
+
+    pub fn set_waiting(&self, reason: impl Into<String>) {
+        if let Ok(mut state) = self.0.write() {
+            *state = Err(reason.into());
+        }
+    }
+
+    pub fn set_ready(&self) {
+        if let Ok(mut state) = self.0.write() {
+            *state = Ok(());
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        self.0
+            .read()
+            .map_or_else(|_| Err("start-up state poisoned".into()), |state| state.clone())
+    }
+}
+
+/// Registers what every service has: `/healthz`, `/metrics`, and problem+json for JSON,
+/// path and query errors. Each service adds its own `/readyz` (its checks differ).
+pub fn configure_basics(config: &mut web::ServiceConfig, json_limit: usize) {
+    config
+        .app_data(json_config(json_limit))
+        .app_data(path_config())
+        .app_data(query_config())
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+/// `GET /healthz`: the process is up and serving.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::render())
+}
+
+/// The outcome of one readiness check (a database, a migration state).
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub result: Result<(), String>,
+}
+
+/// `GET /readyz` body: 200 when every check passed, else 503 `not_ready` naming the failures.
+pub fn readiness_response(checks: &[Check]) -> HttpResponse {
+    let failures: Vec<String> = checks
+        .iter()
+        .filter_map(|check| match &check.result {
+            Ok(()) => None,
+            Err(reason) => Some(format!("{}: {reason}", check.name)),
+        })
+        .collect();
+    if failures.is_empty() {
+        let names: Vec<&str> = checks.iter().map(|check| check.name).collect();
+        return HttpResponse::Ok().json(json!({ "status": "ready", "checks": names }));
+    }
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        failures.join("; "),
+    )
+    .with_retry_after(5)
+    .to_response()
+}
+
+/// JSON bodies: malformed -> 400 `malformed_json`, too large -> 413 `payload_too_large`,
+/// wrong content type -> 415, well-formed but wrong shape -> 422 `validation_failed`.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|error, _request| json_problem(&error).into())
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error: PathError, _| {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", error.to_string()).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _| {
+        Problem::validation(vec![FieldError {
+            field: "query".into(),
+            message: error.to_string(),
+        }])
+        .into()
+    })
+}
+
+fn json_problem(error: &JsonPayloadError) -> Problem {
+    match error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("body of {length} bytes exceeds the limit of {limit}"),
+        ),
+        JsonPayloadError::Overflow { limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("body exceeds the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::ContentType => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonPayloadError::Deserialize(cause) if cause.is_data() => {
+            Problem::validation(vec![FieldError {
+                field: "body".into(),
+                message: cause.to_string(),
+            }])
+        }
+        other => Problem::new(StatusCode::BAD_REQUEST, "malformed_json", other.to_string()),
+    }
+}
+
+/// The default service: unknown routes get problem+json 404 instead of an empty body.
+pub async fn not_found(request: HttpRequest) -> HttpResponse {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {} {}", request.method(), request.path()),
+    )
+    .to_response()
+}
+
+/// Why a service could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error(
+        "cannot listen on {address}: the port is already in use (set `{key}` to another port)"
+    )]
+    PortInUse { address: String, key: &'static str },
+    #[error("cannot listen on {address} (`{key}`): {source}")]
+    Other {
+        address: String,
+        key: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Binds a listener, turning "address in use" into an error that names the config key.
+pub fn bind(host: &str, port: u16, key: &'static str) -> Result<TcpListener, BindError> {
+    let address = format!("{host}:{port}");
+    TcpListener::bind(&address).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AddrInUse => BindError::PortInUse { address, key },
+        _ => BindError::Other {
+            address,
+            key,
+            source,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_a_taken_port_names_the_key() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let error = bind("127.0.0.1", port, "control_plane.port").expect_err("in use");
+        let text = error.to_string();
+        assert!(text.contains("already in use"), "{text}");
+        assert!(text.contains("control_plane.port"), "{text}");
+    }
+
+    #[test]
+    fn readiness_fails_when_any_check_fails() {
+        let checks = [
+            Check {
+                name: "control_db",
+                result: Err("refused".into()),
+            },
+            Check {
+                name: "migrations",
+                result: Ok(()),
+            },
+        ];
+        assert_eq!(
+            readiness_response(&checks).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(readiness_response(&checks[1..]).status(), StatusCode::OK);
+    }
+}

@@ -1,0 +1,12 @@
+//! The control plane: admin API, bootstrap of the control database, and the all-in-one
+//! development mode that runs every service in one process. This crate is the library;
+//! `main.rs` only parses flags and calls it.
+
+pub mod all_in_one;
+pub mod bootstrap;
+pub mod startup;
+
+pub use startup::{Application, build_app};
+
+/// The service name in logs, traces and metrics.
+pub const SERVICE: &str = "control-plane";

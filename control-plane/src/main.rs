@@ -1,0 +1,47 @@
+//! `control-plane`: the admin API (`serve`, the default) or the whole platform in one
+//! process (`all-in-one`). All logic is in the library.
+
+use clap::{Parser, Subcommand};
+use common::cli::ConfigArgs;
+use control_plane::all_in_one::{self, Parts};
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Control plane of the ERP platform")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Command {
+    /// Serve the admin API (the default).
+    Serve,
+    /// Run the control plane, the tenant runtime and a provisioner worker in one process.
+    AllInOne,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let loaded = cli.config.load_or_exit();
+    let _telemetry = common::telemetry::init(&loaded.settings.log, control_plane::SERVICE);
+    common::cli::log_warnings(&loaded);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let parts = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => Parts::CONTROL_PLANE_ONLY,
+        Command::AllInOne => Parts::ALL,
+    };
+    let settings = loaded.settings;
+    let shutdown = common::shutdown::on_signal();
+    let mut platform = all_in_one::launch(&settings, parts, shutdown.clone()).await?;
+    tokio::select! {
+        admin = &mut platform.bootstrap => {
+            let admin = admin.ok().flatten();
+            println!("{}", all_in_one::banner(&settings, &platform, admin.as_ref()));
+        }
+        () = shutdown.cancelled() => {}
+    }
+    platform.wait().await
+}

@@ -1,0 +1,34 @@
+//! The tenant-database migrator: users, roles and permissions, settings, the append-only
+//! audit log and refresh tokens of one tenant. Every tenant database runs the same list.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_users;
+mod m20261122_000002_create_roles_and_permissions;
+mod m20261122_000003_create_settings;
+mod m20261122_000004_create_audit_log;
+mod m20261122_000005_create_refresh_tokens;
+
+/// Name of the table recording applied tenant migrations.
+pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
+
+/// Migrates one tenant database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_users::Migration),
+            Box::new(m20261122_000002_create_roles_and_permissions::Migration),
+            Box::new(m20261122_000003_create_settings::Migration),
+            Box::new(m20261122_000004_create_audit_log::Migration),
+            Box::new(m20261122_000005_create_refresh_tokens::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        MIGRATION_TABLE.into_iden()
+    }
+}

@@ -1,0 +1,23 @@
+//! `provisioner`: the job worker. All logic is in the library.
+
+use clap::Parser;
+use common::cli::ConfigArgs;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Provisions, migrates, backs up and relocates tenant databases")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let loaded = Cli::parse().config.load_or_exit();
+    let _telemetry = common::telemetry::init(&loaded.settings.log, provisioner::SERVICE);
+    common::cli::log_warnings(&loaded);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let control_db = common::db::connect_lazy(&loaded.settings.database).await?;
+    let worker = provisioner::Worker::new(&loaded.settings, control_db);
+    worker.run(common::shutdown::on_signal()).await;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! The whole-system test harness: real Postgres servers, a fresh control database per test
+//! cloned from a template migrated once per run, and the platform spawned on port 0.
+
+pub mod app;
+pub mod postgres;
+
+pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use postgres::{Server, TestDb};
+
+/// Installs what every test needs once per process: the rustls crypto provider and, when
+/// `TEST_LOG` is set, log output.
+pub fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    common::telemetry::init_for_tests();
+}

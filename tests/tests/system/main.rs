@@ -1,0 +1,7 @@
+//! Whole-system tests: one binary, every process in it, real Postgres.
+
+mod bootstrap;
+mod health;
+mod migrations_cli;
+mod startup;
+mod two_servers;
