@@ -356,7 +356,10 @@ impl Settings {
             }
         };
         check("log.level", valid_filter(&self.log.level));
-        check("database.url", valid_postgres_url(self.database.url.expose()));
+        check(
+            "database.url",
+            valid_postgres_url(self.database.url.expose()),
+        );
         check(
             "database.max_connections",
             at_least(u64::from(self.database.max_connections), 1),
@@ -389,7 +392,10 @@ impl Settings {
         );
         check(
             "bootstrap.admin_email",
-            self.bootstrap.admin_email.as_deref().map_or(Ok(()), valid_email),
+            self.bootstrap
+                .admin_email
+                .as_deref()
+                .map_or(Ok(()), valid_email),
         );
         check(
             "bootstrap.admin_password",
@@ -457,9 +463,7 @@ fn valid_hostname(name: &str) -> Result<(), String> {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
@@ -472,7 +476,9 @@ fn valid_hostname(name: &str) -> Result<(), String> {
 
 fn distinct_ports(control_plane: u16, tenant_runtime: u16) -> Result<(), String> {
     if control_plane != 0 && control_plane == tenant_runtime {
-        Err(format!("must differ from control_plane.port ({control_plane})"))
+        Err(format!(
+            "must differ from control_plane.port ({control_plane})"
+        ))
     } else {
         Ok(())
     }
@@ -525,6 +531,8 @@ fn valid_key_id(id: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+// figment::Jail fixes the closure's error type; it is large by figment's design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::providers::Serialized;
@@ -577,7 +585,10 @@ mod tests {
     #[test]
     fn a_file_is_read_and_the_environment_overrides_it() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("app.toml", "[control_plane]\nport = 9000\n[log]\nformat = \"json\"\n")?;
+            jail.create_file(
+                "app.toml",
+                "[control_plane]\nport = 9000\n[log]\nformat = \"json\"\n",
+            )?;
             jail.set_env("APP_CONTROL_PLANE__PORT", "9001");
             let loaded = load(Some(Path::new("app.toml"))).expect("loads");
             assert_eq!(loaded.settings.control_plane.port, 9001);

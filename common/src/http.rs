@@ -97,9 +97,10 @@ impl StartupStatus {
     }
 
     pub fn check(&self) -> Result<(), String> {
-        self.0
-            .read()
-            .map_or_else(|_| Err("start-up state poisoned".into()), |state| state.clone())
+        self.0.read().map_or_else(
+            |_| Err("start-up state poisoned".into()),
+            |state| state.clone(),
+        )
     }
 }
 
@@ -219,9 +220,7 @@ pub async fn not_found(request: HttpRequest) -> HttpResponse {
 /// Why a service could not start listening.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
-    #[error(
-        "cannot listen on {address}: the port is already in use (set `{key}` to another port)"
-    )]
+    #[error("cannot listen on {address}: the port is already in use (set `{key}` to another port)")]
     PortInUse { address: String, key: &'static str },
     #[error("cannot listen on {address} (`{key}`): {source}")]
     Other {

@@ -35,10 +35,40 @@ impl fmt::Display for TenantId {
 
 /// Subdomains that can never be a tenant.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "www", "api", "admin", "app", "apps", "auth", "login", "signup", "billing", "status",
-    "docs", "help", "support", "mail", "smtp", "static", "assets", "cdn", "control", "dashboard",
-    "metrics", "health", "internal", "system", "root", "postgres", "template", "tenant",
-    "tenants", "test", "dev", "staging", "prod", "localhost",
+    "www",
+    "api",
+    "admin",
+    "app",
+    "apps",
+    "auth",
+    "login",
+    "signup",
+    "billing",
+    "status",
+    "docs",
+    "help",
+    "support",
+    "mail",
+    "smtp",
+    "static",
+    "assets",
+    "cdn",
+    "control",
+    "dashboard",
+    "metrics",
+    "health",
+    "internal",
+    "system",
+    "root",
+    "postgres",
+    "template",
+    "tenant",
+    "tenants",
+    "test",
+    "dev",
+    "staging",
+    "prod",
+    "localhost",
 ];
 
 /// A tenant's URL name: 3-40 of `[a-z0-9-]`, no leading or trailing hyphen, not reserved.
@@ -105,7 +135,10 @@ mod tests {
 
     #[test]
     fn a_plain_slug_is_accepted() {
-        assert_eq!(TenantSlug::parse("acme-42").expect("valid").as_str(), "acme-42");
+        assert_eq!(
+            TenantSlug::parse("acme-42").expect("valid").as_str(),
+            "acme-42"
+        );
     }
 
     #[test]

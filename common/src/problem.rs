@@ -131,7 +131,10 @@ mod tests {
             .to_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let headers = response.headers();
-        assert_eq!(headers.get(header::CONTENT_TYPE).expect("set"), CONTENT_TYPE);
+        assert_eq!(
+            headers.get(header::CONTENT_TYPE).expect("set"),
+            CONTENT_TYPE
+        );
         assert_eq!(headers.get(header::RETRY_AFTER).expect("set"), "7");
         let body = response.into_body().try_into_bytes().expect("bytes");
         assert!(String::from_utf8_lossy(&body).contains("\"code\":\"busy\""));

@@ -102,7 +102,10 @@ impl Platform {
     pub async fn wait(self) -> anyhow::Result<()> {
         let mut outcome = Ok(());
         for service in self.services {
-            let result = service.await.context("service task panicked").and_then(|r| r);
+            let result = service
+                .await
+                .context("service task panicked")
+                .and_then(|r| r);
             if outcome.is_ok() {
                 outcome = result;
             }
@@ -131,7 +134,9 @@ pub fn banner(settings: &Settings, platform: &Platform, admin: Option<&CreatedAd
     );
     let mut lines = vec![
         "ERP platform is up".to_owned(),
-        format!("  control plane   {control_plane}  (admin API {control_plane}/api/v1, /healthz, /readyz, /metrics)"),
+        format!(
+            "  control plane   {control_plane}  (admin API {control_plane}/api/v1, /healthz, /readyz, /metrics)"
+        ),
     ];
     if let Some(port) = platform.tenant_runtime_port {
         lines.push(format!(

@@ -54,10 +54,21 @@ struct PlanSeed {
 
 const BASIC_MODULES: &[&str] = &["master_data", "inventory", "sales", "purchasing"];
 const MAKER_MODULES: &[&str] = &[
-    "master_data", "inventory", "sales", "purchasing", "production", "quality",
+    "master_data",
+    "inventory",
+    "sales",
+    "purchasing",
+    "production",
+    "quality",
 ];
 const ALL_MODULES: &[&str] = &[
-    "master_data", "inventory", "sales", "purchasing", "production", "quality", "approvals",
+    "master_data",
+    "inventory",
+    "sales",
+    "purchasing",
+    "production",
+    "quality",
+    "approvals",
 ];
 
 /// The default plans. Limits are starting points an admin edits later; an existing plan is
@@ -221,7 +232,11 @@ async fn ensure_admin(
             DbBackend::Postgres,
             "INSERT INTO admin_users (id, email, password_hash, role) VALUES ($1, $2, $3, 'owner') \
              ON CONFLICT ((lower(email))) DO NOTHING",
-            [uuid::Uuid::now_v7().into(), email.clone().into(), hash.into()],
+            [
+                uuid::Uuid::now_v7().into(),
+                email.clone().into(),
+                hash.into(),
+            ],
         ))
         .await
         .map_err(BootstrapError::Seed)?
@@ -252,7 +267,8 @@ fn generate_password() -> String {
 
 /// argon2id with m=19 MiB, t=2, p=1 (the OWASP minimum).
 pub fn hash_password(password: &str) -> Result<String, BootstrapError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| BootstrapError::Hash(e.to_string()))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(password.as_bytes(), &salt)

@@ -4,7 +4,10 @@ use clap::Parser;
 use common::cli::ConfigArgs;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Provisions, migrates, backs up and relocates tenant databases")]
+#[command(
+    version,
+    about = "Provisions, migrates, backs up and relocates tenant databases"
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,

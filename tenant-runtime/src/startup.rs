@@ -20,7 +20,10 @@ pub struct AppState {
 pub type Application = HttpService;
 
 /// Binds `tenant_runtime.host:port` and prepares the server.
-pub fn build_app(settings: &Settings, control_db: DatabaseConnection) -> Result<Application, BindError> {
+pub fn build_app(
+    settings: &Settings,
+    control_db: DatabaseConnection,
+) -> Result<Application, BindError> {
     let listen = Listen {
         host: &settings.tenant_runtime.host,
         port: settings.tenant_runtime.port,

@@ -93,7 +93,8 @@ impl TestApp {
     }
 
     pub async fn get_tenant_runtime(&self, path: &str) -> reqwest::Response {
-        self.get(&format!("{}{path}", self.tenant_runtime_url)).await
+        self.get(&format!("{}{path}", self.tenant_runtime_url))
+            .await
     }
 
     async fn get(&self, url: &str) -> reqwest::Response {

@@ -14,8 +14,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, S
 use sea_orm_migration::MigratorTrait;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// Every database this harness creates starts with this; the sweep relies on it.
 const TEST_DB_PREFIX: &str = "erp_test_";
@@ -121,7 +121,9 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> DatabaseConnection {
-        Database::connect(self.url()).await.expect("connect to test database")
+        Database::connect(self.url())
+            .await
+            .expect("connect to test database")
     }
 }
 
@@ -143,7 +145,10 @@ impl Drop for TestDb {
         })
         .join();
         if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("test database {} was not dropped; the next run sweeps it", self.name);
+            eprintln!(
+                "test database {} was not dropped; the next run sweeps it",
+                self.name
+            );
         }
     }
 }
@@ -155,7 +160,9 @@ fn next_name() -> String {
 }
 
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[scheme_end..]
         .find('/')
@@ -221,14 +228,23 @@ async fn ensure_template<M: MigratorTrait>(
         .last()
         .map(|m| m.name().to_owned())
         .unwrap_or_default();
-    let template = format!("{TEST_DB_PREFIX}tmpl_{kind}_{}", short_hash(&newest, M::migrations().len()));
+    let template = format!(
+        "{TEST_DB_PREFIX}tmpl_{kind}_{}",
+        short_hash(&newest, M::migrations().len())
+    );
     lock(admin, true).await;
     if !database_exists(admin, &template).await {
         let building = format!("{template}_building");
         let sql = format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)");
-        admin.execute_unprepared(&sql).await.expect("drop stale build");
+        admin
+            .execute_unprepared(&sql)
+            .await
+            .expect("drop stale build");
         let sql = format!("CREATE DATABASE {building}");
-        admin.execute_unprepared(&sql).await.expect("create template");
+        admin
+            .execute_unprepared(&sql)
+            .await
+            .expect("create template");
         let db = Database::connect(server.url_for(&building))
             .await
             .expect("connect to template");
@@ -238,7 +254,10 @@ async fn ensure_template<M: MigratorTrait>(
             format!("ALTER DATABASE {building} RENAME TO {template}"),
             format!("ALTER DATABASE {template} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
         ] {
-            admin.execute_unprepared(&sql).await.expect("freeze template");
+            admin
+                .execute_unprepared(&sql)
+                .await
+                .expect("freeze template");
         }
     }
     lock(admin, false).await;
@@ -246,14 +265,18 @@ async fn ensure_template<M: MigratorTrait>(
 }
 
 fn short_hash(newest: &str, count: usize) -> String {
-    let digest = newest
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let digest = newest.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     format!("{count}_{:08x}", digest as u32)
 }
 
 async fn lock(admin: &DatabaseConnection, take: bool) {
-    let function = if take { "pg_advisory_lock" } else { "pg_advisory_unlock" };
+    let function = if take {
+        "pg_advisory_lock"
+    } else {
+        "pg_advisory_unlock"
+    };
     admin
         .execute_unprepared(&format!("SELECT {function}({TEMPLATE_LOCK})"))
         .await
@@ -271,7 +294,10 @@ async fn database_exists(admin: &DatabaseConnection, name: &str) -> bool {
 
 async fn clone_database(admin: &DatabaseConnection, template: &str, name: &str) {
     let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
-    admin.execute_unprepared(&sql).await.expect("clone template");
+    admin
+        .execute_unprepared(&sql)
+        .await
+        .expect("clone template");
 }
 
 /// Drops test databases whose creating process is gone (a crashed or killed earlier run).

@@ -15,7 +15,9 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
 
 async fn password_hash_of(db: &DatabaseConnection, email: &str) -> String {
     let sql = format!("SELECT password_hash FROM admin_users WHERE email = '{email}'");
-    rows(db, &sql).await[0].try_get("", "password_hash").unwrap()
+    rows(db, &sql).await[0]
+        .try_get("", "password_hash")
+        .unwrap()
 }
 
 fn verifies(hash: &str, password: &str) -> bool {
@@ -34,7 +36,10 @@ async fn the_four_default_plans_are_seeded_with_limits() {
         "SELECT code, max_users, api_requests_per_minute, features FROM plans ORDER BY max_users",
     )
     .await;
-    let codes: Vec<String> = plans.iter().map(|r| r.try_get("", "code").unwrap()).collect();
+    let codes: Vec<String> = plans
+        .iter()
+        .map(|r| r.try_get("", "code").unwrap())
+        .collect();
     assert_eq!(codes, ["trial", "starter", "growth", "enterprise"]);
     for plan in &plans {
         assert!(plan.try_get::<i32>("", "max_users").unwrap() > 0);
@@ -49,10 +54,16 @@ async fn the_configured_super_admin_is_an_owner_with_an_argon2id_hash() {
     let app = spawn_app().await;
     let created = app.created_admin.clone().expect("made at first start");
     assert_eq!(created.email, ADMIN_EMAIL);
-    assert_eq!(created.generated_password, None, "the configured one is used");
+    assert_eq!(
+        created.generated_password, None,
+        "the configured one is used"
+    );
     let db = app.db.connect().await;
     let hash = password_hash_of(&db, ADMIN_EMAIL).await;
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
     assert!(verifies(&hash, ADMIN_PASSWORD));
     assert!(!verifies(&hash, "wrong password"));
     let role: String = rows(&db, "SELECT role FROM admin_users").await[0]
@@ -82,14 +93,23 @@ async fn with_no_admin_configured_a_default_owner_gets_a_generated_password_once
     settings.bootstrap.admin_password = None;
     let db = test_db.connect().await;
 
-    let created = bootstrap::bootstrap_once(&db, &settings).await.unwrap().unwrap();
+    let created = bootstrap::bootstrap_once(&db, &settings)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(created.email, DEFAULT_ADMIN_EMAIL);
     let password = created.generated_password.expect("generated");
     assert!(password.len() >= 20);
-    assert!(verifies(&password_hash_of(&db, DEFAULT_ADMIN_EMAIL).await, &password));
+    assert!(verifies(
+        &password_hash_of(&db, DEFAULT_ADMIN_EMAIL).await,
+        &password
+    ));
 
     let second = bootstrap::bootstrap_once(&db, &settings).await.unwrap();
-    assert_eq!(second, None, "an admin exists: no second password is generated");
+    assert_eq!(
+        second, None,
+        "an admin exists: no second password is generated"
+    );
 }
 
 #[tokio::test]
@@ -102,8 +122,14 @@ async fn a_newly_configured_admin_is_added_beside_existing_ones() {
 
     settings.bootstrap.admin_email = Some("Second@Tests.example".into());
     settings.bootstrap.admin_password = Some(Secret::new("another long password"));
-    let created = bootstrap::bootstrap_once(&db, &settings).await.unwrap().unwrap();
-    assert_eq!(created.email, "second@tests.example", "emails are stored lower case");
+    let created = bootstrap::bootstrap_once(&db, &settings)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        created.email, "second@tests.example",
+        "emails are stored lower case"
+    );
     assert_eq!(rows(&db, "SELECT 1 FROM admin_users").await.len(), 2);
 }
 

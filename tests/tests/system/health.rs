@@ -13,7 +13,10 @@ async fn both_services_answer_healthz_and_readyz_once_bootstrapped() {
     }
     let body: serde_json::Value = app.get_control_plane("/readyz").await.json().await.unwrap();
     assert_eq!(body["status"], "ready");
-    assert_eq!(body["checks"], serde_json::json!(["control_db", "bootstrap"]));
+    assert_eq!(
+        body["checks"],
+        serde_json::json!(["control_db", "bootstrap"])
+    );
     app.stop().await.expect("clean stop");
 }
 
@@ -24,14 +27,20 @@ async fn metrics_are_prometheus_text_with_bounded_route_labels() {
     app.get_tenant_runtime("/no/such/route/123").await;
     let response = app.get_control_plane("/metrics").await;
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let text = response.text().await.unwrap();
     assert!(
         text.contains(r#"http_requests_total{service="control-plane",method="GET",route="/healthz",status="200"}"#),
         "{text}"
     );
-    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     // An unknown path is counted as `unmatched`, never as its raw (unbounded) path.
     assert!(text.contains(r#"route="unmatched""#), "{text}");
     assert!(!text.contains("/no/such/route/123"), "{text}");
@@ -45,10 +54,15 @@ async fn an_unknown_route_is_a_problem_json_404() {
         app.get_tenant_runtime("/nothing-here").await,
     ] {
         assert_eq!(response.status(), 404);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], "not_found");
         assert_eq!(body["status"], 404);
-        assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+        assert!(
+            body["type"].is_string() && body["title"].is_string() && body["detail"].is_string()
+        );
     }
 }

@@ -47,7 +47,11 @@ async fn a_database_down_at_start_means_not_ready_then_ready_when_it_returns() {
     let app = app::launch(settings, db).await;
 
     let healthz = app.get_control_plane("/healthz").await;
-    assert_eq!(healthz.status(), 200, "the process is up even without its database");
+    assert_eq!(
+        healthz.status(),
+        200,
+        "the process is up even without its database"
+    );
     for response in [
         app.get_control_plane("/readyz").await,
         app.get_tenant_runtime("/readyz").await,
@@ -56,15 +60,24 @@ async fn a_database_down_at_start_means_not_ready_then_ready_when_it_returns() {
         assert!(response.headers().contains_key("retry-after"));
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["code"], "not_ready");
-        assert!(body["detail"].as_str().unwrap().contains("control_db"), "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("control_db"),
+            "{body}"
+        );
     }
 
     start_forwarding(port).await;
     let url = format!("{}/readyz", app.control_plane_url);
-    let status = app.wait_for_status(&url, 200, Duration::from_secs(60)).await;
+    let status = app
+        .wait_for_status(&url, 200, Duration::from_secs(60))
+        .await;
     assert_eq!(status, 200, "readiness recovers once the database answers");
     let runtime_url = format!("{}/readyz", app.tenant_runtime_url);
-    assert_eq!(app.wait_for_status(&runtime_url, 200, Duration::from_secs(10)).await, 200);
+    assert_eq!(
+        app.wait_for_status(&runtime_url, 200, Duration::from_secs(10))
+            .await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -95,6 +108,9 @@ async fn stopping_drains_and_closes_both_ports() {
     let client = app.client.clone();
     app.stop().await.expect("every service stops cleanly");
     for url in urls {
-        assert!(client.get(&url).send().await.is_err(), "{url} still answers");
+        assert!(
+            client.get(&url).send().await.is_err(),
+            "{url} still answers"
+        );
     }
 }

@@ -27,13 +27,27 @@ async fn the_tenant_schema_migrates_on_two_servers_independently() {
     assert_ne!(id_a, id_b, "two distinct clusters, not two names for one");
 
     migrations::tenant::Migrator::up(&db_a, None).await.unwrap();
-    let users_a: i64 = scalar(&db_a, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'").await;
-    let users_b: i64 = scalar(&db_b, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'").await;
-    assert_eq!((users_a, users_b), (1, 0), "migrating one server leaves the other alone");
+    let users_a: i64 = scalar(
+        &db_a,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'",
+    )
+    .await;
+    let users_b: i64 = scalar(
+        &db_b,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'",
+    )
+    .await;
+    assert_eq!(
+        (users_a, users_b),
+        (1, 0),
+        "migrating one server leaves the other alone"
+    );
 
     migrations::tenant::Migrator::up(&db_b, None).await.unwrap();
     for db in [&db_a, &db_b] {
-        let pending = migrations::tenant::Migrator::get_pending_migrations(db).await.unwrap();
+        let pending = migrations::tenant::Migrator::get_pending_migrations(db)
+            .await
+            .unwrap();
         assert!(pending.is_empty());
     }
 }
@@ -49,7 +63,13 @@ async fn each_server_serves_its_own_control_database_clone() {
         .await;
     for test_db in [&on_first, &on_second] {
         let db = test_db.connect().await;
-        let pending = migrations::control::Migrator::get_pending_migrations(&db).await.unwrap();
-        assert!(pending.is_empty(), "{} is cloned at the newest schema", test_db.name());
+        let pending = migrations::control::Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap();
+        assert!(
+            pending.is_empty(),
+            "{} is cloned at the newest schema",
+            test_db.name()
+        );
     }
 }
