@@ -91,7 +91,7 @@ pub async fn run_cli(cli: Cli) -> ExitCode {
     match run(cli.target, &url).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", scrub(&format!("{err:#}"), &url));
+            eprintln!("error: {}", scrub(&error_chain(&err), &url));
             ExitCode::from(1)
         }
     }
@@ -148,7 +148,7 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .max_connections(2)
         .min_connections(0)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(Duration::from_secs(15))
         .sqlx_logging(false);
     Database::connect(options).await
 }
@@ -228,6 +228,19 @@ fn redact_password_params(url: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The error and its causes joined by `: `, skipping causes already in the text.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 /// Removes the raw URL and its password from an error message.

@@ -1,1 +1,176 @@
-//! tmp
+//! sea-orm entities of the control database (one module per table, matching the `control`
+//! migrator of the `migrations` crate) and the string enums stored in its `text` columns.
+//!
+//! Each enum's strings are exactly the values allowed by the table's `CHECK` constraint.
+
+pub mod admin_refresh_tokens;
+pub mod admin_users;
+pub mod audit_log;
+pub mod database_servers;
+pub mod jobs;
+pub mod plans;
+pub mod tenants;
+
+use std::fmt;
+use std::str::FromStr;
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A string that names no variant of the enum it was parsed as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariant {
+    /// Name of the enum type, e.g. `TenantStatus`.
+    pub kind: &'static str,
+    /// The rejected string.
+    pub value: String,
+}
+
+impl fmt::Display for UnknownVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {}: {:?}", self.kind, self.value)
+    }
+}
+
+impl std::error::Error for UnknownVariant {}
+
+/// Declares a `text`-backed enum: sea-orm `ActiveEnum`, serde, `as_str`, `Display`, `FromStr`.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:tt),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize,
+            Deserialize,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[sea_orm(string_value = $value)]
+                #[serde(rename = $value)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The string stored in the database and used on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $value,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                match value {
+                    $($value => Ok(Self::$variant),)+
+                    _ => Err(UnknownVariant { kind: stringify!($name), value: value.to_owned() }),
+                }
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// Lifecycle of a tenant (`tenants.status`).
+    TenantStatus {
+        /// Signed up or created, not yet picked up by the provisioner.
+        Pending = "pending",
+        /// Database and role being created.
+        Provisioning = "provisioning",
+        /// Serving requests.
+        Active = "active",
+        /// Refused at the runtime; see `suspension_kind`.
+        Suspended = "suspended",
+        /// Being backed up and dropped.
+        Deleting = "deleting",
+        /// Database dropped; row kept until `purge_after`.
+        Deleted = "deleted",
+        /// Provisioning gave up; see `failure_reason`.
+        Failed = "failed",
+    }
+}
+
+string_enum! {
+    /// Why a tenant is suspended (`tenants.suspension_kind`).
+    SuspensionKind {
+        /// Suspended by a super-admin.
+        Admin = "admin",
+        /// Unpaid invoice or cancelled subscription.
+        Billing = "billing",
+        /// The trial ended without a subscription.
+        TrialExpired = "trial_expired",
+    }
+}
+
+string_enum! {
+    /// Role of a super-admin (`admin_users.role`).
+    AdminRole {
+        /// Everything, including managing other admins.
+        Owner = "owner",
+        /// Tenants, servers, jobs.
+        Operator = "operator",
+        /// Plans and billing state.
+        Billing = "billing",
+        /// Read access and impersonation for support.
+        Support = "support",
+    }
+}
+
+string_enum! {
+    /// State of a queued job (`jobs.state`).
+    JobState {
+        /// Waiting for `run_after`.
+        Queued = "queued",
+        /// Leased by a worker until `lease_expires_at`.
+        Running = "running",
+        /// Finished successfully.
+        Succeeded = "succeeded",
+        /// Gave up after `max_attempts` or a permanent error.
+        Failed = "failed",
+        /// Cancelled before finishing.
+        Cancelled = "cancelled",
+    }
+}
+
+string_enum! {
+    /// Placement state of a database server (`database_servers.state`).
+    ServerState {
+        /// Receives new tenants.
+        Active = "active",
+        /// Keeps its tenants, receives no new ones.
+        Draining = "draining",
+    }
+}
+
+string_enum! {
+    /// Who performed an audited action (`audit_log.actor_kind`).
+    AuditActorKind {
+        /// A super-admin (`actor_id` is the admin's id).
+        Admin = "admin",
+        /// The platform itself (provisioner, sweeps).
+        System = "system",
+        /// A Stripe webhook.
+        Stripe = "stripe",
+        /// Self-serve signup.
+        Signup = "signup",
+    }
+}
+
+#[cfg(test)]
+mod tests;
