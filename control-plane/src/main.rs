@@ -24,11 +24,12 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: the OTLP exporter's HTTP client needs the provider when telemetry starts.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let loaded = cli.config.load_or_exit();
     let _telemetry = common::telemetry::init(&loaded.settings.log, control_plane::SERVICE);
     common::cli::log_warnings(&loaded);
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let parts = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Parts::CONTROL_PLANE_ONLY,
         Command::AllInOne => Parts::ALL,

@@ -12,10 +12,11 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: the OTLP exporter's HTTP client needs the provider when telemetry starts.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let loaded = Cli::parse().config.load_or_exit();
     let _telemetry = common::telemetry::init(&loaded.settings.log, tenant_runtime::SERVICE);
     common::cli::log_warnings(&loaded);
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = loaded.settings;
     let control_db = common::db::connect_lazy(&settings.database).await?;
     let app = tenant_runtime::build_app(&settings, control_db)?;
