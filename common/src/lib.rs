@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod http;

@@ -63,7 +63,9 @@ pub async fn launch(
         services.push(spawn_server(runtime, &shutdown));
     }
     if parts.provisioner {
-        let worker = provisioner::Worker::new(settings, db.clone());
+        let worker = provisioner::Worker::new(settings, db.clone()).context(
+            "the provisioner needs `secrets.encryption_key` (APP_SECRETS__ENCRYPTION_KEY)",
+        )?;
         let token = shutdown.clone();
         services.push(tokio::spawn(async move {
             worker.run(token).await;

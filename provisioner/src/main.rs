@@ -15,12 +15,13 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: the OTLP exporter's HTTP client needs the provider when telemetry starts.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let loaded = Cli::parse().config.load_or_exit();
     let _telemetry = common::telemetry::init(&loaded.settings.log, provisioner::SERVICE);
     common::cli::log_warnings(&loaded);
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let control_db = common::db::connect_lazy(&loaded.settings.database).await?;
-    let worker = provisioner::Worker::new(&loaded.settings, control_db);
+    let worker = provisioner::Worker::new(&loaded.settings, control_db)?;
     worker.run(common::shutdown::on_signal()).await;
     Ok(())
 }

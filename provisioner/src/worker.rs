@@ -1,50 +1,69 @@
-//! The worker loop: waits for the control database, then polls for work until shutdown.
-//! Job claiming and the provisioning saga arrive with the tenant-lifecycle issue; today the
-//! loop only proves the process lifecycle (start, reach the database, stop on signal).
+//! The worker loop: waits for the control database, then runs jobs one after another,
+//! sleeping for the poll interval only when none is due, until shutdown. A job in flight
+//! at shutdown finishes its current step; an interrupted one resumes elsewhere after its
+//! lease expires.
 
+use crate::saga::{Executed, Provisioner};
 use common::config::Settings;
+use common::crypto::{CryptoError, Keyring};
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// One provisioner worker, named in job leases by [`Worker::id`].
+/// One provisioner worker, named in job leases by its id.
 pub struct Worker {
-    control_db: DatabaseConnection,
-    id: String,
+    provisioner: Provisioner,
     poll_interval: Duration,
 }
 
 impl Worker {
-    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> Self {
+    /// Fails only when no encryption key is configured (tenant secrets must be sealed).
+    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> Result<Self, CryptoError> {
+        let keyring = Keyring::from_settings(settings)?;
         let id = settings
             .provisioner
             .worker_id
             .clone()
             .unwrap_or_else(default_worker_id);
-        Self {
-            control_db,
-            id,
+        let provisioner = Provisioner::new(control_db, keyring, &id)
+            .with_backup_dir(settings.data_dir.join("backups"));
+        Ok(Self {
+            provisioner,
             poll_interval: Duration::from_millis(settings.provisioner.poll_interval_ms),
-        }
+        })
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        self.provisioner.worker_id()
     }
 
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        if !common::db::wait_until_reachable(&self.control_db, "control", &shutdown).await {
+        let db = self.provisioner.control_db.clone();
+        if !common::db::wait_until_reachable(&db, "control", &shutdown).await {
             return;
         }
-        tracing::info!(worker = %self.id, "provisioner worker ready");
+        tracing::info!(worker = %self.id(), "provisioner worker ready");
         while !shutdown.is_cancelled() {
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(self.poll_interval) => {}
+            let idle = match self.provisioner.try_execute_job().await {
+                Ok(Executed::Idle) => true,
+                Ok(outcome) => {
+                    tracing::info!(?outcome, "job step run");
+                    false
+                }
+                Err(error) => {
+                    tracing::warn!("job queue unavailable: {error}");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = tokio::time::sleep(self.poll_interval) => {}
+                }
             }
         }
-        tracing::info!(worker = %self.id, "provisioner worker stopped");
+        tracing::info!(worker = %self.id(), "provisioner worker stopped");
     }
 }
 

@@ -74,8 +74,13 @@ pub fn test_settings(db: &TestDb) -> Settings {
     settings.bootstrap.admin_email = Some(ADMIN_EMAIL.into());
     settings.bootstrap.admin_password = Some(Secret::new(ADMIN_PASSWORD));
     settings.provisioner.poll_interval_ms = 100;
+    settings.secrets.encryption_key = Some(Secret::new(TEST_ENCRYPTION_KEY));
+    settings.data_dir = std::env::temp_dir().join(format!("erp-test-data-{}", db.name()));
     settings
 }
+
+/// Base64 of 32 bytes: the key tests seal tenant secrets with (never used outside tests).
+pub const TEST_ENCRYPTION_KEY: &str = "dGVzdC1vbmx5LWtleS0zMi1ieXRlcy1sb25nLi4uLi4=";
 
 impl TestApp {
     /// Waits (at most a minute) for the control database to be migrated and seeded.

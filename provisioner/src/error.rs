@@ -1,0 +1,66 @@
+//! Errors of the provisioner's library API, each with a stable machine `code` that the admin
+//! API puts in its problem+json body. Failures of a single job step are classified
+//! separately (see `saga::StepError`): transient ones are retried, permanent ones compensate.
+
+use crate::lifecycle::InvalidTransition;
+use common::crypto::CryptoError;
+use common::ids::SlugError;
+use sea_orm::DbErr;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("slug {0}")]
+    InvalidSlug(#[from] SlugError),
+    #[error("the slug `{0}` is already taken")]
+    SlugTaken(String),
+    #[error("there is no plan `{0}`")]
+    UnknownPlan(String),
+    #[error("no active database server has free capacity")]
+    NoCapacity,
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("tenant {0} does not exist")]
+    TenantNotFound(Uuid),
+    #[error("database server `{name}` is unreachable: {reason}")]
+    ServerUnreachable { name: String, reason: String },
+    #[error("a database server named `{0}` is already registered")]
+    ServerNameTaken(String),
+    #[error("database server {0} does not exist")]
+    ServerNotFound(Uuid),
+    #[error("invalid value for `{field}`: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("secret encryption failed: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("control database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl ProvisionError {
+    /// The stable machine code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidSlug(_) | Self::Invalid { .. } => "validation_failed",
+            Self::SlugTaken(_) => "slug_taken",
+            Self::UnknownPlan(_) => "unknown_plan",
+            Self::NoCapacity => "no_capacity",
+            Self::InvalidTransition(_) => "invalid_transition",
+            Self::TenantNotFound(_) => "tenant_not_found",
+            Self::ServerUnreachable { .. } => "server_unreachable",
+            Self::ServerNameTaken(_) => "server_name_taken",
+            Self::ServerNotFound(_) => "server_not_found",
+            Self::Crypto(_) | Self::Db(_) => "internal_error",
+        }
+    }
+}
+
+/// Whether a control-database error is a unique-constraint violation.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

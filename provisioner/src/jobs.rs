@@ -1,0 +1,183 @@
+//! The job queue in the control database. Workers claim with `FOR UPDATE SKIP LOCKED` and
+//! hold a lease; a worker that dies loses its lease when it expires and another worker
+//! picks the job up again. Each finished step is recorded, so a resumed job skips it.
+
+use common::entities::jobs;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Provision,
+    Delete,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provision => "provision",
+            Self::Delete => "delete",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "provision" => Some(Self::Provision),
+            "delete" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Adds a job, runnable now. Returns its id.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    tenant_id: Uuid,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3)",
+        [id.into(), tenant_id.into(), kind.as_str().into()],
+    ))
+    .await?;
+    Ok(id)
+}
+
+/// Claims the oldest runnable job: queued and due, or running with an expired lease (its
+/// worker died). Skips rows other workers hold, so many workers never block each other.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    lease: Duration,
+) -> Result<Option<jobs::Model>, DbErr> {
+    let sql = "UPDATE jobs SET state = 'running', lease_owner = $1, \
+               lease_expires_at = now() + make_interval(secs => $2), \
+               attempts = attempts + 1, updated_at = now() \
+               WHERE id = (SELECT id FROM jobs \
+                 WHERE (state = 'queued' AND run_after <= now()) \
+                    OR (state = 'running' AND lease_expires_at < now()) \
+                 ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED) \
+               RETURNING *";
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [worker.into(), lease.as_secs_f64().into()],
+    );
+    jobs::Entity::find().from_raw_sql(statement).one(db).await
+}
+
+/// Records `step` as done and renews the lease. `false` means the lease was lost (another
+/// worker took the job over): the caller must stop at once.
+pub async fn complete_step(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    worker: &str,
+    step: &str,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET completed_steps = completed_steps || $3::jsonb, current_step = $4, \
+             lease_expires_at = now() + make_interval(secs => $5), updated_at = now() \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            [
+                job.id.into(),
+                worker.into(),
+                json!([step]).into(),
+                step.into(),
+                lease.as_secs_f64().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Whether a step is already recorded as done for this job.
+pub fn step_done(job: &jobs::Model, step: &str) -> bool {
+    job.completed_steps
+        .as_array()
+        .is_some_and(|steps| steps.iter().any(|done| done == step))
+}
+
+/// Ends the job in `state` (`succeeded`, `failed` or `cancelled`), if we still hold it.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    worker: &str,
+    state: &str,
+    error: Option<&str>,
+) -> Result<bool, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET state = $3, last_error = COALESCE($4, last_error), \
+             lease_owner = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now() \
+             WHERE id = $1 AND lease_owner = $2",
+            [
+                job.id.into(),
+                worker.into(),
+                state.into(),
+                Value::String(error.map(str::to_owned)),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Puts the job back in the queue, runnable after `delay`, remembering the error.
+pub async fn retry_later(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    worker: &str,
+    error: &str,
+    delay: Duration,
+) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE jobs SET state = 'queued', last_error = $3, lease_owner = NULL, \
+         lease_expires_at = NULL, run_after = now() + make_interval(secs => $4), \
+         updated_at = now() WHERE id = $1 AND lease_owner = $2",
+        [
+            job.id.into(),
+            worker.into(),
+            error.into(),
+            delay.as_secs_f64().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Exponential backoff for the `attempt`-th try (1-based): 1 s, 2 s, 4 s ... capped at 5 min.
+pub fn backoff(attempt: i32) -> Duration {
+    let exponent = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(9);
+    Duration::from_secs(1 << exponent).min(Duration::from_secs(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(50), Duration::from_secs(300));
+        assert_eq!(backoff(0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn job_kinds_round_trip_through_their_names() {
+        for kind in [JobKind::Provision, JobKind::Delete] {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(JobKind::parse("bake"), None);
+    }
+}

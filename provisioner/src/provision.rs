@@ -1,0 +1,349 @@
+//! The provisioning saga's steps: start -> place -> create_role -> create_database (clone
+//! of the server's template) -> grant -> seed -> activate; and its compensation. Each step
+//! is idempotent: it checks what exists before making it.
+
+use crate::saga::Provisioner;
+use crate::servers::{self, connect_admin, url_for_database};
+use crate::steps::StepError;
+use crate::tenants::{self, transition};
+use crate::{seed, template};
+use common::Secret;
+use common::crypto::Sealed;
+use common::entities::{TenantStatus, jobs as job_rows, tenants as tenant_rows};
+use common::ids::TenantId;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait, Value};
+use std::time::Duration;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+/// Default `statement_timeout` of every tenant role.
+const TENANT_STATEMENT_TIMEOUT: &str = "30s";
+/// Length of generated role passwords (alphanumeric, so ~238 bits).
+const PASSWORD_LEN: usize = 40;
+
+impl Provisioner {
+    pub(crate) async fn provision(
+        &self,
+        job: &job_rows::Model,
+        tenant_id: Uuid,
+    ) -> Result<(), StepError> {
+        self.step(job, "start", || self.start_provisioning(tenant_id))
+            .await?;
+        self.step(job, "place", || self.place(tenant_id)).await?;
+        self.step(job, "create_role", || self.create_role(tenant_id))
+            .await?;
+        self.step(job, "create_database", || self.create_database(tenant_id))
+            .await?;
+        self.step(job, "grant", || self.grant(tenant_id)).await?;
+        self.step(job, "seed", || self.seed(job, tenant_id)).await?;
+        self.step(job, "activate", || self.activate(tenant_id))
+            .await
+    }
+
+    async fn start_provisioning(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = tenants::find(&self.control_db, tenant_id).await?;
+        match tenant.status {
+            TenantStatus::Provisioning => Ok(()),
+            TenantStatus::Deleting | TenantStatus::Deleted => Err(StepError::Cancelled),
+            _ => {
+                let txn = self.control_db.begin().await?;
+                transition(&txn, tenant_id, TenantStatus::Provisioning).await?;
+                txn.commit().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The tenant, if it is still being provisioned.
+    async fn live_tenant(&self, tenant_id: Uuid) -> Result<tenant_rows::Model, StepError> {
+        let tenant = tenants::find(&self.control_db, tenant_id).await?;
+        match tenant.status {
+            TenantStatus::Provisioning => Ok(tenant),
+            TenantStatus::Deleting | TenantStatus::Deleted => Err(StepError::Cancelled),
+            other => Err(StepError::Permanent(format!(
+                "tenant is {other}, not provisioning"
+            ))),
+        }
+    }
+
+    async fn place(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = self.live_tenant(tenant_id).await?;
+        if tenant.server_id.is_none() {
+            servers::place_tenant(&self.control_db, tenant_id).await?;
+        }
+        let name = TenantId(tenant_id).database_name();
+        self.control_db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE tenants SET db_name = $2, db_role = $2, updated_at = now() WHERE id = $1",
+                [tenant_id.into(), name.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// The server's admin URL and an admin connection to it.
+    pub(crate) async fn server_admin(
+        &self,
+        tenant: &tenant_rows::Model,
+    ) -> Result<(Secret, Client), StepError> {
+        let server_id = tenant
+            .server_id
+            .ok_or_else(|| StepError::Permanent("the tenant has no server".into()))?;
+        let server = servers::find(&self.control_db, server_id).await?;
+        let url = servers::admin_url(&self.keyring, &server)?;
+        let client = connect_admin(url.expose()).await.map_err(|error| {
+            StepError::Transient(format!("server `{}` unreachable: {error}", server.name))
+        })?;
+        Ok((url, client))
+    }
+
+    async fn create_role(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = self.live_tenant(tenant_id).await?;
+        let password = self.role_password(&tenant).await?;
+        let limit = self.plan_connection_limit(&tenant.plan_code).await?;
+        let (_, admin) = self.server_admin(&tenant).await?;
+        let role = names(&tenant)?.1;
+        // Postgres receives a SCRAM verifier, never the password itself.
+        let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+            .await?
+            .is_some();
+        let verb = if exists { "ALTER" } else { "CREATE" };
+        admin
+            .batch_execute(&format!(
+                "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT \
+                 NOREPLICATION CONNECTION LIMIT {limit} PASSWORD '{verifier}'; \
+                 ALTER ROLE \"{role}\" SET statement_timeout = '{TENANT_STATEMENT_TIMEOUT}'"
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// The tenant's role password: generated and stored sealed on first use, so a rerun of
+    /// the step sets the same password.
+    async fn role_password(&self, tenant: &tenant_rows::Model) -> Result<Secret, StepError> {
+        if let (Some(ciphertext), Some(key_id)) =
+            (&tenant.db_password_ciphertext, &tenant.db_password_key_id)
+        {
+            let sealed = Sealed {
+                key_id: key_id.clone(),
+                ciphertext: ciphertext.clone(),
+            };
+            return Ok(self
+                .keyring
+                .open_str(&sealed, tenant.id.as_bytes())
+                .map_err(crate::error::ProvisionError::from)?);
+        }
+        let password: String = rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(PASSWORD_LEN)
+            .map(char::from)
+            .collect();
+        let sealed = self
+            .keyring
+            .seal_str(&password, tenant.id.as_bytes())
+            .map_err(crate::error::ProvisionError::from)?;
+        self.control_db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE tenants SET db_password_ciphertext = $2, db_password_key_id = $3, \
+                 updated_at = now() WHERE id = $1 AND db_password_ciphertext IS NULL",
+                [
+                    tenant.id.into(),
+                    sealed.ciphertext.into(),
+                    sealed.key_id.into(),
+                ],
+            ))
+            .await?;
+        let stored = tenants::find(&self.control_db, tenant.id).await?;
+        Box::pin(self.role_password(&stored)).await
+    }
+
+    async fn plan_connection_limit(&self, plan: &str) -> Result<i32, StepError> {
+        let row = self
+            .control_db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT max_db_connections FROM plans WHERE code = $1",
+                [plan.into()],
+            ))
+            .await?
+            .ok_or_else(|| StepError::Permanent(format!("plan `{plan}` is gone")))?;
+        Ok(row.try_get("", "max_db_connections")?)
+    }
+
+    async fn create_database(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = self.live_tenant(tenant_id).await?;
+        let (url, admin) = self.server_admin(&tenant).await?;
+        let (database, role) = names(&tenant)?;
+        if template::database_exists(&admin, &database).await? {
+            return Ok(());
+        }
+        let template = template::ensure(&admin, url.expose()).await?;
+        clone_template(&admin, &template, &database, &role).await
+    }
+
+    /// Locks the tenant role into its own database: nobody else may connect, it may read
+    /// and write the ERP tables but not the audit log's past or the migration history.
+    async fn grant(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = self.live_tenant(tenant_id).await?;
+        let (url, _) = self.server_admin(&tenant).await?;
+        let (database, role) = names(&tenant)?;
+        let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
+        tenant_db
+            .batch_execute(&format!(
+                "REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC; \
+                 GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
+                 REVOKE ALL ON SCHEMA public FROM PUBLIC; \
+                 GRANT USAGE ON SCHEMA public TO \"{role}\"; \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\"; \
+                 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\"; \
+                 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM \"{role}\"",
+                migrations::tenant::MIGRATION_TABLE
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Seeds roles, permissions and the first admin. The admin's set-password token is kept
+    /// sealed in the job's payload (`admin_invite`) for whoever sends the invitation.
+    async fn seed(&self, job: &job_rows::Model, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = self.live_tenant(tenant_id).await?;
+        let (url, _) = self.server_admin(&tenant).await?;
+        let database = names(&tenant)?.0;
+        let invite = seed::new_invite_token();
+        let sealed = self
+            .keyring
+            .seal_str(&invite.token, job.id.as_bytes())
+            .map_err(crate::error::ProvisionError::from)?;
+        self.store_invite(job.id, &sealed).await?;
+        let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
+        seed::seed(&tenant_db, &tenant.admin_email, &invite).await?;
+        Ok(())
+    }
+
+    async fn store_invite(&self, job_id: Uuid, sealed: &Sealed) -> Result<(), DbErr> {
+        use base64::Engine as _;
+        let invite = serde_json::json!({
+            "key_id": sealed.key_id,
+            "ciphertext": base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext),
+        });
+        self.control_db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE jobs SET payload = payload || jsonb_build_object('admin_invite', $2::jsonb) \
+                 WHERE id = $1",
+                [job_id.into(), invite.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn activate(&self, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = tenants::find(&self.control_db, tenant_id).await?;
+        if tenant.status == TenantStatus::Active {
+            return Ok(());
+        }
+        self.live_tenant(tenant_id).await?;
+        let txn = self.control_db.begin().await?;
+        transition(&txn, tenant_id, TenantStatus::Active).await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tenants SET schema_version = $2, trial_ends_at = trial_ends_at WHERE id = $1",
+            [tenant_id.into(), migrations::latest_tenant_version().into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Compensation: drops what provisioning made and marks the tenant `failed` with the
+    /// reason. When the server is unreachable the names are kept so the reconciler can
+    /// find and drop the leftovers later.
+    pub(crate) async fn undo_provision(&self, tenant_id: Uuid, reason: &str) -> Result<(), DbErr> {
+        let Ok(tenant) = tenants::find(&self.control_db, tenant_id).await else {
+            return Ok(());
+        };
+        if tenant.status != TenantStatus::Provisioning && tenant.status != TenantStatus::Pending {
+            return Ok(());
+        }
+        let dropped = self.drop_tenant_objects(&tenant).await.is_ok();
+        let txn = self.control_db.begin().await?;
+        if transition(&txn, tenant_id, TenantStatus::Failed)
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        let clear = if dropped {
+            ", server_id = NULL, db_name = NULL, db_role = NULL, \
+             db_password_ciphertext = NULL, db_password_key_id = NULL"
+        } else {
+            ""
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("UPDATE tenants SET failure_reason = $2{clear} WHERE id = $1"),
+            [tenant_id.into(), Value::String(Some(reason.to_owned()))],
+        ))
+        .await?;
+        txn.commit().await
+    }
+
+    /// Drops the tenant's database and role on its server, if it has one.
+    pub(crate) async fn drop_tenant_objects(
+        &self,
+        tenant: &tenant_rows::Model,
+    ) -> Result<(), StepError> {
+        if tenant.server_id.is_none() {
+            return Ok(());
+        }
+        let (_, admin) = self.server_admin(tenant).await?;
+        let name = TenantId(tenant.id).database_name();
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); DROP ROLE IF EXISTS \"{name}\""
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+/// The tenant's database and role names, once placed.
+fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
+    match (&tenant.db_name, &tenant.db_role) {
+        (Some(database), Some(role)) => Ok((database.clone(), role.clone())),
+        _ => Err(StepError::Permanent(
+            "the tenant has no database name yet".into(),
+        )),
+    }
+}
+
+/// `CREATE DATABASE ... TEMPLATE`, retried briefly while another clone holds the template.
+async fn clone_template(
+    admin: &Client,
+    template: &str,
+    database: &str,
+    role: &str,
+) -> Result<(), StepError> {
+    let sql = format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\" OWNER \"{role}\"");
+    let mut delay = Duration::from_millis(20);
+    for _ in 0..8 {
+        match admin.batch_execute(&sql).await {
+            Ok(()) => return Ok(()),
+            Err(error) if matches!(crate::steps::classify(&error), StepError::Transient(_)) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StepError::Transient(format!(
+        "template `{template}` stayed busy"
+    )))
+}

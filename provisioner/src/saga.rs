@@ -1,0 +1,197 @@
+//! The job runner: claims one job, runs its steps in order, records each as it completes,
+//! and decides what a failure means (retry later, or compensate and fail). A crash at any
+//! point leaves a job whose lease expires and whose completed steps are skipped when
+//! another worker resumes it; every step is idempotent, so a step that ran but was not
+//! recorded simply runs again.
+
+use crate::jobs::{self, JobKind};
+use crate::steps::StepError;
+use common::crypto::Keyring;
+use common::entities::jobs as job_rows;
+use sea_orm::{DatabaseConnection, DbErr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What one call of [`Provisioner::try_execute_job`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    /// No job was due.
+    Idle,
+    /// The job ended (`succeeded`, `failed` or `cancelled`).
+    Finished { job_id: Uuid, state: &'static str },
+    /// A transient error: the job is queued again with backoff.
+    Retrying { job_id: Uuid, error: String },
+    /// A fail point fired: the job is left as a dead worker would leave it.
+    Crashed { job_id: Uuid, step: String },
+    /// Another worker took the job over while this one worked on it.
+    LostLease { job_id: Uuid },
+}
+
+/// Runs jobs. Cheap to clone; several may run in one process or across many.
+#[derive(Clone)]
+pub struct Provisioner {
+    pub(crate) control_db: DatabaseConnection,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) worker_id: String,
+    pub(crate) lease: Duration,
+    pub(crate) backup_dir: PathBuf,
+    pub(crate) deleted_retention: Duration,
+    fail_point: Arc<Mutex<Option<String>>>,
+}
+
+impl Provisioner {
+    pub fn new(control_db: DatabaseConnection, keyring: Keyring, worker_id: &str) -> Self {
+        Self {
+            control_db,
+            keyring: Arc::new(keyring),
+            worker_id: worker_id.to_owned(),
+            lease: Duration::from_secs(60),
+            backup_dir: PathBuf::from(".data/backups"),
+            deleted_retention: Duration::from_secs(30 * 24 * 3600),
+            fail_point: Arc::default(),
+        }
+    }
+
+    /// How long a claimed job stays ours without progress before others may take it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Where final backups of deleted tenants go.
+    pub fn with_backup_dir(mut self, dir: PathBuf) -> Self {
+        self.backup_dir = dir;
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Test hook: the next time step `step` has done its work (before it is recorded), act as
+    /// if the process died there.
+    pub fn crash_at(&self, step: &str) {
+        if let Ok(mut point) = self.fail_point.lock() {
+            *point = Some(step.to_owned());
+        }
+    }
+
+    /// Fires the fail point named `step` once, if armed.
+    pub(crate) fn fail_point(&self, step: &str) -> Result<(), StepError> {
+        let Ok(mut point) = self.fail_point.lock() else {
+            return Ok(());
+        };
+        if point.as_deref() == Some(step) {
+            *point = None;
+            return Err(StepError::Crash(step.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Claims and runs one due job, if any. Only control-database errors escape; everything
+    /// else is recorded on the job.
+    pub async fn try_execute_job(&self) -> Result<Executed, DbErr> {
+        let Some(job) = jobs::claim(&self.control_db, &self.worker_id, self.lease).await? else {
+            return Ok(Executed::Idle);
+        };
+        let span =
+            tracing::info_span!("job", id = %job.id, kind = %job.kind, tenant = ?job.tenant_id);
+        let _entered = span.enter();
+        let outcome = match (JobKind::parse(&job.kind), job.tenant_id) {
+            (Some(JobKind::Provision), Some(tenant)) => self.provision(&job, tenant).await,
+            (Some(JobKind::Delete), Some(tenant)) => self.delete(&job, tenant).await,
+            _ => Err(StepError::Permanent(format!(
+                "unsupported job `{}`",
+                job.kind
+            ))),
+        };
+        self.settle(&job, outcome).await
+    }
+
+    /// Records how the job ended.
+    async fn settle(
+        &self,
+        job: &job_rows::Model,
+        outcome: Result<(), StepError>,
+    ) -> Result<Executed, DbErr> {
+        let job_id = job.id;
+        let worker = self.worker_id.as_str();
+        let db = &self.control_db;
+        match outcome {
+            Ok(()) => finished(
+                jobs::finish(db, job, worker, "succeeded", None).await?,
+                job_id,
+                "succeeded",
+            ),
+            Err(StepError::Cancelled) => finished(
+                jobs::finish(db, job, worker, "cancelled", None).await?,
+                job_id,
+                "cancelled",
+            ),
+            Err(StepError::LostLease) => Ok(Executed::LostLease { job_id }),
+            Err(StepError::Crash(step)) => Ok(Executed::Crashed { job_id, step }),
+            Err(StepError::Transient(error)) if job.attempts < job.max_attempts => {
+                tracing::warn!(
+                    attempt = job.attempts,
+                    "job step failed, will retry: {error}"
+                );
+                jobs::retry_later(db, job, worker, &error, jobs::backoff(job.attempts)).await?;
+                Ok(Executed::Retrying { job_id, error })
+            }
+            Err(StepError::Transient(error) | StepError::Permanent(error)) => {
+                tracing::error!("job failed: {error}");
+                self.compensate(job, &error).await?;
+                finished(
+                    jobs::finish(db, job, worker, "failed", Some(&error)).await?,
+                    job_id,
+                    "failed",
+                )
+            }
+        }
+    }
+
+    /// Undoes a job that gave up. Only provisioning makes things that need undoing.
+    async fn compensate(&self, job: &job_rows::Model, error: &str) -> Result<(), DbErr> {
+        match (JobKind::parse(&job.kind), job.tenant_id) {
+            (Some(JobKind::Provision), Some(tenant)) => self.undo_provision(tenant, error).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `step` unless already recorded for this job, then records it (renewing the
+    /// lease). The fail point for `step` fires between the work and the record.
+    pub(crate) async fn step<F, Fut>(
+        &self,
+        job: &job_rows::Model,
+        step: &str,
+        work: F,
+    ) -> Result<(), StepError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), StepError>>,
+    {
+        if jobs::step_done(job, step) {
+            return Ok(());
+        }
+        work().await?;
+        self.fail_point(step)?;
+        let still_ours =
+            jobs::complete_step(&self.control_db, job, &self.worker_id, step, self.lease).await?;
+        if still_ours {
+            tracing::debug!(step, "step done");
+            Ok(())
+        } else {
+            Err(StepError::LostLease)
+        }
+    }
+}
+
+fn finished(still_ours: bool, job_id: Uuid, state: &'static str) -> Result<Executed, DbErr> {
+    Ok(if still_ours {
+        Executed::Finished { job_id, state }
+    } else {
+        Executed::LostLease { job_id }
+    })
+}

@@ -1,0 +1,250 @@
+//! The tenant lifecycle as a library API: create (queues provisioning), suspend, resume,
+//! delete (queues backup and drop). Every status change goes through the state machine in
+//! [`crate::lifecycle`] under a row lock, and announces itself with
+//! `NOTIFY tenant_changed, '<tenant id>'` in the same transaction, so runtimes hear of it
+//! exactly when it commits.
+
+use crate::error::{ProvisionError, is_unique_violation};
+use crate::jobs::{self, JobKind};
+use crate::lifecycle::check_transition;
+use common::entities::{SuspensionKind, TenantStatus, tenants};
+use common::ids::{TenantId, TenantSlug};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect,
+    Statement, TransactionTrait, Value,
+};
+use uuid::Uuid;
+
+/// The channel runtimes `LISTEN` on; the payload is the tenant id.
+pub const TENANT_CHANGED: &str = "tenant_changed";
+
+/// A tenant to create.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: String,
+    pub name: String,
+    pub plan: String,
+    pub admin_email: String,
+}
+
+/// A tenant just created, and the job that provisions it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Created {
+    pub tenant_id: Uuid,
+    pub job_id: Uuid,
+}
+
+/// Validates, records the tenant as `pending` and queues its provisioning, atomically.
+pub async fn create(db: &DatabaseConnection, tenant: NewTenant) -> Result<Created, ProvisionError> {
+    let slug = TenantSlug::parse(&tenant.slug)?;
+    let name = required("name", &tenant.name, 200)?;
+    let admin_email = valid_email(&tenant.admin_email)?;
+    let txn = db.begin().await?;
+    let trial_days = plan_trial_days(&txn, &tenant.plan).await?;
+    let id = TenantId::new().0;
+    let inserted = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO tenants (id, slug, name, status, plan_code, admin_email, trial_ends_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, \
+                     CASE WHEN $6 > 0 THEN now() + make_interval(days => $6) END)",
+            [
+                id.into(),
+                slug.as_str().into(),
+                name.into(),
+                tenant.plan.clone().into(),
+                admin_email.into(),
+                trial_days.into(),
+            ],
+        ))
+        .await;
+    match inserted {
+        Err(error) if is_unique_violation(&error) => {
+            return Err(ProvisionError::SlugTaken(slug.to_string()));
+        }
+        other => other?,
+    };
+    let job_id = jobs::enqueue(&txn, JobKind::Provision, id).await?;
+    txn.commit().await?;
+    Ok(Created {
+        tenant_id: id,
+        job_id,
+    })
+}
+
+async fn plan_trial_days(txn: &DatabaseTransaction, plan: &str) -> Result<i32, ProvisionError> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT trial_days FROM plans WHERE code = $1 AND NOT archived",
+            [plan.into()],
+        ))
+        .await?
+        .ok_or_else(|| ProvisionError::UnknownPlan(plan.to_owned()))?;
+    Ok(row.try_get("", "trial_days")?)
+}
+
+fn required(field: &'static str, value: &str, max: usize) -> Result<String, ProvisionError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ProvisionError::Invalid {
+            field,
+            message: format!("must be 1 to {max} characters"),
+        });
+    }
+    Ok(value.to_owned())
+}
+
+fn valid_email(email: &str) -> Result<String, ProvisionError> {
+    let email = email.trim().to_lowercase();
+    let ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
+        && !email.contains(char::is_whitespace);
+    if ok {
+        Ok(email)
+    } else {
+        Err(ProvisionError::Invalid {
+            field: "admin_email",
+            message: "is not an email address".into(),
+        })
+    }
+}
+
+/// Suspends an active tenant; the runtime refuses it from the next request on.
+pub async fn suspend(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    kind: SuspensionKind,
+    reason: &str,
+) -> Result<(), ProvisionError> {
+    let reason = required("reason", reason, 500)?;
+    let txn = db.begin().await?;
+    transition(&txn, tenant_id, TenantStatus::Suspended).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET suspension_kind = $2, status_reason = $3, suspended_at = now() \
+         WHERE id = $1",
+        [tenant_id.into(), kind.as_str().into(), reason.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Resumes a suspended tenant.
+pub async fn resume(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), ProvisionError> {
+    let txn = db.begin().await?;
+    transition(&txn, tenant_id, TenantStatus::Active).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET suspension_kind = NULL, status_reason = NULL, suspended_at = NULL \
+         WHERE id = $1",
+        [tenant_id.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks the tenant `deleting` and queues the job that backs it up and drops it. A
+/// provisioning job still running for it stops at its next step.
+pub async fn delete(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    reason: &str,
+) -> Result<Uuid, ProvisionError> {
+    let reason = required("reason", reason, 500)?;
+    let txn = db.begin().await?;
+    transition(&txn, tenant_id, TenantStatus::Deleting).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET status_reason = $2 WHERE id = $1",
+        [tenant_id.into(), reason.into()],
+    ))
+    .await?;
+    let job_id = jobs::enqueue(&txn, JobKind::Delete, tenant_id).await?;
+    txn.commit().await?;
+    Ok(job_id)
+}
+
+/// Locks the tenant row, checks the move against the state machine, applies it and
+/// queues the notification (sent on commit). Returns the row as it was before.
+pub async fn transition(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    to: TenantStatus,
+) -> Result<tenants::Model, ProvisionError> {
+    let tenant = tenants::Entity::find_by_id(tenant_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(ProvisionError::TenantNotFound(tenant_id))?;
+    check_transition(tenant.status, to)?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET status = $2, row_version = row_version + 1, updated_at = now() \
+         WHERE id = $1",
+        [tenant_id.into(), to.as_str().into()],
+    ))
+    .await?;
+    notify_changed(txn, tenant_id).await?;
+    Ok(tenant)
+}
+
+/// `NOTIFY tenant_changed` with the tenant id (delivered when the transaction commits).
+pub async fn notify_changed(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [
+            TENANT_CHANGED.into(),
+            Value::String(Some(tenant_id.to_string())),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> Result<tenants::Model, ProvisionError> {
+    tenants::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .ok_or(ProvisionError::TenantNotFound(tenant_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lowered_and_checked() {
+        assert_eq!(
+            valid_email(" Ann@Acme.Example ").unwrap(),
+            "ann@acme.example"
+        );
+        for bad in [
+            "ann",
+            "ann@",
+            "@acme.example",
+            "ann@localhost",
+            "a nn@acme.example",
+        ] {
+            assert!(valid_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn required_text_is_trimmed_and_bounded() {
+        assert_eq!(required("name", "  Acme ", 10).unwrap(), "Acme");
+        assert!(required("name", "   ", 10).is_err());
+        assert!(required("name", "x".repeat(11).as_str(), 10).is_err());
+    }
+}
