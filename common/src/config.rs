@@ -8,6 +8,9 @@
 //! `APP_CONTROL_PLANE__MAX_BODY_BYTES`, `APP_TENANT_RUNTIME__HOST`, `APP_TENANT_RUNTIME__PORT`,
 //! `APP_TENANT_RUNTIME__BASE_DOMAIN`, `APP_TENANT_RUNTIME__MAX_BODY_BYTES`,
 //! `APP_PROVISIONER__POLL_INTERVAL_MS`, `APP_PROVISIONER__WORKER_ID`,
+//! `APP_PROVISIONER__MAINTENANCE_INTERVAL_SECS`, `APP_PROVISIONER__TRIAL_GRACE_DAYS`,
+//! `APP_PROVISIONER__DELETED_RETENTION_DAYS`, `APP_PROVISIONER__RECONCILE_REPAIR`,
+//! `APP_PROVISIONER__DEFAULT_SERVER_URL`, `APP_PROVISIONER__DEFAULT_SERVER_CAPACITY`,
 //! `APP_BOOTSTRAP__ADMIN_EMAIL`, `APP_BOOTSTRAP__ADMIN_PASSWORD`, `APP_BOOTSTRAP__SEED_PLANS`,
 //! `APP_SECRETS__ENCRYPTION_KEY`, `APP_SECRETS__ENCRYPTION_KEY_ID`. The README's configuration
 //! reference documents each one; keep the two lists in step.
@@ -95,6 +98,19 @@ pub struct ProvisionerSettings {
     pub poll_interval_ms: u64,
     /// Names this worker in job leases; defaults to `hostname-pid`.
     pub worker_id: Option<String>,
+    /// How often a worker runs housekeeping: spare refill, trial sweep, purge, reconcile.
+    pub maintenance_interval_secs: u64,
+    /// Days a tenant stays suspended after its trial ended before it is deleted.
+    pub trial_grace_days: u32,
+    /// Days a deleted tenant's final backup is kept before it is purged.
+    pub deleted_retention_days: u32,
+    /// Whether the reconciler drops orphan databases and roles (otherwise it only reports).
+    pub reconcile_repair: bool,
+    /// A superuser URL of a Postgres server registered as `default` (capacity
+    /// `default_server_capacity`) at start when no server of that name exists; `scripts/up`
+    /// sets it to its private cluster so a fresh platform can provision at once.
+    pub default_server_url: Option<Secret>,
+    pub default_server_capacity: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,6 +195,12 @@ impl Default for ProvisionerSettings {
         Self {
             poll_interval_ms: 1000,
             worker_id: None,
+            maintenance_interval_secs: 60,
+            trial_grace_days: 14,
+            deleted_retention_days: 30,
+            reconcile_repair: false,
+            default_server_url: None,
+            default_server_capacity: 500,
         }
     }
 }
@@ -389,6 +411,17 @@ impl Settings {
         check(
             "provisioner.poll_interval_ms",
             at_least(self.provisioner.poll_interval_ms, 10),
+        );
+        check(
+            "provisioner.maintenance_interval_secs",
+            at_least(self.provisioner.maintenance_interval_secs, 1),
+        );
+        check(
+            "provisioner.default_server_url",
+            self.provisioner
+                .default_server_url
+                .as_ref()
+                .map_or(Ok(()), |url| valid_postgres_url(url.expose())),
         );
         check(
             "bootstrap.admin_email",

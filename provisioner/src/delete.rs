@@ -108,17 +108,16 @@ impl Provisioner {
         if tenant.status == TenantStatus::Deleted {
             return Ok(());
         }
+        let now = self.clock.now();
+        let purge_after =
+            now + chrono::Duration::from_std(self.deleted_retention).unwrap_or_default();
         let txn = self.control_db.begin().await?;
         transition(&txn, tenant_id, TenantStatus::Deleted).await?;
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE tenants SET deleted_at = now(), \
-             purge_after = now() + make_interval(secs => $2), \
+            "UPDATE tenants SET deleted_at = $2, purge_after = $3, \
              db_password_ciphertext = NULL, db_password_key_id = NULL WHERE id = $1",
-            [
-                tenant_id.into(),
-                self.deleted_retention.as_secs_f64().into(),
-            ],
+            [tenant_id.into(), now.into(), purge_after.into()],
         ))
         .await?;
         txn.commit().await?;

@@ -9,17 +9,24 @@
 //! - [`saga`]: the job runner ([`Provisioner::try_execute_job`]), with the steps of
 //!   `provision` (in `provision`) and `delete` (in `delete`);
 //! - [`template`]: the per-server template at the newest tenant schema;
+//! - [`spares`]: pre-cloned spare databases that make provisioning a rename;
+//! - [`sweeper`]: trial expiry, grace-period deletion and purge, on a [`clock`];
+//! - [`reconcile`]: drift between the control database and what servers hold;
 //! - [`worker`]: the loop that keeps running jobs until shutdown.
 
+pub mod clock;
 pub mod delete;
 pub mod error;
 pub mod jobs;
 pub mod lifecycle;
 pub mod provision;
+pub mod reconcile;
 pub mod saga;
 pub mod seed;
 pub mod servers;
+pub mod spares;
 pub mod steps;
+pub mod sweeper;
 pub mod template;
 pub mod tenants;
 pub mod worker;

@@ -6,7 +6,7 @@ use crate::saga::Provisioner;
 use crate::servers::{self, connect_admin, url_for_database};
 use crate::steps::StepError;
 use crate::tenants::{self, transition};
-use crate::{seed, template};
+use crate::{seed, spares, template};
 use common::Secret;
 use common::crypto::Sealed;
 use common::entities::{TenantStatus, jobs as job_rows, tenants as tenant_rows};
@@ -180,11 +180,22 @@ impl Provisioner {
         let tenant = self.live_tenant(tenant_id).await?;
         let (url, admin) = self.server_admin(&tenant).await?;
         let (database, role) = names(&tenant)?;
-        if template::database_exists(&admin, &database).await? {
-            return Ok(());
+        let server_id = tenant.server_id.unwrap_or_default();
+        if !template::database_exists(&admin, &database).await?
+            && !spares::claim(&admin, server_id, &database).await?
+        {
+            let template = template::ensure(&admin, url.expose()).await?;
+            clone_template(&admin, &template, &database).await?;
         }
-        let template = template::ensure(&admin, url.expose()).await?;
-        clone_template(&admin, &template, &database, &role).await
+        // Ownership and the closed door are part of this step, so that a clone never stays
+        // open to every role until the grant step runs.
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{database}\" OWNER TO \"{role}\"; \
+                 REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"
+            ))
+            .await?;
+        Ok(())
     }
 
     /// Locks the tenant role into its own database: nobody else may connect, it may read
@@ -196,8 +207,7 @@ impl Provisioner {
         let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
         tenant_db
             .batch_execute(&format!(
-                "REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC; \
-                 GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
+                "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
                  REVOKE ALL ON SCHEMA public FROM PUBLIC; \
                  GRANT USAGE ON SCHEMA public TO \"{role}\"; \
                  GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
@@ -325,13 +335,8 @@ fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
 }
 
 /// `CREATE DATABASE ... TEMPLATE`, retried briefly while another clone holds the template.
-async fn clone_template(
-    admin: &Client,
-    template: &str,
-    database: &str,
-    role: &str,
-) -> Result<(), StepError> {
-    let sql = format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\" OWNER \"{role}\"");
+async fn clone_template(admin: &Client, template: &str, database: &str) -> Result<(), StepError> {
+    let sql = format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\"");
     let mut delay = Duration::from_millis(20);
     for _ in 0..8 {
         match admin.batch_execute(&sql).await {

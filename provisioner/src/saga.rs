@@ -4,6 +4,7 @@
 //! another worker resumes it; every step is idempotent, so a step that ran but was not
 //! recorded simply runs again.
 
+use crate::clock::{Clock, SystemClock};
 use crate::jobs::{self, JobKind};
 use crate::steps::StepError;
 use common::crypto::Keyring;
@@ -13,6 +14,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
+
+const DAY: u64 = 24 * 3600;
 
 /// What one call of [`Provisioner::try_execute_job`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +41,8 @@ pub struct Provisioner {
     pub(crate) lease: Duration,
     pub(crate) backup_dir: PathBuf,
     pub(crate) deleted_retention: Duration,
+    pub(crate) trial_grace: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
     fail_point: Arc<Mutex<Option<String>>>,
 }
 
@@ -49,9 +54,29 @@ impl Provisioner {
             worker_id: worker_id.to_owned(),
             lease: Duration::from_secs(60),
             backup_dir: PathBuf::from(".data/backups"),
-            deleted_retention: Duration::from_secs(30 * 24 * 3600),
+            deleted_retention: Duration::from_secs(30 * DAY),
+            trial_grace: Duration::from_secs(14 * DAY),
+            clock: Arc::new(SystemClock),
             fail_point: Arc::default(),
         }
+    }
+
+    /// Where sweeps read the time (tests pass a `ManualClock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How long a tenant stays suspended after its trial ended before it is deleted.
+    pub fn with_trial_grace(mut self, grace: Duration) -> Self {
+        self.trial_grace = grace;
+        self
+    }
+
+    /// How long a deleted tenant's final backup is kept before it is purged.
+    pub fn with_deleted_retention(mut self, retention: Duration) -> Self {
+        self.deleted_retention = retention;
+        self
     }
 
     /// How long a claimed job stays ours without progress before others may take it.
@@ -70,8 +95,9 @@ impl Provisioner {
         &self.worker_id
     }
 
-    /// Test hook: the next time step `step` has done its work (before it is recorded), act as
-    /// if the process died there.
+    /// Test hook (feature `fail-points`): the next time step `step` has done its work (before
+    /// it is recorded), act as if the process died there.
+    #[cfg(feature = "fail-points")]
     pub fn crash_at(&self, step: &str) {
         if let Ok(mut point) = self.fail_point.lock() {
             *point = Some(step.to_owned());

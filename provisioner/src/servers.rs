@@ -134,6 +134,40 @@ async fn update_server(
     Ok(())
 }
 
+/// How many spare databases to keep ready on the server (0: none).
+pub async fn set_spare_target(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    spares: i32,
+) -> Result<(), ProvisionError> {
+    if !(0..=100).contains(&spares) {
+        return Err(ProvisionError::Invalid {
+            field: "spare_target",
+            message: "must be between 0 and 100".into(),
+        });
+    }
+    update_server(db, id, "spare_target = $2", spares.into()).await
+}
+
+/// Whether any active server has room for one more tenant (placement makes the binding
+/// decision later, under its lock; this only refuses early when there is clearly none).
+pub async fn has_free_capacity(db: &impl ConnectionTrait) -> Result<bool, ProvisionError> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT EXISTS ({FREE_SERVERS}) AS free"),
+        ))
+        .await?;
+    Ok(row.is_some_and(|row| row.try_get::<bool>("", "free").unwrap_or(false)))
+}
+
+/// Active servers with room, most free capacity first.
+const FREE_SERVERS: &str = "SELECT s.* FROM database_servers s \
+     LEFT JOIN tenants t ON t.server_id = s.id AND t.status NOT IN ('deleted', 'failed') \
+     WHERE s.state = 'active' GROUP BY s.id \
+     HAVING s.capacity - count(t.id) > 0 \
+     ORDER BY s.capacity - count(t.id) DESC, s.name";
+
 /// The server's admin URL, unsealed.
 pub fn admin_url(
     keyring: &Keyring,
@@ -172,11 +206,7 @@ pub async fn place_tenant(
     let chosen = database_servers::Entity::find()
         .from_raw_sql(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT s.* FROM database_servers s \
-             LEFT JOIN tenants t ON t.server_id = s.id AND t.status NOT IN ('deleted', 'failed') \
-             WHERE s.state = 'active' GROUP BY s.id \
-             HAVING s.capacity - count(t.id) > 0 \
-             ORDER BY s.capacity - count(t.id) DESC, s.name LIMIT 1",
+            format!("{FREE_SERVERS} LIMIT 1"),
         ))
         .one(&txn)
         .await?

@@ -15,6 +15,12 @@ const TEMPLATE_LOCK: i64 = 0x6572_705f_7465_6d70;
 /// The template's name: it changes whenever a tenant migration is added, so a newer
 /// schema means a new template and the old one is dropped.
 pub fn template_name() -> String {
+    format!("{TEMPLATE_PREFIX}{}", schema_tag())
+}
+
+/// A short tag of the newest tenant schema (`<migration count>_<hash of the newest name>`),
+/// safe inside an identifier; templates and spare databases carry it in their names.
+pub fn schema_tag() -> String {
     let newest = migrations::latest_tenant_version();
     let count = migrations::tenant::Migrator::migrations().len();
     let digest = newest
@@ -22,7 +28,7 @@ pub fn template_name() -> String {
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
             (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
         });
-    format!("{TEMPLATE_PREFIX}{count}_{:08x}", digest as u32)
+    format!("{count}_{:08x}", digest as u32)
 }
 
 /// Makes sure this server has the current template; returns its name.

@@ -41,6 +41,9 @@ pub async fn create(db: &DatabaseConnection, tenant: NewTenant) -> Result<Create
     let admin_email = valid_email(&tenant.admin_email)?;
     let txn = db.begin().await?;
     let trial_days = plan_trial_days(&txn, &tenant.plan).await?;
+    if !crate::servers::has_free_capacity(&txn).await? {
+        return Err(ProvisionError::NoCapacity);
+    }
     let id = TenantId::new().0;
     let inserted = txn
         .execute_raw(Statement::from_sql_and_values(
@@ -119,14 +122,31 @@ pub async fn suspend(
     kind: SuspensionKind,
     reason: &str,
 ) -> Result<(), ProvisionError> {
+    suspend_at(db, tenant_id, kind, reason, chrono::Utc::now()).await
+}
+
+/// [`suspend`], recording `at` as the moment (the sweeper passes its clock's time, which
+/// starts the grace period).
+pub async fn suspend_at(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    kind: SuspensionKind,
+    reason: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ProvisionError> {
     let reason = required("reason", reason, 500)?;
     let txn = db.begin().await?;
     transition(&txn, tenant_id, TenantStatus::Suspended).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE tenants SET suspension_kind = $2, status_reason = $3, suspended_at = now() \
+        "UPDATE tenants SET suspension_kind = $2, status_reason = $3, suspended_at = $4 \
          WHERE id = $1",
-        [tenant_id.into(), kind.as_str().into(), reason.into()],
+        [
+            tenant_id.into(),
+            kind.as_str().into(),
+            reason.into(),
+            at.into(),
+        ],
     ))
     .await?;
     txn.commit().await?;

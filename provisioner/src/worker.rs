@@ -1,35 +1,38 @@
-//! The worker loop: waits for the control database, then runs jobs one after another,
-//! sleeping for the poll interval only when none is due, until shutdown. A job in flight
-//! at shutdown finishes its current step; an interrupted one resumes elsewhere after its
-//! lease expires.
+//! The worker loop: waits for the control database, registers the configured default
+//! server, then runs jobs one after another, sleeping for the poll interval only when none
+//! is due, and runs housekeeping (spares, trial sweep, purge, reconcile) every maintenance
+//! interval, until shutdown. A job in flight at shutdown finishes its current step; an
+//! interrupted one resumes elsewhere after its lease expires.
 
 use crate::saga::{Executed, Provisioner};
-use common::config::Settings;
+use crate::servers::{self, NewServer};
+use common::config::{ProvisionerSettings, Settings};
 use common::crypto::{CryptoError, Keyring};
 use sea_orm::DatabaseConnection;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+const DAY_SECS: u64 = 24 * 3600;
 
 /// One provisioner worker, named in job leases by its id.
 pub struct Worker {
     provisioner: Provisioner,
-    poll_interval: Duration,
+    settings: ProvisionerSettings,
 }
 
 impl Worker {
     /// Fails only when no encryption key is configured (tenant secrets must be sealed).
     pub fn new(settings: &Settings, control_db: DatabaseConnection) -> Result<Self, CryptoError> {
         let keyring = Keyring::from_settings(settings)?;
-        let id = settings
-            .provisioner
-            .worker_id
-            .clone()
-            .unwrap_or_else(default_worker_id);
+        let config = &settings.provisioner;
+        let id = config.worker_id.clone().unwrap_or_else(default_worker_id);
         let provisioner = Provisioner::new(control_db, keyring, &id)
-            .with_backup_dir(settings.data_dir.join("backups"));
+            .with_backup_dir(settings.data_dir.join("backups"))
+            .with_trial_grace(days(config.trial_grace_days))
+            .with_deleted_retention(days(config.deleted_retention_days));
         Ok(Self {
             provisioner,
-            poll_interval: Duration::from_millis(settings.provisioner.poll_interval_ms),
+            settings: config.clone(),
         })
     }
 
@@ -43,32 +46,88 @@ impl Worker {
         if !common::db::wait_until_reachable(&db, "control", &shutdown).await {
             return;
         }
+        self.register_default_server().await;
         tracing::info!(worker = %self.id(), "provisioner worker ready");
+        let maintenance_every = Duration::from_secs(self.settings.maintenance_interval_secs);
+        let mut last_maintenance: Option<Instant> = None;
         while !shutdown.is_cancelled() {
-            let idle = match self.provisioner.try_execute_job().await {
-                Ok(Executed::Idle) => true,
-                Ok(outcome) => {
-                    tracing::info!(?outcome, "job step run");
-                    false
-                }
-                Err(error) => {
-                    tracing::warn!("job queue unavailable: {error}");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    () = shutdown.cancelled() => {}
-                    () = tokio::time::sleep(self.poll_interval) => {}
-                }
+            if last_maintenance.is_none_or(|at| at.elapsed() >= maintenance_every) {
+                self.maintain().await;
+                last_maintenance = Some(Instant::now());
+            }
+            if self.run_one_job().await {
+                continue;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_millis(self.settings.poll_interval_ms)) => {}
             }
         }
         tracing::info!(worker = %self.id(), "provisioner worker stopped");
     }
+
+    /// Runs one job step sequence; `true` when there was work (look again at once).
+    async fn run_one_job(&self) -> bool {
+        match self.provisioner.try_execute_job().await {
+            Ok(Executed::Idle) => false,
+            Ok(outcome) => {
+                tracing::info!(?outcome, "job run");
+                true
+            }
+            Err(error) => {
+                tracing::warn!("job queue unavailable: {error}");
+                false
+            }
+        }
+    }
+
+    /// Housekeeping; each part logs its own failure and never stops the worker.
+    async fn maintain(&self) {
+        match self.provisioner.refill_spares().await {
+            Ok(0) => {}
+            Ok(made) => tracing::info!(made, "spare databases refilled"),
+            Err(error) => tracing::warn!("spare refill failed: {error}"),
+        }
+        match self.provisioner.sweep().await {
+            Ok(report) => tracing::debug!(?report, "tenant sweep done"),
+            Err(error) => tracing::warn!("tenant sweep failed: {error}"),
+        }
+        match self
+            .provisioner
+            .reconcile(self.settings.reconcile_repair)
+            .await
+        {
+            Ok(report) if report.is_clean() => {}
+            Ok(report) => tracing::warn!(?report, "drift between the control database and servers"),
+            Err(error) => tracing::warn!("reconciliation failed: {error}"),
+        }
+    }
+
+    /// Registers `provisioner.default_server_url` as server `default`, once.
+    async fn register_default_server(&self) {
+        let Some(url) = self.settings.default_server_url.clone() else {
+            return;
+        };
+        let server = NewServer {
+            name: "default".into(),
+            admin_url: url,
+            capacity: i32::try_from(self.settings.default_server_capacity).unwrap_or(i32::MAX),
+        };
+        let (db, keyring) = (&self.provisioner.control_db, &self.provisioner.keyring);
+        match servers::register(db, keyring, server).await {
+            Ok(_) => tracing::info!("database server `default` registered"),
+            Err(crate::ProvisionError::ServerNameTaken(_)) => {}
+            Err(error) => tracing::warn!("database server `default` not registered: {error}"),
+        }
+    }
+}
+
+fn days(days: u32) -> Duration {
+    Duration::from_secs(u64::from(days) * DAY_SECS)
 }
 
 fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
         .unwrap_or_else(|_| "worker".into());
     format!("{host}-{}", std::process::id())

@@ -1,0 +1,234 @@
+//! The reconciler: compares what the control database says each server holds with what the
+//! server really holds (`pg_database`, `pg_roles`), and reports or repairs the drift.
+//!
+//! - an **orphan** is a tenant database or role (`t_<32 hex>`) named after one of *our*
+//!   tenants, on a server where that tenant does not live (any more): left by a crash, a
+//!   compensation that could not reach the server, a delete or relocation cut short.
+//!   Repair drops it.
+//! - an **unknown** object is a `t_<32 hex>` name that matches none of our tenants. A
+//!   server may be shared by several fleets (staging and production on one managed
+//!   Postgres; concurrent test runs), and our tenant rows are never deleted, so such an
+//!   object is not provably ours: it is reported, never dropped.
+//! - a **missing** database belongs to an active or suspended tenant but is not on its
+//!   server. Repair cannot invent data: it is reported for a super-admin (restore from a
+//!   backup).
+//!
+//! The server's catalogue is read *before* the tenants, so a tenant that is being
+//! provisioned right now is never mistaken for an orphan: its row (and placement) exists
+//! before its database does.
+
+use crate::error::ProvisionError;
+use crate::saga::Provisioner;
+use crate::servers::{self, connect_admin};
+use common::entities::database_servers;
+use common::ids::TenantId;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Tenant object names: `t_` and a UUID's 32 hex digits (see `TenantId::database_name`).
+const TENANT_OBJECT_PATTERN: &str = "^t_[0-9a-f]{32}$";
+
+/// One object on one server.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServerObject {
+    pub server: String,
+    pub name: String,
+}
+
+/// What a pass found (and, when repairing, dropped).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub orphan_databases: Vec<ServerObject>,
+    pub orphan_roles: Vec<ServerObject>,
+    /// Active or suspended tenants whose database is not on their server.
+    pub missing_databases: Vec<Uuid>,
+    /// Tenant-shaped objects that belong to no tenant of ours (reported, never dropped).
+    pub unknown_objects: Vec<ServerObject>,
+    /// Servers that could not be reached (nothing about them is known).
+    pub unreachable_servers: Vec<String>,
+}
+
+impl ReconcileReport {
+    pub fn is_clean(&self) -> bool {
+        self.orphan_databases.is_empty()
+            && self.orphan_roles.is_empty()
+            && self.missing_databases.is_empty()
+    }
+}
+
+/// What a server holds, by name.
+struct Catalogue {
+    databases: HashSet<String>,
+    roles: HashSet<String>,
+}
+
+impl Provisioner {
+    /// One pass over every registered server. With `repair`, orphans are dropped.
+    pub async fn reconcile(&self, repair: bool) -> Result<ReconcileReport, ProvisionError> {
+        let mut report = ReconcileReport::default();
+        for server in database_servers::Entity::find()
+            .all(&self.control_db)
+            .await?
+        {
+            let Some((admin, catalogue)) = self.read_catalogue(&server).await else {
+                report.unreachable_servers.push(server.name.clone());
+                continue;
+            };
+            let ours = self.our_tenants().await?;
+            compare(&server, &catalogue, &ours, &mut report);
+            if repair {
+                drop_orphans(&admin, &server.name, &report).await;
+                self.forget_dropped_leftovers(server.id).await?;
+            }
+        }
+        report.orphan_databases.sort();
+        report.orphan_roles.sort();
+        report.missing_databases.sort();
+        Ok(report)
+    }
+
+    async fn read_catalogue(
+        &self,
+        server: &database_servers::Model,
+    ) -> Option<(tokio_postgres::Client, Catalogue)> {
+        let url = servers::admin_url(&self.keyring, server).ok()?;
+        let admin = connect_admin(url.expose()).await.ok()?;
+        let names = |sql: &'static str| {
+            let admin = &admin;
+            async move {
+                let rows = admin.query(sql, &[&TENANT_OBJECT_PATTERN]).await.ok()?;
+                Some(
+                    rows.iter()
+                        .map(|row| row.get::<_, String>(0))
+                        .collect::<HashSet<_>>(),
+                )
+            }
+        };
+        let databases = names("SELECT datname FROM pg_database WHERE datname ~ $1").await?;
+        let roles = names("SELECT rolname FROM pg_roles WHERE rolname ~ $1").await?;
+        Some((admin, Catalogue { databases, roles }))
+    }
+
+    /// Every tenant of ours by object name: where it should live (if anywhere) and whether
+    /// its database must exist there.
+    async fn our_tenants(&self) -> Result<HashMap<String, Placement>, ProvisionError> {
+        let rows = self
+            .control_db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT id, server_id, \
+                        db_name IS NOT NULL AND status IN \
+                          ('pending', 'provisioning', 'active', 'suspended', 'deleting') AS lives, \
+                        status IN ('active', 'suspended') AS required \
+                 FROM tenants",
+            ))
+            .await?;
+        let mut tenants = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: Uuid = row.try_get("", "id")?;
+            let placement = Placement {
+                tenant_id: id,
+                server_id: row.try_get("", "server_id")?,
+                lives: row.try_get("", "lives")?,
+                required: row.try_get("", "required")?,
+            };
+            tenants.insert(TenantId(id).database_name(), placement);
+        }
+        Ok(tenants)
+    }
+
+    /// Failed tenants keep their names when compensation could not reach the server; once
+    /// the reconciler has dropped those objects, the names go too.
+    async fn forget_dropped_leftovers(&self, server_id: Uuid) -> Result<(), ProvisionError> {
+        self.control_db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE tenants SET server_id = NULL, db_name = NULL, db_role = NULL, \
+                 db_password_ciphertext = NULL, db_password_key_id = NULL, updated_at = now() \
+                 WHERE status = 'failed' AND server_id = $1",
+                [server_id.into()],
+            ))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Where one of our tenants should live.
+struct Placement {
+    tenant_id: Uuid,
+    server_id: Option<Uuid>,
+    /// Placed, named and not failed or deleted: its objects belong on `server_id`.
+    lives: bool,
+    /// Active or suspended: its database must exist.
+    required: bool,
+}
+
+impl Placement {
+    fn lives_on(&self, server: Uuid) -> bool {
+        self.lives && self.server_id == Some(server)
+    }
+}
+
+/// Sorts this server's tenant-shaped objects into expected, orphan and unknown, and finds
+/// the databases that should be here and are not.
+fn compare(
+    server: &database_servers::Model,
+    catalogue: &Catalogue,
+    ours: &HashMap<String, Placement>,
+    report: &mut ReconcileReport,
+) {
+    let object = |name: &String| ServerObject {
+        server: server.name.clone(),
+        name: name.clone(),
+    };
+    for (names, orphans) in [
+        (&catalogue.databases, &mut report.orphan_databases),
+        (&catalogue.roles, &mut report.orphan_roles),
+    ] {
+        for name in names {
+            match ours.get(name) {
+                None => report.unknown_objects.push(object(name)),
+                Some(tenant) if !tenant.lives_on(server.id) => orphans.push(object(name)),
+                Some(_) => {}
+            }
+        }
+    }
+    report.missing_databases.extend(
+        ours.iter()
+            .filter(|(name, tenant)| {
+                tenant.required
+                    && tenant.server_id == Some(server.id)
+                    && !catalogue.databases.contains(*name)
+            })
+            .map(|(_, tenant)| tenant.tenant_id),
+    );
+}
+
+/// Drops this server's orphans; a failure is logged and left for the next pass.
+async fn drop_orphans(admin: &tokio_postgres::Client, server: &str, report: &ReconcileReport) {
+    let on_this_server = |objects: &[ServerObject]| -> Vec<String> {
+        objects
+            .iter()
+            .filter(|object| object.server == server)
+            .map(|object| object.name.clone())
+            .collect()
+    };
+    for name in on_this_server(&report.orphan_databases) {
+        run_logged(
+            admin,
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        )
+        .await;
+    }
+    for name in on_this_server(&report.orphan_roles) {
+        run_logged(admin, &format!("DROP ROLE IF EXISTS \"{name}\"")).await;
+    }
+}
+
+async fn run_logged(admin: &tokio_postgres::Client, sql: &str) {
+    match admin.batch_execute(sql).await {
+        Ok(()) => tracing::warn!("reconciler: {sql}"),
+        Err(error) => tracing::error!("reconciler could not run `{sql}`: {error}"),
+    }
+}
