@@ -184,7 +184,8 @@ pub async fn bootstrap_once(
     Ok(created)
 }
 
-async fn seed_plans(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+/// Creates the default plans that are missing (never changes an existing one).
+pub async fn seed_plans(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     for plan in DEFAULT_PLANS {
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -28,6 +28,8 @@ impl Provisioner {
         job: &job_rows::Model,
         tenant_id: Uuid,
     ) -> Result<(), StepError> {
+        self.step(job, "wait_for_other_jobs", || self.others_stopped(job))
+            .await?;
         self.step(job, "backup", || self.final_backup(tenant_id))
             .await?;
         self.step(job, "drop_database", || self.drop_database(tenant_id))
@@ -36,6 +38,27 @@ impl Provisioner {
             .await?;
         self.step(job, "finish", || self.finish_delete(tenant_id))
             .await
+    }
+
+    /// A provisioning job of the tenant still in flight could recreate what this job drops:
+    /// wait (with the queue's backoff) until it has noticed the delete and stopped.
+    async fn others_stopped(&self, job: &job_rows::Model) -> Result<(), StepError> {
+        let busy = self
+            .control_db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE tenant_id = $1 AND id <> $2 \
+                 AND state IN ('queued', 'running')) AS busy",
+                [job.tenant_id.into(), job.id.into()],
+            ))
+            .await?
+            .is_some_and(|row| row.try_get::<bool>("", "busy").unwrap_or(true));
+        if busy {
+            return Err(StepError::Transient(
+                "another job of this tenant has not stopped yet".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn deleting_tenant(&self, tenant_id: Uuid) -> Result<tenant_rows::Model, StepError> {

@@ -154,6 +154,26 @@ pub async fn retry_later(
     Ok(())
 }
 
+/// Cancels the tenant's jobs nobody is running: queued ones, and running ones whose lease
+/// expired (their worker died). A live worker's job is left to notice by itself.
+pub async fn cancel_idle_jobs_of(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET state = 'cancelled', last_error = $2, lease_owner = NULL, \
+             lease_expires_at = NULL, finished_at = now(), updated_at = now() \
+             WHERE tenant_id = $1 AND (state = 'queued' \
+                OR (state = 'running' AND lease_expires_at < now()))",
+            [tenant_id.into(), reason.into()],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
 /// Exponential backoff for the `attempt`-th try (1-based): 1 s, 2 s, 4 s ... capped at 5 min.
 pub fn backoff(attempt: i32) -> Duration {
     let exponent = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(9);

@@ -2,18 +2,19 @@
 //! of the server's template) -> grant -> seed -> activate; and its compensation. Each step
 //! is idempotent: it checks what exists before making it.
 
+use crate::error::ProvisionError;
 use crate::saga::Provisioner;
 use crate::servers::{self, connect_admin, url_for_database};
 use crate::steps::StepError;
 use crate::tenants::{self, transition};
 use crate::{seed, spares, template};
 use common::Secret;
-use common::crypto::Sealed;
+use common::crypto::{Keyring, Sealed};
 use common::entities::{TenantStatus, jobs as job_rows, tenants as tenant_rows};
 use common::ids::TenantId;
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionTrait, Value};
 use std::time::Duration;
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -136,7 +137,7 @@ impl Provisioner {
             return Ok(self
                 .keyring
                 .open_str(&sealed, tenant.id.as_bytes())
-                .map_err(crate::error::ProvisionError::from)?);
+                .map_err(ProvisionError::from)?);
         }
         let password: String = rand::rng()
             .sample_iter(Alphanumeric)
@@ -146,7 +147,7 @@ impl Provisioner {
         let sealed = self
             .keyring
             .seal_str(&password, tenant.id.as_bytes())
-            .map_err(crate::error::ProvisionError::from)?;
+            .map_err(ProvisionError::from)?;
         self.control_db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -226,15 +227,26 @@ impl Provisioner {
         let tenant = self.live_tenant(tenant_id).await?;
         let (url, _) = self.server_admin(&tenant).await?;
         let database = names(&tenant)?.0;
-        let invite = seed::new_invite_token();
-        let sealed = self
-            .keyring
-            .seal_str(&invite.token, job.id.as_bytes())
-            .map_err(crate::error::ProvisionError::from)?;
-        self.store_invite(job.id, &sealed).await?;
+        let invite = self.invite_for(job.id).await?;
         let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
         seed::seed(&tenant_db, &tenant.admin_email, &invite).await?;
         Ok(())
+    }
+
+    /// The first admin's invite: made and stored (sealed) on the job the first time; a rerun
+    /// of the step reuses it, so the hash seeded in the tenant database always matches the
+    /// token that will be sent.
+    async fn invite_for(&self, job_id: Uuid) -> Result<seed::InviteToken, StepError> {
+        if let Some(token) = admin_invite(&self.control_db, &self.keyring, job_id).await? {
+            return Ok(seed::InviteToken::from_token(token.expose().to_owned()));
+        }
+        let invite = seed::new_invite_token();
+        let sealed = self
+            .keyring
+            .seal_str(&invite.token, job_id.as_bytes())
+            .map_err(ProvisionError::from)?;
+        self.store_invite(job_id, &sealed).await?;
+        Ok(invite)
     }
 
     async fn store_invite(&self, job_id: Uuid, sealed: &Sealed) -> Result<(), DbErr> {
@@ -315,13 +327,42 @@ impl Provisioner {
         }
         let (_, admin) = self.server_admin(tenant).await?;
         let name = TenantId(tenant.id).database_name();
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); DROP ROLE IF EXISTS \"{name}\""
-            ))
-            .await?;
+        servers::run_each(
+            &admin,
+            &[
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                format!("DROP ROLE IF EXISTS \"{name}\""),
+            ],
+        )
+        .await?;
         Ok(())
     }
+}
+
+/// The first admin's set-password token of a provisioning job, for whoever sends the
+/// invitation (`None` until the seed step has run).
+pub async fn admin_invite(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    job_id: Uuid,
+) -> Result<Option<Secret>, ProvisionError> {
+    use base64::Engine as _;
+    let Some(job) = job_rows::Entity::find_by_id(job_id).one(db).await? else {
+        return Ok(None);
+    };
+    let invite = &job.payload["admin_invite"];
+    let (Some(key_id), Some(encoded)) = (invite["key_id"].as_str(), invite["ciphertext"].as_str())
+    else {
+        return Ok(None);
+    };
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| common::crypto::CryptoError::Decrypt)?;
+    let sealed = Sealed {
+        key_id: key_id.to_owned(),
+        ciphertext,
+    };
+    Ok(Some(keyring.open_str(&sealed, job_id.as_bytes())?))
 }
 
 /// The tenant's database and role names, once placed.

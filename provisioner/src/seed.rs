@@ -73,10 +73,16 @@ pub struct InviteToken {
 pub fn new_invite_token() -> InviteToken {
     let mut bytes = [0_u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    InviteToken {
-        hash: hash_token(&token),
-        token,
+    InviteToken::from_token(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl InviteToken {
+    /// An existing token, with its hash.
+    pub fn from_token(token: String) -> Self {
+        Self {
+            hash: hash_token(&token),
+            token,
+        }
     }
 }
 

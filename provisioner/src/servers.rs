@@ -236,6 +236,18 @@ pub async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, tokio_po
     Ok(client)
 }
 
+/// Runs statements one at a time: `CREATE`/`DROP DATABASE` refuse to share a
+/// multi-statement query string, which Postgres runs as one implicit transaction.
+pub async fn run_each(
+    client: &tokio_postgres::Client,
+    statements: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    for sql in statements {
+        client.batch_execute(sql).await?;
+    }
+    Ok(())
+}
+
 /// The same server URL pointing at another database.
 pub fn url_for_database(admin_url: &str, database: &str) -> String {
     let (base, query) = admin_url

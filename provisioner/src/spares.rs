@@ -106,12 +106,11 @@ async fn refill_locked(
     let template = template::ensure(admin, admin_url).await?;
     for _ in 0..want {
         let name = format!("{}{}", current_prefix(server_id), random_suffix());
-        admin
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"; \
-                 REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"
-            ))
-            .await?;
+        let statements = [
+            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
+        ];
+        servers::run_each(admin, &statements).await?;
     }
     Ok(want)
 }

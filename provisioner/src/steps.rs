@@ -57,13 +57,18 @@ const TRANSIENT_STATES: &[&str] = &[
 pub fn classify(error: &tokio_postgres::Error) -> StepError {
     match error.code() {
         Some(state) if !TRANSIENT_STATES.contains(&state.code()) => {
-            StepError::Permanent(error.to_string())
+            StepError::Permanent(describe(error))
         }
         _ => StepError::Transient(describe(error)),
     }
 }
 
-fn describe(error: &tokio_postgres::Error) -> String {
+/// The server's own message and SQLSTATE when there is one (tokio-postgres displays only
+/// "db error"), else the cause of the connection failure.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
     match std::error::Error::source(error) {
         Some(cause) => format!("{error}: {cause}"),
         None => error.to_string(),

@@ -4,7 +4,7 @@
 //! renamed into place only when complete, and frozen (`ALLOW_CONNECTIONS false`) because a
 //! single open connection to it makes every clone fail.
 
-use crate::servers::url_for_database;
+use crate::servers::{run_each, url_for_database};
 use crate::steps::StepError;
 use sea_orm_migration::MigratorTrait;
 use tokio_postgres::Client;
@@ -56,18 +56,17 @@ async fn build_unless_present(
         return Ok(());
     }
     let building = format!("{name}_building");
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {building} WITH (FORCE); CREATE DATABASE {building}"
-        ))
-        .await?;
+    let statements = [
+        format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+        format!("CREATE DATABASE {building}"),
+    ];
+    run_each(admin, &statements).await?;
     migrate(&url_for_database(admin_url, &building)).await?;
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {building} RENAME TO {name}; \
-             ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
-        ))
-        .await?;
+    let statements = [
+        format!("ALTER DATABASE {building} RENAME TO {name}"),
+        format!("ALTER DATABASE {name} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"),
+    ];
+    run_each(admin, &statements).await?;
     drop_older_templates(admin, name).await;
     tracing::info!(template = name, "tenant template built");
     Ok(())
@@ -96,9 +95,11 @@ async fn drop_older_templates(admin: &Client, current: &str) {
     };
     for row in rows {
         let old: String = row.get(0);
-        let sql =
-            format!("ALTER DATABASE {old} WITH IS_TEMPLATE false; DROP DATABASE IF EXISTS {old}");
-        if let Err(error) = admin.batch_execute(&sql).await {
+        let statements = [
+            format!("ALTER DATABASE {old} WITH IS_TEMPLATE false"),
+            format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"),
+        ];
+        if let Err(error) = run_each(admin, &statements).await {
             tracing::warn!(template = old, "old template not dropped: {error}");
         }
     }

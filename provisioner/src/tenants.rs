@@ -184,6 +184,7 @@ pub async fn delete(
         [tenant_id.into(), reason.into()],
     ))
     .await?;
+    jobs::cancel_idle_jobs_of(&txn, tenant_id, "the tenant is being deleted").await?;
     let job_id = jobs::enqueue(&txn, JobKind::Delete, tenant_id).await?;
     txn.commit().await?;
     Ok(job_id)

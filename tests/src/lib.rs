@@ -2,10 +2,14 @@
 //! cloned from a template migrated once per run, and the platform spawned on port 0.
 
 pub mod app;
+pub mod fleet;
 pub mod postgres;
+pub mod proxy;
 
 pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use fleet::Fleet;
 pub use postgres::{Server, TestDb};
+pub use proxy::Proxy;
 
 /// Installs what every test needs once per process: the rustls crypto provider and, when
 /// `TEST_LOG` is set, log output.

@@ -3,5 +3,6 @@
 mod bootstrap;
 mod health;
 mod migrations_cli;
+mod provisioning;
 mod startup;
 mod two_servers;
