@@ -221,13 +221,27 @@ pub async fn place_tenant(
     Ok(chosen)
 }
 
-/// A connection to a server (or one of its databases) as its admin. The connection task
-/// runs until the client is dropped.
-pub async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+/// Why an admin connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{}", crate::steps::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The server took the TCP connection but did not finish the handshake in time (a
+    /// hung server, a half-open proxy): without this bound a worker would wait forever.
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// A connection to a server (or one of its databases) as its admin, the whole handshake
+/// bounded by a timeout. The connection task runs until the client is dropped.
+pub async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, ConnectError> {
     let mut config: tokio_postgres::Config = url.parse()?;
     config.connect_timeout(CONNECT_TIMEOUT);
     config.application_name("erp-provisioner");
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+    let (client, connection) =
+        tokio::time::timeout(CONNECT_TIMEOUT, config.connect(tokio_postgres::NoTls))
+            .await
+            .map_err(|_| ConnectError::TimedOut(CONNECT_TIMEOUT))??;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!("admin connection closed: {error}");

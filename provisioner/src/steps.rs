@@ -36,6 +36,18 @@ impl From<tokio_postgres::Error> for StepError {
     }
 }
 
+impl From<crate::servers::ConnectError> for StepError {
+    /// A server that cannot be reached may come back: retry.
+    fn from(error: crate::servers::ConnectError) -> Self {
+        match error {
+            crate::servers::ConnectError::Postgres(error) => classify(&error),
+            timed_out @ crate::servers::ConnectError::TimedOut(_) => {
+                Self::Transient(format!("server unreachable: {timed_out}"))
+            }
+        }
+    }
+}
+
 impl From<crate::error::ProvisionError> for StepError {
     fn from(error: crate::error::ProvisionError) -> Self {
         use crate::error::ProvisionError as E;

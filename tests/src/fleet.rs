@@ -63,6 +63,19 @@ impl Fleet {
 
     /// Registers a server by its superuser URL.
     pub async fn register(&self, name: &str, admin_url: &str, capacity: i32) -> Uuid {
+        self.register_behind(name, admin_url, admin_url, capacity)
+            .await
+    }
+
+    /// Registers a server reached through `admin_url` (a proxy, say) whose real address,
+    /// used for clean-up, is `real_url`.
+    pub async fn register_behind(
+        &self,
+        name: &str,
+        admin_url: &str,
+        real_url: &str,
+        capacity: i32,
+    ) -> Uuid {
         let server = NewServer {
             name: name.into(),
             admin_url: Secret::new(admin_url),
@@ -74,7 +87,7 @@ impl Fleet {
         self.server_urls
             .lock()
             .expect("server list")
-            .push((id, admin_url.to_owned()));
+            .push((id, real_url.to_owned()));
         id
     }
 
@@ -263,7 +276,8 @@ async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Opt
         .map(|row| TenantId(row.get(0)).database_name())
         .collect();
     for (server_id, url) in servers {
-        let Ok(admin) = try_connect(&url).await else {
+        let connecting = tokio::time::timeout(Duration::from_secs(10), try_connect(&url));
+        let Ok(Ok(admin)) = connecting.await else {
             continue;
         };
         let spares = provisioner::spares::list(&admin, server_id)

@@ -4,5 +4,6 @@ mod bootstrap;
 mod health;
 mod migrations_cli;
 mod provisioning;
+mod provisioning_faults;
 mod startup;
 mod two_servers;
