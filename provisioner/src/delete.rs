@@ -211,11 +211,15 @@ fn pg_dump_command(config: &tokio_postgres::Config, out: &Path) -> tokio::proces
     command
 }
 
-/// `$PG_BINDIR/pg_dump`, else the newest `/usr/lib/postgresql/*/bin/pg_dump`, else `pg_dump`
-/// from `PATH`.
 fn pg_dump_binary() -> PathBuf {
+    pg_binary("pg_dump")
+}
+
+/// A Postgres client program: `$PG_BINDIR/<name>`, else the newest
+/// `/usr/lib/postgresql/*/bin/<name>`, else `<name>` from `PATH`.
+pub fn pg_binary(name: &str) -> PathBuf {
     if let Some(dir) = std::env::var_os("PG_BINDIR") {
-        return PathBuf::from(dir).join("pg_dump");
+        return PathBuf::from(dir).join(name);
     }
     let newest = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -224,8 +228,8 @@ fn pg_dump_binary() -> PathBuf {
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .max();
     match newest {
-        Some(version) => PathBuf::from(format!("/usr/lib/postgresql/{version}/bin/pg_dump")),
-        None => PathBuf::from("pg_dump"),
+        Some(version) => PathBuf::from(format!("/usr/lib/postgresql/{version}/bin/{name}")),
+        None => PathBuf::from(name),
     }
 }
 

@@ -81,6 +81,7 @@ impl Fleet {
             admin_url: Secret::new(admin_url),
             capacity,
         };
+        sweep_stale_tenant_objects(real_url).await;
         let id = servers::register(&self.control, &self.keyring, server)
             .await
             .expect("server registers");
@@ -320,4 +321,72 @@ pub async fn listen(url: &str, channel: &str) -> tokio::sync::mpsc::UnboundedRec
     // The client must live as long as the connection task is wanted.
     std::mem::forget(client);
     receiver
+}
+
+/// Tenant objects older than this were left by a killed test run (no test runs so long).
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// Once per process and server: drops tenant databases and roles that a killed earlier run
+/// left behind. Tenant ids are UUIDv7, so a name tells when its tenant was created.
+async fn sweep_stale_tenant_objects(server_url: &str) {
+    static SWEPT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    {
+        let Ok(mut swept) = SWEPT.lock() else { return };
+        if swept.iter().any(|url| url == server_url) {
+            return;
+        }
+        swept.push(server_url.to_owned());
+    }
+    let Ok(admin) = try_connect(server_url).await else {
+        return;
+    };
+    let sql = "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9a-f]{32}$' \
+               UNION SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{32}$'";
+    let Ok(rows) = admin.query(sql, &[]).await else {
+        return;
+    };
+    let stale = rows
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .filter(|name| is_stale(name));
+    for name in stale {
+        let statements = [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("DROP ROLE IF EXISTS \"{name}\""),
+        ];
+        if let Err(error) = provisioner::servers::run_each(&admin, &statements).await {
+            eprintln!("could not sweep {name}: {error}");
+        }
+    }
+}
+
+fn is_stale(name: &str) -> bool {
+    let created = name
+        .strip_prefix("t_")
+        .and_then(|hex| Uuid::try_parse(hex).ok())
+        .and_then(|id| id.get_timestamp())
+        .map(|stamp| {
+            let (secs, nanos) = stamp.to_unix();
+            std::time::UNIX_EPOCH + Duration::new(secs, nanos)
+        });
+    created.is_some_and(|at| at.elapsed().is_ok_and(|age| age > STALE_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tenant_objects_older_than_an_hour_are_stale() {
+        let fresh = TenantId(Uuid::now_v7()).database_name();
+        assert!(!is_stale(&fresh));
+        let old = Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_600_000_000,
+            0,
+        ));
+        assert!(is_stale(&TenantId(old).database_name()));
+        assert!(!is_stale("t_not-a-uuid"));
+        assert!(!is_stale("erp_control"));
+    }
 }

@@ -1,6 +1,7 @@
 //! Whole-system tests: one binary, every process in it, real Postgres.
 
 mod bootstrap;
+mod fleet_ops;
 mod health;
 mod migrations_cli;
 mod provisioning;
