@@ -37,8 +37,10 @@ impl Provisioner {
             .await?;
         self.step(job, "create_database", || self.create_database(tenant_id))
             .await?;
-        self.step(job, "grant", || self.grant(tenant_id)).await?;
-        self.step(job, "seed", || self.seed(job, tenant_id)).await?;
+        self.step(job, "grant_and_seed", || {
+            self.grant_and_seed(job, tenant_id)
+        })
+        .await?;
         self.step(job, "activate", || self.activate(tenant_id))
             .await
     }
@@ -83,6 +85,15 @@ impl Provisioner {
             ))
             .await?;
         Ok(())
+    }
+
+    /// The admin URL of the tenant's server.
+    async fn server_url(&self, tenant: &tenant_rows::Model) -> Result<Secret, StepError> {
+        let server_id = tenant
+            .server_id
+            .ok_or_else(|| StepError::Permanent("the tenant has no server".into()))?;
+        let server = servers::find(&self.control_db, server_id).await?;
+        Ok(servers::admin_url(&self.keyring, &server)?)
     }
 
     /// The server's admin URL and an admin connection to it.
@@ -182,7 +193,9 @@ impl Provisioner {
         let (url, admin) = self.server_admin(&tenant).await?;
         let (database, role) = names(&tenant)?;
         let server_id = tenant.server_id.unwrap_or_default();
-        if !template::database_exists(&admin, &database).await?
+        if self.database_source == DatabaseSource::Migrate {
+            migrate_from_scratch(&admin, url.expose(), &database).await?;
+        } else if !template::database_exists(&admin, &database).await?
             && !spares::claim(&admin, server_id, &database).await?
         {
             let template = template::ensure(&admin, url.expose()).await?;
@@ -199,37 +212,35 @@ impl Provisioner {
         Ok(())
     }
 
-    /// Locks the tenant role into its own database: nobody else may connect, it may read
-    /// and write the ERP tables but not the audit log's past or the migration history.
-    async fn grant(&self, tenant_id: Uuid) -> Result<(), StepError> {
+    /// Locks the tenant role into its own database (it may read and write the ERP tables,
+    /// not the audit log's past or the migration history), then seeds roles, permissions
+    /// and the first admin, in one transaction on one connection: a crash leaves either
+    /// all of it or none. The admin's set-password token is kept sealed in the job's
+    /// payload (`admin_invite`) for whoever sends the invitation.
+    async fn grant_and_seed(
+        &self,
+        job: &job_rows::Model,
+        tenant_id: Uuid,
+    ) -> Result<(), StepError> {
         let tenant = self.live_tenant(tenant_id).await?;
-        let (url, _) = self.server_admin(&tenant).await?;
+        let url = self.server_url(&tenant).await?;
         let (database, role) = names(&tenant)?;
-        let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
-        tenant_db
-            .batch_execute(&format!(
-                "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
-                 REVOKE ALL ON SCHEMA public FROM PUBLIC; \
-                 GRANT USAGE ON SCHEMA public TO \"{role}\"; \
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
-                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\"; \
-                 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\"; \
-                 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM \"{role}\"",
-                migrations::tenant::MIGRATION_TABLE
-            ))
-            .await?;
-        Ok(())
-    }
-
-    /// Seeds roles, permissions and the first admin. The admin's set-password token is kept
-    /// sealed in the job's payload (`admin_invite`) for whoever sends the invitation.
-    async fn seed(&self, job: &job_rows::Model, tenant_id: Uuid) -> Result<(), StepError> {
-        let tenant = self.live_tenant(tenant_id).await?;
-        let (url, _) = self.server_admin(&tenant).await?;
-        let database = names(&tenant)?.0;
         let invite = self.invite_for(job.id).await?;
-        let tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
-        seed::seed(&tenant_db, &tenant.admin_email, &invite).await?;
+        let mut tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
+        let txn = tenant_db.transaction().await?;
+        txn.batch_execute(&format!(
+            "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
+             REVOKE ALL ON SCHEMA public FROM PUBLIC; \
+             GRANT USAGE ON SCHEMA public TO \"{role}\"; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\"; \
+             REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\"; \
+             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM \"{role}\"",
+            migrations::tenant::MIGRATION_TABLE
+        ))
+        .await?;
+        seed::seed(&txn, &tenant.admin_email, &invite).await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -373,6 +384,32 @@ fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
             "the tenant has no database name yet".into(),
         )),
     }
+}
+
+/// Where a new tenant database comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DatabaseSource {
+    /// A spare when there is one, else a clone of the server's template (what runs).
+    #[default]
+    TemplateClone,
+    /// An empty database migrated from scratch: the baseline the provisioning benchmark
+    /// compares the clone against. Never configured for a worker.
+    Migrate,
+}
+
+/// The benchmark's baseline: an empty database, then every tenant migration (idempotent:
+/// a rerun migrates whatever is still pending).
+async fn migrate_from_scratch(
+    admin: &Client,
+    admin_url: &str,
+    database: &str,
+) -> Result<(), StepError> {
+    if !template::database_exists(admin, database).await? {
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{database}\""))
+            .await?;
+    }
+    template::migrate(&url_for_database(admin_url, database)).await
 }
 
 /// `CREATE DATABASE ... TEMPLATE`, retried briefly while another clone holds the template.

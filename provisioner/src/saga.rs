@@ -6,6 +6,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::jobs::{self, JobKind};
+use crate::provision::DatabaseSource;
 use crate::steps::StepError;
 use common::crypto::Keyring;
 use common::entities::jobs as job_rows;
@@ -16,6 +17,25 @@ use std::time::Duration;
 use uuid::Uuid;
 
 const DAY: u64 = 24 * 3600;
+
+/// The provisioning saga's steps, in order (as recorded in `jobs.completed_steps`).
+pub const PROVISION_STEPS: [&str; 6] = [
+    "start",
+    "place",
+    "create_role",
+    "create_database",
+    "grant_and_seed",
+    "activate",
+];
+
+/// The delete saga's steps, in order.
+pub const DELETE_STEPS: [&str; 5] = [
+    "wait_for_other_jobs",
+    "backup",
+    "drop_database",
+    "drop_role",
+    "finish",
+];
 
 /// What one call of [`Provisioner::try_execute_job`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +63,7 @@ pub struct Provisioner {
     pub(crate) deleted_retention: Duration,
     pub(crate) trial_grace: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) database_source: DatabaseSource,
     fail_point: Arc<Mutex<Option<String>>>,
 }
 
@@ -57,6 +78,7 @@ impl Provisioner {
             deleted_retention: Duration::from_secs(30 * DAY),
             trial_grace: Duration::from_secs(14 * DAY),
             clock: Arc::new(SystemClock),
+            database_source: DatabaseSource::default(),
             fail_point: Arc::default(),
         }
     }
@@ -64,6 +86,12 @@ impl Provisioner {
     /// Where sweeps read the time (tests pass a `ManualClock`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Where new tenant databases come from (the benchmark's baseline sets `Migrate`).
+    pub fn with_database_source(mut self, source: DatabaseSource) -> Self {
+        self.database_source = source;
         self
     }
 
@@ -97,8 +125,13 @@ impl Provisioner {
 
     /// Test hook (feature `fail-points`): the next time step `step` has done its work (before
     /// it is recorded), act as if the process died there.
+    /// Panics on a step no saga has, so a renamed step cannot silently disarm a test.
     #[cfg(feature = "fail-points")]
     pub fn crash_at(&self, step: &str) {
+        assert!(
+            PROVISION_STEPS.contains(&step) || DELETE_STEPS.contains(&step),
+            "no saga has a step `{step}`"
+        );
         if let Ok(mut point) = self.fail_point.lock() {
             *point = Some(step.to_owned());
         }

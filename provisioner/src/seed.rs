@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
+use tokio_postgres::Transaction;
 
 /// ERP modules and the platform's own areas, each with its actions.
 const PERMISSIONS: &[(&str, &[&str])] = &[
@@ -93,72 +93,78 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
-/// Seeds the tenant database (connected as the server admin).
+/// Seeds the tenant database (as the server admin, inside the caller's transaction) with
+/// a handful of set-based statements: one round trip per table, not per row.
 pub async fn seed(
-    tenant_db: &Client,
+    tenant_db: &Transaction<'_>,
     admin_email: &str,
     invite: &InviteToken,
 ) -> Result<(), tokio_postgres::Error> {
-    for (module, actions) in PERMISSIONS {
-        for action in *actions {
-            tenant_db
-                .execute(
-                    "INSERT INTO permissions (code, description) VALUES ($1, $2) \
-                     ON CONFLICT (code) DO NOTHING",
-                    &[&format!("{module}.{action}"), &format!("{action} {module}")],
-                )
-                .await?;
-        }
-    }
-    for (name, description, codes) in default_roles() {
-        seed_role(tenant_db, name, description, &codes).await?;
-    }
+    let (codes, descriptions): (Vec<String>, Vec<String>) = PERMISSIONS
+        .iter()
+        .flat_map(|(module, actions)| {
+            actions
+                .iter()
+                .map(move |action| (format!("{module}.{action}"), format!("{action} {module}")))
+        })
+        .unzip();
+    tenant_db
+        .execute(
+            "INSERT INTO permissions (code, description) \
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (code) DO NOTHING",
+            &[&codes, &descriptions],
+        )
+        .await?;
+    seed_roles(tenant_db).await?;
     seed_first_admin(tenant_db, admin_email, invite).await
 }
 
-async fn seed_role(
-    tenant_db: &Client,
-    name: &str,
-    description: &str,
-    codes: &[String],
-) -> Result<(), tokio_postgres::Error> {
+async fn seed_roles(tenant_db: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    let roles = default_roles();
+    let ids: Vec<uuid::Uuid> = roles.iter().map(|_| uuid::Uuid::now_v7()).collect();
+    let names: Vec<&str> = roles.iter().map(|(name, _, _)| *name).collect();
+    let descriptions: Vec<&str> = roles
+        .iter()
+        .map(|(_, description, _)| *description)
+        .collect();
     tenant_db
         .execute(
-            "INSERT INTO roles (id, name, description, is_system) VALUES ($1, $2, $3, true) \
+            "INSERT INTO roles (id, name, description, is_system) \
+             SELECT id, name, description, true \
+             FROM unnest($1::uuid[], $2::text[], $3::text[]) AS r(id, name, description) \
              ON CONFLICT (name) DO NOTHING",
-            &[&uuid::Uuid::now_v7(), &name, &description],
+            &[&ids, &names, &descriptions],
         )
         .await?;
+    let (role_names, codes): (Vec<&str>, Vec<&str>) = roles
+        .iter()
+        .flat_map(|(name, _, codes)| codes.iter().map(move |code| (*name, code.as_str())))
+        .unzip();
     tenant_db
         .execute(
             "INSERT INTO role_permissions (role_id, permission_code) \
-             SELECT r.id, p FROM roles r, unnest($2::text[]) AS p WHERE r.name = $1 \
-             ON CONFLICT DO NOTHING",
-            &[&name, &codes],
+             SELECT r.id, p.code FROM unnest($1::text[], $2::text[]) AS p(role, code) \
+             JOIN roles r ON r.name = p.role ON CONFLICT DO NOTHING",
+            &[&role_names, &codes],
         )
         .await?;
     Ok(())
 }
 
 async fn seed_first_admin(
-    tenant_db: &Client,
+    tenant_db: &Transaction<'_>,
     email: &str,
     invite: &InviteToken,
 ) -> Result<(), tokio_postgres::Error> {
     tenant_db
         .execute(
-            "INSERT INTO users (id, email, status, set_password_token_hash, set_password_expires_at) \
-             VALUES ($1, $2, 'invited', $3, now() + interval '7 days') \
-             ON CONFLICT ((lower(email))) DO NOTHING",
+            "WITH admin AS ( \
+               INSERT INTO users (id, email, status, set_password_token_hash, set_password_expires_at) \
+               VALUES ($1, $2, 'invited', $3, now() + interval '7 days') \
+               ON CONFLICT ((lower(email))) DO NOTHING RETURNING id) \
+             INSERT INTO user_roles (user_id, role_id) \
+             SELECT admin.id, r.id FROM admin, roles r WHERE r.name = 'admin' ON CONFLICT DO NOTHING",
             &[&uuid::Uuid::now_v7(), &email, &invite.hash],
-        )
-        .await?;
-    tenant_db
-        .execute(
-            "INSERT INTO user_roles (user_id, role_id) \
-             SELECT u.id, r.id FROM users u, roles r \
-             WHERE lower(u.email) = lower($1) AND r.name = 'admin' ON CONFLICT DO NOTHING",
-            &[&email],
         )
         .await?;
     Ok(())

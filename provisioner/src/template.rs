@@ -72,13 +72,14 @@ async fn build_unless_present(
     Ok(())
 }
 
-async fn migrate(url: &str) -> Result<(), StepError> {
+/// Runs every pending tenant migration on the database at `url`.
+pub async fn migrate(url: &str) -> Result<(), StepError> {
     let db = sea_orm::Database::connect(url.to_owned())
         .await
-        .map_err(|error| StepError::Transient(format!("connecting to the template: {error}")))?;
+        .map_err(|error| StepError::Transient(format!("connecting to migrate: {error}")))?;
     let migrated = migrations::tenant::Migrator::up(&db, None).await;
     let _ = db.close().await;
-    migrated.map_err(|error| StepError::Permanent(format!("migrating the template: {error}")))
+    migrated.map_err(|error| StepError::Permanent(format!("migrating: {error}")))
 }
 
 /// Best effort: an old template still being cloned is left for the next build.

@@ -2,6 +2,7 @@
 //! cloned from a template migrated once per run, and the platform spawned on port 0.
 
 pub mod app;
+pub mod bench;
 pub mod fleet;
 pub mod postgres;
 pub mod proxy;

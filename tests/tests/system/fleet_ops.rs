@@ -287,3 +287,12 @@ async fn placement_spreads_tenants_over_two_servers_by_free_capacity() {
     let report = fleet.worker("auditor").reconcile(false).await.unwrap();
     assert!(report.orphan_databases.is_empty() && report.missing_databases.is_empty());
 }
+
+#[tokio::test]
+async fn the_provisioning_benchmark_runs_every_way_end_to_end() {
+    let results = system_tests::bench::run(2).await;
+    let ways: Vec<&str> = results.iter().map(|r| r.way).collect();
+    assert_eq!(ways, system_tests::bench::WAYS);
+    assert!(results.iter().all(|r| r.sorted.len() == 2));
+    assert!(system_tests::bench::report(&results).contains("p50 migrate / clone"));
+}

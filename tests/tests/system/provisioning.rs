@@ -3,21 +3,12 @@
 
 use common::entities::{SuspensionKind, TenantStatus};
 use common::ids::TenantId;
+use provisioner::saga::PROVISION_STEPS;
 use provisioner::tenants;
 use provisioner::{Executed, ProvisionError};
 use std::time::Duration;
 use system_tests::Server;
 use system_tests::fleet::{self, Fleet};
-
-const PROVISION_STEPS: [&str; 7] = [
-    "start",
-    "place",
-    "create_role",
-    "create_database",
-    "grant",
-    "seed",
-    "activate",
-];
 
 async fn fleet_on_primary(capacity: i32) -> Fleet {
     let fleet = Fleet::new().await;

@@ -6,19 +6,10 @@
 use common::entities::{JobState, TenantStatus};
 use common::ids::TenantId;
 use provisioner::reconcile::ReconcileReport;
+use provisioner::saga::{DELETE_STEPS, PROVISION_STEPS};
 use provisioner::{Executed, Provisioner, tenants};
 use system_tests::fleet::{self, Fleet};
 use system_tests::{Proxy, Server};
-
-const PROVISION_STEPS: [&str; 7] = [
-    "start",
-    "place",
-    "create_role",
-    "create_database",
-    "grant",
-    "seed",
-    "activate",
-];
 
 /// Our part of the report: orphans and missing databases (unknown objects belong to
 /// other fleets sharing the server, such as concurrent tests).
@@ -80,6 +71,57 @@ async fn a_worker_killed_between_any_two_steps_is_resumed_to_an_active_tenant() 
         assert_eq!(job.completed_steps, serde_json::json!(PROVISION_STEPS));
         assert_eq!(job.attempts, 2);
         assert_seeded_once(&fleet, &tenant).await;
+    }
+    assert_clean(&fleet.worker("auditor").reconcile(false).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_any_two_delete_steps_is_resumed_to_a_deleted_tenant() {
+    let fleet = Fleet::new().await;
+    fleet
+        .register("pg-1", Server::primary().admin_url(), 20)
+        .await;
+    let admin = fleet::connect(Server::primary().admin_url()).await;
+    for step in DELETE_STEPS {
+        let tenant = fleet
+            .active_tenant(&format!("gone-{}", step.replace('_', "-")))
+            .await;
+        let job = tenants::delete(&fleet.control, tenant.id, "test")
+            .await
+            .unwrap();
+        let doomed = fleet.worker("doomed");
+        doomed.crash_at(step);
+        let crashed = doomed.try_execute_job().await.unwrap();
+        assert_eq!(
+            crashed,
+            Executed::Crashed {
+                job_id: job,
+                step: step.to_owned()
+            }
+        );
+        fleet.expire_leases().await;
+        let resumed = fleet.run_jobs(&fleet.worker("rescuer")).await;
+        assert_eq!(
+            resumed,
+            [Executed::Finished {
+                job_id: job,
+                state: "succeeded"
+            }],
+            "{step}"
+        );
+        let deleted = fleet.tenant(tenant.id).await;
+        assert_eq!(
+            deleted.status,
+            TenantStatus::Deleted,
+            "after a crash at {step}"
+        );
+        assert!(
+            deleted.backup_sha256.is_some(),
+            "the final backup is recorded"
+        );
+        let name = TenantId(tenant.id).database_name();
+        assert!(!fleet::exists(&admin, "database", &name).await);
+        assert!(!fleet::exists(&admin, "role", &name).await);
     }
     assert_clean(&fleet.worker("auditor").reconcile(false).await.unwrap());
 }
@@ -279,7 +321,7 @@ async fn deleting_a_tenant_while_it_is_provisioning_stops_the_saga_and_drops_wha
         .await;
     let created = fleet.create_tenant("fickle").await.unwrap();
     let first = fleet.worker("first");
-    first.crash_at("grant");
+    first.crash_at("grant_and_seed");
     first.try_execute_job().await.unwrap();
     let delete_job = tenants::delete(&fleet.control, created.tenant_id, "changed their mind")
         .await
