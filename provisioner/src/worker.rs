@@ -1,4 +1,4 @@
-//! The worker loop: waits for the control database, registers the configured default
+//! The worker loop: waits for the control database and its schema, registers the configured default
 //! server, then runs jobs one after another, sleeping for the poll interval only when none
 //! is due, and runs housekeeping (spares, trial sweep, purge, reconcile) every maintenance
 //! interval, until shutdown. A job in flight at shutdown finishes its current step; an
@@ -43,7 +43,9 @@ impl Worker {
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
         let db = self.provisioner.control_db.clone();
-        if !common::db::wait_until_reachable(&db, "control", &shutdown).await {
+        if !common::db::wait_until_reachable(&db, "control", &shutdown).await
+            || !wait_for_schema(&db, &shutdown).await
+        {
             return;
         }
         self.register_default_server().await;
@@ -119,6 +121,37 @@ impl Worker {
             Err(crate::ProvisionError::ServerNameTaken(_)) => {}
             Err(error) => tracing::warn!("database server `default` not registered: {error}"),
         }
+    }
+}
+
+/// Waits until the control database is migrated to the schema this binary knows (another
+/// process, or the all-in-one bootstrap, migrates it). `false` when shut down first.
+async fn wait_for_schema(db: &DatabaseConnection, shutdown: &CancellationToken) -> bool {
+    use sea_orm_migration::MigratorTrait as _;
+    let mut delay = Duration::from_millis(200);
+    let mut told = false;
+    loop {
+        match migrations::control::Migrator::get_pending_migrations(db).await {
+            Ok(pending) if pending.is_empty() => return true,
+            Ok(pending) if !told => {
+                tracing::info!(
+                    pending = pending.len(),
+                    "waiting for the control database to be migrated"
+                );
+                told = true;
+            }
+            Ok(_) => {}
+            Err(error) if !told => {
+                tracing::info!("waiting for the control database schema: {error}");
+                told = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

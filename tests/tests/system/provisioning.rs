@@ -298,3 +298,60 @@ async fn recv(changes: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Str
         .expect("a notification within 5 s")
         .expect("the listener is alive")
 }
+
+#[tokio::test]
+async fn the_platforms_own_worker_registers_its_default_server_and_provisions() {
+    let app = system_tests::spawn_app_with(|settings| {
+        settings.provisioner.default_server_url =
+            Some(common::Secret::new(Server::primary().admin_url()));
+    })
+    .await;
+    let control = app.db.connect().await;
+    let created = wait_for(|| async {
+        tenants::create(
+            &control,
+            tenants::NewTenant {
+                slug: "first-light".into(),
+                name: "First Light".into(),
+                plan: "starter".into(),
+                admin_email: "owner@first-light.example".into(),
+            },
+        )
+        .await
+        .ok()
+    })
+    .await
+    .expect("the worker registers `default`, so there is capacity");
+    let active = wait_for(|| async {
+        let tenant = tenants::find(&control, created.tenant_id).await.ok()?;
+        (tenant.status == TenantStatus::Active).then_some(tenant)
+    })
+    .await
+    .expect("the worker loop provisions the tenant");
+    let name = TenantId(active.id).database_name();
+    let admin = fleet::connect(Server::primary().admin_url()).await;
+    assert!(fleet::exists(&admin, "database", &name).await);
+    app.stop().await.unwrap();
+    let statements = [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("DROP ROLE IF EXISTS \"{name}\""),
+    ];
+    provisioner::servers::run_each(&admin, &statements)
+        .await
+        .unwrap();
+}
+
+/// Polls `probe` every 100 ms for up to 30 s.
+async fn wait_for<T, F, Fut>(probe: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
