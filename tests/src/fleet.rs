@@ -55,6 +55,15 @@ impl Fleet {
         }
     }
 
+    /// A fleet with the primary test server registered as `pg-1`.
+    pub async fn on_primary(capacity: i32) -> Fleet {
+        let fleet = Fleet::new().await;
+        fleet
+            .register("pg-1", crate::Server::primary().admin_url(), capacity)
+            .await;
+        fleet
+    }
+
     /// A worker named `name` over this fleet's control database.
     pub fn worker(&self, name: &str) -> Provisioner {
         Provisioner::new(self.control.clone(), self.keyring.clone(), name)
@@ -227,6 +236,16 @@ pub async fn try_connect(url: &str) -> Result<tokio_postgres::Client, tokio_post
     let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// Asserts that the tenant's database and role are both gone from the server.
+pub async fn assert_dropped(admin: &tokio_postgres::Client, tenant: Uuid) {
+    let name = TenantId(tenant).database_name();
+    assert!(
+        !exists(admin, "database", &name).await,
+        "database {name} remains"
+    );
+    assert!(!exists(admin, "role", &name).await, "role {name} remains");
 }
 
 /// Whether a database / role exists on the server.

@@ -13,10 +13,7 @@ use system_tests::fleet::{self, Fleet};
 
 #[tokio::test]
 async fn deleting_a_tenant_keeps_a_verified_final_backup_then_drops_everything() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let tenant = fleet.active_tenant("leaving").await;
     let name = TenantId(tenant.id).database_name();
     let own =
@@ -82,10 +79,7 @@ async fn deleting_a_tenant_keeps_a_verified_final_backup_then_drops_everything()
 
 #[tokio::test]
 async fn an_expired_trial_is_suspended_then_deleted_after_its_grace_then_purged() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let trial = fleet.active_tenant("trying").await;
     let paying = fleet.active_tenant("paying").await;
     fleet
@@ -153,10 +147,7 @@ async fn an_expired_trial_is_suspended_then_deleted_after_its_grace_then_purged(
 
 #[tokio::test]
 async fn the_reconciler_reports_a_missing_database_and_never_touches_unknown_ones() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let tenant = fleet.active_tenant("fragile").await;
     let name = TenantId(tenant.id).database_name();
     let admin = fleet::connect(Server::primary().admin_url()).await;

@@ -10,17 +10,9 @@ use std::time::Duration;
 use system_tests::Server;
 use system_tests::fleet::{self, Fleet};
 
-async fn fleet_on_primary(capacity: i32) -> Fleet {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), capacity)
-        .await;
-    fleet
-}
-
 #[tokio::test]
 async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema() {
-    let fleet = fleet_on_primary(10).await;
+    let fleet = Fleet::on_primary(10).await;
     let mut changes = fleet::listen(&fleet.db.url(), tenants::TENANT_CHANGED).await;
     let created = fleet.create_tenant("acme").await.unwrap();
     assert_eq!(
@@ -122,7 +114,7 @@ async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema()
 
 #[tokio::test]
 async fn a_tenant_role_cannot_connect_to_another_tenants_database() {
-    let fleet = fleet_on_primary(10).await;
+    let fleet = Fleet::on_primary(10).await;
     let a = fleet.active_tenant("tenant-a").await;
     let b = fleet.active_tenant("tenant-b").await;
     let a_name = TenantId(a.id).database_name();
@@ -153,7 +145,7 @@ async fn a_tenant_role_cannot_connect_to_another_tenants_database() {
 
 #[tokio::test]
 async fn bad_tenant_input_is_refused_with_a_code_and_makes_nothing() {
-    let fleet = fleet_on_primary(10).await;
+    let fleet = Fleet::on_primary(10).await;
     fleet.create_tenant("acme").await.unwrap();
     let code = |result: Result<_, ProvisionError>| result.unwrap_err().code();
 
@@ -233,7 +225,7 @@ async fn without_server_capacity_creation_is_refused_and_a_lost_race_fails_clean
 
 #[tokio::test]
 async fn suspend_resume_and_delete_follow_the_state_machine_and_announce_themselves() {
-    let fleet = fleet_on_primary(10).await;
+    let fleet = Fleet::on_primary(10).await;
     let pending = fleet.create_tenant("pending").await.unwrap();
     let refused = tenants::suspend(
         &fleet.control,

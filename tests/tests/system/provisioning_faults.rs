@@ -22,10 +22,7 @@ fn assert_clean(report: &ReconcileReport) {
 
 #[tokio::test]
 async fn a_worker_killed_between_any_two_steps_is_resumed_to_an_active_tenant() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 20)
-        .await;
+    let fleet = Fleet::on_primary(20).await;
     for step in PROVISION_STEPS {
         let slug = format!("crash-{}", step.replace('_', "-"));
         let created = fleet.create_tenant(&slug).await.unwrap();
@@ -77,10 +74,7 @@ async fn a_worker_killed_between_any_two_steps_is_resumed_to_an_active_tenant() 
 
 #[tokio::test]
 async fn a_worker_killed_between_any_two_delete_steps_is_resumed_to_a_deleted_tenant() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 20)
-        .await;
+    let fleet = Fleet::on_primary(20).await;
     let admin = fleet::connect(Server::primary().admin_url()).await;
     for step in DELETE_STEPS {
         let tenant = fleet
@@ -119,9 +113,7 @@ async fn a_worker_killed_between_any_two_delete_steps_is_resumed_to_a_deleted_te
             deleted.backup_sha256.is_some(),
             "the final backup is recorded"
         );
-        let name = TenantId(tenant.id).database_name();
-        assert!(!fleet::exists(&admin, "database", &name).await);
-        assert!(!fleet::exists(&admin, "role", &name).await);
+        fleet::assert_dropped(&admin, tenant.id).await;
     }
     assert_clean(&fleet.worker("auditor").reconcile(false).await.unwrap());
 }
@@ -142,10 +134,7 @@ async fn assert_seeded_once(fleet: &Fleet, tenant: &common::entities::tenants::M
 
 #[tokio::test]
 async fn two_workers_racing_for_one_job_run_it_once() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let created = fleet.create_tenant("contested").await.unwrap();
     let (a, b) = (fleet.worker("a"), fleet.worker("b"));
     let (first, second) = tokio::join!(a.try_execute_job(), b.try_execute_job());
@@ -166,10 +155,7 @@ async fn two_workers_racing_for_one_job_run_it_once() {
 
 #[tokio::test]
 async fn three_workers_provision_eight_tenants_at_once_from_one_template() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let mut ids = Vec::new();
     for n in 0..8 {
         ids.push(
@@ -315,10 +301,7 @@ async fn a_server_gone_for_good_fails_the_tenant_and_the_reconciler_clears_the_l
 
 #[tokio::test]
 async fn deleting_a_tenant_while_it_is_provisioning_stops_the_saga_and_drops_what_it_made() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let created = fleet.create_tenant("fickle").await.unwrap();
     let first = fleet.worker("first");
     first.crash_at("grant_and_seed");
@@ -359,19 +342,14 @@ async fn deleting_a_tenant_while_it_is_provisioning_stops_the_saga_and_drops_wha
         fleet.tenant(created.tenant_id).await.status,
         TenantStatus::Deleted
     );
-    let name = TenantId(created.tenant_id).database_name();
     let admin = fleet::connect(Server::primary().admin_url()).await;
-    assert!(!fleet::exists(&admin, "database", &name).await);
-    assert!(!fleet::exists(&admin, "role", &name).await);
+    fleet::assert_dropped(&admin, created.tenant_id).await;
     assert_clean(&worker.reconcile(false).await.unwrap());
 }
 
 #[tokio::test]
 async fn deleting_a_tenant_still_queued_cancels_its_job_and_needs_no_server() {
-    let fleet = Fleet::new().await;
-    fleet
-        .register("pg-1", Server::primary().admin_url(), 10)
-        .await;
+    let fleet = Fleet::on_primary(10).await;
     let created = fleet.create_tenant("never-mind").await.unwrap();
     let delete_job = tenants::delete(&fleet.control, created.tenant_id, "typo")
         .await
