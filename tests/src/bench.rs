@@ -7,6 +7,9 @@
 //! - `spare`: a pre-cloned spare claimed by a rename (spares refilled beforehand, as the
 //!   worker does in the background; the refill is not timed).
 //!
+//! [`bulk`] provisions many tenants at once with several workers across both test servers
+//! and reports the throughput and what it cost each server in checkpoints and WAL.
+//!
 //! Each way has its own registration of the same server, and the other two are drained
 //! while a job runs, so placement sends every tenant where its way says. Each tenant's
 //! database and role are dropped right after it is measured (untimed), so the server does
@@ -95,6 +98,125 @@ pub async fn run(tenants: usize) -> Vec<Latencies> {
             Latencies { way, sorted }
         })
         .collect()
+}
+
+/// What a bulk run did.
+#[derive(Debug, Clone)]
+pub struct Bulk {
+    pub tenants: usize,
+    pub workers: usize,
+    pub elapsed: Duration,
+    pub servers: Vec<ServerLoad>,
+}
+
+/// One server's share of a bulk run and what it cost it.
+#[derive(Debug, Clone)]
+pub struct ServerLoad {
+    pub name: String,
+    pub tenants: i64,
+    pub checkpoints: i64,
+    pub wal_bytes: i64,
+}
+
+/// Creates `tenants` tenants, then lets `workers` workers provision them all at once on the
+/// primary and second test servers (templates are built beforehand, untimed, as they are
+/// once per server and schema in production).
+pub async fn bulk(tenants: usize, workers: usize) -> Bulk {
+    let fleet = Fleet::new().await;
+    let capacity = i32::try_from(tenants + 1).unwrap_or(i32::MAX);
+    let urls = [Server::primary().admin_url(), Server::second().admin_url()];
+    for (n, url) in urls.iter().enumerate() {
+        fleet
+            .register(&format!("bulk-{}", n + 1), url, capacity)
+            .await;
+        fleet.active_tenant(&format!("warm-{n}")).await;
+    }
+    for n in 0..tenants {
+        fleet
+            .create_tenant(&format!("bulk-{n}"))
+            .await
+            .expect("tenant created");
+    }
+    let mut admins = Vec::new();
+    for url in urls {
+        admins.push(fleet::connect(url).await);
+    }
+    let before = futures_util::future::join_all(admins.iter().map(server_counters)).await;
+    let started = Instant::now();
+    let pool: Vec<Provisioner> = (0..workers)
+        .map(|n| fleet.worker(&format!("bulk-{n}")))
+        .collect();
+    futures_util::future::join_all(pool.iter().map(|worker| fleet.run_jobs_to_end(worker))).await;
+    let elapsed = started.elapsed();
+    let after = futures_util::future::join_all(admins.iter().map(server_counters)).await;
+    let active = fleet
+        .count("SELECT count(*) FROM tenants WHERE status = 'active'")
+        .await;
+    assert_eq!(
+        active,
+        i64::try_from(tenants + 2).unwrap_or(i64::MAX),
+        "every tenant active"
+    );
+    let mut servers = Vec::new();
+    for (n, ((checkpoints_0, wal_0), (checkpoints_1, wal_1))) in
+        before.into_iter().zip(after).enumerate()
+    {
+        let name = format!("bulk-{}", n + 1);
+        let placed = fleet
+            .count(&format!(
+                "SELECT count(*) FROM tenants t JOIN database_servers s ON s.id = t.server_id \
+                 WHERE s.name = '{name}' AND t.slug LIKE 'bulk-%'"
+            ))
+            .await;
+        servers.push(ServerLoad {
+            name,
+            tenants: placed,
+            checkpoints: checkpoints_1 - checkpoints_0,
+            wal_bytes: wal_1 - wal_0,
+        });
+    }
+    Bulk {
+        tenants,
+        workers,
+        elapsed,
+        servers,
+    }
+}
+
+/// Checkpoints so far and the current WAL position, in bytes.
+async fn server_counters(admin: &tokio_postgres::Client) -> (i64, i64) {
+    let row = admin
+        .query_one(
+            "SELECT checkpoints_timed + checkpoints_req, \
+             pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint FROM pg_stat_bgwriter",
+            &[],
+        )
+        .await
+        .expect("server counters");
+    (row.get(0), row.get(1))
+}
+
+/// The bulk report.
+pub fn bulk_report(bulk: &Bulk) -> String {
+    let seconds = bulk.elapsed.as_secs_f64();
+    let mut lines = vec![format!(
+        "{} tenants, {} workers, 2 servers: {:.1} s, {:.1} tenants/s",
+        bulk.tenants,
+        bulk.workers,
+        seconds,
+        bulk.tenants as f64 / seconds
+    )];
+    for server in &bulk.servers {
+        lines.push(format!(
+            "  {}: {} tenants, {} checkpoints, {:.0} MiB of WAL ({:.1} MiB per tenant)",
+            server.name,
+            server.tenants,
+            server.checkpoints,
+            server.wal_bytes as f64 / 1_048_576.0,
+            server.wal_bytes as f64 / 1_048_576.0 / (server.tenants.max(1) as f64),
+        ));
+    }
+    lines.join("\n")
 }
 
 /// Runs the one due job and returns how long it took; panics unless it succeeded.

@@ -136,6 +136,16 @@ impl Fleet {
         panic!("jobs never ran out: {outcomes:?}");
     }
 
+    /// Runs jobs on `worker` until none is due, however many that takes; returns how many
+    /// ran. For bulk runs, where several workers share the queue.
+    pub async fn run_jobs_to_end(&self, worker: &Provisioner) -> usize {
+        let mut ran = 0;
+        while worker.try_execute_job().await.expect("job queue reachable") != Executed::Idle {
+            ran += 1;
+        }
+        ran
+    }
+
     /// Creates a tenant and provisions it to `active` with a fresh worker.
     pub async fn active_tenant(&self, slug: &str) -> tenants::Model {
         let created = self.create_tenant(slug).await.expect("tenant created");

@@ -287,3 +287,11 @@ async fn the_provisioning_benchmark_runs_every_way_end_to_end() {
     assert!(results.iter().all(|r| r.sorted.len() == 2));
     assert!(system_tests::bench::report(&results).contains("p50 migrate / clone"));
 }
+
+#[tokio::test]
+async fn the_bulk_benchmark_spreads_tenants_over_both_servers() {
+    let bulk = system_tests::bench::bulk(4, 2).await;
+    assert_eq!(bulk.servers.iter().map(|s| s.tenants).sum::<i64>(), 4);
+    assert!(bulk.servers.iter().all(|s| s.tenants == 2), "{bulk:?}");
+    assert!(system_tests::bench::bulk_report(&bulk).contains("tenants/s"));
+}
