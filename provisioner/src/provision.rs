@@ -414,7 +414,10 @@ async fn migrate_from_scratch(
 
 /// `CREATE DATABASE ... TEMPLATE`, retried briefly while another clone holds the template.
 async fn clone_template(admin: &Client, template: &str, database: &str) -> Result<(), StepError> {
-    let sql = format!("CREATE DATABASE \"{database}\" TEMPLATE \"{template}\"");
+    let sql = format!(
+        "CREATE DATABASE \"{database}\" TEMPLATE \"{template}\" STRATEGY {}",
+        template::CLONE_STRATEGY
+    );
     let mut delay = Duration::from_millis(20);
     for _ in 0..8 {
         match admin.batch_execute(&sql).await {

@@ -107,7 +107,10 @@ async fn refill_locked(
     for _ in 0..want {
         let name = format!("{}{}", current_prefix(server_id), random_suffix());
         let statements = [
-            format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+            format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY {}",
+                template::CLONE_STRATEGY
+            ),
             format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
         ];
         servers::run_each(admin, &statements).await?;
