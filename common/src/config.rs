@@ -12,7 +12,8 @@
 //! `APP_PROVISIONER__DELETED_RETENTION_DAYS`, `APP_PROVISIONER__RECONCILE_REPAIR`,
 //! `APP_PROVISIONER__DEFAULT_SERVER_URL`, `APP_PROVISIONER__DEFAULT_SERVER_CAPACITY`,
 //! `APP_BOOTSTRAP__ADMIN_EMAIL`, `APP_BOOTSTRAP__ADMIN_PASSWORD`, `APP_BOOTSTRAP__SEED_PLANS`,
-//! `APP_SECRETS__ENCRYPTION_KEY`, `APP_SECRETS__ENCRYPTION_KEY_ID`. The README's configuration
+//! `APP_SECRETS__ENCRYPTION_KEY`, `APP_SECRETS__ENCRYPTION_KEY_ID`,
+//! `APP_SECRETS__PREVIOUS_KEYS`. The README's configuration
 //! reference documents each one; keep the two lists in step.
 //!
 //! Loading never panics: a malformed value or a failed check comes back as [`ConfigErrors`]
@@ -132,6 +133,10 @@ pub struct SecretsSettings {
     pub encryption_key: Option<Secret>,
     /// Stored beside every ciphertext so keys can rotate.
     pub encryption_key_id: String,
+    /// Keys that sealed older secrets, still able to open them while they are re-sealed:
+    /// `id:base64` entries separated by commas (`k1:AAAA...,k0:BBBB...`). To rotate, make a
+    /// new key current and move the old one here under its old id.
+    pub previous_keys: Option<Secret>,
 }
 
 impl Default for Settings {
@@ -220,6 +225,7 @@ impl Default for SecretsSettings {
         Self {
             encryption_key: None,
             encryption_key_id: "k1".into(),
+            previous_keys: None,
         }
     }
 }
@@ -448,7 +454,23 @@ impl Settings {
             "secrets.encryption_key_id",
             valid_key_id(&self.secrets.encryption_key_id),
         );
+        check(
+            "secrets.previous_keys",
+            self.secrets.previous_keys.as_ref().map_or(Ok(()), |keys| {
+                previous_keys(keys.expose(), &self.secrets.encryption_key_id).map(drop)
+            }),
+        );
         problems
+    }
+
+    /// The older keys (id, key) that may still open secrets (validated at load).
+    pub fn previous_encryption_keys(&self) -> Vec<(String, [u8; 32])> {
+        let current = &self.secrets.encryption_key_id;
+        self.secrets
+            .previous_keys
+            .as_ref()
+            .and_then(|keys| previous_keys(keys.expose(), current).ok())
+            .unwrap_or_default()
     }
 
     /// The 32-byte data-encryption key, when one is configured (validated at load).
@@ -548,6 +570,30 @@ fn aes_256_key(encoded: &str) -> Result<[u8; 32], String> {
     bytes
         .try_into()
         .map_err(|bytes: Vec<u8>| format!("must decode to 32 bytes, got {}", bytes.len()))
+}
+
+/// Parses `id:base64,id:base64`; ids must be valid, distinct and not the current one.
+/// Messages never quote the keys.
+fn previous_keys(list: &str, current: &str) -> Result<Vec<(String, [u8; 32])>, String> {
+    let mut keys: Vec<(String, [u8; 32])> = Vec::new();
+    for (n, entry) in list
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+    {
+        let (id, key) = entry
+            .split_once(':')
+            .ok_or_else(|| format!("entry {} must be `id:base64`", n + 1))?;
+        valid_key_id(id).map_err(|message| format!("entry {}: the id {message}", n + 1))?;
+        if id == current || keys.iter().any(|(seen, _)| seen == id) {
+            return Err(format!("entry {}: the id `{id}` is used twice", n + 1));
+        }
+        let key =
+            aes_256_key(key).map_err(|message| format!("entry {}: the key {message}", n + 1))?;
+        keys.push((id.to_owned(), key));
+    }
+    Ok(keys)
 }
 
 fn valid_key_id(id: &str) -> Result<(), String> {
@@ -676,6 +722,30 @@ mod tests {
         assert!(!text.contains("topsecret"), "{text}");
         assert!(!text.contains("another-secret-pw"), "{text}");
         assert!(text.contains("[redacted]"));
+    }
+
+    #[test]
+    fn previous_keys_are_parsed_and_checked_without_quoting_them() {
+        let key = "dGVzdC1vbmx5LWtleS0zMi1ieXRlcy1sb25nLi4uLi4=";
+        let parsed = previous_keys(&format!("k0:{key}, old:{key}"), "k1").unwrap();
+        assert_eq!(
+            parsed.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["k0", "old"]
+        );
+        assert!(
+            previous_keys(&format!("k1:{key}"), "k1").is_err(),
+            "the current id"
+        );
+        assert!(
+            previous_keys(&format!("k0:{key},k0:{key}"), "k1").is_err(),
+            "twice"
+        );
+        let bad = previous_keys("k0:c2hvcnQ=", "k1").unwrap_err();
+        assert!(
+            bad.contains("32 bytes") && !bad.contains("c2hvcnQ"),
+            "{bad}"
+        );
+        assert!(previous_keys("no-colon", "k1").is_err());
     }
 
     #[test]

@@ -74,7 +74,13 @@ impl Keyring {
     /// The keyring of the configured key (`secrets.encryption_key`, `encryption_key_id`).
     pub fn from_settings(settings: &Settings) -> Result<Self, CryptoError> {
         let key = settings.encryption_key().ok_or(CryptoError::NoKey)?;
-        Ok(Self::new(&settings.secrets.encryption_key_id, key))
+        let keyring = Self::new(&settings.secrets.encryption_key_id, key);
+        Ok(settings
+            .previous_encryption_keys()
+            .into_iter()
+            .fold(keyring, |keyring, (id, key)| {
+                keyring.with_previous(&id, key)
+            }))
     }
 
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Sealed, CryptoError> {
@@ -214,6 +220,20 @@ mod tests {
         assert_eq!(rotated.open(&old, b"c").unwrap(), b"x");
         assert!(rotated.needs_rotation(&old));
         assert!(!rotated.needs_rotation(&rotated.seal(b"x", b"c").unwrap()));
+    }
+
+    #[test]
+    fn a_rotated_configuration_still_opens_what_the_old_key_sealed() {
+        use base64::Engine as _;
+        let old = keyring().seal(b"x", b"c").unwrap();
+        let encode = |key: [u8; 32]| base64::engine::general_purpose::STANDARD.encode(key);
+        let mut settings = Settings::default();
+        settings.secrets.encryption_key = Some(Secret::new(encode([9; 32])));
+        settings.secrets.encryption_key_id = "k2".into();
+        settings.secrets.previous_keys = Some(Secret::new(format!("k1:{}", encode([7; 32]))));
+        let rotated = Keyring::from_settings(&settings).unwrap();
+        assert_eq!(rotated.open(&old, b"c").unwrap(), b"x");
+        assert_eq!(rotated.seal(b"y", b"c").unwrap().key_id, "k2");
     }
 
     #[test]
