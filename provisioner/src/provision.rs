@@ -10,7 +10,7 @@ use crate::tenants::{self, transition};
 use crate::{seed, spares, template};
 use common::Secret;
 use common::crypto::{Keyring, Sealed};
-use common::entities::{TenantStatus, jobs as job_rows, tenants as tenant_rows};
+use common::entities::{TenantStatus, database_servers, jobs as job_rows, tenants as tenant_rows};
 use common::ids::TenantId;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -89,11 +89,20 @@ impl Provisioner {
 
     /// The admin URL of the tenant's server.
     async fn server_url(&self, tenant: &tenant_rows::Model) -> Result<Secret, StepError> {
+        Ok(self.server_of(tenant).await?.1)
+    }
+
+    /// The tenant's server (its row, for the name) and its unsealed admin URL.
+    async fn server_of(
+        &self,
+        tenant: &tenant_rows::Model,
+    ) -> Result<(database_servers::Model, Secret), StepError> {
         let server_id = tenant
             .server_id
             .ok_or_else(|| StepError::Permanent("the tenant has no server".into()))?;
         let server = servers::find(&self.control_db, server_id).await?;
-        Ok(servers::admin_url(&self.keyring, &server)?)
+        let url = servers::admin_url(&self.keyring, &server)?;
+        Ok((server, url))
     }
 
     /// The server's admin URL and an admin connection to it.
@@ -101,11 +110,7 @@ impl Provisioner {
         &self,
         tenant: &tenant_rows::Model,
     ) -> Result<(Secret, Client), StepError> {
-        let server_id = tenant
-            .server_id
-            .ok_or_else(|| StepError::Permanent("the tenant has no server".into()))?;
-        let server = servers::find(&self.control_db, server_id).await?;
-        let url = servers::admin_url(&self.keyring, &server)?;
+        let (server, url) = self.server_of(tenant).await?;
         let client = connect_admin(url.expose()).await.map_err(|error| {
             StepError::Transient(format!("server `{}` unreachable: {error}", server.name))
         })?;
@@ -338,14 +343,7 @@ impl Provisioner {
         }
         let (_, admin) = self.server_admin(tenant).await?;
         let name = TenantId(tenant.id).database_name();
-        servers::run_each(
-            &admin,
-            &[
-                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                format!("DROP ROLE IF EXISTS \"{name}\""),
-            ],
-        )
-        .await?;
+        servers::drop_database_and_role(&admin, &name).await?;
         Ok(())
     }
 }

@@ -262,6 +262,18 @@ pub async fn run_each(
     Ok(())
 }
 
+/// Drops a tenant's database (closing its sessions) and then its role, if they exist.
+pub async fn drop_database_and_role(
+    admin: &tokio_postgres::Client,
+    name: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let statements = [
+        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        format!("DROP ROLE IF EXISTS \"{name}\""),
+    ];
+    run_each(admin, &statements).await
+}
+
 /// The same server URL pointing at another database.
 pub fn url_for_database(admin_url: &str, database: &str) -> String {
     let (base, query) = admin_url

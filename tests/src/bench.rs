@@ -239,11 +239,7 @@ async fn time_job(worker: &Provisioner) -> Duration {
 
 async fn drop_tenant(admin: &tokio_postgres::Client, tenant: Uuid) {
     let name = TenantId(tenant).database_name();
-    let statements = [
-        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        format!("DROP ROLE IF EXISTS \"{name}\""),
-    ];
-    provisioner::servers::run_each(admin, &statements)
+    provisioner::servers::drop_database_and_role(admin, &name)
         .await
         .expect("drop measured tenant");
 }

@@ -314,11 +314,7 @@ async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Opt
             .await
             .unwrap_or_default();
         for name in names.iter().chain(&spares) {
-            let statements = [
-                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                format!("DROP ROLE IF EXISTS \"{name}\""),
-            ];
-            provisioner::servers::run_each(&admin, &statements)
+            provisioner::servers::drop_database_and_role(&admin, name)
                 .await
                 .ok()?;
         }
@@ -379,11 +375,7 @@ async fn sweep_stale_tenant_objects(server_url: &str) {
         .map(|row| row.get::<_, String>(0))
         .filter(|name| is_stale(name));
     for name in stale {
-        let statements = [
-            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            format!("DROP ROLE IF EXISTS \"{name}\""),
-        ];
-        if let Err(error) = provisioner::servers::run_each(&admin, &statements).await {
+        if let Err(error) = provisioner::servers::drop_database_and_role(&admin, &name).await {
             eprintln!("could not sweep {name}: {error}");
         }
     }

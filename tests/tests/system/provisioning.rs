@@ -324,11 +324,7 @@ async fn the_platforms_own_worker_registers_its_default_server_and_provisions() 
     let admin = fleet::connect(Server::primary().admin_url()).await;
     assert!(fleet::exists(&admin, "database", &name).await);
     app.stop().await.unwrap();
-    let statements = [
-        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        format!("DROP ROLE IF EXISTS \"{name}\""),
-    ];
-    provisioner::servers::run_each(&admin, &statements)
+    provisioner::servers::drop_database_and_role(&admin, &name)
         .await
         .unwrap();
 }
