@@ -5,7 +5,10 @@
 //! Environment variables read here: `APP_DATA_DIR`, `APP_LOG__FORMAT`, `APP_LOG__LEVEL`,
 //! `APP_DATABASE__URL`, `APP_DATABASE__MAX_CONNECTIONS`, `APP_DATABASE__CONNECT_TIMEOUT_SECS`,
 //! `APP_DATABASE__MIGRATE_ON_START`, `APP_CONTROL_PLANE__HOST`, `APP_CONTROL_PLANE__PORT`,
-//! `APP_CONTROL_PLANE__MAX_BODY_BYTES`, `APP_TENANT_RUNTIME__HOST`, `APP_TENANT_RUNTIME__PORT`,
+//! `APP_CONTROL_PLANE__MAX_BODY_BYTES`, `APP_CONTROL_PLANE__ACCESS_TOKEN_TTL_SECS`,
+//! `APP_CONTROL_PLANE__REFRESH_TOKEN_TTL_SECS`, `APP_CONTROL_PLANE__SIGNUPS_PER_IP_PER_HOUR`,
+//! `APP_CONTROL_PLANE__TRUST_FORWARDED_FOR`, `APP_MAIL__SMTP_URL`, `APP_MAIL__FROM`,
+//! `APP_TENANT_RUNTIME__PUBLIC_BASE_URL`, `APP_TENANT_RUNTIME__HOST`, `APP_TENANT_RUNTIME__PORT`,
 //! `APP_TENANT_RUNTIME__BASE_DOMAIN`, `APP_TENANT_RUNTIME__MAX_BODY_BYTES`,
 //! `APP_PROVISIONER__POLL_INTERVAL_MS`, `APP_PROVISIONER__WORKER_ID`,
 //! `APP_PROVISIONER__MAINTENANCE_INTERVAL_SECS`, `APP_PROVISIONER__TRIAL_GRACE_DAYS`,
@@ -13,7 +16,7 @@
 //! `APP_PROVISIONER__DEFAULT_SERVER_URL`, `APP_PROVISIONER__DEFAULT_SERVER_CAPACITY`,
 //! `APP_BOOTSTRAP__ADMIN_EMAIL`, `APP_BOOTSTRAP__ADMIN_PASSWORD`, `APP_BOOTSTRAP__SEED_PLANS`,
 //! `APP_SECRETS__ENCRYPTION_KEY`, `APP_SECRETS__ENCRYPTION_KEY_ID`,
-//! `APP_SECRETS__PREVIOUS_KEYS`. The README's configuration
+//! `APP_SECRETS__PREVIOUS_KEYS`, `APP_SECRETS__TOKEN_SIGNING_KEY`. The README's configuration
 //! reference documents each one; keep the two lists in step.
 //!
 //! Loading never panics: a malformed value or a failed check comes back as [`ConfigErrors`]
@@ -43,6 +46,7 @@ pub struct Settings {
     pub provisioner: ProvisionerSettings,
     pub bootstrap: BootstrapSettings,
     pub secrets: SecretsSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +84,14 @@ pub struct ControlPlaneSettings {
     pub port: u16,
     /// Largest request body accepted; bigger ones get 413.
     pub max_body_bytes: usize,
+    /// Lifetime of an admin access token (JWT).
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of an admin refresh token (each use rotates it).
+    pub refresh_token_ttl_secs: u64,
+    /// Self-serve signups accepted per client IP per hour (a burst of as many is allowed).
+    pub signups_per_ip_per_hour: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +102,10 @@ pub struct TenantRuntimeSettings {
     pub max_body_bytes: usize,
     /// Tenants are served at `{slug}.{base_domain}`.
     pub base_domain: String,
+    /// How tenants reach the runtime from outside, as `scheme://host[:port]` of the base
+    /// domain (`https://erp.example.com` puts tenant `acme` at `https://acme.erp.example.com`).
+    /// Unset: `http://{slug}.{base_domain}:{port}` of this runtime.
+    pub public_base_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +153,20 @@ pub struct SecretsSettings {
     /// `id:base64` entries separated by commas (`k1:AAAA...,k0:BBBB...`). To rotate, make a
     /// new key current and move the old one here under its old id.
     pub previous_keys: Option<Secret>,
+    /// Base64 of at least 32 random bytes: the HMAC key that signs access tokens (admin and
+    /// tenant). Unset: derived from `encryption_key` (HKDF), so one secret is enough.
+    pub token_signing_key: Option<Secret>,
+}
+
+/// Outgoing email (welcome, invitations, password resets).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// `smtp://user:password@host:587` (STARTTLS) or `smtps://...:465`; unset: messages are
+    /// written as files under `{data_dir}/mail/`.
+    pub smtp_url: Option<Secret>,
+    /// The `From:` of every message.
+    pub from: String,
 }
 
 impl Default for Settings {
@@ -150,6 +180,7 @@ impl Default for Settings {
             provisioner: ProvisionerSettings::default(),
             bootstrap: BootstrapSettings::default(),
             secrets: SecretsSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -180,6 +211,10 @@ impl Default for ControlPlaneSettings {
             host: "127.0.0.1".into(),
             port: 8080,
             max_body_bytes: 256 * 1024,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            signups_per_ip_per_hour: 10,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -191,6 +226,7 @@ impl Default for TenantRuntimeSettings {
             port: 8081,
             max_body_bytes: 1024 * 1024,
             base_domain: "localhost".into(),
+            public_base_url: None,
         }
     }
 }
@@ -226,6 +262,16 @@ impl Default for SecretsSettings {
             encryption_key: None,
             encryption_key_id: "k1".into(),
             previous_keys: None,
+            token_signing_key: None,
+        }
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "ERP Platform <no-reply@localhost>".into(),
         }
     }
 }
@@ -460,7 +506,58 @@ impl Settings {
                 previous_keys(keys.expose(), &self.secrets.encryption_key_id).map(drop)
             }),
         );
+        check(
+            "secrets.token_signing_key",
+            self.secrets
+                .token_signing_key
+                .as_ref()
+                .map_or(Ok(()), |key| signing_key(key.expose()).map(drop)),
+        );
+        check(
+            "control_plane.access_token_ttl_secs",
+            within(self.control_plane.access_token_ttl_secs, 30, 3600),
+        );
+        check(
+            "control_plane.refresh_token_ttl_secs",
+            within(
+                self.control_plane.refresh_token_ttl_secs,
+                300,
+                90 * 24 * 3600,
+            ),
+        );
+        check(
+            "control_plane.signups_per_ip_per_hour",
+            at_least(u64::from(self.control_plane.signups_per_ip_per_hour), 1),
+        );
+        check(
+            "tenant_runtime.public_base_url",
+            self.tenant_runtime
+                .public_base_url
+                .as_deref()
+                .map_or(Ok(()), valid_base_url),
+        );
+        check(
+            "mail.smtp_url",
+            self.mail
+                .smtp_url
+                .as_ref()
+                .map_or(Ok(()), |url| valid_smtp_url(url.expose())),
+        );
         problems
+    }
+
+    /// The key that signs access tokens: `secrets.token_signing_key`, else one derived
+    /// from the encryption key; `None` when neither is configured.
+    pub fn token_signing_key(&self) -> Option<Vec<u8>> {
+        if let Some(key) = &self.secrets.token_signing_key {
+            return signing_key(key.expose()).ok();
+        }
+        let master = self.encryption_key()?;
+        let mut derived = vec![0_u8; 32];
+        hkdf::Hkdf::<sha2::Sha256>::new(None, &master)
+            .expand(b"erp-platform access-token signing key v1", &mut derived)
+            .ok()?;
+        Some(derived)
     }
 
     /// The older keys (id, key) that may still open secrets (validated at load).
@@ -512,6 +609,47 @@ fn valid_host(host: &str) -> Result<(), String> {
         return Ok(());
     }
     valid_hostname(host)
+}
+
+fn within(value: u64, minimum: u64, maximum: u64) -> Result<(), String> {
+    if (minimum..=maximum).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("must be from {minimum} to {maximum}, got {value}"))
+    }
+}
+
+fn valid_base_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split(':').next().unwrap_or_default();
+    if rest.contains('/') {
+        return Err("must be scheme://host[:port] with no path".into());
+    }
+    valid_hostname(host)
+}
+
+fn valid_smtp_url(url: &str) -> Result<(), String> {
+    if url.starts_with("smtp://") || url.starts_with("smtps://") {
+        Ok(())
+    } else {
+        Err("must start with smtp:// or smtps://".into())
+    }
+}
+
+fn signing_key(encoded: &str) -> Result<Vec<u8>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| "must be base64 (try `openssl rand -base64 32`)".to_owned())?;
+    if bytes.len() < 32 {
+        return Err(format!(
+            "must decode to at least 32 bytes, got {}",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
 }
 
 fn valid_hostname(name: &str) -> Result<(), String> {

@@ -10,6 +10,7 @@ pub mod entities;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+pub mod passwords;
 pub mod problem;
 pub mod secret;
 pub mod shutdown;

@@ -1,6 +1,9 @@
-//! Token claims shared by the issuer (control plane, tenant runtime) and every verifier.
-//! Signing and verification live with the services that own the keys.
+//! Access tokens: the claims shared by the issuers (control plane, tenant runtime) and
+//! every verifier, and [`TokenKeys`], which signs and verifies them. Tokens are HS256 JWTs;
+//! verification accepts HS256 only (so `alg: none` and RS/HS confusion fail), demands
+//! `exp`, `aud` and `sub`, and checks the audience.
 
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 /// `aud` of tokens for the admin API.
@@ -24,9 +27,138 @@ pub struct Claims {
     pub imp: Option<String>,
 }
 
+impl Claims {
+    /// Fresh claims for `subject`, valid for `ttl_secs` from now, with a random `jti`.
+    pub fn new(audience: &str, subject: &str, ttl_secs: u64) -> Self {
+        let now = chrono::Utc::now().timestamp();
+        Self {
+            aud: audience.to_owned(),
+            sub: subject.to_owned(),
+            iat: now,
+            exp: now + i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
+            jti: uuid::Uuid::new_v4().to_string(),
+            tid: None,
+            roles: Vec::new(),
+            imp: None,
+        }
+    }
+}
+
+/// Why a token was refused. Callers answer 401 for every kind; the kind is for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid: {0}")]
+    Invalid(String),
+    #[error("signing a token failed: {0}")]
+    Signing(String),
+}
+
+/// The key that signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(redacted)")
+    }
+}
+
+/// Clock skew tolerated on `exp` between the issuer and the verifier.
+const LEEWAY_SECS: u64 = 5;
+
+impl TokenKeys {
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+
+    /// The configured key (`secrets.token_signing_key`, or derived from the encryption
+    /// key); `None` when neither is set.
+    pub fn from_settings(settings: &crate::config::Settings) -> Option<Self> {
+        settings
+            .token_signing_key()
+            .map(|key| Self::from_secret(&key))
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|error| TokenError::Signing(error.to_string()))
+    }
+
+    /// Verifies the signature, the expiry and that `aud` is `audience`.
+    pub fn verify(&self, token: &str, audience: &str) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECS;
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                other => TokenError::Invalid(format!("{other:?}")),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn a_signed_token_verifies_for_its_audience_only() {
+        let claims = Claims::new(CONTROL_PLANE_AUDIENCE, "admin-1", 60);
+        let token = keys().sign(&claims).expect("signs");
+        assert_eq!(
+            keys()
+                .verify(&token, CONTROL_PLANE_AUDIENCE)
+                .expect("valid"),
+            claims
+        );
+        assert!(keys().verify(&token, TENANT_RUNTIME_AUDIENCE).is_err());
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_refused() {
+        let token = TokenKeys::from_secret(b"another key, also 32 bytes long!")
+            .sign(&Claims::new(CONTROL_PLANE_AUDIENCE, "admin-1", 60))
+            .expect("signs");
+        assert!(keys().verify(&token, CONTROL_PLANE_AUDIENCE).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_as_expired() {
+        let mut claims = Claims::new(CONTROL_PLANE_AUDIENCE, "admin-1", 60);
+        claims.exp = claims.iat - 120;
+        let token = keys().sign(&claims).expect("signs");
+        assert!(matches!(
+            keys().verify(&token, CONTROL_PLANE_AUDIENCE),
+            Err(TokenError::Expired)
+        ));
+    }
+
+    #[test]
+    fn an_unsigned_alg_none_token_is_refused() {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = Claims::new(CONTROL_PLANE_AUDIENCE, "admin-1", 60);
+        let token = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(serde_json::to_vec(&claims).expect("json"))
+        );
+        assert!(keys().verify(&token, CONTROL_PLANE_AUDIENCE).is_err());
+    }
 
     #[test]
     fn optional_claims_are_left_out_of_admin_tokens() {

@@ -6,7 +6,6 @@ use crate::bootstrap::{self, CreatedAdmin};
 use crate::startup::{AppState, build_app};
 use anyhow::Context as _;
 use common::config::Settings;
-use common::http::StartupStatus;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -49,17 +48,16 @@ pub async fn launch(
     let db = common::db::connect_lazy(&settings.database)
         .await
         .context("opening the control database pool")?;
-    let state = AppState {
-        db: db.clone(),
-        bootstrap: StartupStatus::waiting("control database not migrated yet"),
+    let runtime = match parts.tenant_runtime {
+        true => Some(tenant_runtime::build_app(settings, db.clone())?),
+        false => None,
     };
+    let tenant_runtime_port = runtime.as_ref().map(|runtime| runtime.port());
+    let state = AppState::new(settings, db.clone(), tenant_runtime_port)?;
     let control_plane = build_app(settings, state.clone())?;
     let control_plane_port = control_plane.port();
     let mut services = vec![spawn_server(control_plane, &shutdown)];
-    let mut tenant_runtime_port = None;
-    if parts.tenant_runtime {
-        let runtime = tenant_runtime::build_app(settings, db.clone())?;
-        tenant_runtime_port = Some(runtime.port());
+    if let Some(runtime) = runtime {
         services.push(spawn_server(runtime, &shutdown));
     }
     if parts.provisioner {

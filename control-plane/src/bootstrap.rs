@@ -3,8 +3,6 @@
 //! replicas at once (an advisory lock serialises the seeding) and on every start.
 
 use crate::startup::AppState;
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use argon2::{Algorithm, Argon2, Params, Version};
 use common::config::BootstrapSettings;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -61,7 +59,8 @@ const MAKER_MODULES: &[&str] = &[
     "production",
     "quality",
 ];
-const ALL_MODULES: &[&str] = &[
+/// Every ERP module a plan can include (its feature flags).
+pub const ALL_MODULES: &[&str] = &[
     "master_data",
     "inventory",
     "sales",
@@ -227,7 +226,8 @@ async fn ensure_admin(
         Some(password) => (password.expose().to_owned(), false),
         None => (generate_password(), true),
     };
-    let hash = hash_password(&password)?;
+    let hash =
+        common::passwords::hash(&password).map_err(|e| BootstrapError::Hash(e.to_string()))?;
     let inserted = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -264,15 +264,4 @@ fn generate_password() -> String {
         .take(24)
         .map(char::from)
         .collect()
-}
-
-/// argon2id with m=19 MiB, t=2, p=1 (the OWASP minimum).
-pub fn hash_password(password: &str) -> Result<String, BootstrapError> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).map_err(|e| BootstrapError::Hash(e.to_string()))?;
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| BootstrapError::Hash(e.to_string()))
 }

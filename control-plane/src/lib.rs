@@ -1,9 +1,14 @@
-//! The control plane: admin API, bootstrap of the control database, and the all-in-one
+//! The control plane: admin API (`api`, with `auth` and `audit`), bootstrap of the control database, and the all-in-one
 //! development mode that runs every service in one process. This crate is the library;
 //! `main.rs` only parses flags and calls it.
 
 pub mod all_in_one;
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bootstrap;
+pub mod limits;
+pub mod mail;
 pub mod startup;
 
 pub use startup::{Application, build_app};

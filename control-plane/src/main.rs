@@ -20,6 +20,8 @@ enum Command {
     Serve,
     /// Run the control plane, the tenant runtime and a provisioner worker in one process.
     AllInOne,
+    /// Print the admin API's OpenAPI document (what `control-plane/openapi.json` holds).
+    Openapi,
 }
 
 #[tokio::main]
@@ -27,13 +29,17 @@ async fn main() -> anyhow::Result<()> {
     // First: the OTLP exporter's HTTP client needs the provider when telemetry starts.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let loaded = cli.config.load_or_exit();
-    let _telemetry = common::telemetry::init(&loaded.settings.log, control_plane::SERVICE);
-    common::cli::log_warnings(&loaded);
     let parts = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Parts::CONTROL_PLANE_ONLY,
         Command::AllInOne => Parts::ALL,
+        Command::Openapi => {
+            print!("{}", control_plane::api::openapi::document());
+            return Ok(());
+        }
     };
+    let loaded = cli.config.load_or_exit();
+    let _telemetry = common::telemetry::init(&loaded.settings.log, control_plane::SERVICE);
+    common::cli::log_warnings(&loaded);
     let settings = loaded.settings;
     let shutdown = common::shutdown::on_signal();
     let mut platform = all_in_one::launch(&settings, parts, shutdown.clone()).await?;

@@ -1,13 +1,21 @@
 //! Builds the control plane's HTTP server on a bound listener (port 0 in tests) and runs it
-//! until the shutdown token fires.
+//! until the shutdown token fires; [`AppState`] is what every handler can reach.
 
 use crate::SERVICE;
+use crate::limits::IpLimiter;
+use crate::mail::Mailer;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
+use anyhow::Context as _;
 use common::config::Settings;
+use common::crypto::Keyring;
 use common::http::{self, BindError, Check, HttpService, Listen, StartupStatus};
+use common::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -15,6 +23,75 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Set once the control schema is migrated and seeded.
     pub bootstrap: StartupStatus,
+    /// Seals server URLs and TOTP secrets.
+    pub keyring: Arc<Keyring>,
+    /// Signs admin tokens and impersonation tokens.
+    pub tokens: TokenKeys,
+    pub mailer: Mailer,
+    pub signup_limiter: Arc<IpLimiter>,
+    pub config: Arc<ApiConfig>,
+}
+
+/// The settings handlers read, resolved once at start.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub trust_forwarded_for: bool,
+    /// `scheme://host[:port]` that `{slug}.` is put in front of (after the scheme).
+    tenant_origin: (String, String),
+}
+
+impl ApiConfig {
+    /// Where a tenant's users sign in: `{scheme}://{slug}.{host}[:port]`.
+    pub fn tenant_url(&self, slug: &str) -> String {
+        let (scheme, host) = &self.tenant_origin;
+        format!("{scheme}://{slug}.{host}")
+    }
+}
+
+impl AppState {
+    /// `runtime_port` is where this process's tenant runtime listens, if it runs one.
+    pub fn new(
+        settings: &Settings,
+        db: DatabaseConnection,
+        runtime_port: Option<u16>,
+    ) -> anyhow::Result<Self> {
+        let keyring = Keyring::from_settings(settings).context(
+            "the control plane needs `secrets.encryption_key` (APP_SECRETS__ENCRYPTION_KEY)",
+        )?;
+        let tokens = TokenKeys::from_settings(settings).context(
+            "no key to sign tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
+        )?;
+        let control_plane = &settings.control_plane;
+        Ok(Self {
+            db,
+            bootstrap: StartupStatus::waiting("control database not migrated yet"),
+            keyring: Arc::new(keyring),
+            tokens,
+            mailer: Mailer::from_settings(settings)?,
+            signup_limiter: Arc::new(IpLimiter::per_hour(control_plane.signups_per_ip_per_hour)),
+            config: Arc::new(ApiConfig {
+                access_token_ttl_secs: control_plane.access_token_ttl_secs,
+                refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,
+                trust_forwarded_for: control_plane.trust_forwarded_for,
+                tenant_origin: tenant_origin(settings, runtime_port),
+            }),
+        })
+    }
+}
+
+fn tenant_origin(settings: &Settings, runtime_port: Option<u16>) -> (String, String) {
+    let runtime = &settings.tenant_runtime;
+    if let Some((scheme, host)) = runtime
+        .public_base_url
+        .as_deref()
+        .and_then(|url| url.split_once("://"))
+    {
+        return (scheme.to_owned(), host.to_owned());
+    }
+    let port = runtime_port.unwrap_or(runtime.port);
+    ("http".to_owned(), format!("{}:{port}", runtime.base_domain))
 }
 
 /// The service, bound and ready to run: see [`HttpService::port`] and
@@ -30,6 +107,7 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
     };
     let state = web::Data::new(state);
     let json_limit = settings.control_plane.max_body_bytes;
+    let openapi = crate::api::openapi::ApiDoc::openapi();
     HttpService::bind(listen, move || {
         App::new()
             .wrap(from_fn(|request, next| {
@@ -39,6 +117,8 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             .app_data(state.clone())
             .configure(|config| http::configure_basics(config, json_limit))
             .route("/readyz", web::get().to(readyz))
+            .configure(crate::api::configure)
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .default_service(web::to(http::not_found))
     })
 }

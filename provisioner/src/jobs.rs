@@ -48,6 +48,22 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Sets `key` in the job's JSON payload.
+pub async fn add_to_payload(
+    db: &impl ConnectionTrait,
+    job_id: Uuid,
+    key: &str,
+    value: sea_orm::Value,
+) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE jobs SET payload = payload || jsonb_build_object($2::text, $3) WHERE id = $1",
+        [job_id.into(), key.into(), value],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Claims the oldest runnable job: queued and due, or running with an expired lease (its
 /// worker died). Skips rows other workers hold, so many workers never block each other.
 pub async fn claim(

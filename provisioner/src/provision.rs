@@ -220,8 +220,9 @@ impl Provisioner {
     /// Locks the tenant role into its own database (it may read and write the ERP tables,
     /// not the audit log's past or the migration history), then seeds roles, permissions
     /// and the first admin, in one transaction on one connection: a crash leaves either
-    /// all of it or none. The admin's set-password token is kept sealed in the job's
-    /// payload (`admin_invite`) for whoever sends the invitation.
+    /// all of it or none. An admin who chose a password at signup is created active;
+    /// otherwise their set-password token is kept sealed in the job's payload
+    /// (`admin_invite`) for whoever sends the invitation.
     async fn grant_and_seed(
         &self,
         job: &job_rows::Model,
@@ -230,7 +231,10 @@ impl Provisioner {
         let tenant = self.live_tenant(tenant_id).await?;
         let url = self.server_url(&tenant).await?;
         let (database, role) = names(&tenant)?;
-        let invite = self.invite_for(job.id).await?;
+        let first_admin = match job.payload["admin_password_hash"].as_str() {
+            Some(hash) => seed::FirstAdmin::WithPassword(hash.to_owned()),
+            None => seed::FirstAdmin::Invited(self.invite_for(job.id).await?),
+        };
         let mut tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
         let txn = tenant_db.transaction().await?;
         txn.batch_execute(&format!(
@@ -244,7 +248,7 @@ impl Provisioner {
             migrations::tenant::MIGRATION_TABLE
         ))
         .await?;
-        seed::seed(&txn, &tenant.admin_email, &invite).await?;
+        seed::seed(&txn, &tenant.admin_email, &first_admin).await?;
         txn.commit().await?;
         Ok(())
     }

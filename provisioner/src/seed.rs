@@ -98,7 +98,7 @@ pub fn hash_token(token: &str) -> String {
 pub async fn seed(
     tenant_db: &Transaction<'_>,
     admin_email: &str,
-    invite: &InviteToken,
+    first_admin: &FirstAdmin,
 ) -> Result<(), tokio_postgres::Error> {
     let (codes, descriptions): (Vec<String>, Vec<String>) = PERMISSIONS
         .iter()
@@ -116,7 +116,7 @@ pub async fn seed(
         )
         .await?;
     seed_roles(tenant_db).await?;
-    seed_first_admin(tenant_db, admin_email, invite).await
+    seed_first_admin(tenant_db, admin_email, first_admin).await
 }
 
 async fn seed_roles(tenant_db: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
@@ -151,20 +151,34 @@ async fn seed_roles(tenant_db: &Transaction<'_>) -> Result<(), tokio_postgres::E
     Ok(())
 }
 
+/// How the first admin of a tenant gets in.
+pub enum FirstAdmin {
+    /// Invited: sets a password with the emailed token.
+    Invited(InviteToken),
+    /// Chose a password at signup (its argon2id PHC hash): active at once.
+    WithPassword(String),
+}
+
 async fn seed_first_admin(
     tenant_db: &Transaction<'_>,
     email: &str,
-    invite: &InviteToken,
+    first_admin: &FirstAdmin,
 ) -> Result<(), tokio_postgres::Error> {
+    let (status, password_hash, token_hash) = match first_admin {
+        FirstAdmin::Invited(invite) => ("invited", None, Some(invite.hash.as_str())),
+        FirstAdmin::WithPassword(hash) => ("active", Some(hash.as_str()), None),
+    };
     tenant_db
         .execute(
             "WITH admin AS ( \
-               INSERT INTO users (id, email, status, set_password_token_hash, set_password_expires_at) \
-               VALUES ($1, $2, 'invited', $3, now() + interval '7 days') \
+               INSERT INTO users (id, email, status, password_hash, set_password_token_hash, \
+                                  set_password_expires_at) \
+               VALUES ($1, $2, $3, $4, $5, CASE WHEN $5::text IS NOT NULL \
+                                              THEN now() + interval '7 days' END) \
                ON CONFLICT ((lower(email))) DO NOTHING RETURNING id) \
              INSERT INTO user_roles (user_id, role_id) \
              SELECT admin.id, r.id FROM admin, roles r WHERE r.name = 'admin' ON CONFLICT DO NOTHING",
-            &[&uuid::Uuid::now_v7(), &email, &invite.hash],
+            &[&uuid::Uuid::now_v7(), &email, &status, &password_hash, &token_hash],
         )
         .await?;
     Ok(())

@@ -10,8 +10,8 @@ use crate::lifecycle::check_transition;
 use common::entities::{SuspensionKind, TenantStatus, tenants};
 use common::ids::{TenantId, TenantSlug};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect,
-    Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QuerySelect, Statement,
+    TransactionTrait, Value,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,9 @@ pub struct NewTenant {
     pub name: String,
     pub plan: String,
     pub admin_email: String,
+    /// The first admin's argon2id PHC hash when they chose a password (self-serve signup);
+    /// `None` invites them with a set-password token instead.
+    pub admin_password_hash: Option<String>,
 }
 
 /// A tenant just created, and the job that provisions it.
@@ -34,8 +37,12 @@ pub struct Created {
     pub job_id: Uuid,
 }
 
-/// Validates, records the tenant as `pending` and queues its provisioning, atomically.
-pub async fn create(db: &DatabaseConnection, tenant: NewTenant) -> Result<Created, ProvisionError> {
+/// Validates, records the tenant as `provisioning` and queues its job, atomically
+/// (inside the caller's transaction, if `db` is one).
+pub async fn create(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    tenant: NewTenant,
+) -> Result<Created, ProvisionError> {
     let slug = TenantSlug::parse(&tenant.slug)?;
     let name = required("name", &tenant.name, 200)?;
     let admin_email = valid_email(&tenant.admin_email)?;
@@ -49,7 +56,7 @@ pub async fn create(db: &DatabaseConnection, tenant: NewTenant) -> Result<Create
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO tenants (id, slug, name, status, plan_code, admin_email, trial_ends_at) \
-             VALUES ($1, $2, $3, 'pending', $4, $5, \
+             VALUES ($1, $2, $3, 'provisioning', $4, $5, \
                      CASE WHEN $6 > 0 THEN now() + make_interval(days => $6) END)",
             [
                 id.into(),
@@ -68,6 +75,9 @@ pub async fn create(db: &DatabaseConnection, tenant: NewTenant) -> Result<Create
         other => other?,
     };
     let job_id = jobs::enqueue(&txn, JobKind::Provision, id).await?;
+    if let Some(hash) = tenant.admin_password_hash {
+        jobs::add_to_payload(&txn, job_id, "admin_password_hash", hash.into()).await?;
+    }
     txn.commit().await?;
     Ok(Created {
         tenant_id: id,
@@ -117,7 +127,7 @@ fn valid_email(email: &str) -> Result<String, ProvisionError> {
 
 /// Suspends an active tenant; the runtime refuses it from the next request on.
 pub async fn suspend(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     tenant_id: Uuid,
     kind: SuspensionKind,
     reason: &str,
@@ -128,7 +138,7 @@ pub async fn suspend(
 /// [`suspend`], recording `at` as the moment (the sweeper passes its clock's time, which
 /// starts the grace period).
 pub async fn suspend_at(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     tenant_id: Uuid,
     kind: SuspensionKind,
     reason: &str,
@@ -154,7 +164,10 @@ pub async fn suspend_at(
 }
 
 /// Resumes a suspended tenant.
-pub async fn resume(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), ProvisionError> {
+pub async fn resume(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    tenant_id: Uuid,
+) -> Result<(), ProvisionError> {
     let txn = db.begin().await?;
     transition(&txn, tenant_id, TenantStatus::Active).await?;
     txn.execute_raw(Statement::from_sql_and_values(
@@ -171,7 +184,7 @@ pub async fn resume(db: &DatabaseConnection, tenant_id: Uuid) -> Result<(), Prov
 /// Marks the tenant `deleting` and queues the job that backs it up and drops it. A
 /// provisioning job still running for it stops at its next step.
 pub async fn delete(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     tenant_id: Uuid,
     reason: &str,
 ) -> Result<Uuid, ProvisionError> {

@@ -118,6 +118,7 @@ impl Fleet {
                 name: format!("{slug} Ltd"),
                 plan: plan.into(),
                 admin_email: format!("admin@{slug}.example"),
+                admin_password_hash: None,
             },
         )
         .await

@@ -25,6 +25,8 @@ pub struct Model {
     pub locked_until: Option<DateTimeWithTimeZone>,
     pub last_login_at: Option<DateTimeWithTimeZone>,
     pub disabled: bool,
+    /// The TOTP time step of the last code accepted: a code is never accepted twice.
+    pub totp_last_step: Option<i64>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

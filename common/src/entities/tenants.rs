@@ -39,6 +39,10 @@ pub struct Model {
     pub deleted_at: Option<DateTimeWithTimeZone>,
     pub purge_after: Option<DateTimeWithTimeZone>,
     pub row_version: i32,
+    /// Sampled by the runtime: the database's size and how many users it has.
+    pub storage_bytes: Option<i64>,
+    pub user_count: Option<i32>,
+    pub usage_sampled_at: Option<DateTimeWithTimeZone>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

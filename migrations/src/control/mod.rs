@@ -1,5 +1,5 @@
 //! The control-database migrator: plans, database servers, tenants, jobs, admin users and
-//! their refresh tokens, and the append-only audit log.
+//! their refresh tokens, the append-only audit log, idempotency keys and usage counters.
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +10,7 @@ mod m20261122_000004_create_jobs;
 mod m20261122_000005_create_admin_users;
 mod m20261122_000006_create_admin_refresh_tokens;
 mod m20261122_000007_create_audit_log;
+mod m20261123_000008_create_idempotency_and_usage;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_admin_users::Migration),
             Box::new(m20261122_000006_create_admin_refresh_tokens::Migration),
             Box::new(m20261122_000007_create_audit_log::Migration),
+            Box::new(m20261123_000008_create_idempotency_and_usage::Migration),
         ]
     }
 

@@ -17,7 +17,7 @@ async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema()
     let created = fleet.create_tenant("acme").await.unwrap();
     assert_eq!(
         fleet.tenant(created.tenant_id).await.status,
-        TenantStatus::Pending
+        TenantStatus::Provisioning
     );
 
     let outcomes = fleet.run_jobs(&fleet.worker("w1")).await;
@@ -175,6 +175,7 @@ async fn bad_tenant_input_is_refused_with_a_code_and_makes_nothing() {
         name: "Other".into(),
         plan: "trial".into(),
         admin_email: "not-an-email".into(),
+        admin_password_hash: None,
     };
     assert_eq!(
         code(tenants::create(&fleet.control, no_email).await),
@@ -307,6 +308,7 @@ async fn the_platforms_own_worker_registers_its_default_server_and_provisions() 
                 name: "First Light".into(),
                 plan: "starter".into(),
                 admin_email: "owner@first-light.example".into(),
+                admin_password_hash: None,
             },
         )
         .await

@@ -1,0 +1,272 @@
+//! `/api/v1/auth/*` and `/api/v1/me*`: login, refresh, logout, the signed-in admin, and
+//! their TOTP enrolment.
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::meta::RequestMeta;
+use crate::audit::{self, Entry};
+use crate::auth::guard::CurrentAdmin;
+use crate::auth::login::{self, Credentials};
+use crate::auth::sessions::{self, TokenPair};
+use crate::auth::totp;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::entities::admin_users;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// A current TOTP code, or one of the recovery codes, when 2FA is on.
+    #[serde(default)]
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminView {
+    pub id: Uuid,
+    pub email: String,
+    /// `owner`, `operator`, `billing` or `support`.
+    pub role: String,
+    pub totp_enabled: bool,
+    pub recovery_codes_left: usize,
+    pub disabled: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&admin_users::Model> for AdminView {
+    fn from(admin: &admin_users::Model) -> Self {
+        Self {
+            id: admin.id,
+            email: admin.email.clone(),
+            role: admin.role.as_str().to_owned(),
+            totp_enabled: admin.totp_enabled,
+            recovery_codes_left: admin.recovery_code_hashes.as_array().map_or(0, Vec::len),
+            disabled: admin.disabled,
+            last_login_at: admin.last_login_at.map(|at| at.with_timezone(&Utc)),
+            created_at: admin.created_at.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrollment {
+    /// The secret in base32, for typing into an authenticator by hand.
+    pub secret: String,
+    /// `otpauth://totp/...`, usually shown as a QR code.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Shown once: each works once in place of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DisableTotp {
+    pub password: String,
+    /// A current TOTP code or a recovery code.
+    pub code: String,
+}
+
+/// Log in with email, password and (when enrolled) a TOTP code.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_credentials`, `totp_required`, `invalid_totp`", body = crate::api::openapi::ProblemDoc),
+        (status = 429, description = "`account_locked`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let body = body.into_inner();
+    let credentials = Credentials {
+        email: body.email,
+        password: body.password,
+        totp: body.totp,
+    };
+    let admin = login::check(&state, &credentials).await?;
+    Ok(web::Json(sessions::start(&state, &admin).await?))
+}
+
+/// Trade a refresh token for a new pair; a spent token revokes its whole session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused`, `refresh_token_expired`, `refresh_token_revoked`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    Ok(web::Json(
+        sessions::rotate(&state, &body.refresh_token).await?,
+    ))
+}
+
+/// End the session the refresh token belongs to.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "the session is over")))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    sessions::end(&state, &body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in admin.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = AdminView), (status = 401, body = crate::api::openapi::ProblemDoc)))]
+pub async fn me(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+) -> ApiResult<web::Json<AdminView>> {
+    let row = load(&state, admin.id).await?;
+    Ok(web::Json(AdminView::from(&row)))
+}
+
+async fn load(state: &AppState, id: Uuid) -> ApiResult<admin_users::Model> {
+    admin_users::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the account no longer exists"))
+}
+
+/// Start TOTP enrolment: a new secret, not active until confirmed with a code.
+#[utoipa::path(post, path = "/api/v1/me/2fa/enroll", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = TotpEnrollment),
+        (status = 409, description = "`totp_already_enabled`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn enroll_totp(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+) -> ApiResult<web::Json<TotpEnrollment>> {
+    let row = load(&state, admin.id).await?;
+    if row.totp_enabled {
+        return Err(ApiError::conflict(
+            "totp_already_enabled",
+            "two-factor authentication is already on; disable it first to re-enrol",
+        ));
+    }
+    let secret = totp::new_secret();
+    let uri = totp::otpauth_uri(&secret, &row.email).map_err(ApiError::internal)?;
+    let sealed = state
+        .keyring
+        .seal(&secret, admin.id.as_bytes())
+        .map_err(ApiError::internal)?;
+    state
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE admin_users SET totp_secret_ciphertext = $2, totp_key_id = $3, \
+               totp_last_step = NULL, updated_at = now() WHERE id = $1",
+            [
+                admin.id.into(),
+                sealed.ciphertext.into(),
+                sealed.key_id.into(),
+            ],
+        ))
+        .await?;
+    Ok(web::Json(TotpEnrollment {
+        secret: totp::secret_base32(&secret),
+        otpauth_uri: uri,
+    }))
+}
+
+/// Confirm enrolment with a current code; answers the recovery codes (shown once).
+#[utoipa::path(post, path = "/api/v1/me/2fa/confirm", tag = "auth", security(("bearer" = [])),
+    request_body = TotpCode,
+    responses((status = 200, body = RecoveryCodes),
+        (status = 409, description = "`totp_not_enrolled`, `totp_already_enabled`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`invalid_totp`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn confirm_totp(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    body: web::Json<TotpCode>,
+) -> ApiResult<web::Json<RecoveryCodes>> {
+    let row = load(&state, admin.id).await?;
+    if row.totp_enabled {
+        return Err(ApiError::conflict(
+            "totp_already_enabled",
+            "already confirmed",
+        ));
+    }
+    if row.totp_secret_ciphertext.is_none() {
+        return Err(ApiError::conflict("totp_not_enrolled", "call enroll first"));
+    }
+    if !login::accept_code(&state, &row, &body.code).await? {
+        return Err(ApiError::invalid("code", "the code is wrong or expired"));
+    }
+    let (codes, hashes) = totp::new_recovery_codes();
+    let txn = state.db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE admin_users SET totp_enabled = true, recovery_code_hashes = $2, \
+           updated_at = now() WHERE id = $1",
+        [admin.id.into(), json!(hashes).into()],
+    ))
+    .await?;
+    audit::record(
+        &txn,
+        &meta,
+        Entry::new(&admin, "admin.2fa_enabled", "admin", admin.id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(web::Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Turn TOTP off (needs the password and a code); ends every session of the admin.
+#[utoipa::path(post, path = "/api/v1/me/2fa/disable", tag = "auth", security(("bearer" = [])),
+    request_body = DisableTotp,
+    responses((status = 204, description = "2FA is off"),
+        (status = 401, description = "`invalid_credentials`, `invalid_totp`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn disable_totp(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    body: web::Json<DisableTotp>,
+) -> ApiResult<HttpResponse> {
+    let row = load(&state, admin.id).await?;
+    let credentials = Credentials {
+        email: row.email.clone(),
+        password: body.password.clone(),
+        totp: Some(body.code.clone()),
+    };
+    login::check(&state, &credentials).await?;
+    let txn = state.db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE admin_users SET totp_enabled = false, totp_secret_ciphertext = NULL, \
+           totp_key_id = NULL, totp_last_step = NULL, recovery_code_hashes = '[]'::jsonb, \
+           updated_at = now() WHERE id = $1",
+        [admin.id.into()],
+    ))
+    .await?;
+    sessions::revoke_all_of(&txn, admin.id).await?;
+    audit::record(
+        &txn,
+        &meta,
+        Entry::new(&admin, "admin.2fa_disabled", "admin", admin.id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,64 @@
+//! The admin API under `/api/v1`: one module per resource, the shared error type,
+//! pagination, idempotency, request metadata, and the OpenAPI document.
+
+pub mod admins;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod idempotency;
+pub mod impersonation;
+pub mod jobs;
+pub mod meta;
+pub mod openapi;
+pub mod pagination;
+pub mod plans;
+pub mod servers;
+pub mod signup;
+pub mod tenants;
+pub mod validate;
+
+use actix_web::web;
+
+/// Registers every `/api/v1` route.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope("/api/v1")
+            .route("/auth/login", web::post().to(auth::login))
+            .route("/auth/refresh", web::post().to(auth::refresh))
+            .route("/auth/logout", web::post().to(auth::logout))
+            .route("/me", web::get().to(auth::me))
+            .route("/me/2fa/enroll", web::post().to(auth::enroll_totp))
+            .route("/me/2fa/confirm", web::post().to(auth::confirm_totp))
+            .route("/me/2fa/disable", web::post().to(auth::disable_totp))
+            .route("/admins", web::get().to(admins::list))
+            .route("/admins", web::post().to(admins::create))
+            .route("/admins/{id}", web::patch().to(admins::update))
+            .route("/tenants", web::get().to(tenants::list))
+            .route("/tenants", web::post().to(tenants::create))
+            .route("/tenants/{id}", web::get().to(tenants::show))
+            .route("/tenants/{id}", web::patch().to(tenants::update))
+            .route("/tenants/{id}", web::delete().to(tenants::delete))
+            .route("/tenants/{id}/suspend", web::post().to(tenants::suspend))
+            .route("/tenants/{id}/resume", web::post().to(tenants::resume))
+            .route(
+                "/tenants/{id}/impersonate",
+                web::post().to(impersonation::impersonate),
+            )
+            .route("/jobs/{id}", web::get().to(jobs::show))
+            .route("/plans", web::get().to(plans::list))
+            .route("/plans", web::post().to(plans::create))
+            .route("/plans/{code}", web::get().to(plans::show))
+            .route("/plans/{code}", web::patch().to(plans::update))
+            .route("/servers", web::get().to(servers::list))
+            .route("/servers", web::post().to(servers::register))
+            .route("/servers/{id}", web::patch().to(servers::update))
+            .route("/servers/{id}/drain", web::post().to(servers::drain))
+            .route("/servers/{id}/activate", web::post().to(servers::activate))
+            .route("/signup", web::post().to(signup::signup))
+            .route(
+                "/signup/slug-availability",
+                web::get().to(signup::slug_availability),
+            )
+            .route("/audit", web::get().to(audit::list)),
+    );
+}

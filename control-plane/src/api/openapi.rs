@@ -1,0 +1,123 @@
+//! The admin API's OpenAPI document, generated from the handlers' annotations. It is
+//! served at `/openapi.json` (with Swagger UI at `/docs/`), committed as
+//! `control-plane/openapi.json`, and a test fails when the two drift apart
+//! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
+
+use crate::api::{admins, audit, auth, impersonation, jobs, plans, servers, signup, tenants};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// One field that failed validation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorDoc {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every error: `application/problem+json` with a stable machine `code`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDoc {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable: `validation_failed`, `invalid_credentials`, `forbidden`, `slug_taken`, ...
+    pub code: String,
+    /// Present on `validation_failed`.
+    pub errors: Option<Vec<FieldErrorDoc>>,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ERP platform: control plane admin API", version = "1"),
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::me,
+        auth::enroll_totp, auth::confirm_totp, auth::disable_totp,
+        admins::list, admins::create, admins::update,
+        tenants::list, tenants::create, tenants::show, tenants::update,
+        tenants::suspend, tenants::resume, tenants::delete,
+        impersonation::impersonate,
+        jobs::show,
+        plans::list, plans::create, plans::show, plans::update,
+        servers::list, servers::register, servers::update, servers::drain, servers::activate,
+        signup::signup, signup::slug_availability,
+        audit::list,
+    ),
+    components(schemas(ProblemDoc, FieldErrorDoc)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Admin login, sessions and 2FA"),
+        (name = "admins", description = "Admin accounts (owners only)"),
+        (name = "tenants", description = "Tenant lifecycle"),
+        (name = "jobs", description = "Provisioning progress"),
+        (name = "plans", description = "Plans and limits"),
+        (name = "servers", description = "Tenant database servers"),
+        (name = "signup", description = "Self-serve signup (public)"),
+        (name = "audit", description = "The append-only audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served and committed (pretty JSON, trailing newline).
+pub fn document() -> String {
+    let mut json = ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+    json.push('\n');
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CI's drift check: regenerate with `cargo run -p control-plane -- openapi >
+    /// control-plane/openapi.json` when this fails.
+    #[test]
+    fn the_committed_document_matches_the_code() {
+        let committed = include_str!("../../openapi.json");
+        assert!(
+            committed == document(),
+            "control-plane/openapi.json is stale: run \
+             `cargo run -p control-plane -- openapi > control-plane/openapi.json`"
+        );
+    }
+
+    #[test]
+    fn every_admin_route_requires_the_bearer_scheme_except_public_ones() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&document()).expect("the document is JSON");
+        let public = [
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/logout",
+            "/api/v1/signup",
+            "/api/v1/signup/slug-availability",
+        ];
+        for (path, operations) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in operations.as_object().expect("operations") {
+                let secured = operation.get("security").is_some();
+                assert_eq!(secured, !public.contains(&path.as_str()), "{method} {path}");
+            }
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! `/api/v1/plans`: plans and the limits they grant. A change is announced on
+//! `tenant_changed` with the payload `plan:{code}`, so every runtime reloads the limits of
+//! that plan's tenants without a restart.
+
+use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::meta::RequestMeta;
+use crate::api::pagination::Page;
+use crate::api::validate;
+use crate::audit::{self, Entry};
+use crate::auth::guard::CurrentAdmin;
+use crate::auth::roles::Action;
+use crate::bootstrap::ALL_MODULES;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::entities::plans;
+use provisioner::error::is_unique_violation;
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    Value,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+/// What a plan grants each of its tenants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Limits {
+    pub max_users: i64,
+    pub max_storage_mb: i64,
+    pub api_requests_per_minute: i64,
+    pub api_calls_per_month: i64,
+    pub max_concurrent_requests: i64,
+    /// Connection limit of each tenant's database role.
+    pub max_db_connections: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LimitsPatch {
+    pub max_users: Option<i64>,
+    pub max_storage_mb: Option<i64>,
+    pub api_requests_per_minute: Option<i64>,
+    pub api_calls_per_month: Option<i64>,
+    pub max_concurrent_requests: Option<i64>,
+    pub max_db_connections: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanView {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub limits: Limits,
+    /// The ERP modules the plan includes.
+    pub features: Vec<String>,
+    pub trial_days: i32,
+    pub price_cents: i64,
+    pub currency: String,
+    pub is_public: bool,
+    pub archived: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPlan {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub limits: Limits,
+    #[serde(default)]
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub trial_days: i64,
+    #[serde(default)]
+    pub price_cents: i64,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default = "default_true")]
+    pub is_public: bool,
+}
+
+fn default_currency() -> String {
+    "usd".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PlanPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub limits: LimitsPatch,
+    pub features: Option<Vec<String>>,
+    pub trial_days: Option<i64>,
+    pub price_cents: Option<i64>,
+    pub is_public: Option<bool>,
+    pub archived: Option<bool>,
+}
+
+impl From<&plans::Model> for PlanView {
+    fn from(plan: &plans::Model) -> Self {
+        Self {
+            code: plan.code.clone(),
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            limits: Limits {
+                max_users: plan.max_users.into(),
+                max_storage_mb: plan.max_storage_mb.into(),
+                api_requests_per_minute: plan.api_requests_per_minute.into(),
+                api_calls_per_month: plan.api_calls_per_month,
+                max_concurrent_requests: plan.max_concurrent_requests.into(),
+                max_db_connections: plan.max_db_connections.into(),
+            },
+            features: serde_json::from_value(plan.features.clone()).unwrap_or_default(),
+            trial_days: plan.trial_days,
+            price_cents: plan.price_cents,
+            currency: plan.currency.clone(),
+            is_public: plan.is_public,
+            archived: plan.archived,
+            created_at: plan.created_at.with_timezone(&Utc),
+            updated_at: plan.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+fn in_range(value: i64, min: i64, max: i64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("must be from {min} to {max}"))
+    }
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+
+fn check_plan(validator: &mut Validator, plan: &PlanView) {
+    let limits = &plan.limits;
+    validator
+        .check("name", validate::text(&plan.name, 100))
+        .check("description", description(&plan.description))
+        .check("limits.max_users", in_range(limits.max_users, 0, INT_MAX))
+        .check(
+            "limits.max_storage_mb",
+            in_range(limits.max_storage_mb, 0, INT_MAX),
+        )
+        .check(
+            "limits.api_requests_per_minute",
+            in_range(limits.api_requests_per_minute, 1, INT_MAX),
+        )
+        .check(
+            "limits.api_calls_per_month",
+            in_range(limits.api_calls_per_month, 0, i64::MAX),
+        )
+        .check(
+            "limits.max_concurrent_requests",
+            in_range(limits.max_concurrent_requests, 1, 10_000),
+        )
+        .check(
+            "limits.max_db_connections",
+            in_range(limits.max_db_connections, 1, 1_000),
+        )
+        .check("features", known_modules(&plan.features))
+        .check("trial_days", in_range(plan.trial_days.into(), 0, 365))
+        .check("price_cents", in_range(plan.price_cents, 0, i64::MAX));
+}
+
+fn description(text: &str) -> Result<(), String> {
+    if text.chars().count() <= 1000 {
+        Ok(())
+    } else {
+        Err("must be at most 1000 characters".into())
+    }
+}
+
+fn known_modules(features: &[String]) -> Result<(), String> {
+    let unknown: Vec<&str> = features
+        .iter()
+        .map(String::as_str)
+        .filter(|module| !ALL_MODULES.contains(module))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown modules {unknown:?}; known: {}",
+            ALL_MODULES.join(", ")
+        ))
+    }
+}
+
+fn valid_code(code: &str) -> Result<(), String> {
+    let mut chars = code.chars();
+    let ok = (2..=40).contains(&code.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 2 to 40 of a-z, 0-9, `_`, `-`, starting with a letter".into())
+    }
+}
+
+/// Every plan, archived ones included.
+#[utoipa::path(get, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
+    responses((status = 200, body = Page<PlanView>)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+) -> ApiResult<web::Json<Page<PlanView>>> {
+    admin.require(Action::Read)?;
+    let rows = plans::Entity::find()
+        .order_by_asc(plans::Column::PriceCents)
+        .order_by_asc(plans::Column::Code)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(Page {
+        items: rows.iter().map(PlanView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// One plan.
+#[utoipa::path(get, path = "/api/v1/plans/{code}", tag = "plans", security(("bearer" = [])),
+    params(("code" = String, Path)),
+    responses((status = 200, body = PlanView), (status = 404, description = "`plan_not_found`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn show(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    path: web::Path<String>,
+) -> ApiResult<web::Json<PlanView>> {
+    admin.require(Action::Read)?;
+    let plan = find(&state.db, &path, false).await?;
+    Ok(web::Json(PlanView::from(&plan)))
+}
+
+async fn find(db: &impl ConnectionTrait, code: &str, lock: bool) -> ApiResult<plans::Model> {
+    let mut query = plans::Entity::find_by_id(code.to_owned());
+    if lock {
+        query = query.lock_exclusive();
+    }
+    query
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plan_not_found", format!("there is no plan `{code}`")))
+}
+
+/// 422 `unknown_plan` unless `code` names a plan that is not archived.
+pub async fn require_open_plan(db: &impl ConnectionTrait, code: &str) -> ApiResult<()> {
+    match plans::Entity::find_by_id(code.to_owned()).one(db).await? {
+        Some(plan) if !plan.archived => Ok(()),
+        _ => Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_plan",
+            format!("there is no open plan `{code}`"),
+        )),
+    }
+}
+
+/// Create a plan.
+#[utoipa::path(post, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
+    request_body = NewPlan,
+    responses((status = 201, body = PlanView), (status = 409, description = "`plan_exists`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    body: web::Json<NewPlan>,
+) -> ApiResult<HttpResponse> {
+    admin.require(Action::ManagePlans)?;
+    let body = body.into_inner();
+    let now = Utc::now();
+    let plan = PlanView {
+        code: body.code.trim().to_owned(),
+        name: body.name.trim().to_owned(),
+        description: body.description,
+        limits: body.limits,
+        features: dedup(body.features),
+        trial_days: i32::try_from(body.trial_days).unwrap_or(-1),
+        price_cents: body.price_cents,
+        currency: body.currency.to_lowercase(),
+        is_public: body.is_public,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut validator = Validator::default();
+    validator
+        .check("code", valid_code(&plan.code))
+        .check("currency", currency(&plan.currency));
+    check_plan(&mut validator, &plan);
+    validator.finish()?;
+    let txn = state.db.begin().await?;
+    let inserted = txn.execute_raw(write(&plan, true)).await;
+    match inserted {
+        Err(error) if is_unique_violation(&error) => {
+            return Err(ApiError::conflict(
+                "plan_exists",
+                format!("a plan `{}` exists", plan.code),
+            ));
+        }
+        other => {
+            other?;
+        }
+    }
+    let entry = Entry::new(&admin, "plan.created", "plan", &plan.code).after(json!(plan));
+    audit::record(&txn, &meta, entry).await?;
+    let stored = find(&txn, &plan.code, false).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(PlanView::from(&stored)))
+}
+
+fn currency(code: &str) -> Result<(), String> {
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_lowercase()) {
+        Ok(())
+    } else {
+        Err("must be a three-letter ISO 4217 code".into())
+    }
+}
+
+fn dedup(mut features: Vec<String>) -> Vec<String> {
+    features.sort();
+    features.dedup();
+    features
+}
+
+/// Change a plan; its tenants' runtimes pick the new limits up at once.
+#[utoipa::path(patch, path = "/api/v1/plans/{code}", tag = "plans", security(("bearer" = [])),
+    params(("code" = String, Path)), request_body = PlanPatch,
+    responses((status = 200, body = PlanView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<String>,
+    body: web::Json<PlanPatch>,
+) -> ApiResult<web::Json<PlanView>> {
+    admin.require(Action::ManagePlans)?;
+    let patch = body.into_inner();
+    let txn = state.db.begin().await?;
+    let before = PlanView::from(&find(&txn, &path, true).await?);
+    let after = apply(before.clone(), patch);
+    let mut validator = Validator::default();
+    check_plan(&mut validator, &after);
+    validator.finish()?;
+    txn.execute_raw(write(&after, false)).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [
+            provisioner::tenants::TENANT_CHANGED.into(),
+            format!("plan:{}", after.code).into(),
+        ],
+    ))
+    .await?;
+    let entry = Entry::new(&admin, "plan.updated", "plan", &after.code)
+        .before(json!(before))
+        .after(json!(after));
+    audit::record(&txn, &meta, entry).await?;
+    let stored = find(&txn, &after.code, false).await?;
+    txn.commit().await?;
+    Ok(web::Json(PlanView::from(&stored)))
+}
+
+fn apply(mut plan: PlanView, patch: PlanPatch) -> PlanView {
+    let limits = &mut plan.limits;
+    let new = patch.limits;
+    limits.max_users = new.max_users.unwrap_or(limits.max_users);
+    limits.max_storage_mb = new.max_storage_mb.unwrap_or(limits.max_storage_mb);
+    limits.api_requests_per_minute = new
+        .api_requests_per_minute
+        .unwrap_or(limits.api_requests_per_minute);
+    limits.api_calls_per_month = new
+        .api_calls_per_month
+        .unwrap_or(limits.api_calls_per_month);
+    limits.max_concurrent_requests = new
+        .max_concurrent_requests
+        .unwrap_or(limits.max_concurrent_requests);
+    limits.max_db_connections = new.max_db_connections.unwrap_or(limits.max_db_connections);
+    if let Some(name) = patch.name {
+        plan.name = name.trim().to_owned();
+    }
+    if let Some(description) = patch.description {
+        plan.description = description;
+    }
+    if let Some(features) = patch.features {
+        plan.features = dedup(features);
+    }
+    if let Some(days) = patch.trial_days {
+        plan.trial_days = i32::try_from(days).unwrap_or(-1);
+    }
+    plan.price_cents = patch.price_cents.unwrap_or(plan.price_cents);
+    plan.is_public = patch.is_public.unwrap_or(plan.is_public);
+    plan.archived = patch.archived.unwrap_or(plan.archived);
+    plan
+}
+
+/// INSERT (create) or UPDATE (edit) of every column from a validated view.
+fn write(plan: &PlanView, insert: bool) -> Statement {
+    let limits = &plan.limits;
+    let sql = if insert {
+        "INSERT INTO plans (code, name, description, max_users, max_storage_mb, \
+           api_requests_per_minute, api_calls_per_month, max_concurrent_requests, \
+           max_db_connections, features, trial_days, price_cents, currency, is_public, archived) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    } else {
+        "UPDATE plans SET name = $2, description = $3, max_users = $4, max_storage_mb = $5, \
+           api_requests_per_minute = $6, api_calls_per_month = $7, \
+           max_concurrent_requests = $8, max_db_connections = $9, features = $10, \
+           trial_days = $11, price_cents = $12, currency = $13, is_public = $14, \
+           archived = $15, updated_at = now() WHERE code = $1"
+    };
+    let int = |value: i64| Value::from(i32::try_from(value).unwrap_or(i32::MAX));
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [
+            plan.code.clone().into(),
+            plan.name.clone().into(),
+            plan.description.clone().into(),
+            int(limits.max_users),
+            int(limits.max_storage_mb),
+            int(limits.api_requests_per_minute),
+            limits.api_calls_per_month.into(),
+            int(limits.max_concurrent_requests),
+            int(limits.max_db_connections),
+            json!(plan.features).into(),
+            plan.trial_days.into(),
+            plan.price_cents.into(),
+            plan.currency.clone().into(),
+            plan.is_public.into(),
+            plan.archived.into(),
+        ],
+    )
+}

@@ -1,0 +1,233 @@
+//! `/api/v1/servers`: the tenant database servers: list with their load, register (the
+//! admin URL must connect before it is saved; it is stored sealed and never shown), resize,
+//! drain and re-activate.
+
+use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::meta::RequestMeta;
+use crate::api::pagination::Page;
+use crate::audit::{self, Entry};
+use crate::auth::guard::CurrentAdmin;
+use crate::auth::roles::Action;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::Secret;
+use provisioner::servers::{self, NewServer};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerView {
+    pub id: Uuid,
+    pub name: String,
+    /// `host:port`, for display.
+    pub host: String,
+    /// `active` or `draining`.
+    pub state: String,
+    pub capacity: i32,
+    /// Live tenants placed on it.
+    pub tenants: i64,
+    pub spare_target: i32,
+    pub connection_budget: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterServer {
+    pub name: String,
+    /// `postgres://superuser:password@host:port/postgres`: checked, then stored sealed.
+    pub admin_url: String,
+    pub capacity: i32,
+    #[serde(default)]
+    pub spare_target: Option<i32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServerPatch {
+    pub capacity: Option<i32>,
+    pub spare_target: Option<i32>,
+}
+
+/// Every server with how many live tenants it holds.
+#[utoipa::path(get, path = "/api/v1/servers", tag = "servers", security(("bearer" = [])),
+    responses((status = 200, body = Page<ServerView>)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+) -> ApiResult<web::Json<Page<ServerView>>> {
+    admin.require(Action::Read)?;
+    Ok(web::Json(Page {
+        items: load(&state.db, None).await?,
+        next_cursor: None,
+    }))
+}
+
+async fn load(db: &impl ConnectionTrait, only: Option<Uuid>) -> ApiResult<Vec<ServerView>> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT s.id, s.name, s.host, s.state, s.capacity, s.spare_target, \
+                    s.connection_budget, s.created_at, \
+                    (SELECT count(*) FROM tenants t WHERE t.server_id = s.id \
+                       AND t.status NOT IN ('deleted', 'failed')) AS tenants \
+             FROM database_servers s WHERE $1::uuid IS NULL OR s.id = $1 ORDER BY s.name",
+            [only.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let created_at: DateTime<chrono::FixedOffset> = row.try_get("", "created_at")?;
+            Ok(ServerView {
+                id: row.try_get("", "id")?,
+                name: row.try_get("", "name")?,
+                host: row.try_get("", "host")?,
+                state: row.try_get("", "state")?,
+                capacity: row.try_get("", "capacity")?,
+                tenants: row.try_get("", "tenants")?,
+                spare_target: row.try_get("", "spare_target")?,
+                connection_budget: row.try_get("", "connection_budget")?,
+                created_at: created_at.with_timezone(&Utc),
+            })
+        })
+        .collect()
+}
+
+async fn load_one(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<ServerView> {
+    load(db, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("server_not_found", format!("no server {id}")))
+}
+
+/// Register a server after connecting to it.
+#[utoipa::path(post, path = "/api/v1/servers", tag = "servers", security(("bearer" = [])),
+    request_body = RegisterServer,
+    responses((status = 201, body = ServerView),
+        (status = 409, description = "`server_name_taken`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`validation_failed`, `server_unreachable`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn register(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    body: web::Json<RegisterServer>,
+) -> ApiResult<HttpResponse> {
+    admin.require(Action::ManageServers)?;
+    let body = body.into_inner();
+    Validator::default()
+        .check("admin_url", postgres_url(&body.admin_url))
+        .finish()?;
+    let txn = state.db.begin().await?;
+    let new = NewServer {
+        name: body.name.clone(),
+        admin_url: Secret::new(body.admin_url),
+        capacity: body.capacity,
+    };
+    let id = servers::register(&txn, &state.keyring, new).await?;
+    if let Some(spares) = body.spare_target {
+        servers::set_spare_target(&txn, id, spares).await?;
+    }
+    let view = load_one(&txn, id).await?;
+    let after = json!({ "name": view.name, "host": view.host, "capacity": view.capacity });
+    audit::record(
+        &txn,
+        &meta,
+        Entry::new(&admin, "server.registered", "server", id).after(after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+fn postgres_url(url: &str) -> Result<(), String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        Err("must be a postgres:// URL".into())
+    }
+}
+
+/// Resize a server or change how many spare databases it keeps ready.
+#[utoipa::path(patch, path = "/api/v1/servers/{id}", tag = "servers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ServerPatch,
+    responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<ServerPatch>,
+) -> ApiResult<web::Json<ServerView>> {
+    admin.require(Action::ManageServers)?;
+    let id = path.into_inner();
+    let txn = state.db.begin().await?;
+    let before = load_one(&txn, id).await?;
+    if let Some(capacity) = body.capacity {
+        servers::set_capacity(&txn, id, capacity).await?;
+    }
+    if let Some(spares) = body.spare_target {
+        servers::set_spare_target(&txn, id, spares).await?;
+    }
+    let entry = Entry::new(&admin, "server.updated", "server", id)
+        .before(json!({ "capacity": before.capacity, "spare_target": before.spare_target }))
+        .after(json!(body.into_inner()));
+    audit::record(&txn, &meta, entry).await?;
+    let view = load_one(&txn, id).await?;
+    txn.commit().await?;
+    Ok(web::Json(view))
+}
+
+/// Stop placing new tenants on the server (its tenants stay).
+#[utoipa::path(post, path = "/api/v1/servers/{id}/drain", tag = "servers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc)))]
+pub async fn drain(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<ServerView>> {
+    set_draining(&state, &admin, &meta, path.into_inner(), true).await
+}
+
+/// Place new tenants on the server again.
+#[utoipa::path(post, path = "/api/v1/servers/{id}/activate", tag = "servers", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc)))]
+pub async fn activate(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<ServerView>> {
+    set_draining(&state, &admin, &meta, path.into_inner(), false).await
+}
+
+async fn set_draining(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    meta: &RequestMeta,
+    id: Uuid,
+    draining: bool,
+) -> ApiResult<web::Json<ServerView>> {
+    admin.require(Action::ManageServers)?;
+    let txn = state.db.begin().await?;
+    let before = load_one(&txn, id).await?;
+    servers::set_draining(&txn, id, draining).await?;
+    let view = load_one(&txn, id).await?;
+    let action = if draining {
+        "server.drained"
+    } else {
+        "server.activated"
+    };
+    let entry = Entry::new(admin, action, "server", id)
+        .before(json!({ "state": before.state }))
+        .after(json!({ "state": view.state }));
+    audit::record(&txn, meta, entry).await?;
+    txn.commit().await?;
+    Ok(web::Json(view))
+}

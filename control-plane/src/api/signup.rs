@@ -1,0 +1,198 @@
+//! Self-serve signup (public): a company picks a slug and a plan, gets a tenant on a trial
+//! with its admin already able to log in once provisioning finishes, and a welcome email.
+//! Rate-limited per client IP; the slug check lets a form say "taken" before submitting.
+
+use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::meta::RequestMeta;
+use crate::api::validate;
+use crate::audit::{self, Actor, Entry};
+use crate::startup::AppState;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::ids::TenantSlug;
+use provisioner::tenants::{self as lifecycle, NewTenant};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Days of trial a signup gets when its plan has none of its own.
+const DEFAULT_TRIAL_DAYS: i32 = 14;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignupRequest {
+    pub company_name: String,
+    pub slug: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    pub plan: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub tenant_id: Uuid,
+    pub slug: String,
+    pub status: String,
+    pub job_id: Uuid,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    /// Where the company's users sign in once provisioning is done.
+    pub login_url: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SlugQuery {
+    pub slug: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlugAvailability {
+    pub slug: String,
+    pub available: bool,
+    /// Why not, when not: `taken`, or what is wrong with the slug.
+    pub reason: Option<String>,
+}
+
+/// Sign up a company: 202 with the tenant on a trial and its provisioning job.
+#[utoipa::path(post, path = "/api/v1/signup", tag = "signup", request_body = SignupRequest,
+    responses((status = 202, body = SignupResponse),
+        (status = 409, description = "`slug_taken`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`validation_failed`, `unknown_plan`", body = crate::api::openapi::ProblemDoc),
+        (status = 429, description = "`rate_limited`", body = crate::api::openapi::ProblemDoc),
+        (status = 503, description = "`no_capacity`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn signup(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<SignupRequest>,
+) -> ApiResult<HttpResponse> {
+    state.signup_limiter.check(meta.ip).map_err(|wait| {
+        ApiError::too_many("rate_limited", "too many signups from this address", wait)
+    })?;
+    let body = body.into_inner();
+    Validator::default()
+        .check("company_name", validate::text(&body.company_name, 200))
+        .check("admin_email", validate::email(body.admin_email.trim()))
+        .check(
+            "admin_password",
+            common::passwords::acceptable(&body.admin_password),
+        )
+        .check(
+            "slug",
+            TenantSlug::parse(&body.slug)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        )
+        .finish()?;
+    let password = body.admin_password.clone();
+    let hash = tokio::task::spawn_blocking(move || common::passwords::hash(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let txn = state.db.begin().await?;
+    require_public_plan(&txn, &body.plan).await?;
+    let created = lifecycle::create(
+        &txn,
+        NewTenant {
+            slug: body.slug.clone(),
+            name: body.company_name.clone(),
+            plan: body.plan.clone(),
+            admin_email: body.admin_email.clone(),
+            admin_password_hash: Some(hash),
+        },
+    )
+    .await?;
+    start_trial(&txn, created.tenant_id).await?;
+    let tenant = lifecycle::find(&txn, created.tenant_id).await?;
+    let after = json!({ "slug": tenant.slug, "name": tenant.name, "plan": tenant.plan_code,
+                        "admin_email": tenant.admin_email });
+    audit::record(
+        &txn,
+        &meta,
+        Entry::new(Actor::Signup, "tenant.signed_up", "tenant", tenant.id).after(after),
+    )
+    .await?;
+    txn.commit().await?;
+    let login_url = state.config.tenant_url(&tenant.slug);
+    send_welcome(&state, &tenant.admin_email, &tenant.name, &login_url);
+    Ok(HttpResponse::Accepted().json(SignupResponse {
+        tenant_id: tenant.id,
+        slug: tenant.slug,
+        status: tenant.status.as_str().to_owned(),
+        job_id: created.job_id,
+        trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),
+        login_url,
+    }))
+}
+
+/// Only public, open plans can be picked at signup.
+async fn require_public_plan(db: &impl ConnectionTrait, plan: &str) -> ApiResult<()> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS ok FROM plans WHERE code = $1 AND is_public AND NOT archived",
+            [plan.into()],
+        ))
+        .await?;
+    match row {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_plan",
+            format!("there is no plan `{plan}` open for signup"),
+        )),
+    }
+}
+
+async fn start_trial(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET billing_state = 'trialing', trial_ends_at = \
+           coalesce(trial_ends_at, now() + make_interval(days => $2)) WHERE id = $1",
+        [tenant_id.into(), DEFAULT_TRIAL_DAYS.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+fn send_welcome(state: &AppState, to: &str, company: &str, login_url: &str) {
+    let body = format!(
+        "Welcome to the ERP platform!\n\n\
+         Your company {company} is being set up. In a minute or two you can sign in at\n\n  \
+         {login_url}\n\n\
+         with this email address and the password you chose at signup.\n"
+    );
+    state
+        .mailer
+        .send_later(to.to_owned(), format!("Welcome, {company}"), body);
+}
+
+/// Whether a slug is valid and free.
+#[utoipa::path(get, path = "/api/v1/signup/slug-availability", tag = "signup",
+    params(SlugQuery), responses((status = 200, body = SlugAvailability)))]
+pub async fn slug_availability(
+    state: web::Data<AppState>,
+    query: web::Query<SlugQuery>,
+) -> ApiResult<web::Json<SlugAvailability>> {
+    let slug = query.slug.trim().to_lowercase();
+    let reason = match TenantSlug::parse(&slug) {
+        Err(error) => Some(format!("slug {error}")),
+        Ok(slug) if slug_taken(&state.db, slug.as_str()).await? => Some("taken".to_owned()),
+        Ok(_) => None,
+    };
+    Ok(web::Json(SlugAvailability {
+        slug,
+        available: reason.is_none(),
+        reason,
+    }))
+}
+
+async fn slug_taken(db: &impl ConnectionTrait, slug: &str) -> ApiResult<bool> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM tenants WHERE lower(slug) = $1) AS taken",
+            [slug.into()],
+        ))
+        .await?;
+    Ok(row.map_or(Ok(false), |row| row.try_get("", "taken"))?)
+}

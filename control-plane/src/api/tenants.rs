@@ -1,0 +1,532 @@
+//! `/api/v1/tenants`: list, create (queues provisioning), show, rename or re-plan, suspend,
+//! resume and delete. Status changes go through the provisioner's state machine inside
+//! the request's transaction, together with their audit entry.
+
+use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::idempotency::{Key, Replay};
+use crate::api::jobs::JobView;
+use crate::api::meta::RequestMeta;
+use crate::api::pagination::{Page, PageQuery, page};
+use crate::api::validate;
+use crate::audit::{self, Entry};
+use crate::auth::guard::CurrentAdmin;
+use crate::auth::roles::Action;
+use crate::startup::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::entities::{SuspensionKind, TenantStatus, database_servers, jobs, tenants};
+use provisioner::tenants::{self as lifecycle, NewTenant};
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::str::FromStr;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TenantFilter {
+    /// `provisioning`, `active`, `suspended`, `deleting`, `deleted`, `failed`.
+    pub status: Option<String>,
+    /// A plan code.
+    pub plan: Option<String>,
+    /// A database server id.
+    pub server: Option<Uuid>,
+    /// Part of the slug or name, any case.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub plan: String,
+    pub server_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&tenants::Model> for TenantSummary {
+    fn from(tenant: &tenants::Model) -> Self {
+        Self {
+            id: tenant.id,
+            slug: tenant.slug.clone(),
+            name: tenant.name.clone(),
+            status: tenant.status.as_str().to_owned(),
+            plan: tenant.plan_code.clone(),
+            server_id: tenant.server_id,
+            created_at: tenant.created_at.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewTenantRequest {
+    pub slug: String,
+    pub name: String,
+    pub plan: String,
+    pub admin_email: String,
+}
+
+/// The answer to create and delete: the tenant and the job doing the work.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantJob {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub plan: String,
+    pub status: String,
+    pub job_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServerRef {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Usage {
+    pub api_calls_today: i64,
+    pub api_calls_this_month: i64,
+    pub storage_bytes: Option<i64>,
+    pub user_count: Option<i32>,
+    pub sampled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Billing {
+    pub state: String,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// `admin`, `billing` or `trial_expired` when suspended.
+    pub suspension_kind: Option<String>,
+    pub failure_reason: Option<String>,
+    pub plan: String,
+    pub server: Option<ServerRef>,
+    /// The newest tenant migration applied to its database.
+    pub schema_version: Option<String>,
+    pub admin_email: String,
+    pub usage: Usage,
+    pub billing: Billing,
+    pub last_job: Option<JobView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Reason {
+    /// Why: kept in the audit log (required).
+    pub reason: String,
+}
+
+/// Tenants, filtered, newest last, a page at a time.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    params(TenantFilter, PageQuery),
+    responses((status = 200, body = Page<TenantSummary>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    filter: web::Query<TenantFilter>,
+    paging: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<TenantSummary>>> {
+    admin.require(Action::Read)?;
+    let limit = paging.limit()?;
+    let mut query = tenants::Entity::find()
+        .order_by_asc(tenants::Column::Id)
+        .limit(limit + 1);
+    if let Some(after) = paging.after(|key| Uuid::parse_str(key).ok())? {
+        query = query.filter(tenants::Column::Id.gt(after));
+    }
+    if let Some(status) = &filter.status {
+        let status = TenantStatus::from_str(status)
+            .map_err(|_| ApiError::invalid("status", "is not a tenant status"))?;
+        query = query.filter(tenants::Column::Status.eq(status));
+    }
+    if let Some(plan) = &filter.plan {
+        query = query.filter(tenants::Column::PlanCode.eq(plan.clone()));
+    }
+    if let Some(server) = filter.server {
+        query = query.filter(tenants::Column::ServerId.eq(server));
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        query = query.filter(
+            Condition::any()
+                .add(Expr::cust_with_values(
+                    "lower(slug) LIKE $1",
+                    [pattern.clone()],
+                ))
+                .add(Expr::cust_with_values("lower(name) LIKE $1", [pattern])),
+        );
+    }
+    let rows = query.all(&state.db).await?;
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |t| t.id.to_string(),
+        |t| TenantSummary::from(t),
+    )))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Create a tenant: 202 with its provisioning job. Honours `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+    request_body = NewTenantRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first response for 24 h")),
+    responses((status = 202, body = TenantJob),
+        (status = 409, description = "`slug_taken`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`validation_failed`, `unknown_plan`, `idempotency_key_reused`", body = crate::api::openapi::ProblemDoc),
+        (status = 503, description = "`no_capacity`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    request: HttpRequest,
+    body: web::Json<NewTenantRequest>,
+) -> ApiResult<HttpResponse> {
+    admin.require(Action::ManageTenants)?;
+    let body = body.into_inner();
+    let key = Key::from_request(&request, format!("admin:{}:create_tenant", admin.id), &body)?;
+    let txn = state.db.begin().await?;
+    if let Some(replay) = claim(&txn, key.as_ref()).await? {
+        return Ok(replay_response(&replay));
+    }
+    let created = lifecycle::create(
+        &txn,
+        NewTenant {
+            slug: body.slug.clone(),
+            name: body.name.clone(),
+            plan: body.plan.clone(),
+            admin_email: body.admin_email.clone(),
+            admin_password_hash: None,
+        },
+    )
+    .await?;
+    let tenant = lifecycle::find(&txn, created.tenant_id).await?;
+    let answer = tenant_job(&tenant, created.job_id);
+    let entry = Entry::new(&admin, "tenant.created", "tenant", tenant.id).after(json!(body));
+    audit::record(&txn, &meta, entry).await?;
+    if let Some(key) = &key {
+        key.remember(&txn, 202, &json!(answer)).await?;
+    }
+    txn.commit().await?;
+    Ok(HttpResponse::Accepted().json(answer))
+}
+
+async fn claim(txn: &DatabaseTransaction, key: Option<&Key>) -> ApiResult<Option<Replay>> {
+    match key {
+        Some(key) => key.claim(txn).await,
+        None => Ok(None),
+    }
+}
+
+fn replay_response(replay: &Replay) -> HttpResponse {
+    let status = StatusCode::from_u16(replay.status).unwrap_or(StatusCode::OK);
+    HttpResponse::build(status)
+        .insert_header(("Idempotent-Replayed", "true"))
+        .json(&replay.body)
+}
+
+fn tenant_job(tenant: &tenants::Model, job_id: Uuid) -> TenantJob {
+    TenantJob {
+        id: tenant.id,
+        slug: tenant.slug.clone(),
+        name: tenant.name.clone(),
+        plan: tenant.plan_code.clone(),
+        status: tenant.status.as_str().to_owned(),
+        job_id,
+    }
+}
+
+/// One tenant with its placement, usage, billing state and last job.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TenantView), (status = 404, description = "`tenant_not_found`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn show(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<TenantView>> {
+    admin.require(Action::Read)?;
+    Ok(web::Json(view(&state.db, path.into_inner()).await?))
+}
+
+/// Builds the full view of a tenant.
+pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> {
+    let tenant = lifecycle::find(db, id).await?;
+    let server = match tenant.server_id {
+        Some(server_id) => database_servers::Entity::find_by_id(server_id)
+            .one(db)
+            .await?
+            .map(|server| ServerRef {
+                id: server.id,
+                name: server.name,
+            }),
+        None => None,
+    };
+    let last_job = jobs::Entity::find()
+        .filter(jobs::Column::TenantId.eq(id))
+        .order_by_desc(jobs::Column::CreatedAt)
+        .one(db)
+        .await?;
+    let (api_calls_today, api_calls_this_month) = api_calls(db, id).await?;
+    Ok(TenantView {
+        usage: Usage {
+            api_calls_today,
+            api_calls_this_month,
+            storage_bytes: tenant.storage_bytes,
+            user_count: tenant.user_count,
+            sampled_at: tenant.usage_sampled_at.map(|at| at.with_timezone(&Utc)),
+        },
+        billing: Billing {
+            state: tenant.billing_state.clone(),
+            stripe_customer_id: tenant.stripe_customer_id.clone(),
+            stripe_subscription_id: tenant.stripe_subscription_id.clone(),
+            trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),
+        },
+        last_job: last_job.as_ref().map(JobView::from),
+        server,
+        id: tenant.id,
+        slug: tenant.slug,
+        name: tenant.name,
+        status: tenant.status.as_str().to_owned(),
+        status_reason: tenant.status_reason,
+        suspension_kind: tenant.suspension_kind.map(|kind| kind.as_str().to_owned()),
+        failure_reason: tenant.failure_reason,
+        plan: tenant.plan_code,
+        schema_version: tenant.schema_version,
+        admin_email: tenant.admin_email,
+        created_at: tenant.created_at.with_timezone(&Utc),
+        updated_at: tenant.updated_at.with_timezone(&Utc),
+    })
+}
+
+async fn api_calls(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<(i64, i64)> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce(sum(api_calls) FILTER (WHERE day = current_date), 0)::bigint AS today, \
+                    coalesce(sum(api_calls), 0)::bigint AS month \
+             FROM tenant_usage_daily \
+             WHERE tenant_id = $1 AND day >= date_trunc('month', current_date)::date",
+            [id.into()],
+        ))
+        .await?;
+    match row {
+        Some(row) => Ok((row.try_get("", "today")?, row.try_get("", "month")?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// Rename a tenant or move it to another plan (its runtimes hear of it at once).
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = TenantPatch,
+    responses((status = 200, body = TenantView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 409, description = "`invalid_transition` (deleted tenants)", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`validation_failed`, `unknown_plan`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<TenantPatch>,
+) -> ApiResult<web::Json<TenantView>> {
+    admin.require(Action::ManageTenants)?;
+    let id = path.into_inner();
+    let mut validator = Validator::default();
+    if let Some(name) = &body.name {
+        validator.check("name", validate::text(name, 200));
+    }
+    validator.finish()?;
+    let txn = state.db.begin().await?;
+    let before = tenants::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(provisioner::ProvisionError::TenantNotFound(id))?;
+    if matches!(
+        before.status,
+        TenantStatus::Deleting | TenantStatus::Deleted
+    ) {
+        return Err(ApiError::conflict(
+            "invalid_transition",
+            "a deleted tenant cannot be changed",
+        ));
+    }
+    if let Some(plan) = &body.plan {
+        crate::api::plans::require_open_plan(&txn, plan).await?;
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET name = coalesce($2, name), plan_code = coalesce($3, plan_code), \
+           row_version = row_version + 1, updated_at = now() WHERE id = $1",
+        [
+            id.into(),
+            body.name
+                .as_deref()
+                .map(str::trim)
+                .map(str::to_owned)
+                .into(),
+            body.plan.clone().into(),
+        ],
+    ))
+    .await?;
+    lifecycle::notify_changed(&txn, id).await?;
+    let entry = Entry::new(&admin, "tenant.updated", "tenant", id)
+        .before(json!({ "name": before.name, "plan": before.plan_code }))
+        .after(json!(body.into_inner()));
+    audit::record(&txn, &meta, entry).await?;
+    txn.commit().await?;
+    Ok(web::Json(view(&state.db, id).await?))
+}
+
+/// Suspend an active tenant (its users are refused from the next request on).
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/suspend", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Reason,
+    responses((status = 200, body = TenantView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 409, description = "`invalid_transition`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn suspend(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<Reason>,
+) -> ApiResult<web::Json<TenantView>> {
+    change_status(
+        &state,
+        &admin,
+        &meta,
+        path.into_inner(),
+        &body.reason,
+        StatusChange::Suspend,
+    )
+    .await
+}
+
+/// Resume a suspended tenant.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/resume", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Reason,
+    responses((status = 200, body = TenantView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 409, description = "`invalid_transition`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn resume(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<Reason>,
+) -> ApiResult<web::Json<TenantView>> {
+    change_status(
+        &state,
+        &admin,
+        &meta,
+        path.into_inner(),
+        &body.reason,
+        StatusChange::Resume,
+    )
+    .await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StatusChange {
+    Suspend,
+    Resume,
+}
+
+async fn change_status(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    meta: &RequestMeta,
+    id: Uuid,
+    reason: &str,
+    change: StatusChange,
+) -> ApiResult<web::Json<TenantView>> {
+    admin.require(Action::ManageTenants)?;
+    Validator::default()
+        .check("reason", validate::reason(reason))
+        .finish()?;
+    let txn = state.db.begin().await?;
+    let before = lifecycle::find(&txn, id).await?;
+    let action = match change {
+        StatusChange::Suspend => {
+            lifecycle::suspend(&txn, id, SuspensionKind::Admin, reason).await?;
+            "tenant.suspended"
+        }
+        StatusChange::Resume => {
+            lifecycle::resume(&txn, id).await?;
+            "tenant.resumed"
+        }
+    };
+    let after = lifecycle::find(&txn, id).await?;
+    let entry = Entry::new(admin, action, "tenant", id)
+        .before(json!({ "status": before.status }))
+        .after(json!({ "status": after.status }))
+        .reason(reason.trim());
+    audit::record(&txn, meta, entry).await?;
+    txn.commit().await?;
+    Ok(web::Json(view(&state.db, id).await?))
+}
+
+/// Delete a tenant: 202 with the job that backs it up and drops its database.
+#[utoipa::path(delete, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Reason,
+    responses((status = 202, body = TenantJob), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 409, description = "`invalid_transition`", body = crate::api::openapi::ProblemDoc),
+        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<Reason>,
+) -> ApiResult<HttpResponse> {
+    admin.require(Action::ManageTenants)?;
+    let id = path.into_inner();
+    Validator::default()
+        .check("reason", validate::reason(&body.reason))
+        .finish()?;
+    let txn = state.db.begin().await?;
+    let before = lifecycle::find(&txn, id).await?;
+    let job_id = lifecycle::delete(&txn, id, &body.reason).await?;
+    let tenant = lifecycle::find(&txn, id).await?;
+    let entry = Entry::new(&admin, "tenant.deleted", "tenant", id)
+        .before(json!({ "status": before.status }))
+        .after(json!({ "status": tenant.status, "job_id": job_id }))
+        .reason(body.reason.trim());
+    audit::record(&txn, &meta, entry).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Accepted().json(tenant_job(&tenant, job_id)))
+}

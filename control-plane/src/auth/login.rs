@@ -1,0 +1,202 @@
+//! Checking an admin's credentials: password (argon2id, the same cost whether or not the
+//! account exists), lock-out with back-off after repeated failures, and the second factor
+//! (a TOTP code, or a one-time recovery code) when the admin enrolled one.
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::auth::totp;
+use crate::startup::AppState;
+use chrono::Utc;
+use common::crypto::Sealed;
+use common::entities::admin_users;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, sea_query::Expr};
+
+/// Consecutive failures allowed before the account locks.
+pub const MAX_FAILURES: i32 = 5;
+/// The first lock lasts this long; each further failure doubles it, up to 15 minutes.
+const FIRST_LOCK_SECS: i64 = 30;
+const LONGEST_LOCK_SECS: i64 = 15 * 60;
+
+/// What the admin typed.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+    pub totp: Option<String>,
+}
+
+/// The admin, when every factor checks out; the error otherwise.
+pub async fn check(state: &AppState, credentials: &Credentials) -> ApiResult<admin_users::Model> {
+    let admin = find_by_email(state, &credentials.email).await?;
+    if let Some(admin) = &admin {
+        refuse_if_locked(admin)?;
+    }
+    let password_ok = verify_password(&credentials.password, admin.as_ref()).await?;
+    let admin = match admin {
+        Some(admin) if password_ok && !admin.disabled => admin,
+        other => {
+            if let Some(admin) = other {
+                record_failure(&state.db, &admin).await?;
+            }
+            return Err(bad_credentials());
+        }
+    };
+    if admin.totp_enabled {
+        check_second_factor(state, &admin, credentials.totp.as_deref()).await?;
+    }
+    record_success(&state.db, &admin).await?;
+    Ok(admin)
+}
+
+pub async fn find_by_email(state: &AppState, email: &str) -> ApiResult<Option<admin_users::Model>> {
+    Ok(admin_users::Entity::find()
+        .filter(Expr::cust_with_values(
+            "lower(email) = $1",
+            [email.trim().to_lowercase()],
+        ))
+        .one(&state.db)
+        .await?)
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::unauthorized("invalid_credentials", "the email or password is wrong")
+}
+
+fn refuse_if_locked(admin: &admin_users::Model) -> ApiResult<()> {
+    let Some(until) = admin.locked_until else {
+        return Ok(());
+    };
+    let remaining = (until.with_timezone(&Utc) - Utc::now()).num_seconds();
+    if remaining <= 0 {
+        return Ok(());
+    }
+    Err(ApiError::too_many(
+        "account_locked",
+        "too many failed logins; try again later",
+        u64::try_from(remaining).unwrap_or(1),
+    ))
+}
+
+/// argon2 is deliberately slow: run it off the async workers.
+async fn verify_password(password: &str, admin: Option<&admin_users::Model>) -> ApiResult<bool> {
+    let password = password.to_owned();
+    let hash = admin.map(|admin| admin.password_hash.clone());
+    tokio::task::spawn_blocking(move || common::passwords::verify(&password, hash.as_deref()))
+        .await
+        .map_err(ApiError::internal)
+}
+
+async fn check_second_factor(
+    state: &AppState,
+    admin: &admin_users::Model,
+    presented: Option<&str>,
+) -> ApiResult<()> {
+    let Some(presented) = presented.filter(|code| !code.trim().is_empty()) else {
+        return Err(ApiError::unauthorized(
+            "totp_required",
+            "this account has two-factor authentication: send `totp` (a code or a recovery code)",
+        ));
+    };
+    let accepted = if totp::looks_like_code(presented) {
+        accept_code(state, admin, presented).await?
+    } else {
+        spend_recovery_code(&state.db, admin, presented).await?
+    };
+    if accepted {
+        return Ok(());
+    }
+    record_failure(&state.db, admin).await?;
+    Err(ApiError::unauthorized(
+        "invalid_totp",
+        "the two-factor code is wrong or was already used",
+    ))
+}
+
+/// The admin's TOTP secret, opened with the keyring.
+pub fn totp_secret(state: &AppState, admin: &admin_users::Model) -> ApiResult<Option<Vec<u8>>> {
+    let (Some(ciphertext), Some(key_id)) = (&admin.totp_secret_ciphertext, &admin.totp_key_id)
+    else {
+        return Ok(None);
+    };
+    let sealed = Sealed {
+        key_id: key_id.clone(),
+        ciphertext: ciphertext.clone(),
+    };
+    state
+        .keyring
+        .open(&sealed, admin.id.as_bytes())
+        .map(Some)
+        .map_err(ApiError::internal)
+}
+
+/// Checks a TOTP code and records its step so it cannot be used again. The update is
+/// conditional on the step, so two logins racing with the same code cannot both pass.
+pub async fn accept_code(
+    state: &AppState,
+    admin: &admin_users::Model,
+    code: &str,
+) -> ApiResult<bool> {
+    let Some(secret) = totp_secret(state, admin)? else {
+        return Ok(false);
+    };
+    let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+    let Some(step) = totp::accept(&secret, code, now, admin.totp_last_step) else {
+        return Ok(false);
+    };
+    let updated = state
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE admin_users SET totp_last_step = $2 \
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+            [admin.id.into(), step.into()],
+        ))
+        .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+async fn spend_recovery_code(
+    db: &impl ConnectionTrait,
+    admin: &admin_users::Model,
+    code: &str,
+) -> ApiResult<bool> {
+    let hash = totp::hash_recovery_code(code);
+    let updated = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE admin_users SET recovery_code_hashes = recovery_code_hashes - $2 \
+             WHERE id = $1 AND recovery_code_hashes ? $2",
+            [admin.id.into(), hash.into()],
+        ))
+        .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+async fn record_failure(db: &impl ConnectionTrait, admin: &admin_users::Model) -> ApiResult<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE admin_users SET failed_login_count = failed_login_count + 1, \
+           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
+             secs => least($3 * power(2, failed_login_count + 1 - $2), $4)) \
+             ELSE locked_until END \
+         WHERE id = $1",
+        [
+            admin.id.into(),
+            MAX_FAILURES.into(),
+            (FIRST_LOCK_SECS as f64).into(),
+            (LONGEST_LOCK_SECS as f64).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn record_success(db: &impl ConnectionTrait, admin: &admin_users::Model) -> ApiResult<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE admin_users SET failed_login_count = 0, locked_until = NULL, \
+           last_login_at = now() WHERE id = $1",
+        [admin.id.into()],
+    ))
+    .await?;
+    Ok(())
+}
