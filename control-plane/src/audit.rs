@@ -4,7 +4,7 @@
 //! Write the entry in the same transaction as the change it records.
 
 use crate::api::meta::RequestMeta;
-use crate::auth::guard::CurrentAdmin;
+use crate::auth::guard::{Authorized, CurrentAdmin};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use serde_json::Value;
 use uuid::Uuid;
@@ -22,6 +22,12 @@ impl From<&CurrentAdmin> for Actor {
             id: admin.id,
             email: admin.email.clone(),
         }
+    }
+}
+
+impl<P> From<&Authorized<P>> for Actor {
+    fn from(admin: &Authorized<P>) -> Self {
+        Self::from(&**admin)
     }
 }
 

@@ -121,6 +121,13 @@ impl TestApp {
         }
     }
 
+    /// Asks every service to stop, without waiting (the worker stops claiming jobs).
+    pub fn cancel(&self) {
+        if let Some(platform) = &self.platform {
+            platform.cancel();
+        }
+    }
+
     /// Stops every service (graceful drain) and reports how they ended.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         match self.platform.take() {

@@ -299,7 +299,7 @@ impl Drop for Fleet {
     }
 }
 
-async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Option<()> {
+pub(crate) async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Option<()> {
     let control = try_connect(&control_url).await.ok()?;
     let rows = control.query("SELECT id FROM tenants", &[]).await.ok()?;
     let names: Vec<String> = rows

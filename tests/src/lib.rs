@@ -1,12 +1,14 @@
 //! The whole-system test harness: real Postgres servers, a fresh control database per test
 //! cloned from a template migrated once per run, and the platform spawned on port 0.
 
+pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod fleet;
 pub mod postgres;
 pub mod proxy;
 
+pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use fleet::Fleet;
 pub use postgres::{Server, TestDb};

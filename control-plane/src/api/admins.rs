@@ -1,12 +1,12 @@
 //! `/api/v1/admins`: owners create admins, change their roles and disable them.
 
 use crate::api::auth::AdminView;
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, perm};
 use crate::auth::sessions;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
@@ -38,9 +38,8 @@ pub struct AdminPatch {
     responses((status = 200, body = Page<AdminView>), (status = 403, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::ManageAdmins>,
 ) -> ApiResult<web::Json<Page<AdminView>>> {
-    admin.require(Action::ManageAdmins)?;
     let rows = admin_users::Entity::find()
         .order_by_asc(admin_users::Column::CreatedAt)
         .all(&state.db)
@@ -62,11 +61,11 @@ fn parse_role(role: &str) -> Result<AdminRole, String> {
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn create(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageAdmins>,
     meta: RequestMeta,
-    body: web::Json<NewAdmin>,
+    body: Body<NewAdmin>,
 ) -> ApiResult<HttpResponse> {
-    admin.require(Action::ManageAdmins)?;
+    let body = body.into_inner()?;
     let email = body.email.trim().to_lowercase();
     Validator::default()
         .check("email", crate::api::validate::email(&email))
@@ -123,12 +122,12 @@ pub async fn create(
         (status = 409, description = "`last_owner`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageAdmins>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<AdminPatch>,
+    body: Body<AdminPatch>,
 ) -> ApiResult<web::Json<AdminView>> {
-    admin.require(Action::ManageAdmins)?;
+    let body = body.into_inner()?;
     let id = path.into_inner();
     let mut validator = Validator::default();
     if let Some(role) = &body.role {

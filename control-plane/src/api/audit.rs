@@ -3,8 +3,7 @@
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::{Page, PageQuery, page};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, perm};
 use crate::startup::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -73,11 +72,10 @@ impl From<&audit_log::Model> for AuditEntry {
     responses((status = 200, body = Page<AuditEntry>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
     filter: web::Query<AuditFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<AuditEntry>>> {
-    admin.require(Action::Read)?;
     let limit = paging.limit()?;
     let mut query = audit_log::Entity::find()
         .order_by_desc(audit_log::Column::Id)

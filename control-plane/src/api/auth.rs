@@ -1,6 +1,7 @@
 //! `/api/v1/auth/*` and `/api/v1/me*`: login, refresh, logout, the signed-in admin, and
 //! their TOTP enrolment.
 
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::meta::RequestMeta;
 use crate::audit::{self, Entry};
@@ -197,8 +198,9 @@ pub async fn confirm_totp(
     state: web::Data<AppState>,
     admin: CurrentAdmin,
     meta: RequestMeta,
-    body: web::Json<TotpCode>,
+    body: Body<TotpCode>,
 ) -> ApiResult<web::Json<RecoveryCodes>> {
+    let body = body.into_inner()?;
     let row = load(&state, admin.id).await?;
     if row.totp_enabled {
         return Err(ApiError::conflict(
@@ -242,8 +244,9 @@ pub async fn disable_totp(
     state: web::Data<AppState>,
     admin: CurrentAdmin,
     meta: RequestMeta,
-    body: web::Json<DisableTotp>,
+    body: Body<DisableTotp>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
     let row = load(&state, admin.id).await?;
     let credentials = Credentials {
         email: row.email.clone(),

@@ -11,6 +11,8 @@ use std::fmt;
 #[derive(Debug)]
 pub enum ApiError {
     Client(Box<Problem>),
+    /// An extractor's own error response (a JSON body that did not parse).
+    Rejected(actix_web::Error),
     Internal(anyhow::Error),
 }
 
@@ -92,6 +94,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Client(problem) => write!(f, "{problem}"),
+            Self::Rejected(error) => write!(f, "{error}"),
             Self::Internal(error) => write!(f, "internal error: {error:#}"),
         }
     }
@@ -101,6 +104,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Client(problem) => problem.status_code(),
+            Self::Rejected(error) => error.as_response_error().status_code(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -108,6 +112,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Client(problem) => problem.to_response(),
+            Self::Rejected(error) => error.error_response(),
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
                 Problem::internal().to_response()

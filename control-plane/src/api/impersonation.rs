@@ -3,12 +3,12 @@
 //! written reason. The token carries `imp` (the admin's id); the event is written to the
 //! tenant's own audit log first (so the tenant can always see it), then to ours.
 
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::meta::RequestMeta;
 use crate::api::validate;
 use crate::audit::{self, Entry};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, CurrentAdmin, perm};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -64,12 +64,12 @@ struct TenantUser {
         (status = 503, description = "`tenant_database_unreachable`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn impersonate(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::Impersonate>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<ImpersonationRequest>,
+    body: Body<ImpersonationRequest>,
 ) -> ApiResult<web::Json<ImpersonationToken>> {
-    admin.require(Action::Impersonate)?;
+    let body = body.into_inner()?;
     let minutes = body.minutes.unwrap_or(MAX_MINUTES);
     Validator::default()
         .check("reason", validate::reason(&body.reason))

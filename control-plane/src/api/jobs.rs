@@ -2,8 +2,7 @@
 //! shown (it holds sealed invitations and password hashes).
 
 use crate::api::error::{ApiError, ApiResult};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, perm};
 use crate::startup::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -68,10 +67,9 @@ impl From<&jobs::Model> for JobView {
     responses((status = 200, body = JobView), (status = 404, description = "`job_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<JobView>> {
-    admin.require(Action::Read)?;
     let id = path.into_inner();
     let job = jobs::Entity::find_by_id(id)
         .one(&state.db)

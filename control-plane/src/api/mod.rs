@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod idempotency;
 pub mod impersonation;

@@ -2,13 +2,13 @@
 //! `tenant_changed` with the payload `plan:{code}`, so every runtime reloads the limits of
 //! that plan's tenants without a restart.
 
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::api::validate;
 use crate::audit::{self, Entry};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, perm};
 use crate::bootstrap::ALL_MODULES;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
@@ -210,9 +210,8 @@ fn valid_code(code: &str) -> Result<(), String> {
     responses((status = 200, body = Page<PlanView>)))]
 pub async fn list(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
 ) -> ApiResult<web::Json<Page<PlanView>>> {
-    admin.require(Action::Read)?;
     let rows = plans::Entity::find()
         .order_by_asc(plans::Column::PriceCents)
         .order_by_asc(plans::Column::Code)
@@ -230,10 +229,9 @@ pub async fn list(
     responses((status = 200, body = PlanView), (status = 404, description = "`plan_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<PlanView>> {
-    admin.require(Action::Read)?;
     let plan = find(&state.db, &path, false).await?;
     Ok(web::Json(PlanView::from(&plan)))
 }
@@ -268,12 +266,11 @@ pub async fn require_open_plan(db: &impl ConnectionTrait, code: &str) -> ApiResu
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn create(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManagePlans>,
     meta: RequestMeta,
-    body: web::Json<NewPlan>,
+    body: Body<NewPlan>,
 ) -> ApiResult<HttpResponse> {
-    admin.require(Action::ManagePlans)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let now = Utc::now();
     let plan = PlanView {
         code: body.code.trim().to_owned(),
@@ -336,13 +333,13 @@ fn dedup(mut features: Vec<String>) -> Vec<String> {
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManagePlans>,
     meta: RequestMeta,
     path: web::Path<String>,
-    body: web::Json<PlanPatch>,
+    body: Body<PlanPatch>,
 ) -> ApiResult<web::Json<PlanView>> {
-    admin.require(Action::ManagePlans)?;
-    let patch = body.into_inner();
+    let body = body.into_inner()?;
+    let patch = body;
     let txn = state.db.begin().await?;
     let before = PlanView::from(&find(&txn, &path, true).await?);
     let after = apply(before.clone(), patch);

@@ -2,12 +2,12 @@
 //! admin URL must connect before it is saved; it is stored sealed and never shown), resize,
 //! drain and re-activate.
 
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, CurrentAdmin, perm};
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -56,9 +56,8 @@ pub struct ServerPatch {
     responses((status = 200, body = Page<ServerView>)))]
 pub async fn list(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
 ) -> ApiResult<web::Json<Page<ServerView>>> {
-    admin.require(Action::Read)?;
     Ok(web::Json(Page {
         items: load(&state.db, None).await?,
         next_cursor: None,
@@ -111,12 +110,11 @@ async fn load_one(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<ServerView> 
         (status = 422, description = "`validation_failed`, `server_unreachable`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn register(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageServers>,
     meta: RequestMeta,
-    body: web::Json<RegisterServer>,
+    body: Body<RegisterServer>,
 ) -> ApiResult<HttpResponse> {
-    admin.require(Action::ManageServers)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     Validator::default()
         .check("admin_url", postgres_url(&body.admin_url))
         .finish()?;
@@ -157,12 +155,12 @@ fn postgres_url(url: &str) -> Result<(), String> {
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageServers>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<ServerPatch>,
+    body: Body<ServerPatch>,
 ) -> ApiResult<web::Json<ServerView>> {
-    admin.require(Action::ManageServers)?;
+    let body = body.into_inner()?;
     let id = path.into_inner();
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
@@ -174,7 +172,7 @@ pub async fn update(
     }
     let entry = Entry::new(&admin, "server.updated", "server", id)
         .before(json!({ "capacity": before.capacity, "spare_target": before.spare_target }))
-        .after(json!(body.into_inner()));
+        .after(json!(body));
     audit::record(&txn, &meta, entry).await?;
     let view = load_one(&txn, id).await?;
     txn.commit().await?;
@@ -187,7 +185,7 @@ pub async fn update(
     responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc)))]
 pub async fn drain(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageServers>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ServerView>> {
@@ -200,7 +198,7 @@ pub async fn drain(
     responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc)))]
 pub async fn activate(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageServers>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ServerView>> {
@@ -214,7 +212,6 @@ async fn set_draining(
     id: Uuid,
     draining: bool,
 ) -> ApiResult<web::Json<ServerView>> {
-    admin.require(Action::ManageServers)?;
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
     servers::set_draining(&txn, id, draining).await?;

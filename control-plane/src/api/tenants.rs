@@ -2,6 +2,7 @@
 //! resume and delete. Status changes go through the provisioner's state machine inside
 //! the request's transaction, together with their audit entry.
 
+use crate::api::body::Body;
 use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::idempotency::{Key, Replay};
 use crate::api::jobs::JobView;
@@ -9,8 +10,7 @@ use crate::api::meta::RequestMeta;
 use crate::api::pagination::{Page, PageQuery, page};
 use crate::api::validate;
 use crate::audit::{self, Entry};
-use crate::auth::guard::CurrentAdmin;
-use crate::auth::roles::Action;
+use crate::auth::guard::{Authorized, CurrentAdmin, perm};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -147,11 +147,10 @@ pub struct Reason {
     responses((status = 200, body = Page<TenantSummary>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
     filter: web::Query<TenantFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<TenantSummary>>> {
-    admin.require(Action::Read)?;
     let limit = paging.limit()?;
     let mut query = tenants::Entity::find()
         .order_by_asc(tenants::Column::Id)
@@ -211,13 +210,12 @@ fn escape_like(text: &str) -> String {
         (status = 503, description = "`no_capacity`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn create(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageTenants>,
     meta: RequestMeta,
     request: HttpRequest,
-    body: web::Json<NewTenantRequest>,
+    body: Body<NewTenantRequest>,
 ) -> ApiResult<HttpResponse> {
-    admin.require(Action::ManageTenants)?;
-    let body = body.into_inner();
+    let body = body.into_inner()?;
     let key = Key::from_request(&request, format!("admin:{}:create_tenant", admin.id), &body)?;
     let txn = state.db.begin().await?;
     if let Some(replay) = claim(&txn, key.as_ref()).await? {
@@ -276,10 +274,9 @@ fn tenant_job(tenant: &tenants::Model, job_id: Uuid) -> TenantJob {
     responses((status = 200, body = TenantView), (status = 404, description = "`tenant_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    _admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<TenantView>> {
-    admin.require(Action::Read)?;
     Ok(web::Json(view(&state.db, path.into_inner()).await?))
 }
 
@@ -358,12 +355,12 @@ async fn api_calls(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<(i64, i64)>
         (status = 422, description = "`validation_failed`, `unknown_plan`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageTenants>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<TenantPatch>,
+    body: Body<TenantPatch>,
 ) -> ApiResult<web::Json<TenantView>> {
-    admin.require(Action::ManageTenants)?;
+    let body = body.into_inner()?;
     let id = path.into_inner();
     let mut validator = Validator::default();
     if let Some(name) = &body.name {
@@ -406,7 +403,7 @@ pub async fn update(
     lifecycle::notify_changed(&txn, id).await?;
     let entry = Entry::new(&admin, "tenant.updated", "tenant", id)
         .before(json!({ "name": before.name, "plan": before.plan_code }))
-        .after(json!(body.into_inner()));
+        .after(json!(body));
     audit::record(&txn, &meta, entry).await?;
     txn.commit().await?;
     Ok(web::Json(view(&state.db, id).await?))
@@ -420,11 +417,12 @@ pub async fn update(
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn suspend(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageTenants>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<Reason>,
+    body: Body<Reason>,
 ) -> ApiResult<web::Json<TenantView>> {
+    let body = body.into_inner()?;
     change_status(
         &state,
         &admin,
@@ -444,11 +442,12 @@ pub async fn suspend(
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn resume(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageTenants>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<Reason>,
+    body: Body<Reason>,
 ) -> ApiResult<web::Json<TenantView>> {
+    let body = body.into_inner()?;
     change_status(
         &state,
         &admin,
@@ -474,7 +473,6 @@ async fn change_status(
     reason: &str,
     change: StatusChange,
 ) -> ApiResult<web::Json<TenantView>> {
-    admin.require(Action::ManageTenants)?;
     Validator::default()
         .check("reason", validate::reason(reason))
         .finish()?;
@@ -508,12 +506,12 @@ async fn change_status(
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn delete(
     state: web::Data<AppState>,
-    admin: CurrentAdmin,
+    admin: Authorized<perm::ManageTenants>,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: web::Json<Reason>,
+    body: Body<Reason>,
 ) -> ApiResult<HttpResponse> {
-    admin.require(Action::ManageTenants)?;
+    let body = body.into_inner()?;
     let id = path.into_inner();
     Validator::default()
         .check("reason", validate::reason(&body.reason))

@@ -1,6 +1,10 @@
 //! The signed-in admin of a request: `Authorization: Bearer <access token>` verified
 //! (`aud=control-plane`), then the admin loaded, so a disabled admin or a changed role
 //! takes effect on the next request rather than when the token expires.
+//!
+//! Handlers take [`Authorized<P>`] (the admin, checked for permission `P`) rather than
+//! checking inside: extractors run before the body is parsed, so a caller without the
+//! role gets 403 and learns nothing about what a valid body would be.
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::auth::roles::{Action, allows};
@@ -12,6 +16,8 @@ use common::entities::{AdminRole, admin_users};
 use common::tokens::{CONTROL_PLANE_AUDIENCE, TokenError};
 use sea_orm::EntityTrait;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::pin::Pin;
 use uuid::Uuid;
 
@@ -48,6 +54,67 @@ impl FromRequest for CurrentAdmin {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no state")))?;
             authenticate(&state, token.as_deref()).await
+        })
+    }
+}
+
+/// Permissions as types, for [`Authorized`].
+pub mod perm {
+    use crate::auth::roles::Action;
+
+    /// A permission an [`super::Authorized`] extractor checks.
+    pub trait Permission {
+        const ACTION: Action;
+    }
+
+    macro_rules! permissions {
+        ($($name:ident),+) => {$(
+            #[derive(Debug)]
+            pub struct $name;
+            impl Permission for $name {
+                const ACTION: Action = Action::$name;
+            }
+        )+};
+    }
+
+    permissions!(
+        Read,
+        ManageTenants,
+        ManageServers,
+        ManagePlans,
+        Impersonate,
+        ManageAdmins
+    );
+}
+
+/// The admin making the request, known to hold permission `P` (403 `forbidden` if not).
+#[derive(Debug)]
+pub struct Authorized<P> {
+    admin: CurrentAdmin,
+    permission: PhantomData<P>,
+}
+
+impl<P> Deref for Authorized<P> {
+    type Target = CurrentAdmin;
+
+    fn deref(&self) -> &CurrentAdmin {
+        &self.admin
+    }
+}
+
+impl<P: perm::Permission + 'static> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = ApiResult<Self>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admin = CurrentAdmin::from_request(request, payload);
+        Box::pin(async move {
+            let admin = admin.await?;
+            admin.require(P::ACTION)?;
+            Ok(Self {
+                admin,
+                permission: PhantomData,
+            })
         })
     }
 }

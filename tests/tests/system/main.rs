@@ -1,10 +1,16 @@
 //! Whole-system tests: one binary, every process in it, real Postgres.
 
+mod admin_auth;
+mod admin_authz;
+mod admin_catalogue;
+mod admin_tenants;
 mod bootstrap;
 mod fleet_ops;
 mod health;
+mod impersonation;
 mod migrations_cli;
 mod provisioning;
 mod provisioning_faults;
+mod signup;
 mod startup;
 mod two_servers;

@@ -1,0 +1,132 @@
+//! Impersonation: only owner and support, only with a reason, at most 15 minutes, a token
+//! with `imp`, and an entry in both the control and the tenant audit logs.
+
+use common::tokens::{TENANT_RUNTIME_AUDIENCE, TokenKeys};
+use reqwest::Method;
+use serde_json::json;
+use system_tests::{AdminApi, Server, fleet};
+
+/// Makes the tenant's invited first admin active (as if they had set a password).
+async fn activate_first_admin(api: &AdminApi, tenant_id: &str) -> String {
+    let control = fleet::connect(&api.app.db.url()).await;
+    let id: uuid::Uuid = tenant_id.parse().expect("uuid");
+    let database: String = control
+        .query_one("SELECT db_name FROM tenants WHERE id = $1", &[&id])
+        .await
+        .expect("tenant")
+        .get(0);
+    let tenant_db = fleet::connect(&Server::primary().url_for(&database)).await;
+    tenant_db
+        .execute("UPDATE users SET status = 'active'", &[])
+        .await
+        .expect("activate");
+    database
+}
+
+#[tokio::test]
+async fn support_impersonates_a_named_user_with_a_reason_and_both_logs_record_it() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let tenant = api.active_tenant("helpme").await;
+    let database = activate_first_admin(&api, &tenant).await;
+    let support = api.admin_with_role("support").await;
+    let path = format!("/api/v1/tenants/{tenant}/impersonate");
+
+    let no_reason = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&support),
+            Some(json!({ "user_email": "admin@helpme.example", "reason": "" })),
+        )
+        .await;
+    assert_eq!(
+        (no_reason.status, no_reason.code()),
+        (422, "validation_failed")
+    );
+    let too_long = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&support),
+            Some(
+                json!({ "user_email": "admin@helpme.example", "reason": "ticket 42",
+                           "minutes": 60 }),
+            ),
+        )
+        .await;
+    assert_eq!(too_long.status, 422);
+    let nobody = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&support),
+            Some(json!({ "user_email": "ghost@helpme.example", "reason": "ticket 42" })),
+        )
+        .await;
+    assert_eq!((nobody.status, nobody.code()), (404, "user_not_found"));
+
+    let granted = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&support),
+            Some(json!({ "user_email": "ADMIN@helpme.example", "reason": "ticket 42" })),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{:?}", granted.body);
+    assert_eq!(granted.body["expires_in"], 900);
+    let token = granted.body["access_token"].as_str().expect("token");
+    let claims = TokenKeys::from_settings(&api.app.settings)
+        .expect("key")
+        .verify(token, TENANT_RUNTIME_AUDIENCE)
+        .expect("a valid tenant token");
+    assert_eq!(claims.tid.as_deref(), Some(tenant.as_str()));
+    assert_eq!(claims.roles, ["admin"]);
+    assert!(claims.exp - claims.iat <= 900);
+    let support_id = api
+        .call(Method::GET, "/api/v1/me", Some(&support), None)
+        .await
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(claims.imp.as_deref(), Some(support_id.as_str()));
+    let refused_here = api.call(Method::GET, "/api/v1/me", Some(token), None).await;
+    assert_eq!(refused_here.status, 401, "a tenant token is no admin token");
+
+    let control_entry = &api.audit("tenant.impersonated").await[0];
+    assert_eq!(control_entry["reason"], "ticket 42");
+    assert_eq!(control_entry["actor_id"], support_id);
+    let tenant_db = fleet::connect(&Server::primary().url_for(&database)).await;
+    let row = tenant_db
+        .query_one(
+            "SELECT actor_kind, impersonator, after->>'reason' FROM audit_log \
+             WHERE action = 'impersonation.started'",
+            &[],
+        )
+        .await
+        .expect("the tenant's own log has it");
+    assert_eq!(row.get::<_, String>(0), "admin_impersonation");
+    assert!(row.get::<_, String>(1).starts_with("support-"));
+    assert_eq!(row.get::<_, String>(2), "ticket 42");
+}
+
+#[tokio::test]
+async fn only_active_tenants_can_be_entered() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let tenant = api.active_tenant("closed").await;
+    api.post(
+        &format!("/api/v1/tenants/{tenant}/suspend"),
+        json!({ "reason": "fraud check" }),
+    )
+    .await;
+    let refused = api
+        .post(
+            &format!("/api/v1/tenants/{tenant}/impersonate"),
+            json!({ "user_email": "admin@closed.example", "reason": "look around" }),
+        )
+        .await;
+    assert_eq!((refused.status, refused.code()), (409, "tenant_not_active"));
+}
