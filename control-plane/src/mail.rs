@@ -16,7 +16,8 @@ pub struct Mailer {
 }
 
 enum Transport {
-    Files(AsyncFileTransport<Tokio1Executor>),
+    /// The folder is made on first use, so a process that sends nothing leaves no trace.
+    Files(PathBuf, AsyncFileTransport<Tokio1Executor>),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -40,9 +41,7 @@ impl Mailer {
             ),
             None => {
                 let dir = mail_dir(settings);
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating the mail folder {}", dir.display()))?;
-                Transport::Files(AsyncFileTransport::new(dir))
+                Transport::Files(dir.clone(), AsyncFileTransport::new(dir))
             }
         };
         Ok(Self {
@@ -63,7 +62,12 @@ impl Mailer {
             .body(body)
             .context("building the message")?;
         match self.transport.as_ref() {
-            Transport::Files(files) => drop(files.send(message).await?),
+            Transport::Files(dir, files) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .with_context(|| format!("creating the mail folder {}", dir.display()))?;
+                drop(files.send(message).await?);
+            }
             Transport::Smtp(smtp) => drop(smtp.send(message).await?),
         }
         Ok(())

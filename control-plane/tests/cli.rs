@@ -8,8 +8,22 @@ fn control_plane(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("APP_")) {
         command.env_remove(key);
     }
-    command.args(args).envs(env.iter().copied());
+    command
+        .env("APP_SECRETS__ENCRYPTION_KEY", TEST_KEY)
+        .args(args)
+        .envs(env.iter().copied());
     command.output().expect("run control-plane")
+}
+
+/// Base64 of 32 bytes: the control plane refuses to start without an encryption key.
+const TEST_KEY: &str = "dGVzdC1vbmx5LWtleS0zMi1ieXRlcy1sb25nLi4uLi4=";
+
+#[test]
+fn serving_without_an_encryption_key_exits_naming_the_setting() {
+    let output = control_plane(&["serve"], &[("APP_SECRETS__ENCRYPTION_KEY", "")]);
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("secrets.encryption_key"), "{stderr}");
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -102,6 +116,7 @@ fn serve_until(
         .env("APP_CONTROL_PLANE__PORT", "0")
         .env("APP_DATABASE__URL", database)
         .env("APP_DATABASE__CONNECT_TIMEOUT_SECS", "1")
+        .env("APP_SECRETS__ENCRYPTION_KEY", TEST_KEY)
         .env_remove("RUST_LOG")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::piped());

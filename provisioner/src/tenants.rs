@@ -75,6 +75,8 @@ pub async fn create(
         other => other?,
     };
     let job_id = jobs::enqueue(&txn, JobKind::Provision, id).await?;
+    // Announced too: a runtime that remembered the slug as unknown must forget that.
+    notify_changed(&txn, id).await?;
     if let Some(hash) = tenant.admin_password_hash {
         jobs::add_to_payload(&txn, job_id, "admin_password_hash", hash.into()).await?;
     }

@@ -108,7 +108,7 @@ async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema()
     assert_eq!(
         heard,
         [tenant.id.to_string(), tenant.id.to_string()],
-        "provisioning, then active"
+        "created, then active"
     );
 }
 
@@ -239,7 +239,7 @@ async fn suspend_resume_and_delete_follow_the_state_machine_and_announce_themsel
     assert_eq!(refused.code(), "invalid_transition");
     assert_eq!(
         refused.to_string(),
-        "a tenant cannot go from pending to suspended"
+        "a tenant cannot go from provisioning to suspended"
     );
 
     let tenant = fleet.active_tenant("steady").await;
