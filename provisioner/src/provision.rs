@@ -41,7 +41,7 @@ impl Provisioner {
             self.grant_and_seed(job, tenant_id)
         })
         .await?;
-        self.step(job, "activate", || self.activate(tenant_id))
+        self.step(job, "activate", || self.activate(job.id, tenant_id))
             .await
     }
 
@@ -286,7 +286,9 @@ impl Provisioner {
         Ok(())
     }
 
-    async fn activate(&self, tenant_id: Uuid) -> Result<(), StepError> {
+    /// Marks the tenant active and, in the same transaction, forgets the signup password
+    /// hash the seed step needed (it has no business staying on the job).
+    async fn activate(&self, job_id: Uuid, tenant_id: Uuid) -> Result<(), StepError> {
         let tenant = tenants::find(&self.control_db, tenant_id).await?;
         if tenant.status == TenantStatus::Active {
             return Ok(());
@@ -298,6 +300,12 @@ impl Provisioner {
             DbBackend::Postgres,
             "UPDATE tenants SET schema_version = $2, trial_ends_at = trial_ends_at WHERE id = $1",
             [tenant_id.into(), migrations::latest_tenant_version().into()],
+        ))
+        .await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET payload = payload - 'admin_password_hash' WHERE id = $1",
+            [job_id.into()],
         ))
         .await?;
         txn.commit().await?;
