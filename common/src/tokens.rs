@@ -3,8 +3,11 @@
 //! verification accepts HS256 only (so `alg: none` and RS/HS confusion fail), demands
 //! `exp`, `aud` and `sub`, and checks the audience.
 
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// `aud` of tokens for the admin API.
 pub const CONTROL_PLANE_AUDIENCE: &str = "control-plane";
@@ -42,6 +45,20 @@ impl Claims {
             imp: None,
         }
     }
+}
+
+/// A random opaque token (refresh, invitation, reset): 32 bytes, base64url. Store only
+/// its [`hash_opaque`].
+pub fn new_opaque_token() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The SHA-256 (lowercase hex) kept instead of an opaque token. A plain hash is enough:
+/// the tokens carry 256 random bits, so there is nothing to guess from it.
+pub fn hash_opaque(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
 /// Why a token was refused. Callers answer 401 for every kind; the kind is for logs.
@@ -110,10 +127,18 @@ impl TokenKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::Engine as _;
 
     fn keys() -> TokenKeys {
         TokenKeys::from_secret(b"0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn opaque_tokens_are_random_and_hash_to_hex() {
+        let (a, b) = (new_opaque_token(), new_opaque_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_opaque(&a).len(), 64);
+        assert_eq!(hash_opaque(&a), hash_opaque(&a));
     }
 
     #[test]

@@ -3,9 +3,6 @@
 //! set-password token. Every insert is `ON CONFLICT DO NOTHING`, so seeding twice (a
 //! resumed job) changes nothing.
 
-use base64::Engine as _;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use tokio_postgres::Transaction;
 
 /// ERP modules and the platform's own areas, each with its actions.
@@ -71,9 +68,7 @@ pub struct InviteToken {
 }
 
 pub fn new_invite_token() -> InviteToken {
-    let mut bytes = [0_u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    InviteToken::from_token(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    InviteToken::from_token(common::tokens::new_opaque_token())
 }
 
 impl InviteToken {
@@ -86,12 +81,7 @@ impl InviteToken {
     }
 }
 
-pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
+pub use common::tokens::hash_opaque as hash_token;
 
 /// Seeds the tenant database (as the server admin, inside the caller's transaction) with
 /// a handful of set-based statements: one round trip per table, not per row.

@@ -5,13 +5,10 @@
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use base64::Engine as _;
 use common::entities::admin_users;
-use common::tokens::{CONTROL_PLANE_AUDIENCE, Claims};
-use rand::RngCore;
+use common::tokens::{CONTROL_PLANE_AUDIENCE, Claims, hash_opaque, new_opaque_token};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryResult, Statement, TransactionTrait};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -80,7 +77,7 @@ pub async fn end(state: &AppState, presented: &str) -> ApiResult<()> {
             "UPDATE admin_refresh_tokens SET revoked_at = now() \
              WHERE revoked_at IS NULL AND family_id = \
                (SELECT family_id FROM admin_refresh_tokens WHERE token_hash = $1)",
-            [hash(presented).into()],
+            [hash_opaque(presented).into()],
         ))
         .await?;
     Ok(())
@@ -112,7 +109,7 @@ async fn insert_refresh_token(
     admin_id: Uuid,
     family: Uuid,
 ) -> ApiResult<String> {
-    let token = new_token();
+    let token = new_opaque_token();
     let ttl = i64::try_from(state.config.refresh_token_ttl_secs).unwrap_or(i64::MAX);
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -122,7 +119,7 @@ async fn insert_refresh_token(
             Uuid::now_v7().into(),
             admin_id.into(),
             family.into(),
-            hash(&token).into(),
+            hash_opaque(&token).into(),
             (ttl as f64).into(),
         ],
     ))
@@ -140,7 +137,7 @@ async fn find_for_update(
             "SELECT id, admin_id, family_id, used_at IS NOT NULL AS used, \
                     revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired \
              FROM admin_refresh_tokens WHERE token_hash = $1 FOR UPDATE",
-            [hash(presented).into()],
+            [hash_opaque(presented).into()],
         ))
         .await?)
 }
@@ -176,14 +173,4 @@ pub async fn revoke_all_of(db: &impl ConnectionTrait, admin_id: Uuid) -> ApiResu
     ))
     .await?;
     Ok(())
-}
-
-fn new_token() -> String {
-    let mut bytes = [0_u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hash(token: &str) -> String {
-    format!("{:x}", Sha256::digest(token.as_bytes()))
 }

@@ -3,7 +3,6 @@
 //! for a step later than the last one accepted, so a seen code cannot be replayed.
 
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use totp_rs::{Builder, Secret, Totp};
 
 /// The issuer shown in authenticator apps.
@@ -77,8 +76,7 @@ pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
 /// Recovery codes carry ~50 bits of entropy and are single-use, so a plain SHA-256 is
 /// enough (no argon2 cost on every login attempt).
 pub fn hash_recovery_code(code: &str) -> String {
-    let normalized = code.trim().to_lowercase();
-    format!("{:x}", Sha256::digest(normalized.as_bytes()))
+    common::tokens::hash_opaque(&code.trim().to_lowercase())
 }
 
 #[cfg(test)]
