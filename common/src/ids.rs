@@ -129,6 +129,19 @@ impl<'de> Deserialize<'de> for TenantSlug {
     }
 }
 
+/// An email address, trimmed and lowercased, if it is plausible: one `@`, a non-empty
+/// local part, a dotted domain, no spaces, at most 254 bytes. (Deliverability is for the
+/// mail server to judge; this only refuses what cannot be an address.)
+pub fn normalize_email(email: &str) -> Option<String> {
+    let email = email.trim().to_lowercase();
+    let plausible = email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    plausible.then_some(email)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,20 +111,10 @@ fn required(field: &'static str, value: &str, max: usize) -> Result<String, Prov
 }
 
 fn valid_email(email: &str) -> Result<String, ProvisionError> {
-    let email = email.trim().to_lowercase();
-    let ok = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        })
-        && !email.contains(char::is_whitespace);
-    if ok {
-        Ok(email)
-    } else {
-        Err(ProvisionError::Invalid {
-            field: "admin_email",
-            message: "is not an email address".into(),
-        })
-    }
+    common::ids::normalize_email(email).ok_or_else(|| ProvisionError::Invalid {
+        field: "admin_email",
+        message: "is not an email address".into(),
+    })
 }
 
 /// Suspends an active tenant; the runtime refuses it from the next request on.

@@ -1,18 +1,11 @@
 //! Field checks shared by the admin API's handlers; each returns the message for a
 //! [`crate::api::error::Validator`].
 
-/// A plausible email address (one `@`, a dotted domain, no spaces, at most 254 bytes).
+/// A plausible email address (see [`common::ids::normalize_email`]).
 pub fn email(email: &str) -> Result<(), String> {
-    let ok = email.len() <= 254
-        && !email.contains(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err("is not an email address".into())
-    }
+    common::ids::normalize_email(email)
+        .map(drop)
+        .ok_or_else(|| "is not an email address".to_owned())
 }
 
 /// Text of 1 to `max` characters after trimming.
