@@ -39,6 +39,20 @@ pub fn verify(password: &str, phc: Option<&str>) -> bool {
     check(password, phc)
 }
 
+/// [`hash`] on the blocking pool, for request handlers (argon2 takes tens of ms of CPU).
+pub async fn hash_off_thread(password: String) -> Result<String, HashError> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|error| HashError(error.to_string()))?
+}
+
+/// [`verify`] on the blocking pool; a task that could not run counts as a mismatch.
+pub async fn verify_off_thread(password: String, phc: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, phc.as_deref()))
+        .await
+        .unwrap_or(false)
+}
+
 fn check(password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;

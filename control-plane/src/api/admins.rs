@@ -72,10 +72,8 @@ pub async fn create(
         .check("password", common::passwords::acceptable(&body.password))
         .check("role", parse_role(&body.role).map(drop))
         .finish()?;
-    let password = body.password.clone();
-    let hash = tokio::task::spawn_blocking(move || common::passwords::hash(&password))
+    let hash = common::passwords::hash_off_thread(body.password.clone())
         .await
-        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let id = Uuid::now_v7();
     let txn = state.db.begin().await?;

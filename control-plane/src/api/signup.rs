@@ -83,10 +83,8 @@ pub async fn signup(
                 .map_err(|e| e.to_string()),
         )
         .finish()?;
-    let password = body.admin_password.clone();
-    let hash = tokio::task::spawn_blocking(move || common::passwords::hash(&password))
+    let hash = common::passwords::hash_off_thread(body.admin_password.clone())
         .await
-        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let txn = state.db.begin().await?;
     require_public_plan(&txn, &body.plan).await?;

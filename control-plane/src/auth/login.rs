@@ -30,7 +30,10 @@ pub async fn check(state: &AppState, credentials: &Credentials) -> ApiResult<adm
     if let Some(admin) = &admin {
         refuse_if_locked(admin)?;
     }
-    let password_ok = verify_password(&credentials.password, admin.as_ref()).await?;
+    // argon2 is deliberately slow: it runs off the async workers.
+    let stored = admin.as_ref().map(|admin| admin.password_hash.clone());
+    let password_ok =
+        common::passwords::verify_off_thread(credentials.password.clone(), stored).await;
     let admin = match admin {
         Some(admin) if password_ok && !admin.disabled => admin,
         other => {
@@ -74,15 +77,6 @@ fn refuse_if_locked(admin: &admin_users::Model) -> ApiResult<()> {
         "too many failed logins; try again later",
         u64::try_from(remaining).unwrap_or(1),
     ))
-}
-
-/// argon2 is deliberately slow: run it off the async workers.
-async fn verify_password(password: &str, admin: Option<&admin_users::Model>) -> ApiResult<bool> {
-    let password = password.to_owned();
-    let hash = admin.map(|admin| admin.password_hash.clone());
-    tokio::task::spawn_blocking(move || common::passwords::verify(&password, hash.as_deref()))
-        .await
-        .map_err(ApiError::internal)
 }
 
 async fn check_second_factor(
