@@ -188,6 +188,18 @@ impl AdminApi {
         created.body["id"].as_str().expect("id").to_owned()
     }
 
+    /// A superuser connection to a tenant's own database (on the primary server).
+    pub async fn tenant_db(&self, tenant_id: &str) -> tokio_postgres::Client {
+        let control = crate::fleet::connect(&self.app.db.url()).await;
+        let id: Uuid = tenant_id.parse().expect("a tenant id");
+        let database: String = control
+            .query_one("SELECT db_name FROM tenants WHERE id = $1", &[&id])
+            .await
+            .expect("the tenant exists")
+            .get(0);
+        crate::fleet::connect(&Server::primary().url_for(&database)).await
+    }
+
     /// Audit entries with `action`, newest first.
     pub async fn audit(&self, action: &str) -> Vec<Value> {
         let reply = self.get(&format!("/api/v1/audit?action={action}")).await;

@@ -4,23 +4,17 @@
 use common::tokens::{TENANT_RUNTIME_AUDIENCE, TokenKeys};
 use reqwest::Method;
 use serde_json::json;
-use system_tests::{AdminApi, Server, fleet};
+use system_tests::AdminApi;
 
-/// Makes the tenant's invited first admin active (as if they had set a password).
-async fn activate_first_admin(api: &AdminApi, tenant_id: &str) -> String {
-    let control = fleet::connect(&api.app.db.url()).await;
-    let id: uuid::Uuid = tenant_id.parse().expect("uuid");
-    let database: String = control
-        .query_one("SELECT db_name FROM tenants WHERE id = $1", &[&id])
-        .await
-        .expect("tenant")
-        .get(0);
-    let tenant_db = fleet::connect(&Server::primary().url_for(&database)).await;
+/// Makes the tenant's invited first admin active (as if they had set a password) and
+/// returns a connection to the tenant's database.
+async fn activate_first_admin(api: &AdminApi, tenant_id: &str) -> tokio_postgres::Client {
+    let tenant_db = api.tenant_db(tenant_id).await;
     tenant_db
         .execute("UPDATE users SET status = 'active'", &[])
         .await
         .expect("activate");
-    database
+    tenant_db
 }
 
 #[tokio::test]
@@ -28,7 +22,7 @@ async fn support_impersonates_a_named_user_with_a_reason_and_both_logs_record_it
     let api = AdminApi::start().await;
     api.register_primary().await;
     let tenant = api.active_tenant("helpme").await;
-    let database = activate_first_admin(&api, &tenant).await;
+    let tenant_db = activate_first_admin(&api, &tenant).await;
     let support = api.admin_with_role("support").await;
     let path = format!("/api/v1/tenants/{tenant}/impersonate");
 
@@ -98,7 +92,6 @@ async fn support_impersonates_a_named_user_with_a_reason_and_both_logs_record_it
     let control_entry = &api.audit("tenant.impersonated").await[0];
     assert_eq!(control_entry["reason"], "ticket 42");
     assert_eq!(control_entry["actor_id"], support_id);
-    let tenant_db = fleet::connect(&Server::primary().url_for(&database)).await;
     let row = tenant_db
         .query_one(
             "SELECT actor_kind, impersonator, after->>'reason' FROM audit_log \

@@ -52,6 +52,21 @@ async fn a_company_signs_up_gets_a_trial_an_active_admin_and_a_welcome_email() {
         "a long enough password",
         admin.1.as_deref()
     ));
+    let control = fleet::connect(&api.app.db.url()).await;
+    let job_id: uuid::Uuid = reply.body["job_id"]
+        .as_str()
+        .expect("job")
+        .parse()
+        .expect("uuid");
+    let payload: Value = control
+        .query_one("SELECT payload FROM jobs WHERE id = $1", &[&job_id])
+        .await
+        .expect("job")
+        .get(0);
+    assert!(
+        payload.get("admin_password_hash").is_none(),
+        "activation forgets the password hash: {payload}"
+    );
 
     let mail = wait_for_mail(&api, "boss@widgets.example").await;
     assert!(
@@ -71,24 +86,12 @@ async fn a_company_signs_up_gets_a_trial_an_active_admin_and_a_welcome_email() {
 
 /// The first admin's status and password hash, read from the tenant's database.
 async fn tenant_admin(api: &AdminApi, tenant: &Value) -> (String, Option<String>) {
-    let database = provisioner_db_name(api, tenant["id"].as_str().expect("id")).await;
-    let url = system_tests::Server::primary().url_for(&database);
-    let client = fleet::connect(&url).await;
+    let client = api.tenant_db(tenant["id"].as_str().expect("id")).await;
     let row = client
         .query_one("SELECT status, password_hash FROM users", &[])
         .await
         .expect("one user");
     (row.get(0), row.get(1))
-}
-
-async fn provisioner_db_name(api: &AdminApi, id: &str) -> String {
-    let control = fleet::connect(&api.app.db.url()).await;
-    let id: uuid::Uuid = id.parse().expect("uuid");
-    control
-        .query_one("SELECT db_name FROM tenants WHERE id = $1", &[&id])
-        .await
-        .expect("tenant")
-        .get(0)
 }
 
 async fn wait_for_mail(api: &AdminApi, to: &str) -> String {
