@@ -10,6 +10,12 @@
 //! `APP_CONTROL_PLANE__TRUST_FORWARDED_FOR`, `APP_MAIL__SMTP_URL`, `APP_MAIL__FROM`,
 //! `APP_TENANT_RUNTIME__PUBLIC_BASE_URL`, `APP_TENANT_RUNTIME__HOST`, `APP_TENANT_RUNTIME__PORT`,
 //! `APP_TENANT_RUNTIME__BASE_DOMAIN`, `APP_TENANT_RUNTIME__MAX_BODY_BYTES`,
+//! `APP_TENANT_RUNTIME__MAX_POOLS`, `APP_TENANT_RUNTIME__POOL_IDLE_SECS`,
+//! `APP_TENANT_RUNTIME__REGISTRY_TTL_SECS`, `APP_TENANT_RUNTIME__MAX_CONNECTIONS_PER_POOL`,
+//! `APP_TENANT_RUNTIME__CONNECTION_IDLE_SECS`, `APP_TENANT_RUNTIME__BUDGET_WAIT_MS`,
+//! `APP_TENANT_RUNTIME__CONNECT_TIMEOUT_SECS`, `APP_TENANT_RUNTIME__USAGE_FLUSH_SECS`,
+//! `APP_TENANT_RUNTIME__USAGE_SAMPLE_SECS`, `APP_TENANT_RUNTIME__ACCESS_TOKEN_TTL_SECS`,
+//! `APP_TENANT_RUNTIME__REFRESH_TOKEN_TTL_SECS`,
 //! `APP_PROVISIONER__POLL_INTERVAL_MS`, `APP_PROVISIONER__WORKER_ID`,
 //! `APP_PROVISIONER__MAINTENANCE_INTERVAL_SECS`, `APP_PROVISIONER__TRIAL_GRACE_DAYS`,
 //! `APP_PROVISIONER__DELETED_RETENTION_DAYS`, `APP_PROVISIONER__RECONCILE_REPAIR`,
@@ -106,6 +112,27 @@ pub struct TenantRuntimeSettings {
     /// domain (`https://erp.example.com` puts tenant `acme` at `https://acme.erp.example.com`).
     /// Unset: `http://{slug}.{base_domain}:{port}` of this runtime.
     pub public_base_url: Option<String>,
+    /// Most tenant pools kept open at once; the least recently used beyond it is closed.
+    pub max_pools: u64,
+    /// A tenant's pool is closed after this long without a request.
+    pub pool_idle_secs: u64,
+    /// A cached tenant is reloaded from the control database at least this often, as a
+    /// backstop to `NOTIFY tenant_changed`.
+    pub registry_ttl_secs: u64,
+    /// Most connections one tenant's pool opens (further capped by the plan).
+    pub max_connections_per_pool: u32,
+    /// An idle connection is closed after this long, giving its budget back.
+    pub connection_idle_secs: u64,
+    /// How long a request waits for a server's connection budget before 503.
+    pub budget_wait_ms: u64,
+    /// Bound on opening one tenant connection (TCP and handshake).
+    pub connect_timeout_secs: u64,
+    /// How often API-call counts are written to the control database.
+    pub usage_flush_secs: u64,
+    /// How often each open tenant's database size and user count are sampled.
+    pub usage_sample_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -219,6 +246,22 @@ impl Default for ControlPlaneSettings {
     }
 }
 
+impl TenantRuntimeSettings {
+    /// `(scheme, host[:port])` tenants reach the runtime at: from `public_base_url`, else
+    /// the base domain on `runtime_port` (the port actually bound) or the configured port.
+    pub fn tenant_origin(&self, runtime_port: Option<u16>) -> (String, String) {
+        if let Some((scheme, host)) = self
+            .public_base_url
+            .as_deref()
+            .and_then(|url| url.split_once("://"))
+        {
+            return (scheme.to_owned(), host.to_owned());
+        }
+        let port = runtime_port.unwrap_or(self.port);
+        ("http".to_owned(), format!("{}:{port}", self.base_domain))
+    }
+}
+
 impl Default for TenantRuntimeSettings {
     fn default() -> Self {
         Self {
@@ -227,6 +270,17 @@ impl Default for TenantRuntimeSettings {
             max_body_bytes: 1024 * 1024,
             base_domain: "localhost".into(),
             public_base_url: None,
+            max_pools: 1000,
+            pool_idle_secs: 300,
+            registry_ttl_secs: 600,
+            max_connections_per_pool: 10,
+            connection_idle_secs: 60,
+            budget_wait_ms: 2000,
+            connect_timeout_secs: 5,
+            usage_flush_secs: 10,
+            usage_sample_secs: 300,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
         }
     }
 }
@@ -528,6 +582,49 @@ impl Settings {
         check(
             "control_plane.signups_per_ip_per_hour",
             at_least(u64::from(self.control_plane.signups_per_ip_per_hour), 1),
+        );
+        let runtime = &self.tenant_runtime;
+        check("tenant_runtime.max_pools", at_least(runtime.max_pools, 1));
+        check(
+            "tenant_runtime.max_connections_per_pool",
+            within(u64::from(runtime.max_connections_per_pool), 1, 1000),
+        );
+        check(
+            "tenant_runtime.budget_wait_ms",
+            within(runtime.budget_wait_ms, 1, 60_000),
+        );
+        check(
+            "tenant_runtime.usage_flush_secs",
+            within(runtime.usage_flush_secs, 1, 10),
+        );
+        for (key, value) in [
+            ("tenant_runtime.pool_idle_secs", runtime.pool_idle_secs),
+            (
+                "tenant_runtime.registry_ttl_secs",
+                runtime.registry_ttl_secs,
+            ),
+            (
+                "tenant_runtime.connection_idle_secs",
+                runtime.connection_idle_secs,
+            ),
+            (
+                "tenant_runtime.connect_timeout_secs",
+                runtime.connect_timeout_secs,
+            ),
+            (
+                "tenant_runtime.usage_sample_secs",
+                runtime.usage_sample_secs,
+            ),
+        ] {
+            check(key, at_least(value, 1));
+        }
+        check(
+            "tenant_runtime.access_token_ttl_secs",
+            within(runtime.access_token_ttl_secs, 30, 3600),
+        );
+        check(
+            "tenant_runtime.refresh_token_ttl_secs",
+            within(runtime.refresh_token_ttl_secs, 300, 90 * 24 * 3600),
         );
         check(
             "tenant_runtime.public_base_url",

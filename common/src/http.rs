@@ -243,6 +243,32 @@ pub fn bind(host: &str, port: u16, key: &'static str) -> Result<TcpListener, Bin
     })
 }
 
+/// A JSON body whose parse error waits until the handler asks for it. Actix runs a
+/// handler's extractors together, so with a plain `web::Json` a malformed body could
+/// answer 422 to a caller who is not even allowed to make the request; with `Body`,
+/// authentication and authorization (extractors) speak first.
+pub struct Body<T>(Result<T, actix_web::Error>);
+
+impl<T> Body<T> {
+    /// The parsed body, or the problem+json error the JSON configuration made of it.
+    pub fn into_inner(self) -> Result<T, actix_web::Error> {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T> {
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(
+        request: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let json = actix_web::web::Json::<T>::from_request(request, payload);
+        Box::pin(async move { Ok(Self(json.await.map(actix_web::web::Json::into_inner))) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod db;
 pub mod entities;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod metrics;
 pub mod passwords;
 pub mod problem;

@@ -5,8 +5,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 use std::sync::OnceLock;
 use std::time::Instant;
+
+/// How long a gauge survives without being set.
+const GAUGE_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -21,6 +25,8 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            // Gauges nobody sets any more (a tenant that left the busiest list) disappear.
+            .map(|builder| builder.idle_timeout(MetricKindMask::GAUGE, Some(GAUGE_IDLE)))
             .map(PrometheusBuilder::build_recorder)
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();

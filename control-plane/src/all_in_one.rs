@@ -58,7 +58,12 @@ pub async fn launch(
     let control_plane_port = control_plane.port();
     let mut services = vec![spawn_server(control_plane, &shutdown)];
     if let Some(runtime) = runtime {
-        services.push(spawn_server(runtime, &shutdown));
+        let token = shutdown.clone();
+        services.push(tokio::spawn(async move {
+            let result = runtime.run_until(token.clone()).await;
+            token.cancel();
+            result.context("tenant runtime failed")
+        }));
     }
     if parts.provisioner {
         let worker = provisioner::Worker::new(settings, db.clone()).context(

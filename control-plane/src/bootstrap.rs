@@ -59,16 +59,9 @@ const MAKER_MODULES: &[&str] = &[
     "production",
     "quality",
 ];
-/// Every ERP module a plan can include (its feature flags).
-pub const ALL_MODULES: &[&str] = &[
-    "master_data",
-    "inventory",
-    "sales",
-    "purchasing",
-    "production",
-    "quality",
-    "approvals",
-];
+
+/// The ERP modules a plan can enable (`plans.features`).
+pub use common::entities::plans::MODULES as ALL_MODULES;
 
 /// The default plans. Limits are starting points an admin edits later; an existing plan is
 /// never overwritten.

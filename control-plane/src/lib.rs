@@ -8,7 +8,6 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod limits;
-pub mod mail;
 pub mod startup;
 
 pub use startup::{Application, build_app};

@@ -3,13 +3,13 @@
 
 use crate::SERVICE;
 use crate::limits::IpLimiter;
-use crate::mail::Mailer;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context as _;
 use common::config::Settings;
 use common::crypto::Keyring;
 use common::http::{self, BindError, Check, HttpService, Listen, StartupStatus};
+use common::mail::Mailer;
 use common::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -75,23 +75,10 @@ impl AppState {
                 access_token_ttl_secs: control_plane.access_token_ttl_secs,
                 refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,
                 trust_forwarded_for: control_plane.trust_forwarded_for,
-                tenant_origin: tenant_origin(settings, runtime_port),
+                tenant_origin: settings.tenant_runtime.tenant_origin(runtime_port),
             }),
         })
     }
-}
-
-fn tenant_origin(settings: &Settings, runtime_port: Option<u16>) -> (String, String) {
-    let runtime = &settings.tenant_runtime;
-    if let Some((scheme, host)) = runtime
-        .public_base_url
-        .as_deref()
-        .and_then(|url| url.split_once("://"))
-    {
-        return (scheme.to_owned(), host.to_owned());
-    }
-    let port = runtime_port.unwrap_or(runtime.port);
-    ("http".to_owned(), format!("{}:{port}", runtime.base_domain))
 }
 
 /// The service, bound and ready to run: see [`HttpService::port`] and

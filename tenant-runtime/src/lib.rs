@@ -1,9 +1,20 @@
-//! The tenant runtime: resolves each request's tenant, serves its ERP API from the tenant's
-//! own database. This crate is the library; `main.rs` only parses flags and calls it.
+//! The tenant runtime: resolves each request's tenant, admits it through status, plan and
+//! rate gates, and serves its ERP API from the tenant's own database through a bounded
+//! registry of connection pools. This crate is the library; `main.rs` only parses flags.
 
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod gate;
+pub mod listener;
+pub mod registry;
+pub mod resolve;
 pub mod startup;
+pub mod usage;
 
-pub use startup::{Application, build_app};
+pub use startup::{AppState, Application, build_app};
 
 /// The service name in logs, traces and metrics.
 pub const SERVICE: &str = "tenant-runtime";

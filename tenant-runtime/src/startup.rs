@@ -1,54 +1,272 @@
-//! Builds the tenant runtime's HTTP server on a bound listener (port 0 in tests) and runs it
-//! until the shutdown token fires.
+//! Builds the tenant runtime: its state (registry, usage counters, token keys, mailer), the
+//! HTTP server on a bound listener (port 0 in tests), and the background tasks that run
+//! beside it (change feed, usage flush and sampling, idle-connection housekeeping) until
+//! shutdown, when the last usage counts are flushed.
 
-use crate::SERVICE;
+use crate::listener::{self, FeedState};
+use crate::registry::{Registry, RegistryConfig};
+use crate::usage::{self, Usage};
+use crate::{SERVICE, api, gate};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
+use anyhow::Context as _;
 use common::config::Settings;
-use common::http::{self, BindError, Check, HttpService, Listen};
+use common::crypto::Keyring;
+use common::http::{self, Check, HttpService, Listen};
+use common::mail::Mailer;
+use common::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// How often idle connections are closed and gauges refreshed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
 
 /// What every handler can reach.
-#[derive(Clone)]
 pub struct AppState {
     pub control_db: DatabaseConnection,
+    pub registry: Arc<Registry>,
+    pub usage: Arc<Usage>,
+    pub tokens: TokenKeys,
+    pub mailer: Mailer,
+    pub feed: Arc<FeedState>,
+    pub config: RuntimeConfig,
 }
 
-/// The service, bound and ready to run: see [`HttpService::port`] and
-/// [`HttpService::run_until`].
-pub type Application = HttpService;
+pub struct RuntimeConfig {
+    pub base_domain: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// `(scheme, host[:port])` of tenant URLs; set once the port is bound.
+    tenant_origin: OnceLock<(String, String)>,
+}
 
-/// Binds `tenant_runtime.host:port` and prepares the server.
+impl AppState {
+    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> anyhow::Result<Self> {
+        let keyring = Keyring::from_settings(settings).context(
+            "the tenant runtime needs `secrets.encryption_key` (APP_SECRETS__ENCRYPTION_KEY) \
+             to open tenant database passwords",
+        )?;
+        let tokens = TokenKeys::from_settings(settings).context(
+            "no key to verify tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
+        )?;
+        let runtime = &settings.tenant_runtime;
+        let registry = Registry::new(
+            control_db.clone(),
+            keyring,
+            RegistryConfig::from_settings(runtime),
+        );
+        Ok(Self {
+            control_db,
+            registry: Arc::new(registry),
+            usage: Arc::new(Usage::default()),
+            tokens,
+            mailer: Mailer::from_settings(settings)?,
+            feed: Arc::new(FeedState::default()),
+            config: RuntimeConfig {
+                base_domain: runtime.base_domain.clone(),
+                access_token_ttl_secs: runtime.access_token_ttl_secs,
+                refresh_token_ttl_secs: runtime.refresh_token_ttl_secs,
+                tenant_origin: OnceLock::new(),
+            },
+        })
+    }
+
+    /// Where a tenant's users sign in.
+    pub fn tenant_url(&self, slug: &str) -> String {
+        let (scheme, host) = self
+            .config
+            .tenant_origin
+            .get()
+            .cloned()
+            .unwrap_or_else(|| ("http".into(), self.config.base_domain.clone()));
+        format!("{scheme}://{slug}.{host}")
+    }
+
+    /// The link an invitation or password-reset email carries.
+    pub fn set_password_link(&self, slug: &str, token: &str) -> String {
+        format!("{}/set-password?token={token}", self.tenant_url(slug))
+    }
+}
+
+/// The runtime, bound and ready to run.
+pub struct Application {
+    http: HttpService,
+    state: web::Data<AppState>,
+    settings: Settings,
+}
+
+/// Binds `tenant_runtime.host:port` and prepares the server and its background tasks.
 pub fn build_app(
     settings: &Settings,
     control_db: DatabaseConnection,
-) -> Result<Application, BindError> {
+) -> anyhow::Result<Application> {
+    let state = web::Data::new(AppState::new(settings, control_db)?);
     let listen = Listen {
         host: &settings.tenant_runtime.host,
         port: settings.tenant_runtime.port,
         key: "tenant_runtime.port",
     };
-    let state = web::Data::new(AppState { control_db });
     let json_limit = settings.tenant_runtime.max_body_bytes;
-    HttpService::bind(listen, move || {
+    let app_state = state.clone();
+    let http = HttpService::bind(listen, move || {
         App::new()
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))
             .wrap(TracingLogger::default())
-            .app_data(state.clone())
+            .app_data(app_state.clone())
             .configure(|config| http::configure_basics(config, json_limit))
             .route("/readyz", web::get().to(readyz))
+            .route("/openapi.json", web::get().to(openapi))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", api::ApiDoc::openapi()),
+            )
+            .service(
+                web::scope("/api/v1")
+                    .wrap(from_fn(gate::gate))
+                    .configure(api::routes)
+                    .default_service(web::to(http::not_found)),
+            )
             .default_service(web::to(http::not_found))
+    })?;
+    let _ = state
+        .config
+        .tenant_origin
+        .set(settings.tenant_runtime.tenant_origin(Some(http.port())));
+    Ok(Application {
+        http,
+        state,
+        settings: settings.clone(),
     })
 }
 
-/// `GET /readyz`: the control database answers.
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.http.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown`, then drains requests and flushes the last usage counts.
+    pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let background = CancellationToken::new();
+        let tasks = spawn_background(&self.state, &self.settings, &background);
+        let served = self.http.run_until(shutdown).await;
+        background.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        final_flush(&self.state).await;
+        served
+    }
+}
+
+fn spawn_background(
+    state: &web::Data<AppState>,
+    settings: &Settings,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let runtime = &settings.tenant_runtime;
+    let feed = tokio::spawn(listener::follow_changes(
+        settings.database.url.expose().to_owned(),
+        state.registry.clone(),
+        state.feed.clone(),
+        stop.clone(),
+    ));
+    let flush = every(stop, Duration::from_secs(runtime.usage_flush_secs), {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move {
+                if let Err(error) = state.usage.flush(&state.control_db).await {
+                    tracing::warn!(%error, "flushing usage failed; the counts wait for the next try");
+                }
+            }
+        }
+    });
+    let sample = every(stop, Duration::from_secs(runtime.usage_sample_secs), {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { usage::sample(&state.registry, &state.control_db).await }
+        }
+    });
+    let housekeeping = every(stop, HOUSEKEEPING_EVERY, {
+        let registry = state.registry.clone();
+        move || {
+            let registry = registry.clone();
+            async move { registry.housekeeping().await }
+        }
+    });
+    vec![feed, flush, sample, housekeeping]
+}
+
+/// Runs `work` every `period` until `stop`.
+fn every<F, Fut>(stop: &CancellationToken, period: Duration, work: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => work().await,
+            }
+        }
+    })
+}
+
+/// The shutdown flush: a few tries, since a lost count is lost revenue.
+async fn final_flush(state: &AppState) {
+    for attempt in 1..=3 {
+        match state.usage.flush(&state.control_db).await {
+            Ok(calls) => {
+                tracing::info!(calls, "usage flushed at shutdown");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt, "flushing usage at shutdown failed");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+    tracing::error!(
+        calls = state.usage.pending(),
+        "usage counts lost at shutdown"
+    );
+}
+
+/// `GET /readyz`: the control database answers and the change feed is connected.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let control_db = Check {
         name: "control_db",
         result: common::db::ping(&state.control_db).await,
     };
-    http::readiness_response(&[control_db])
+    let feed = Check {
+        name: "tenant_change_feed",
+        result: if state.feed.is_connected() {
+            Ok(())
+        } else {
+            Err("not listening to tenant_changed yet".into())
+        },
+    };
+    http::readiness_response(&[control_db, feed])
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(api::document())
 }

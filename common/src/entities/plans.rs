@@ -3,6 +3,18 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The ERP modules a plan can enable (`plans.features`); the runtime gates each module's
+/// routes (`/api/v1/{module}/...`) on them.
+pub const MODULES: &[&str] = &[
+    "master_data",
+    "inventory",
+    "sales",
+    "purchasing",
+    "production",
+    "quality",
+    "approvals",
+];
+
 /// One plan, keyed by its stable `code`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "plans")]

@@ -2,8 +2,8 @@
 //! written as an `.eml` file under `{data_dir}/mail/` (development and tests read them
 //! there). Sending never blocks a request: callers spawn it and log a failure.
 
+use crate::config::Settings;
 use anyhow::Context as _;
-use common::config::Settings;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;

@@ -1,0 +1,289 @@
+//! Sign-in for tenant users: login (with lock-out), refresh (rotating), logout, password
+//! reset by emailed token, and set-password (for invited users and resets alike).
+
+use crate::audit::{self, Actor};
+use crate::auth::load_user;
+use crate::auth::sessions::{self, Refresh, TokenPair};
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::gate::Tenant;
+use crate::startup::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use common::http::Body;
+use common::tokens::{hash_opaque, new_opaque_token};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Failed logins before the account locks; the lock starts at 30 s and doubles to 15 min.
+const MAX_FAILURES: i32 = 5;
+const FIRST_LOCK_SECS: f64 = 30.0;
+const LONGEST_LOCK_SECS: f64 = 15.0 * 60.0;
+/// How long an emailed password-reset link works.
+const RESET_TTL_SECS: f64 = 3600.0;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    pub token: String,
+    pub password: String,
+}
+
+struct LoginRow {
+    id: Uuid,
+    password_hash: Option<String>,
+    status: String,
+    locked_for_secs: Option<f64>,
+}
+
+/// Signs a user in.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
+              (status = 429, description = "account_locked")))]
+pub async fn login(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: Body<LoginRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let body = body.into_inner()?;
+    let db = db::connect(&tenant).await?;
+    let row = db
+        .query_opt(
+            "SELECT id, password_hash, status, \
+               extract(epoch FROM locked_until - now())::float8 \
+             FROM users WHERE lower(email) = lower($1)",
+            &[&body.email.trim()],
+        )
+        .await?
+        .map(|row| LoginRow {
+            id: row.get(0),
+            password_hash: row.get(1),
+            status: row.get(2),
+            locked_for_secs: row.get::<_, Option<f64>>(3).filter(|secs| *secs > 0.0),
+        });
+    if let Some(secs) = row.as_ref().and_then(|row| row.locked_for_secs) {
+        return Err(locked(secs));
+    }
+    let hash = row.as_ref().and_then(|row| row.password_hash.clone());
+    let verified = common::passwords::verify_off_thread(body.password, hash).await;
+    let Some(user) = row.filter(|row| verified && row.status == "active") else {
+        if verified_user_exists(db.client(), &body.email).await? {
+            record_failure(db.client(), &body.email).await?;
+        }
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the email or password is wrong",
+        ));
+    };
+    db.execute(
+        "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = now() \
+         WHERE id = $1",
+        &[&user.id],
+    )
+    .await?;
+    let roles = load_user(db.client(), user.id)
+        .await?
+        .map(|user| user.roles)
+        .unwrap_or_default();
+    let pair = sessions::issue(
+        &state,
+        db.client(),
+        tenant.0.id,
+        user.id,
+        roles,
+        Uuid::now_v7(),
+    )
+    .await?;
+    Ok(web::Json(pair))
+}
+
+async fn verified_user_exists(
+    db: &impl tokio_postgres::GenericClient,
+    email: &str,
+) -> ApiResult<bool> {
+    let row = db
+        .query_opt(
+            "SELECT 1 FROM users WHERE lower(email) = lower($1)",
+            &[&email.trim()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+async fn record_failure(db: &impl tokio_postgres::GenericClient, email: &str) -> ApiResult<()> {
+    db.execute(
+        "UPDATE users SET failed_login_count = failed_login_count + 1, \
+           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
+             secs => least($3 * power(2, failed_login_count + 1 - $2), $4)) \
+             ELSE locked_until END \
+         WHERE lower(email) = lower($1)",
+        &[
+            &email.trim(),
+            &MAX_FAILURES,
+            &FIRST_LOCK_SECS,
+            &LONGEST_LOCK_SECS,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn locked(secs: f64) -> ApiError {
+    ApiError::retry_later(
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+        "too many failed sign-ins; try again later",
+        secs.ceil() as u64,
+    )
+}
+
+/// Trades a refresh token for a new pair (the old one is spent).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, description = "invalid_refresh_token")))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: Body<RefreshRequest>,
+) -> ApiResult<web::Json<TokenPair>> {
+    let body = body.into_inner()?;
+    let db = db::connect(&tenant).await?;
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is not valid; sign in",
+        )
+    };
+    let (user, family) = match sessions::spend(db.client(), &body.refresh_token).await? {
+        Refresh::Spent { user, family } => (user, family),
+        Refresh::Invalid | Refresh::Reused => return Err(invalid()),
+    };
+    let user = load_user(db.client(), user)
+        .await?
+        .filter(|user| user.status == "active")
+        .ok_or_else(invalid)?;
+    let pair = sessions::issue(
+        &state,
+        db.client(),
+        tenant.0.id,
+        user.id,
+        user.roles,
+        family,
+    )
+    .await?;
+    Ok(web::Json(pair))
+}
+
+/// Ends the session the refresh token belongs to.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "signed out")))]
+pub async fn logout(tenant: Tenant, body: Body<RefreshRequest>) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let db = db::connect(&tenant).await?;
+    sessions::revoke_family(db.client(), &body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Emails a password-reset link. Answers 202 whether or not the email is known.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, description = "a link is on its way if the address is known")))]
+pub async fn request_reset(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: Body<ResetRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let db = db::connect(&tenant).await?;
+    let token = new_opaque_token();
+    let updated = db
+        .query_opt(
+            "UPDATE users SET set_password_token_hash = $2, \
+               set_password_expires_at = now() + make_interval(secs => $3), updated_at = now() \
+             WHERE lower(email) = lower($1) AND status <> 'disabled' RETURNING email",
+            &[&body.email.trim(), &hash_opaque(&token), &RESET_TTL_SECS],
+        )
+        .await?;
+    if let Some(row) = updated {
+        let email: String = row.get(0);
+        let link = state.set_password_link(&tenant.0.slug, &token);
+        state.mailer.send_later(
+            email,
+            format!("Reset your {} password", tenant.0.name),
+            format!(
+                "Someone asked to reset your password for {}.\n\nSet a new one within an hour:\n{link}\n\n\
+                 If it was not you, ignore this message.\n",
+                tenant.0.name
+            ),
+        );
+    }
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Sets a password with an emailed token (an invitation or a reset); the user becomes
+/// active and every earlier session ends.
+#[utoipa::path(post, path = "/api/v1/auth/set-password", tag = "auth", request_body = SetPasswordRequest,
+    responses((status = 204, description = "password set"), (status = 400, description = "invalid_set_password_token"),
+              (status = 422, description = "validation_failed")))]
+pub async fn set_password(
+    request: HttpRequest,
+    tenant: Tenant,
+    body: Body<SetPasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    common::passwords::acceptable(&body.password)
+        .map_err(|message| ApiError::invalid_field("password", message))?;
+    let hash = common::passwords::hash_off_thread(body.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut db = db::connect(&tenant).await?;
+    let transaction = db.begin().await?;
+    let user: Option<Uuid> = transaction
+        .query_opt(
+            "UPDATE users SET password_hash = $2, status = 'active', \
+               set_password_token_hash = NULL, set_password_expires_at = NULL, \
+               failed_login_count = 0, locked_until = NULL, updated_at = now() \
+             WHERE set_password_token_hash = $1 AND set_password_expires_at > now() \
+               AND status <> 'disabled' RETURNING id",
+            &[&hash_opaque(&body.token), &hash],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let Some(user) = user else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_set_password_token",
+            "the link is not valid or has expired; ask for a new one",
+        ));
+    };
+    sessions::revoke_user(&transaction, user).await?;
+    let actor = Actor::new(&request, Some(user), None);
+    let entry = audit::Entry {
+        action: "user.password_set",
+        target_kind: "user",
+        target_id: user.to_string(),
+        before: None,
+        after: None,
+    };
+    audit::record(&transaction, &actor, entry).await?;
+    transaction.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

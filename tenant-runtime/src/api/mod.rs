@@ -1,0 +1,66 @@
+//! The tenant API under `/api/v1`, every route behind the gate, and its OpenAPI document.
+
+pub mod auth;
+pub mod me;
+pub mod roles;
+pub mod users;
+
+use actix_web::web;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+/// Mounts the routes (the caller wraps them in the gate).
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/auth/login", web::post().to(auth::login))
+        .route("/auth/refresh", web::post().to(auth::refresh))
+        .route("/auth/logout", web::post().to(auth::logout))
+        .route("/auth/password-reset", web::post().to(auth::request_reset))
+        .route("/auth/set-password", web::post().to(auth::set_password))
+        .route("/me", web::get().to(me::me))
+        .route("/users", web::get().to(users::list))
+        .route("/users", web::post().to(users::invite))
+        .route("/users/{id}", web::get().to(users::show))
+        .route("/users/{id}", web::patch().to(users::update))
+        .route("/roles", web::get().to(roles::list))
+        .route("/roles", web::post().to(roles::create))
+        .route("/roles/{id}", web::patch().to(roles::update))
+        .route("/permissions", web::get().to(roles::permissions));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ERP tenant API", description = "Each company's API. Name the company with \
+        its subdomain or the `X-Tenant` header."),
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::request_reset, auth::set_password,
+        me::me, users::list, users::show, users::invite, users::update,
+        roles::list, roles::create, roles::update, roles::permissions,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as JSON.
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+}

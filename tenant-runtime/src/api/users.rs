@@ -1,0 +1,297 @@
+//! Users of a company: list, show, invite (within the plan's `max_users`), change name,
+//! status and roles. Every change is written to the tenant's audit log in the same
+//! transaction.
+
+use crate::audit;
+use crate::auth::perm::{UsersManage, UsersRead};
+use crate::auth::{Authorized, UserRecord, load_user, sessions};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use common::http::Body;
+use common::tokens::{hash_opaque, new_opaque_token};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Invitations work for a week.
+const INVITE_TTL_SECS: f64 = 7.0 * 24.0 * 3600.0;
+/// Serializes user-count checks with inserts and re-enables (transaction-scoped).
+const USER_LIMIT_LOCK: i64 = 0x7573_6572_735f_6c69; // "users_li"
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteUser {
+    pub email: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// Role names; at least one.
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    /// `active` or `disabled`.
+    pub status: Option<String>,
+    /// Replaces the user's roles.
+    pub roles: Option<Vec<String>>,
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = [UserRecord])))]
+pub async fn list(auth: Authorized<UsersRead>) -> ApiResult<web::Json<Vec<UserRecord>>> {
+    let ids: Vec<Uuid> = auth
+        .current
+        .db
+        .query("SELECT id FROM users ORDER BY lower(email)", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        users.extend(load_user(auth.current.db.client(), id).await?);
+    }
+    Ok(web::Json(users))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = UserRecord), (status = 404)))]
+pub async fn show(
+    auth: Authorized<UsersRead>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<UserRecord>> {
+    let user = load_user(auth.current.db.client(), *id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    Ok(web::Json(user))
+}
+
+/// Invites a user: created `invited`, emailed a link to set a password.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    request_body = InviteUser,
+    responses((status = 201, body = UserRecord), (status = 409, description = "limit_exceeded or email_taken"),
+              (status = 422, description = "validation_failed")))]
+pub async fn invite(
+    state: web::Data<AppState>,
+    auth: Authorized<UsersManage>,
+    body: Body<InviteUser>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
+    let email = common::ids::normalize_email(&body.email)
+        .ok_or_else(|| ApiError::invalid_field("email", "not an email address"))?;
+    if body.roles.is_empty() {
+        return Err(ApiError::invalid_field("roles", "give at least one role"));
+    }
+    let mut current = auth.current;
+    let max_users = current.tenant.0.plan.max_users;
+    let token = new_opaque_token();
+    let transaction = current.db.begin().await?;
+    ensure_room_for_one_more(&transaction, max_users).await?;
+    let taken = transaction
+        .query_opt(
+            "SELECT 1 FROM users WHERE lower(email) = lower($1)",
+            &[&email],
+        )
+        .await?;
+    if taken.is_some() {
+        return Err(ApiError::conflict(
+            "email_taken",
+            "a user with this email exists",
+        ));
+    }
+    let id = Uuid::now_v7();
+    transaction
+        .execute(
+            "INSERT INTO users (id, email, display_name, status, set_password_token_hash, \
+               set_password_expires_at) \
+             VALUES ($1, $2, $3, 'invited', $4, now() + make_interval(secs => $5))",
+            &[
+                &id,
+                &email,
+                &body.display_name.trim(),
+                &hash_opaque(&token),
+                &INVITE_TTL_SECS,
+            ],
+        )
+        .await?;
+    set_roles(&transaction, id, &body.roles).await?;
+    let user = load_user(&transaction, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let entry = audit::Entry {
+        action: "user.invited",
+        target_kind: "user",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(serde_json::json!({"email": user.email, "roles": user.roles})),
+    };
+    audit::record(&transaction, &current.actor, entry).await?;
+    transaction.commit().await?;
+    let tenant = &current.tenant.0;
+    let link = state.set_password_link(&tenant.slug, &token);
+    state.mailer.send_later(
+        email,
+        format!("You are invited to {}", tenant.name),
+        format!(
+            "You have been invited to {} on the ERP.\n\nChoose your password within a week:\n{link}\n",
+            tenant.name
+        ),
+    );
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// Changes a user's name, status or roles.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserRecord), (status = 404), (status = 409, description = "limit_exceeded or last_admin"),
+              (status = 422, description = "validation_failed")))]
+pub async fn update(
+    auth: Authorized<UsersManage>,
+    id: web::Path<Uuid>,
+    body: Body<UpdateUser>,
+) -> ApiResult<web::Json<UserRecord>> {
+    let body = body.into_inner()?;
+    let id = *id;
+    let status = match body.status.as_deref() {
+        None => None,
+        Some(status @ ("active" | "disabled")) => Some(status),
+        Some(_) => return Err(ApiError::invalid_field("status", "`active` or `disabled`")),
+    };
+    if body.roles.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::invalid_field("roles", "give at least one role"));
+    }
+    let mut current = auth.current;
+    let max_users = current.tenant.0.plan.max_users;
+    let transaction = current.db.begin().await?;
+    let before = load_user(&transaction, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    if status == Some("active") && before.status == "disabled" {
+        ensure_room_for_one_more(&transaction, max_users).await?;
+    }
+    if let Some(name) = &body.display_name {
+        transaction
+            .execute(
+                "UPDATE users SET display_name = $2, updated_at = now() WHERE id = $1",
+                &[&id, &name.trim()],
+            )
+            .await?;
+    }
+    if let Some(status) = status.filter(|status| *status != before.status) {
+        // An invited user becomes active by setting a password, not by an admin.
+        let next = if before.status == "invited" && status == "active" {
+            "invited"
+        } else {
+            status
+        };
+        transaction
+            .execute(
+                "UPDATE users SET status = $2, updated_at = now() WHERE id = $1",
+                &[&id, &next],
+            )
+            .await?;
+        if next == "disabled" {
+            sessions::revoke_user(&transaction, id).await?;
+        }
+    }
+    if let Some(roles) = &body.roles {
+        set_roles(&transaction, id, roles).await?;
+    }
+    ensure_an_admin_remains(&transaction).await?;
+    let after = load_user(&transaction, id)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let entry = audit::Entry {
+        action: "user.updated",
+        target_kind: "user",
+        target_id: id.to_string(),
+        before: Some(snapshot(&before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::record(&transaction, &current.actor, entry).await?;
+    transaction.commit().await?;
+    Ok(web::Json(after))
+}
+
+fn snapshot(user: &UserRecord) -> serde_json::Value {
+    serde_json::json!({"display_name": user.display_name, "status": user.status, "roles": user.roles})
+}
+
+/// 409 `limit_exceeded` when the users that count (not disabled) already fill the plan.
+async fn ensure_room_for_one_more(
+    db: &impl tokio_postgres::GenericClient,
+    max_users: i32,
+) -> ApiResult<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&USER_LIMIT_LOCK])
+        .await?;
+    let counted: i64 = db
+        .query_one("SELECT count(*) FROM users WHERE status <> 'disabled'", &[])
+        .await?
+        .get(0);
+    if counted >= i64::from(max_users) {
+        return Err(ApiError::conflict(
+            "limit_exceeded",
+            format!("the plan allows {max_users} users; disable one or upgrade"),
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces a user's roles; 422 naming any role that does not exist.
+async fn set_roles(
+    db: &impl tokio_postgres::GenericClient,
+    user: Uuid,
+    roles: &[String],
+) -> ApiResult<()> {
+    let found: Vec<String> = db
+        .query("SELECT name FROM roles WHERE name = ANY($1)", &[&roles])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if let Some(missing) = roles.iter().find(|role| !found.contains(role)) {
+        return Err(ApiError::invalid_field(
+            "roles",
+            format!("no role is called `{missing}`"),
+        ));
+    }
+    db.execute("DELETE FROM user_roles WHERE user_id = $1", &[&user])
+        .await?;
+    db.execute(
+        "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = ANY($2)",
+        &[&user, &roles],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A company must keep at least one active user with the `admin` role.
+async fn ensure_an_admin_remains(db: &impl tokio_postgres::GenericClient) -> ApiResult<()> {
+    let admins: i64 = db
+        .query_one(
+            "SELECT count(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+             JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin' AND u.status = 'active'",
+            &[],
+        )
+        .await?
+        .get(0);
+    if admins == 0 {
+        return Err(ApiError::conflict(
+            "last_admin",
+            "this would leave the company without an active admin",
+        ));
+    }
+    Ok(())
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "user_not_found",
+        "no user has this id",
+    )
+}

@@ -1,0 +1,198 @@
+//! Tenant users' authentication and authorization. [`CurrentUser`] verifies the bearer
+//! token (`aud=tenant-runtime`, its `tid` must be the request's tenant) and reloads the
+//! user with roles and permissions from the tenant database on every request, so a
+//! disabled user or a changed role takes effect at once. [`Authorized<P>`] adds the
+//! permission check each handler declares in its signature.
+
+pub mod sessions;
+
+use crate::audit::Actor;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::gate::Tenant;
+use crate::registry::pool::TenantConnection;
+use crate::startup::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use common::tokens::{Claims, TENANT_RUNTIME_AUDIENCE, TokenError};
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use std::marker::PhantomData;
+use uuid::Uuid;
+
+/// A user as the request path sees them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub status: String,
+    pub roles: Vec<String>,
+    pub permissions: Vec<String>,
+}
+
+/// Loads a user with role names and permission codes in one round trip.
+pub async fn load_user(
+    db: &impl tokio_postgres::GenericClient,
+    id: Uuid,
+) -> Result<Option<UserRecord>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT u.id, u.email, u.display_name, u.status, \
+               coalesce(array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), '{}'), \
+               coalesce(array_agg(DISTINCT rp.permission_code) \
+                        FILTER (WHERE rp.permission_code IS NOT NULL), '{}') \
+             FROM users u \
+             LEFT JOIN user_roles ur ON ur.user_id = u.id \
+             LEFT JOIN roles r ON r.id = ur.role_id \
+             LEFT JOIN role_permissions rp ON rp.role_id = r.id \
+             WHERE u.id = $1 GROUP BY u.id",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|row| UserRecord {
+        id: row.get(0),
+        email: row.get(1),
+        display_name: row.get(2),
+        status: row.get(3),
+        roles: row.get(4),
+        permissions: row.get(5),
+    }))
+}
+
+/// The signed-in user of this tenant, and a connection to its database.
+pub struct CurrentUser {
+    pub user: UserRecord,
+    pub claims: Claims,
+    pub tenant: Tenant,
+    pub db: TenantConnection,
+    pub actor: Actor,
+}
+
+impl CurrentUser {
+    pub fn can(&self, permission: &str) -> bool {
+        self.user.permissions.iter().any(|code| code == permission)
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, ApiResult<Self>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let tenant = Tenant::from_request(&request, payload);
+        Box::pin(async move {
+            let tenant = tenant.await?;
+            let state = request
+                .app_data::<web::Data<AppState>>()
+                .expect("AppState is registered");
+            let claims = verified_claims(&request, state, &tenant)?;
+            let user_id: Uuid = claims.sub.parse().map_err(|_| invalid_token())?;
+            let db = db::connect(&tenant).await?;
+            let user = load_user(db.client(), user_id)
+                .await?
+                .filter(|user| user.status == "active")
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_token", "this user can no longer sign in")
+                })?;
+            let actor = Actor::new(&request, Some(user.id), claims.imp.clone());
+            Ok(Self {
+                user,
+                claims,
+                tenant,
+                db,
+                actor,
+            })
+        })
+    }
+}
+
+fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> ApiResult<Claims> {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "unauthenticated",
+                "sign in: send `Authorization: Bearer <token>`",
+            )
+        })?;
+    let claims = state
+        .tokens
+        .verify(token.trim(), TENANT_RUNTIME_AUDIENCE)
+        .map_err(|error| match error {
+            TokenError::Expired => {
+                ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
+            }
+            _ => invalid_token(),
+        })?;
+    if claims.tid.as_deref() != Some(&tenant.0.id.to_string()) {
+        return Err(ApiError::forbidden(
+            "tenant_mismatch",
+            "this token belongs to another company",
+        ));
+    }
+    Ok(claims)
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::unauthorized("invalid_token", "the access token is not valid")
+}
+
+/// A permission code a handler requires.
+pub trait Permission {
+    const CODE: &'static str;
+}
+
+/// The current user, known to hold `P`.
+pub struct Authorized<P> {
+    pub current: CurrentUser,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission + 'static> FromRequest for Authorized<P> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, ApiResult<Self>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let current = CurrentUser::from_request(request, payload);
+        Box::pin(async move {
+            let current = current.await?;
+            if !current.can(P::CODE) {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    format!("this needs the `{}` permission", P::CODE),
+                ));
+            }
+            Ok(Self {
+                current,
+                _permission: PhantomData,
+            })
+        })
+    }
+}
+
+/// The permissions handlers name.
+pub mod perm {
+    macro_rules! permissions {
+        ($($name:ident = $code:literal),+ $(,)?) => {
+            $(
+                pub struct $name;
+                impl super::Permission for $name {
+                    const CODE: &'static str = $code;
+                }
+            )+
+        };
+    }
+
+    permissions! {
+        UsersRead = "users.read",
+        UsersManage = "users.manage",
+        RolesRead = "roles.read",
+        RolesManage = "roles.manage",
+    }
+}

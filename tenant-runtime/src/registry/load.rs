@@ -1,0 +1,178 @@
+//! Loading a [`TenantHandle`] on a registry miss: the tenant and its plan in one query, its
+//! server (connection settings and budget) once per server, and a pool that opens
+//! connections lazily.
+
+use super::budget::ServerBudget;
+use super::pool::{self, PoolShape};
+use super::{LookupError, PlanLimits, Registry, TenantHandle};
+use anyhow::{Context as _, anyhow};
+use common::crypto::Sealed;
+use common::entities::{TenantStatus, database_servers, plans, tenants};
+use common::ids::TenantId;
+use governor::{Quota, RateLimiter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// A database server as the runtime knows it: where to connect, and its budget.
+pub struct KnownServer {
+    pub config: tokio_postgres::Config,
+    pub budget: Arc<ServerBudget>,
+}
+
+impl Registry {
+    pub(super) async fn load(&self, slug: &str) -> Result<Arc<TenantHandle>, LookupError> {
+        let found = tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(slug))
+            .find_also_related(plans::Entity)
+            .one(&self.control_db)
+            .await
+            .map_err(|error| load_error(anyhow!(error).context("reading the tenant")))?;
+        let Some((tenant, Some(plan))) = found else {
+            return Err(LookupError::NotFound);
+        };
+        self.build_handle(tenant, plan)
+            .await
+            .map(Arc::new)
+            .map_err(load_error)
+    }
+
+    async fn build_handle(
+        &self,
+        tenant: tenants::Model,
+        plan: plans::Model,
+    ) -> anyhow::Result<TenantHandle> {
+        let plan = plan_limits(plan);
+        let last_used = Arc::new(AtomicU64::new(0));
+        let (pool, server) = match (tenant.status, tenant.server_id) {
+            (TenantStatus::Active, Some(server_id)) => {
+                let server = self.server(server_id).await?;
+                let pool = self.tenant_pool(&tenant, &server, &plan)?;
+                server
+                    .budget
+                    .attach(tenant.id, pool.clone(), last_used.clone());
+                (Some(pool), Some(server.budget.clone()))
+            }
+            _ => (None, None),
+        };
+        Ok(TenantHandle {
+            id: tenant.id,
+            slug: tenant.slug,
+            name: tenant.name,
+            status: tenant.status,
+            suspension_kind: tenant.suspension_kind,
+            storage_bytes: AtomicI64::new(tenant.storage_bytes.unwrap_or(-1)),
+            rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
+            in_flight: Arc::new(Semaphore::new(plan.max_concurrent_requests as usize)),
+            plan,
+            pool,
+            server,
+            last_used,
+        })
+    }
+
+    /// The server's connection settings and budget, read once and kept.
+    async fn server(&self, id: Uuid) -> anyhow::Result<Arc<KnownServer>> {
+        if let Some(known) = self.servers.get(&id) {
+            return Ok(known.clone());
+        }
+        let row = database_servers::Entity::find_by_id(id)
+            .one(&self.control_db)
+            .await
+            .context("reading the database server")?
+            .with_context(|| format!("database server {id} is not registered"))?;
+        let sealed = Sealed {
+            key_id: row.admin_url_key_id.clone(),
+            ciphertext: row.admin_url_ciphertext.clone(),
+        };
+        let url = self
+            .keyring
+            .open_str(&sealed, row.id.as_bytes())
+            .context("opening the server's URL")?;
+        let config: tokio_postgres::Config = url
+            .expose()
+            .parse()
+            .context("the server's URL does not parse")?;
+        let budget = usize::try_from(row.connection_budget.max(1)).unwrap_or(1);
+        let known = Arc::new(KnownServer {
+            config,
+            budget: Arc::new(ServerBudget::new(id, budget, self.config.budget_wait)),
+        });
+        // Two loads racing for a new server keep the first one's budget.
+        Ok(self.servers.entry(id).or_insert(known).clone())
+    }
+
+    fn tenant_pool(
+        &self,
+        tenant: &tenants::Model,
+        server: &KnownServer,
+        plan: &PlanLimits,
+    ) -> anyhow::Result<pool::TenantPool> {
+        let sealed = Sealed {
+            key_id: tenant
+                .db_password_key_id
+                .clone()
+                .context("the tenant has no database password")?,
+            ciphertext: tenant
+                .db_password_ciphertext
+                .clone()
+                .context("the tenant has no database password")?,
+        };
+        let password = self
+            .keyring
+            .open_str(&sealed, tenant.id.as_bytes())
+            .context("opening the tenant's database password")?;
+        let name = TenantId(tenant.id).database_name();
+        let mut config = server.config.clone();
+        config
+            .user(tenant.db_role.as_deref().unwrap_or(&name))
+            .password(password.expose())
+            .dbname(tenant.db_name.as_deref().unwrap_or(&name))
+            .application_name(crate::SERVICE)
+            .connect_timeout(self.config.connect_timeout);
+        let plan_cap = u32::try_from(plan.max_db_connections.max(1)).unwrap_or(1);
+        let shape = PoolShape {
+            max_size: self.config.max_connections_per_pool.min(plan_cap) as usize,
+            wait: self.config.budget_wait + self.config.connect_timeout + Duration::from_secs(1),
+        };
+        Ok(pool::build(tenant.id, config, server.budget.clone(), shape))
+    }
+}
+
+fn plan_limits(plan: plans::Model) -> PlanLimits {
+    let features = plan
+        .features
+        .as_array()
+        .map(|modules| {
+            modules
+                .iter()
+                .filter_map(|module| module.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    PlanLimits {
+        code: plan.code,
+        max_users: plan.max_users,
+        max_storage_mb: plan.max_storage_mb,
+        requests_per_minute: u32::try_from(plan.api_requests_per_minute)
+            .unwrap_or(1)
+            .max(1),
+        max_concurrent_requests: u32::try_from(plan.max_concurrent_requests)
+            .unwrap_or(1)
+            .max(1),
+        max_db_connections: plan.max_db_connections,
+        features,
+    }
+}
+
+fn per_minute(requests: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN))
+}
+
+fn load_error(error: anyhow::Error) -> LookupError {
+    LookupError::Load(Arc::new(error))
+}

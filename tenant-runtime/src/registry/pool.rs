@@ -1,0 +1,136 @@
+//! A tenant's connection pool: deadpool over tokio-postgres, whose manager takes a permit
+//! from the server's [`ServerBudget`] before it opens a connection and keeps it for as long
+//! as the connection lives.
+
+use super::budget::{BudgetExhausted, ServerBudget};
+use deadpool::managed::{self, Metrics, RecycleResult};
+use deadpool_postgres::{ClientWrapper, ManagerConfig, RecyclingMethod};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use uuid::Uuid;
+
+pub type TenantPool = managed::Pool<BudgetedManager>;
+/// A pooled connection; derefs to a `tokio_postgres::Client` (with a statement cache).
+pub type TenantConnection = managed::Object<BudgetedManager>;
+
+/// Opens connections for one tenant, within its server's budget.
+pub struct BudgetedManager {
+    tenant: Uuid,
+    budget: Arc<ServerBudget>,
+    postgres: deadpool_postgres::Manager,
+}
+
+/// A connection and the budget permit it holds until it is closed.
+pub struct BudgetedClient {
+    client: ClientWrapper,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deref for BudgetedClient {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        &self.client
+    }
+}
+
+impl BudgetedClient {
+    /// The plain tokio-postgres client (what `GenericClient` helpers take).
+    pub fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(
+        &mut self,
+    ) -> Result<tokio_postgres::Transaction<'_>, tokio_postgres::Error> {
+        DerefMut::deref_mut(&mut self.client).transaction().await
+    }
+}
+
+impl DerefMut for BudgetedClient {
+    fn deref_mut(&mut self) -> &mut ClientWrapper {
+        &mut self.client
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Budget(#[from] BudgetExhausted),
+    #[error("connecting to the tenant database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+impl managed::Manager for BudgetedManager {
+    type Type = BudgetedClient;
+    type Error = ConnectError;
+
+    async fn create(&self) -> Result<BudgetedClient, ConnectError> {
+        let permit = self.budget.acquire(self.tenant).await?;
+        let client = managed::Manager::create(&self.postgres).await?;
+        metrics::counter!("runtime_connections_opened_total").increment(1);
+        Ok(BudgetedClient {
+            client,
+            _permit: permit,
+        })
+    }
+
+    async fn recycle(
+        &self,
+        connection: &mut BudgetedClient,
+        metrics: &Metrics,
+    ) -> RecycleResult<ConnectError> {
+        managed::Manager::recycle(&self.postgres, &mut connection.client, metrics)
+            .await
+            .map_err(|error| match error {
+                managed::RecycleError::Backend(error) => {
+                    managed::RecycleError::Backend(error.into())
+                }
+                managed::RecycleError::Message(message) => managed::RecycleError::Message(message),
+            })
+    }
+
+    fn detach(&self, connection: &mut BudgetedClient) {
+        managed::Manager::detach(&self.postgres, &mut connection.client);
+    }
+}
+
+/// How a tenant pool is sized and bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolShape {
+    pub max_size: usize,
+    /// Bounds a request's wait for a pooled connection (including the budget wait and the
+    /// connect itself), so it ends in an error rather than a hang.
+    pub wait: Duration,
+}
+
+pub fn build(
+    tenant: Uuid,
+    config: tokio_postgres::Config,
+    budget: Arc<ServerBudget>,
+    shape: PoolShape,
+) -> TenantPool {
+    let postgres = deadpool_postgres::Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let manager = BudgetedManager {
+        tenant,
+        budget,
+        postgres,
+    };
+    managed::Pool::builder(manager)
+        .max_size(shape.max_size)
+        .wait_timeout(Some(shape.wait))
+        .create_timeout(Some(shape.wait))
+        .recycle_timeout(Some(Duration::from_secs(2)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .expect("a runtime and timeouts are set")
+}
