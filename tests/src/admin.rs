@@ -148,6 +148,34 @@ impl AdminApi {
         id
     }
 
+    /// Registers a server under `name` at `url` (which may go through a proxy), dropping
+    /// its tenants at the end through `direct_url`.
+    pub async fn register_server(
+        &self,
+        name: &str,
+        url: &str,
+        direct_url: &str,
+        capacity: i32,
+    ) -> Uuid {
+        let reply = self
+            .post(
+                "/api/v1/servers",
+                json!({ "name": name, "admin_url": url, "capacity": capacity }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let id: Uuid = reply.body["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        self.servers
+            .lock()
+            .expect("lock")
+            .push((id, direct_url.to_owned()));
+        id
+    }
+
     /// `POST /api/v1/tenants` for `slug` on the `starter` plan.
     pub async fn create_tenant(&self, slug: &str) -> Reply {
         self.post(
@@ -208,7 +236,7 @@ impl AdminApi {
     }
 }
 
-async fn read(response: reqwest::Response) -> Reply {
+pub(crate) async fn read(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod fleet;
 pub mod postgres;
 pub mod proxy;
+pub mod runtime;
 
 pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};

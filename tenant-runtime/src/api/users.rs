@@ -90,7 +90,6 @@ pub async fn invite(
     let max_users = current.tenant.0.plan.max_users;
     let token = new_opaque_token();
     let transaction = current.db.begin().await?;
-    ensure_room_for_one_more(&transaction, max_users).await?;
     let taken = transaction
         .query_opt(
             "SELECT 1 FROM users WHERE lower(email) = lower($1)",
@@ -103,6 +102,7 @@ pub async fn invite(
             "a user with this email exists",
         ));
     }
+    ensure_room_for_one_more(&transaction, max_users).await?;
     let id = Uuid::now_v7();
     transaction
         .execute(

@@ -11,6 +11,7 @@ mod impersonation;
 mod migrations_cli;
 mod provisioning;
 mod provisioning_faults;
+mod runtime_auth;
 mod signup;
 mod startup;
 mod two_servers;

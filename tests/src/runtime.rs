@@ -1,0 +1,108 @@
+//! The tenant runtime as tests use it: companies made through signup (so their admin has a
+//! known password), requests naming the company by `X-Tenant` header or subdomain, and
+//! sign-in helpers.
+
+use crate::admin::{AdminApi, Reply};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// The password every company's first admin signs up with.
+pub const OWNER_PASSWORD: &str = "a long enough password";
+
+/// A company (tenant) made for a test.
+#[derive(Debug, Clone)]
+pub struct Company {
+    pub id: String,
+    pub slug: String,
+    pub admin_email: String,
+}
+
+impl AdminApi {
+    /// Signs a company up on `plan` and waits until it is active.
+    pub async fn company(&self, slug: &str, plan: &str) -> Company {
+        let admin_email = format!("boss@{slug}.example");
+        let body = json!({ "company_name": format!("{slug} Manufacturing"), "slug": slug,
+                           "admin_email": admin_email, "admin_password": OWNER_PASSWORD,
+                           "plan": plan });
+        let reply = self
+            .call(Method::POST, "/api/v1/signup", None, Some(body))
+            .await;
+        assert_eq!(reply.status, 202, "signup of {slug}: {:?}", reply.body);
+        let job = self
+            .wait_for_job(reply.body["job_id"].as_str().expect("job"))
+            .await;
+        assert_eq!(job["state"], "succeeded", "{job:?}");
+        Company {
+            id: reply.body["tenant_id"].as_str().expect("id").to_owned(),
+            slug: slug.to_owned(),
+            admin_email,
+        }
+    }
+
+    /// Creates a public plan with these limits and every module but `production`.
+    pub async fn plan_with(&self, code: &str, limits: Value) -> Value {
+        let mut all = json!({ "max_users": 10, "max_storage_mb": 1000,
+                              "api_requests_per_minute": 6000, "api_calls_per_month": 1_000_000,
+                              "max_concurrent_requests": 50, "max_db_connections": 5 });
+        for (key, value) in limits.as_object().expect("limits object") {
+            all[key] = value.clone();
+        }
+        let reply = self
+            .post(
+                "/api/v1/plans",
+                json!({ "code": code, "name": code, "limits": all,
+                        "features": ["master_data", "inventory", "sales"] }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+
+    /// A request to the runtime naming the company with `X-Tenant`.
+    pub async fn tenant_call(
+        &self,
+        slug: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let url = format!("{}{path}", self.app.tenant_runtime_url);
+        let mut request = self
+            .app
+            .client
+            .request(method, url)
+            .header("X-Tenant", slug);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        crate::admin::read(request.send().await.expect("request sent")).await
+    }
+
+    /// Signs in to a company: the reply of `POST /api/v1/auth/login`.
+    pub async fn tenant_login(&self, slug: &str, email: &str, password: &str) -> Reply {
+        self.tenant_call(
+            slug,
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// The company owner's access token.
+    pub async fn owner_token(&self, company: &Company) -> String {
+        let reply = self
+            .tenant_login(&company.slug, &company.admin_email, OWNER_PASSWORD)
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+}

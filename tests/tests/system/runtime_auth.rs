@@ -1,0 +1,493 @@
+//! Tenant runtime: resolution, sign-in and sessions, cross-tenant tokens on every route,
+//! users (invitations within `max_users`, set-password by emailed token) and roles.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use system_tests::AdminApi;
+use system_tests::runtime::OWNER_PASSWORD;
+
+#[tokio::test]
+async fn the_tenant_comes_from_the_subdomain_or_the_header_and_they_must_agree() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let token = api.owner_token(&acme).await;
+    let port = api.app.tenant_runtime_url.rsplit(':').next().expect("port");
+    let by_host = |host: String| {
+        api.app
+            .client
+            .get(format!("{}/api/v1/me", api.app.tenant_runtime_url))
+            .header("Host", host)
+            .bearer_auth(&token)
+    };
+    let me = by_host(format!("acme.localhost:{port}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(me.status(), 200);
+    let body: Value = me.json().await.expect("json");
+    assert_eq!(body["tenant"]["slug"], "acme");
+    assert_eq!(body["user"]["email"], acme.admin_email);
+    assert!(
+        body["user"]["roles"]
+            .as_array()
+            .expect("roles")
+            .contains(&json!("admin"))
+    );
+    assert!(
+        body["user"]["permissions"]
+            .as_array()
+            .expect("perms")
+            .contains(&json!("users.manage"))
+    );
+    assert_eq!(body["limits"]["max_users"], 10);
+
+    let conflict = by_host(format!("acme.localhost:{port}"))
+        .header("X-Tenant", "other")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(conflict.status(), 400);
+    let problem: Value = conflict.json().await.expect("json");
+    assert_eq!(problem["code"], "tenant_conflict");
+
+    let unknown = api
+        .tenant_call("nobody-here", Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (404, "tenant_not_found"));
+    let missing = by_host(format!("127.0.0.1:{port}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(missing.status(), 400);
+    let underscore = api
+        .tenant_call("bad_name", Method::GET, "/api/v1/me", None, None)
+        .await;
+    assert_eq!(
+        (underscore.status, underscore.code()),
+        (404, "tenant_not_found")
+    );
+}
+
+#[tokio::test]
+async fn sign_in_refresh_rotation_reuse_and_logout() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let wrong = api
+        .tenant_login("acme", &acme.admin_email, "not the password")
+        .await;
+    let unknown = api
+        .tenant_login("acme", "nobody@acme.example", "not the password")
+        .await;
+    assert_eq!((wrong.status, wrong.code()), (401, "invalid_credentials"));
+    assert_eq!(wrong.body, unknown.body, "unknown and wrong look the same");
+
+    let pair = api
+        .tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
+        .await;
+    assert_eq!(pair.status, 200, "{:?}", pair.body);
+    assert_eq!(pair.body["expires_in"], 900);
+    let first_refresh = pair.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let refresh = |token: String| {
+        api.tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": token })),
+        )
+    };
+    let rotated = refresh(first_refresh.clone()).await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let second_refresh = rotated.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_ne!(second_refresh, first_refresh);
+    let me = api
+        .tenant_call(
+            "acme",
+            Method::GET,
+            "/api/v1/me",
+            rotated.body["access_token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(me.status, 200);
+
+    let replayed = refresh(first_refresh).await;
+    assert_eq!(
+        (replayed.status, replayed.code()),
+        (401, "invalid_refresh_token")
+    );
+    let after_reuse = refresh(second_refresh).await;
+    assert_eq!(
+        after_reuse.status, 401,
+        "reusing a spent token revokes its whole family"
+    );
+
+    let fresh = api
+        .tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
+        .await;
+    let token = fresh.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let logout = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/logout",
+            None,
+            Some(json!({ "refresh_token": token })),
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(refresh(token).await.status, 401, "logged out");
+
+    let malformed = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "email": 3 })),
+        )
+        .await;
+    assert_eq!(
+        (malformed.status, malformed.code()),
+        (422, "validation_failed")
+    );
+    for _ in 0..5 {
+        api.tenant_login("acme", &acme.admin_email, "still wrong")
+            .await;
+    }
+    let locked = api
+        .tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
+        .await;
+    assert_eq!((locked.status, locked.code()), (429, "account_locked"));
+    assert!(locked.header("retry-after").is_some());
+}
+
+/// Every route that takes a token, listed from the runtime's OpenAPI document, refuses a
+/// token of another company.
+#[tokio::test]
+async fn a_token_of_one_company_is_refused_by_another_on_every_route() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    api.company("bolts", "starter").await;
+    let acme_token = api.owner_token(&acme).await;
+    let document: Value = api
+        .app
+        .client
+        .get(format!("{}/openapi.json", api.app.tenant_runtime_url))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            if operation.get("security").is_none() {
+                continue;
+            }
+            let path = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+            let method: Method = method.to_uppercase().parse().expect("method");
+            let body = (method != Method::GET).then(|| json!({}));
+            let mine = api
+                .tenant_call(
+                    "acme",
+                    method.clone(),
+                    &path,
+                    Some(&acme_token),
+                    body.clone(),
+                )
+                .await;
+            assert_ne!(
+                mine.code(),
+                "tenant_mismatch",
+                "{method} {path} on its own company"
+            );
+            let theirs = api
+                .tenant_call("bolts", method.clone(), &path, Some(&acme_token), body)
+                .await;
+            assert_eq!(
+                (theirs.status, theirs.code()),
+                (403, "tenant_mismatch"),
+                "{method} {path}: {:?}",
+                theirs.body
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} routes were listed");
+}
+
+fn invitation_token(mail_dir: &std::path::Path, email: &str) -> String {
+    let mut found = None;
+    for entry in std::fs::read_dir(mail_dir).expect("mail folder") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("mail");
+        if text.contains(email) {
+            // Quoted-printable: soft line breaks, and `=` written as `=3D`.
+            let unfolded = text
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            if let Some(at) = unfolded.find("token=") {
+                let token: String = unfolded[at + 6..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                found = Some(token);
+            }
+        }
+    }
+    found.unwrap_or_else(|| panic!("no mail with a token for {email}"))
+}
+
+async fn wait_for_mail(mail_dir: &std::path::Path, email: &str) -> String {
+    for _ in 0..50 {
+        if mail_dir.exists() {
+            let has = std::fs::read_dir(mail_dir).expect("dir").any(|entry| {
+                std::fs::read_to_string(entry.expect("entry").path())
+                    .is_ok_and(|t| t.contains(email))
+            });
+            if has {
+                return invitation_token(mail_dir, email);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no mail reached {email}");
+}
+
+#[tokio::test]
+async fn users_are_invited_within_the_plan_and_set_their_password_from_the_email() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    api.plan_with("duo", json!({ "max_users": 2 })).await;
+    let acme = api.company("acme", "duo").await;
+    let token = api.owner_token(&acme).await;
+    let invite = |email: &str, roles: Value| {
+        api.tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({ "email": email, "display_name": "Pat", "roles": roles })),
+        )
+    };
+    let bad_role = invite("pat@acme.example", json!(["wizard"])).await;
+    assert_eq!(
+        (bad_role.status, bad_role.code()),
+        (422, "validation_failed")
+    );
+    let bad_email = invite("not-an-email", json!(["staff"])).await;
+    assert_eq!(bad_email.status, 422);
+    let pat = invite("pat@acme.example", json!(["viewer"])).await;
+    assert_eq!(pat.status, 201, "{:?}", pat.body);
+    assert_eq!(pat.body["status"], "invited");
+    let duplicate = invite("PAT@acme.example", json!(["viewer"])).await;
+    assert_eq!(duplicate.code(), "email_taken");
+    let over = invite("sam@acme.example", json!(["staff"])).await;
+    assert_eq!(
+        (over.status, over.code()),
+        (409, "limit_exceeded"),
+        "{:?}",
+        over.body
+    );
+
+    let mail_dir = api.app.settings.data_dir.join("mail");
+    let invitation = wait_for_mail(&mail_dir, "pat@acme.example").await;
+    let weak = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": invitation, "password": "short" })),
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    let set = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": invitation, "password": "pat's long password" })),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{:?}", set.body);
+    let again = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": invitation, "password": "another long password" })),
+        )
+        .await;
+    assert_eq!(
+        again.code(),
+        "invalid_set_password_token",
+        "a token works once"
+    );
+    let pat_login = api
+        .tenant_login("acme", "pat@acme.example", "pat's long password")
+        .await;
+    assert_eq!(pat_login.status, 200, "{:?}", pat_login.body);
+    let pat_token = pat_login.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let viewer_invites = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&pat_token),
+            Some(json!({ "email": "x@acme.example", "roles": ["viewer"] })),
+        )
+        .await;
+    assert_eq!(
+        (viewer_invites.status, viewer_invites.code()),
+        (403, "forbidden")
+    );
+
+    let pat_id = pat.body["id"].as_str().expect("id");
+    let disabled = api
+        .tenant_call(
+            "acme",
+            Method::PATCH,
+            &format!("/api/v1/users/{pat_id}"),
+            Some(&token),
+            Some(json!({ "status": "disabled" })),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{:?}", disabled.body);
+    let pat_after = api
+        .tenant_call("acme", Method::GET, "/api/v1/me", Some(&pat_token), None)
+        .await;
+    assert_eq!(
+        pat_after.status, 401,
+        "a disabled user's token stops working at once"
+    );
+    let sam = invite("sam@acme.example", json!(["staff"])).await;
+    assert_eq!(sam.status, 201, "disabling freed a seat: {:?}", sam.body);
+    let reenable = api
+        .tenant_call(
+            "acme",
+            Method::PATCH,
+            &format!("/api/v1/users/{pat_id}"),
+            Some(&token),
+            Some(json!({ "status": "active" })),
+        )
+        .await;
+    assert_eq!(
+        reenable.code(),
+        "limit_exceeded",
+        "re-enabling counts against the plan"
+    );
+
+    let tenant_db = api.tenant_db(&acme.id).await;
+    let actions: Vec<String> = tenant_db
+        .query("SELECT action FROM audit_log ORDER BY id", &[])
+        .await
+        .expect("audit")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for action in ["user.invited", "user.password_set", "user.updated"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} missing from {actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn custom_roles_grant_permissions_and_built_in_roles_stay_fixed() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let token = api.owner_token(&acme).await;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let (api, token) = (&api, &token);
+        async move {
+            api.tenant_call("acme", method, &path, Some(token), body)
+                .await
+        }
+    };
+    let roles = call(Method::GET, "/api/v1/roles".into(), None).await;
+    let names: Vec<&str> = roles
+        .body
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|role| role["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["admin", "manager", "staff", "viewer"]);
+    let unknown = call(
+        Method::POST,
+        "/api/v1/roles".into(),
+        Some(json!({ "name": "auditor", "permissions": ["audit.fly"] })),
+    )
+    .await;
+    assert_eq!((unknown.status, unknown.code()), (422, "validation_failed"));
+    let created = call(
+        Method::POST,
+        "/api/v1/roles".into(),
+        Some(
+            json!({ "name": "auditor", "permissions": ["audit.read", "users.read", "users.read"] }),
+        ),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.body["permissions"],
+        json!(["audit.read", "users.read"])
+    );
+    let duplicate = call(
+        Method::POST,
+        "/api/v1/roles".into(),
+        Some(json!({ "name": "auditor", "permissions": [] })),
+    )
+    .await;
+    assert_eq!(duplicate.code(), "role_name_taken");
+    let admin_id = roles.body[0]["id"].as_str().expect("id");
+    let fixed = call(
+        Method::PATCH,
+        format!("/api/v1/roles/{admin_id}"),
+        Some(json!({ "permissions": ["users.read"] })),
+    )
+    .await;
+    assert_eq!((fixed.status, fixed.code()), (409, "system_role"));
+    let role_id = created.body["id"].as_str().expect("id");
+    let changed = call(
+        Method::PATCH,
+        format!("/api/v1/roles/{role_id}"),
+        Some(json!({ "permissions": ["users.read"] })),
+    )
+    .await;
+    assert_eq!(changed.body["permissions"], json!(["users.read"]));
+    let catalogue = call(Method::GET, "/api/v1/permissions".into(), None).await;
+    assert!(catalogue.body.as_array().expect("list").len() >= 20);
+
+    let me = call(Method::GET, "/api/v1/me".into(), None).await;
+    let my_id = me.body["user"]["id"].as_str().expect("id");
+    let last_admin = call(
+        Method::PATCH,
+        format!("/api/v1/users/{my_id}"),
+        Some(json!({ "roles": ["auditor"] })),
+    )
+    .await;
+    assert_eq!((last_admin.status, last_admin.code()), (409, "last_admin"));
+}
