@@ -100,9 +100,29 @@ impl ResponseError for ApiError {
 }
 
 impl From<tokio_postgres::Error> for ApiError {
+    /// A lost connection (server stopped, network cut, session terminated) is the tenant
+    /// database being unavailable, not a bug: 503 with `Retry-After`.
     fn from(error: tokio_postgres::Error) -> Self {
+        if connection_lost(&error) {
+            tracing::warn!(%error, "tenant database connection lost");
+            return Self::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "tenant_database_unavailable",
+                "this company's database cannot be reached; retry shortly",
+                5,
+            );
+        }
         Self::internal(error)
     }
+}
+
+fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    let io = std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>());
+    // Class 57: operator intervention (admin shutdown, terminated session, crash).
+    let shutdown = error
+        .code()
+        .is_some_and(|code| code.code().starts_with("57"));
+    error.is_closed() || io || shutdown
 }
 
 impl From<sea_orm::DbErr> for ApiError {

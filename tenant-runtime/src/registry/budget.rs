@@ -92,17 +92,27 @@ impl ServerBudget {
         }
     }
 
-    /// Closes one idle connection of the least recently used other tenant that has one;
-    /// whether it found one. The permit returns when the connection is dropped, here.
+    /// Closes one idle connection: of the least recently used other tenant that has one,
+    /// else of the requester itself (its waiting request holds a pool slot, so it would
+    /// not be handed that idle connection). Whether one was closed; its permit returns
+    /// as it is dropped, here.
     fn close_one_idle_connection(&self, requester: Uuid) -> bool {
-        let mut candidates: Vec<(u64, TenantPool)> = self
+        let mut candidates: Vec<(bool, u64, TenantPool)> = self
             .pools
             .iter()
-            .filter(|entry| *entry.key() != requester && entry.pool.status().available > 0)
-            .map(|entry| (entry.last_used.load(Ordering::Relaxed), entry.pool.clone()))
+            // No filter on `status().available`: it subtracts waiting requests, so a pool
+            // with waiters reports none idle even when some are.
+            .map(|entry| {
+                let own = *entry.key() == requester;
+                (
+                    own,
+                    entry.last_used.load(Ordering::Relaxed),
+                    entry.pool.clone(),
+                )
+            })
             .collect();
-        candidates.sort_unstable_by_key(|(last_used, _)| *last_used);
-        candidates.into_iter().any(|(_, pool)| {
+        candidates.sort_unstable_by_key(|(own, last_used, _)| (*own, *last_used));
+        candidates.into_iter().any(|(_, _, pool)| {
             let mut taken = false;
             let removed = pool.retain(|_, _| std::mem::replace(&mut taken, true));
             let closed = !removed.removed.is_empty();

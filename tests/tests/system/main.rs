@@ -12,6 +12,7 @@ mod migrations_cli;
 mod provisioning;
 mod provisioning_faults;
 mod runtime_auth;
+mod runtime_gate;
 mod signup;
 mod startup;
 mod two_servers;
