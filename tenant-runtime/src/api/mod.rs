@@ -1,4 +1,6 @@
-//! The tenant API under `/api/v1`, every route behind the gate, and its OpenAPI document.
+//! The tenant API under `/api/v1`, every route behind the gate, and its OpenAPI document
+//! (served at `/openapi.json`, Swagger UI at `/docs/`, committed as
+//! `tenant-runtime/openapi.json`; a test fails when the two drift apart).
 
 pub mod auth;
 pub mod me;
@@ -63,4 +65,21 @@ pub fn document() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerate with `cargo run -p tenant-runtime -- openapi > tenant-runtime/openapi.json`
+    /// when this fails.
+    #[test]
+    fn the_committed_document_matches_the_code() {
+        let committed = include_str!("../../openapi.json");
+        assert!(
+            committed == document(),
+            "tenant-runtime/openapi.json is stale: run \
+             `cargo run -p tenant-runtime -- openapi > tenant-runtime/openapi.json`"
+        );
+    }
 }

@@ -337,8 +337,8 @@ async fn api_calls_are_counted_into_the_control_database_and_size_and_users_are_
             .expect("usage");
         let (calls, bytes, users): (i64, Option<i64>, Option<i32>) =
             (row.get(0), row.get(1), row.get(2));
-        if calls == 7 && bytes.is_some() {
-            assert!(bytes.expect("bytes") > 1_000_000, "a real database size");
+        if let (7, Some(bytes)) = (calls, bytes) {
+            assert!(bytes > 1_000_000, "a real database size");
             assert_eq!(users, Some(1));
             break;
         }
