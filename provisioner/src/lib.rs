@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod delete;
 pub mod error;
+pub mod invitation;
 pub mod jobs;
 pub mod lifecycle;
 pub mod provision;

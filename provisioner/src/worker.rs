@@ -4,10 +4,12 @@
 //! interval, until shutdown. A job in flight at shutdown finishes its current step; an
 //! interrupted one resumes elsewhere after its lease expires.
 
+use crate::invitation;
 use crate::saga::{Executed, Provisioner};
 use crate::servers::{self, NewServer};
 use common::config::{ProvisionerSettings, Settings};
 use common::crypto::{CryptoError, Keyring};
+use common::mail::Mailer;
 use sea_orm::DatabaseConnection;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -18,6 +20,10 @@ const DAY_SECS: u64 = 24 * 3600;
 pub struct Worker {
     provisioner: Provisioner,
     settings: ProvisionerSettings,
+    /// Sends first admins their invitations; absent when `mail.from` is unusable.
+    mailer: Option<Mailer>,
+    /// `(scheme, host)` of the tenant runtime, for invitation links.
+    tenant_origin: (String, String),
 }
 
 impl Worker {
@@ -30,9 +36,14 @@ impl Worker {
             .with_backup_dir(settings.data_dir.join("backups"))
             .with_trial_grace(days(config.trial_grace_days))
             .with_deleted_retention(days(config.deleted_retention_days));
+        let mailer = Mailer::from_settings(settings)
+            .inspect_err(|error| tracing::warn!("invitations will not be sent: {error:#}"))
+            .ok();
         Ok(Self {
             provisioner,
             settings: config.clone(),
+            mailer,
+            tenant_origin: settings.tenant_runtime.tenant_origin(None),
         })
     }
 
@@ -72,6 +83,13 @@ impl Worker {
     async fn run_one_job(&self) -> bool {
         match self.provisioner.try_execute_job().await {
             Ok(Executed::Idle) => false,
+            Ok(Executed::Finished {
+                job_id,
+                state: "succeeded",
+            }) => {
+                self.send_invitation(job_id).await;
+                true
+            }
             Ok(outcome) => {
                 tracing::info!(?outcome, "job run");
                 true
@@ -80,6 +98,17 @@ impl Worker {
                 tracing::warn!("job queue unavailable: {error}");
                 false
             }
+        }
+    }
+
+    /// Emails the first admin of a tenant an admin created (signups have a password).
+    async fn send_invitation(&self, job_id: uuid::Uuid) {
+        let Some(mailer) = &self.mailer else { return };
+        let (db, keyring) = (&self.provisioner.control_db, &self.provisioner.keyring);
+        match invitation::send(db, keyring, mailer, &self.tenant_origin, job_id).await {
+            Ok(true) => tracing::info!(%job_id, "invitation sent"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%job_id, "invitation not sent: {error}"),
         }
     }
 

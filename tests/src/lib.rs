@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod postgres;
 pub mod proxy;
 pub mod runtime;
+pub mod runtime_bench;
 
 pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};

@@ -159,7 +159,7 @@ fn next_name() -> String {
     format!("{TEST_DB_PREFIX}{}_{n}", std::process::id())
 }
 
-fn with_database(url: &str, database: &str) -> String {
+pub fn with_database(url: &str, database: &str) -> String {
     provisioner::servers::url_for_database(url, database)
 }
 

@@ -230,44 +230,6 @@ async fn a_token_of_one_company_is_refused_by_another_on_every_route() {
     assert!(checked >= 8, "only {checked} routes were listed");
 }
 
-fn invitation_token(mail_dir: &std::path::Path, email: &str) -> String {
-    let mut found = None;
-    for entry in std::fs::read_dir(mail_dir).expect("mail folder") {
-        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("mail");
-        if text.contains(email) {
-            // Quoted-printable: soft line breaks, and `=` written as `=3D`.
-            let unfolded = text
-                .replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("=3D", "=");
-            if let Some(at) = unfolded.find("token=") {
-                let token: String = unfolded[at + 6..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect();
-                found = Some(token);
-            }
-        }
-    }
-    found.unwrap_or_else(|| panic!("no mail with a token for {email}"))
-}
-
-async fn wait_for_mail(mail_dir: &std::path::Path, email: &str) -> String {
-    for _ in 0..50 {
-        if mail_dir.exists() {
-            let has = std::fs::read_dir(mail_dir).expect("dir").any(|entry| {
-                std::fs::read_to_string(entry.expect("entry").path())
-                    .is_ok_and(|t| t.contains(email))
-            });
-            if has {
-                return invitation_token(mail_dir, email);
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no mail reached {email}");
-}
-
 #[tokio::test]
 async fn users_are_invited_within_the_plan_and_set_their_password_from_the_email() {
     let api = AdminApi::start().await;
@@ -305,7 +267,7 @@ async fn users_are_invited_within_the_plan_and_set_their_password_from_the_email
     );
 
     let mail_dir = api.app.settings.data_dir.join("mail");
-    let invitation = wait_for_mail(&mail_dir, "pat@acme.example").await;
+    let invitation = wait_for_mail_with(&mail_dir, "pat@acme.example", "invited").await;
     let weak = api
         .tenant_call(
             "acme",
@@ -490,4 +452,166 @@ async fn custom_roles_grant_permissions_and_built_in_roles_stay_fixed() {
     )
     .await;
     assert_eq!((last_admin.status, last_admin.code()), (409, "last_admin"));
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_the_emailed_link() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let old_session = api
+        .tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
+        .await;
+    let unknown = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({ "email": "nobody@acme.example" })),
+        )
+        .await;
+    assert_eq!(unknown.status, 202, "no hint whether the address exists");
+    let asked = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({ "email": acme.admin_email.to_uppercase() })),
+        )
+        .await;
+    assert_eq!(asked.status, 202);
+    let mail_dir = api.app.settings.data_dir.join("mail");
+    let token = wait_for_mail_with(&mail_dir, &acme.admin_email, "Reset your").await;
+    let set = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": token, "password": "a brand new passphrase" })),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{:?}", set.body);
+    assert_eq!(
+        api.tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        api.tenant_login("acme", &acme.admin_email, "a brand new passphrase")
+            .await
+            .status,
+        200
+    );
+    let refresh = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": old_session.body["refresh_token"] })),
+        )
+        .await;
+    assert_eq!(refresh.status, 401, "a new password ends the old sessions");
+}
+
+async fn wait_for_mail_with(mail_dir: &std::path::Path, email: &str, subject: &str) -> String {
+    for _ in 0..50 {
+        if let Ok(entries) = std::fs::read_dir(mail_dir) {
+            for entry in entries {
+                let text =
+                    std::fs::read_to_string(entry.expect("entry").path()).unwrap_or_default();
+                if text.contains(email) && text.contains(subject) {
+                    let unfolded = text
+                        .replace("=\r\n", "")
+                        .replace("=\n", "")
+                        .replace("=3D", "=");
+                    let at = unfolded.find("token=").expect("a link with a token");
+                    return unfolded[at + 6..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect();
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no `{subject}` mail reached {email}");
+}
+
+#[tokio::test]
+async fn an_impersonation_token_from_the_control_plane_works_and_is_audited_as_such() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let issued = api
+        .post(
+            &format!("/api/v1/tenants/{}/impersonate", acme.id),
+            json!({ "user_email": acme.admin_email, "reason": "ticket 7" }),
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{:?}", issued.body);
+    let token = issued.body["access_token"].as_str().expect("token");
+    let me = api
+        .tenant_call("acme", Method::GET, "/api/v1/me", Some(token), None)
+        .await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert!(me.body["impersonated_by"].is_string());
+    let role = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/roles",
+            Some(token),
+            Some(json!({ "name": "support_made", "permissions": ["users.read"] })),
+        )
+        .await;
+    assert_eq!(role.status, 201, "{:?}", role.body);
+    let tenant_db = api.tenant_db(&acme.id).await;
+    let row = tenant_db
+        .query_one(
+            "SELECT actor_kind, impersonator FROM audit_log WHERE action = 'role.created'",
+            &[],
+        )
+        .await
+        .expect("audited");
+    assert_eq!(row.get::<_, String>(0), "admin_impersonation");
+    assert!(row.get::<_, Option<String>>(1).is_some());
+}
+
+#[tokio::test]
+async fn the_first_admin_of_a_tenant_an_admin_created_is_invited_by_email_and_gets_in() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let id = api.active_tenant("made").await;
+    let mail_dir = api.app.settings.data_dir.join("mail");
+    let token = wait_for_mail_with(&mail_dir, "admin@made.example", "is ready").await;
+    let set = api
+        .tenant_call(
+            "made",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": token, "password": "the first admin's passphrase" })),
+        )
+        .await;
+    assert_eq!(set.status, 204, "{:?}", set.body);
+    let login = api
+        .tenant_login("made", "admin@made.example", "the first admin's passphrase")
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let control = system_tests::fleet::connect(&api.app.db.url()).await;
+    let tenant: uuid::Uuid = id.parse().expect("id");
+    let kept: i64 = control
+        .query_one(
+            "SELECT count(*) FROM jobs WHERE tenant_id = $1 AND payload ? 'admin_invite'",
+            &[&tenant],
+        )
+        .await
+        .expect("jobs")
+        .get(0);
+    assert_eq!(kept, 0, "the sent invitation is no longer kept on the job");
 }

@@ -489,3 +489,112 @@ async fn when_every_budgeted_connection_is_busy_a_request_waits_briefly_then_get
         "and the budget is usable again"
     );
 }
+
+#[tokio::test]
+async fn over_the_storage_limit_writes_are_refused_and_reads_still_work() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let token = api.owner_token(&acme).await;
+    let id: uuid::Uuid = acme.id.parse().expect("id");
+    // As the sampler would record it: far over the plan's storage.
+    let control = control(&api).await;
+    control
+        .execute(
+            "UPDATE tenants SET storage_bytes = 1e15 WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("update");
+    control
+        .execute("SELECT pg_notify('tenant_changed', $1)", &[&acme.id])
+        .await
+        .expect("notify");
+    // Wait for the NOTIFY with a write that changes nothing (no such user: 404 until then).
+    let nobody = format!("/api/v1/users/{}", uuid::Uuid::new_v4());
+    let started = Instant::now();
+    loop {
+        let reply = api
+            .tenant_call(
+                "acme",
+                Method::PATCH,
+                &nobody,
+                Some(&token),
+                Some(json!({})),
+            )
+            .await;
+        if reply.status == 409 {
+            break;
+        }
+        assert_eq!(reply.status, 404, "{:?}", reply.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the change never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({ "email": "pat@acme.example", "roles": ["viewer"] })),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "limit_exceeded"),
+        "{:?}",
+        refused.body
+    );
+    assert_eq!(
+        me(&api, &acme, &token).await.status,
+        200,
+        "reads still work"
+    );
+    let login = api
+        .tenant_login(
+            "acme",
+            &acme.admin_email,
+            system_tests::runtime::OWNER_PASSWORD,
+        )
+        .await;
+    assert_eq!(login.status, 200, "signing in still works");
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_concurrency_cap_gets_429_at_once() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    api.plan_with("single", json!({ "max_concurrent_requests": 1 }))
+        .await;
+    let acme = api.company("acme", "single").await;
+    let token = api.owner_token(&acme).await;
+    let mut tenant_db = api.tenant_db(&acme.id).await;
+    let lock = tenant_db.transaction().await.expect("transaction");
+    lock.batch_execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let stuck = me(&api, &acme, &token);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        (me(&api, &acme, &token).await, started.elapsed())
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        lock.rollback().await.expect("unlock");
+    };
+    let (stuck, (second, waited), ()) = tokio::join!(stuck, second, release);
+    assert_eq!(
+        (second.status, second.code()),
+        (429, "too_many_concurrent_requests")
+    );
+    assert!(second.header("retry-after").is_some());
+    assert!(
+        waited < Duration::from_millis(500),
+        "refused at once, not queued: {waited:?}"
+    );
+    assert_eq!(stuck.status, 200);
+}
