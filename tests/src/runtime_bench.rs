@@ -84,11 +84,12 @@ pub async fn run(tenants: usize, seconds: u64) -> Report {
         let capacity = i32::try_from(tenants).unwrap_or(i32::MAX);
         fleet.register(&format!("rt-{n}"), url, capacity).await;
     }
-    // Generous limits: the benchmark measures the path, not the plan's throttle.
+    // Generous limits: the benchmark measures the path, not the plan's throttle; roles
+    // (made after this) allow both the registry's pool and the static one.
     fleet
         .exec(
-            "UPDATE plans SET api_requests_per_minute = 100000000, max_concurrent_requests = 1000 \
-             WHERE code = 'starter'",
+            "UPDATE plans SET api_requests_per_minute = 100000000, max_concurrent_requests = 1000, \
+             max_db_connections = 20",
         )
         .await;
     fleet
@@ -276,12 +277,17 @@ async fn static_server(fleet: &Fleet, slug: &str, keys: TokenKeys) -> u16 {
         },
     );
     let pool = deadpool_postgres::Pool::builder(manager)
-        .max_size(5)
+        .max_size(10) // the registry's pools: `max_connections_per_pool`
         .build()
         .expect("pool");
     let state = web::Data::new((pool, keys));
     let server = HttpServer::new(move || {
+        // The runtime's own middleware, so the comparison isolates the gate and registry.
         App::new()
+            .wrap(actix_web::middleware::from_fn(|request, next| {
+                common::metrics::track_requests("static-baseline", request, next)
+            }))
+            .wrap(tracing_actix_web::TracingLogger::default())
             .app_data(state.clone())
             .route("/static/me", web::get().to(static_me))
     })
@@ -310,8 +316,9 @@ async fn static_me(
     let Ok(user_id) = claims.sub.parse::<Uuid>() else {
         return HttpResponse::Unauthorized().finish();
     };
-    let Ok(client) = pool.get().await else {
-        return HttpResponse::ServiceUnavailable().finish();
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(error) => return HttpResponse::ServiceUnavailable().body(error.to_string()),
     };
     match tenant_runtime::auth::load_user(&**client, user_id).await {
         Ok(Some(user)) => HttpResponse::Ok().json(serde_json::json!({ "user": user })),
@@ -389,11 +396,25 @@ async fn request(client: &reqwest::Client, url: &str, tenant: &Signed) -> bool {
         .await;
     match sent {
         Ok(response) => {
-            let ok = response.status().is_success();
-            let _ = response.bytes().await;
-            ok
+            let status = response.status();
+            let body = response.bytes().await.unwrap_or_default();
+            if !status.is_success() {
+                report_error_once(&format!("{status} {}", String::from_utf8_lossy(&body)));
+            }
+            status.is_success()
         }
-        Err(_) => false,
+        Err(error) => {
+            report_error_once(&error.to_string());
+            false
+        }
+    }
+}
+
+/// Prints the first few failures, so a run with errors says what they were.
+fn report_error_once(what: &str) {
+    static SHOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if SHOWN.fetch_add(1, Ordering::Relaxed) < 5 {
+        eprintln!("request failed: {what}");
     }
 }
 

@@ -130,7 +130,11 @@ fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> 
             }
             _ => invalid_token(),
         })?;
-    if claims.tid.as_deref() != Some(&tenant.0.id.to_string()) {
+    let token_tenant = claims
+        .tid
+        .as_deref()
+        .and_then(|tid| tid.parse::<Uuid>().ok());
+    if token_tenant != Some(tenant.0.id) {
         return Err(ApiError::forbidden(
             "tenant_mismatch",
             "this token belongs to another company",
