@@ -112,6 +112,9 @@ impl From<tokio_postgres::Error> for ApiError {
                 5,
             );
         }
+        if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return Self::conflict("conflict", "this conflicts with an existing record");
+        }
         Self::internal(error)
     }
 }

@@ -116,7 +116,8 @@ async fn admit(state: &AppState, request: &ServiceRequest) -> ApiResult<Arc<Tena
             }
         })?;
     check_status(&handle, &slug)?;
-    check_feature(&handle, request.path())?;
+    // The decoded path the router matches (`inventor%79` is `inventory` to it).
+    check_feature(&handle, request.match_info().as_str())?;
     check_storage(&handle, request)?;
     Ok(handle)
 }

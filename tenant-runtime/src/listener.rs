@@ -39,13 +39,13 @@ pub async fn follow_changes(
 ) {
     let mut backoff = Duration::from_millis(100);
     while !shutdown.is_cancelled() {
-        match listen(&control_url, &registry, &feed, &shutdown).await {
-            Ok(()) => backoff = Duration::from_millis(100),
-            Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "tenant change feed lost");
-            }
+        if let Err(error) = listen(&control_url, &registry, &feed, &shutdown).await {
+            tracing::warn!(error = format!("{error:#}"), "tenant change feed lost");
         }
-        feed.connected.store(false, Ordering::Relaxed);
+        // A session that got as far as listening starts the backoff over.
+        if feed.connected.swap(false, Ordering::Relaxed) {
+            backoff = Duration::from_millis(100);
+        }
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(backoff) => {}
@@ -63,9 +63,15 @@ async fn listen(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut config: tokio_postgres::Config = control_url.parse()?;
+    // Keepalives notice a half-open connection within about a minute; the default
+    // (two hours) would leave the feed silently deaf.
     config
         .application_name(APPLICATION_NAME)
-        .connect_timeout(Duration::from_secs(5));
+        .connect_timeout(Duration::from_secs(5))
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(30))
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(3);
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let (payloads, mut received) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {

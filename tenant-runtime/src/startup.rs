@@ -222,7 +222,12 @@ where
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                _ = ticks.tick() => work().await,
+                _ = ticks.tick() => {}
+            }
+            // Shutdown must not wait for a slow round (the final usage flush comes after).
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = work() => {}
             }
         }
     })

@@ -4,10 +4,12 @@
 //! size and user count into `tenants`.
 
 use crate::registry::Registry;
+use crate::registry::pool::TenantPool;
 use dashmap::DashMap;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Rows per INSERT (three parameters each, far under Postgres's 65,535).
@@ -78,6 +80,19 @@ impl Usage {
     }
 }
 
+/// Database size in bytes and the users that count against the plan.
+async fn measure(pool: &TenantPool) -> anyhow::Result<(i64, i64)> {
+    let connection = pool.get().await?;
+    let row = connection
+        .query_one(
+            "SELECT pg_database_size(current_database()), \
+             (SELECT count(*) FROM users WHERE status <> 'disabled')",
+            &[],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
 fn upsert(chunk: &[(Uuid, u64)]) -> Statement {
     let mut values = Vec::with_capacity(chunk.len() * 2);
     let rows: Vec<String> = chunk
@@ -113,25 +128,26 @@ fn publish_busiest(batch: &[(Uuid, u64)]) {
     }
 }
 
-/// Samples database size and user count of every open active tenant.
+/// Bound on sampling one tenant, so a hung server cannot stall the round.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Samples database size and user count of every open active tenant that has a
+/// connection open already (sampling never opens one, so it takes no budget).
 pub async fn sample(registry: &Arc<Registry>, control_db: &DatabaseConnection) {
     for handle in registry.handles() {
         let Some(pool) = &handle.pool else { continue };
-        let Ok(connection) = pool.get().await else {
+        if pool.status().size == 0 {
             continue;
-        };
-        let row = connection
-            .query_one(
-                "SELECT pg_database_size(current_database()), \
-                 (SELECT count(*) FROM users WHERE status <> 'disabled')",
-                &[],
-            )
-            .await;
-        drop(connection);
-        let (bytes, users): (i64, i64) = match row {
-            Ok(row) => (row.get(0), row.get(1)),
-            Err(error) => {
+        }
+        let measured = tokio::time::timeout(SAMPLE_TIMEOUT, measure(pool)).await;
+        let (bytes, users) = match measured {
+            Ok(Ok(sizes)) => sizes,
+            Ok(Err(error)) => {
                 tracing::warn!(tenant = %handle.id, %error, "sampling usage failed");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(tenant = %handle.id, "sampling usage timed out");
                 continue;
             }
         };

@@ -170,7 +170,7 @@ async fn record_failure(db: &impl ConnectionTrait, admin: &admin_users::Model) -
         DbBackend::Postgres,
         "UPDATE admin_users SET failed_login_count = failed_login_count + 1, \
            locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
-             secs => least($3 * power(2, failed_login_count + 1 - $2), $4)) \
+             secs => least($3 * power(2, least(failed_login_count + 1 - $2, 10)), $4)) \
              ELSE locked_until END \
          WHERE id = $1",
         [

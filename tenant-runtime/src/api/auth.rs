@@ -49,14 +49,10 @@ pub struct SetPasswordRequest {
     pub password: String,
 }
 
-struct LoginRow {
-    id: Uuid,
-    password_hash: Option<String>,
-    status: String,
-    locked_for_secs: Option<f64>,
-}
-
-/// Signs a user in.
+/// Signs a user in. Each attempt on a known, unlocked account is counted *before* the
+/// password is checked, in one statement that also starts the lock at the fifth failure,
+/// so parallel guesses cannot outrun the lock. The connection goes back to the pool while
+/// argon2 runs. Unknown emails are checked against a dummy hash: same work, same answer.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
               (status = 429, description = "account_locked")))]
@@ -66,42 +62,31 @@ pub async fn login(
     body: Body<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let body = body.into_inner()?;
-    let db = db::connect(&tenant).await?;
-    let row = db
-        .query_opt(
-            "SELECT id, password_hash, status, \
-               extract(epoch FROM locked_until - now())::float8 \
-             FROM users WHERE lower(email) = lower($1)",
-            &[&body.email.trim()],
-        )
-        .await?
-        .map(|row| LoginRow {
-            id: row.get(0),
-            password_hash: row.get(1),
-            status: row.get(2),
-            locked_for_secs: row.get::<_, Option<f64>>(3).filter(|secs| *secs > 0.0),
-        });
-    if let Some(secs) = row.as_ref().and_then(|row| row.locked_for_secs) {
-        return Err(locked(secs));
-    }
-    let hash = row.as_ref().and_then(|row| row.password_hash.clone());
+    let email = body.email.trim().to_owned();
+    let attempt = {
+        let db = db::connect(&tenant).await?;
+        reserve_attempt(db.client(), &email).await?
+    };
+    let (user, hash) = match attempt {
+        Attempt::Locked { seconds } => return Err(locked(seconds)),
+        Attempt::Unknown => (None, None),
+        Attempt::Counted { user, hash, active } => (active.then_some(user), hash),
+    };
     let verified = common::passwords::verify_off_thread(body.password, hash).await;
-    let Some(user) = row.filter(|row| verified && row.status == "active") else {
-        if verified_user_exists(db.client(), &body.email).await? {
-            record_failure(db.client(), &body.email).await?;
-        }
+    let Some(user) = user.filter(|_| verified) else {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "the email or password is wrong",
         ));
     };
+    let db = db::connect(&tenant).await?;
     db.execute(
         "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = now() \
          WHERE id = $1",
-        &[&user.id],
+        &[&user],
     )
     .await?;
-    let roles = load_user(db.client(), user.id)
+    let roles = load_user(db.client(), user)
         .await?
         .map(|user| user.roles)
         .unwrap_or_default();
@@ -109,7 +94,7 @@ pub async fn login(
         &state,
         db.client(),
         tenant.0.id,
-        user.id,
+        user,
         roles,
         Uuid::now_v7(),
     )
@@ -117,35 +102,55 @@ pub async fn login(
     Ok(web::Json(pair))
 }
 
-async fn verified_user_exists(
-    db: &impl tokio_postgres::GenericClient,
-    email: &str,
-) -> ApiResult<bool> {
-    let row = db
-        .query_opt(
-            "SELECT 1 FROM users WHERE lower(email) = lower($1)",
-            &[&email.trim()],
-        )
-        .await?;
-    Ok(row.is_some())
+enum Attempt {
+    /// No such user.
+    Unknown,
+    Locked {
+        seconds: f64,
+    },
+    /// Counted as a failure until the password proves right.
+    Counted {
+        user: Uuid,
+        hash: Option<String>,
+        active: bool,
+    },
 }
 
-async fn record_failure(db: &impl tokio_postgres::GenericClient, email: &str) -> ApiResult<()> {
-    db.execute(
-        "UPDATE users SET failed_login_count = failed_login_count + 1, \
-           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
-             secs => least($3 * power(2, failed_login_count + 1 - $2), $4)) \
-             ELSE locked_until END \
-         WHERE lower(email) = lower($1)",
-        &[
-            &email.trim(),
-            &MAX_FAILURES,
-            &FIRST_LOCK_SECS,
-            &LONGEST_LOCK_SECS,
-        ],
-    )
-    .await?;
-    Ok(())
+/// Counts one attempt against an unlocked account (starting the lock at the fifth, 30 s
+/// doubling to 15 min), or says it is locked or unknown; two round trips either way.
+async fn reserve_attempt(
+    db: &impl tokio_postgres::GenericClient,
+    email: &str,
+) -> ApiResult<Attempt> {
+    let counted = db
+        .query_opt(
+            "UPDATE users SET failed_login_count = failed_login_count + 1, \
+               locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
+                 secs => least($3 * power(2, least(failed_login_count + 1 - $2, 10)), $4)) \
+                 ELSE NULL END \
+             WHERE lower(email) = lower($1) AND (locked_until IS NULL OR locked_until <= now()) \
+             RETURNING id, password_hash, status",
+            &[&email, &MAX_FAILURES, &FIRST_LOCK_SECS, &LONGEST_LOCK_SECS],
+        )
+        .await?;
+    let lock = db
+        .query_opt(
+            "SELECT extract(epoch FROM locked_until - now())::float8 FROM users \
+             WHERE lower(email) = lower($1)",
+            &[&email],
+        )
+        .await?;
+    if let Some(row) = counted {
+        return Ok(Attempt::Counted {
+            user: row.get(0),
+            hash: row.get(1),
+            active: row.get::<_, String>(2) == "active",
+        });
+    }
+    Ok(match lock.and_then(|row| row.get::<_, Option<f64>>(0)) {
+        Some(seconds) if seconds > 0.0 => Attempt::Locked { seconds },
+        _ => Attempt::Unknown,
+    })
 }
 
 fn locked(secs: f64) -> ApiError {
@@ -166,30 +171,38 @@ pub async fn refresh(
     body: Body<RefreshRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let body = body.into_inner()?;
-    let db = db::connect(&tenant).await?;
+    let mut db = db::connect(&tenant).await?;
     let invalid = || {
         ApiError::unauthorized(
             "invalid_refresh_token",
             "the refresh token is not valid; sign in",
         )
     };
-    let (user, family) = match sessions::spend(db.client(), &body.refresh_token).await? {
+    // Spent and reissued together: a failure in between must not leave the client
+    // holding a spent token whose retry would look like theft.
+    let transaction = db.begin().await?;
+    let (user, family) = match sessions::spend(&transaction, &body.refresh_token).await? {
         Refresh::Spent { user, family } => (user, family),
-        Refresh::Invalid | Refresh::Reused => return Err(invalid()),
+        Refresh::Invalid => return Err(invalid()),
+        Refresh::Reused => {
+            transaction.commit().await?; // keep the family revoked
+            return Err(invalid());
+        }
     };
-    let user = load_user(db.client(), user)
+    let user = load_user(&transaction, user)
         .await?
         .filter(|user| user.status == "active")
         .ok_or_else(invalid)?;
     let pair = sessions::issue(
         &state,
-        db.client(),
+        &transaction,
         tenant.0.id,
         user.id,
         user.roles,
         family,
     )
     .await?;
+    transaction.commit().await?;
     Ok(web::Json(pair))
 }
 

@@ -143,7 +143,13 @@ pub async fn create(auth: Authorized<RolesManage>, body: Body<NewRole>) -> ApiRe
             format!("a role `{name}` exists"),
         ));
     }
-    set_permissions(&transaction, id, &body.permissions).await?;
+    set_permissions(
+        &transaction,
+        &current.user.permissions,
+        id,
+        &body.permissions,
+    )
+    .await?;
     let created = find(&transaction, id).await?;
     let entry = audit::Entry {
         action: "role.created",
@@ -185,7 +191,13 @@ pub async fn update(
                 "the permissions of a built-in role cannot change; make a custom role",
             ));
         }
-        set_permissions(&transaction, before.id, permissions).await?;
+        set_permissions(
+            &transaction,
+            &current.user.permissions,
+            before.id,
+            permissions,
+        )
+        .await?;
     }
     let after = find(&transaction, before.id).await?;
     let entry = audit::Entry {
@@ -204,9 +216,11 @@ pub async fn update(
     Ok(web::Json(after))
 }
 
-/// Replaces a role's permissions; 422 naming any code that is not in the catalogue.
+/// Replaces a role's permissions: 422 naming a code not in the catalogue, 403 for one the
+/// caller does not hold.
 async fn set_permissions(
     db: &impl tokio_postgres::GenericClient,
+    grantor: &[String],
     role: Uuid,
     codes: &[String],
 ) -> ApiResult<()> {
@@ -228,6 +242,7 @@ async fn set_permissions(
             format!("`{unknown}` is not a permission"),
         ));
     }
+    crate::auth::ensure_may_grant(grantor, &codes)?;
     db.execute("DELETE FROM role_permissions WHERE role_id = $1", &[&role])
         .await?;
     db.execute(

@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 /// Invitations work for a week.
 const INVITE_TTL_SECS: f64 = 7.0 * 24.0 * 3600.0;
-/// Serializes user-count checks with inserts and re-enables (transaction-scoped).
-const USER_LIMIT_LOCK: i64 = 0x7573_6572_735f_6c69; // "users_li"
+/// Serializes changes to users (the seat count, the last-admin rule), per transaction.
+const USERS_LOCK: i64 = 0x7573_6572_735f_6c69; // "users_li"
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +90,7 @@ pub async fn invite(
     let max_users = current.tenant.0.plan.max_users;
     let token = new_opaque_token();
     let transaction = current.db.begin().await?;
+    lock_users(&transaction).await?;
     let taken = transaction
         .query_opt(
             "SELECT 1 FROM users WHERE lower(email) = lower($1)",
@@ -118,7 +119,7 @@ pub async fn invite(
             ],
         )
         .await?;
-    set_roles(&transaction, id, &body.roles).await?;
+    set_roles(&transaction, &current.user.permissions, id, &body.roles).await?;
     let user = load_user(&transaction, id)
         .await?
         .ok_or_else(user_not_found)?;
@@ -167,6 +168,7 @@ pub async fn update(
     let mut current = auth.current;
     let max_users = current.tenant.0.plan.max_users;
     let transaction = current.db.begin().await?;
+    lock_users(&transaction).await?;
     let before = load_user(&transaction, id)
         .await?
         .ok_or_else(user_not_found)?;
@@ -199,7 +201,7 @@ pub async fn update(
         }
     }
     if let Some(roles) = &body.roles {
-        set_roles(&transaction, id, roles).await?;
+        set_roles(&transaction, &current.user.permissions, id, roles).await?;
     }
     ensure_an_admin_remains(&transaction).await?;
     let after = load_user(&transaction, id)
@@ -222,12 +224,20 @@ fn snapshot(user: &UserRecord) -> serde_json::Value {
 }
 
 /// 409 `limit_exceeded` when the users that count (not disabled) already fill the plan.
+/// Takes the users lock for the rest of the transaction: seat counts and the last-admin
+/// rule are checked, and the change made, with no other user change in between.
+async fn lock_users(db: &impl tokio_postgres::GenericClient) -> ApiResult<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&USERS_LOCK])
+        .await?;
+    Ok(())
+}
+
+/// 409 `limit_exceeded` when the users that count (not disabled) already fill the plan.
+/// Call under [`lock_users`].
 async fn ensure_room_for_one_more(
     db: &impl tokio_postgres::GenericClient,
     max_users: i32,
 ) -> ApiResult<()> {
-    db.execute("SELECT pg_advisory_xact_lock($1)", &[&USER_LIMIT_LOCK])
-        .await?;
     let counted: i64 = db
         .query_one("SELECT count(*) FROM users WHERE status <> 'disabled'", &[])
         .await?
@@ -241,9 +251,11 @@ async fn ensure_room_for_one_more(
     Ok(())
 }
 
-/// Replaces a user's roles; 422 naming any role that does not exist.
+/// Replaces a user's roles: 422 naming a role that does not exist, 403 when a role
+/// grants a permission the caller does not hold (no one hands out more than they have).
 async fn set_roles(
     db: &impl tokio_postgres::GenericClient,
+    grantor: &[String],
     user: Uuid,
     roles: &[String],
 ) -> ApiResult<()> {
@@ -259,6 +271,17 @@ async fn set_roles(
             format!("no role is called `{missing}`"),
         ));
     }
+    let granted: Vec<String> = db
+        .query(
+            "SELECT DISTINCT rp.permission_code FROM role_permissions rp \
+             JOIN roles r ON r.id = rp.role_id WHERE r.name = ANY($1)",
+            &[&roles],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    crate::auth::ensure_may_grant(grantor, &granted)?;
     db.execute("DELETE FROM user_roles WHERE user_id = $1", &[&user])
         .await?;
     db.execute(

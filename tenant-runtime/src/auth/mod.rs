@@ -147,6 +147,18 @@ fn invalid_token() -> ApiError {
     ApiError::unauthorized("invalid_token", "the access token is not valid")
 }
 
+/// 403 `forbidden` when `granted` holds a permission `grantor` lacks: a user manager can
+/// hand out roles and permissions only up to their own.
+pub fn ensure_may_grant(grantor: &[String], granted: &[String]) -> ApiResult<()> {
+    match granted.iter().find(|code| !grantor.contains(code)) {
+        None => Ok(()),
+        Some(code) => Err(ApiError::forbidden(
+            "forbidden",
+            format!("you cannot grant `{code}`, which you do not hold"),
+        )),
+    }
+}
+
 /// A permission code a handler requires.
 pub trait Permission {
     const CODE: &'static str;

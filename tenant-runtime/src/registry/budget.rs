@@ -56,9 +56,11 @@ impl ServerBudget {
         self.pools.insert(tenant, PoolUse { pool, last_used });
     }
 
-    /// Forgets a pool (evicted from the registry); the caller closes it.
-    pub fn detach(&self, tenant: Uuid) {
-        self.pools.remove(&tenant);
+    /// Forgets the pool of an evicted handle, identified by its `last_used` cell, so that
+    /// a newer handle's pool attached meanwhile stays.
+    pub fn detach(&self, tenant: Uuid, last_used: &Arc<AtomicU64>) {
+        self.pools
+            .remove_if(&tenant, |_, used| Arc::ptr_eq(&used.last_used, last_used));
     }
 
     /// A permit for one new connection of `requester`: free, or taken from another

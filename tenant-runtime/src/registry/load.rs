@@ -26,6 +26,7 @@ pub struct KnownServer {
 
 impl Registry {
     pub(super) async fn load(&self, slug: &str) -> Result<Arc<TenantHandle>, LookupError> {
+        let generation = self.freshness.current();
         let found = tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
             .find_also_related(plans::Entity)
@@ -35,7 +36,7 @@ impl Registry {
         let Some((tenant, Some(plan))) = found else {
             return Err(LookupError::NotFound);
         };
-        self.build_handle(tenant, plan)
+        self.build_handle(tenant, plan, generation)
             .await
             .map(Arc::new)
             .map_err(load_error)
@@ -45,6 +46,7 @@ impl Registry {
         &self,
         tenant: tenants::Model,
         plan: plans::Model,
+        generation: u64,
     ) -> anyhow::Result<TenantHandle> {
         let plan = plan_limits(plan);
         let last_used = Arc::new(AtomicU64::new(0));
@@ -72,6 +74,7 @@ impl Registry {
             pool,
             server,
             last_used,
+            generation,
         })
     }
 

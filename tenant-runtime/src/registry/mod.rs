@@ -5,6 +5,7 @@
 //! announces a change, and a TTL reloads every entry as a backstop.
 
 pub mod budget;
+mod freshness;
 mod load;
 pub mod pool;
 
@@ -64,6 +65,8 @@ pub struct TenantHandle {
     pub in_flight: Arc<Semaphore>,
     /// When the tenant last made a request (ms since the registry started).
     last_used: Arc<AtomicU64>,
+    /// The registry's invalidation generation when this handle's load started.
+    generation: u64,
 }
 
 impl TenantHandle {
@@ -120,6 +123,7 @@ pub struct Registry {
     keyring: Keyring,
     config: RegistryConfig,
     started: Instant,
+    freshness: freshness::Freshness,
     /// Registered once: looking a counter up by name costs more than the lookup it counts.
     hits: metrics::Counter,
     misses: metrics::Counter,
@@ -132,7 +136,7 @@ impl Registry {
             .time_to_idle(config.pool_idle)
             .time_to_live(config.ttl)
             .support_invalidation_closures()
-            .eviction_listener(close_evicted)
+            .eviction_listener(forget_evicted)
             .build();
         let unknown = Cache::builder()
             .max_capacity(100_000)
@@ -146,6 +150,7 @@ impl Registry {
             keyring,
             config,
             started: Instant::now(),
+            freshness: freshness::Freshness::default(),
             hits: metrics::counter!("runtime_registry_hits_total"),
             misses: metrics::counter!("runtime_registry_misses_total"),
         }
@@ -154,14 +159,18 @@ impl Registry {
     /// The tenant called `slug` (lower case), loaded once on a miss.
     pub async fn lookup(&self, slug: &str) -> Result<Arc<TenantHandle>, LookupError> {
         if let Some(handle) = self.handles.get(slug).await {
-            self.hits.increment(1);
-            self.touch(&handle);
-            return Ok(handle);
+            if !self.freshness.is_stale(&handle) {
+                self.hits.increment(1);
+                self.touch(&handle);
+                return Ok(handle);
+            }
+            self.handles.invalidate(slug).await;
         }
         if self.unknown.contains_key(slug) {
             return Err(LookupError::NotFound);
         }
         self.misses.increment(1);
+        let before = self.freshness.current();
         let loaded = self
             .handles
             .try_get_with_by_ref(slug, self.load(slug))
@@ -173,7 +182,10 @@ impl Registry {
                 Ok(handle)
             }
             Err(LookupError::NotFound) => {
-                self.unknown.insert(slug.to_owned(), ()).await;
+                // Not remembered when a change (maybe this tenant's creation) came meanwhile.
+                if self.freshness.current() == before {
+                    self.unknown.insert(slug.to_owned(), ()).await;
+                }
                 Err(LookupError::NotFound)
             }
             Err(error) => Err(error),
@@ -188,12 +200,14 @@ impl Registry {
     /// Drops the entry of one tenant (and every "unknown" slug, since the change may be
     /// its creation).
     pub async fn invalidate_tenant(&self, tenant: Uuid) {
+        self.freshness.mark_tenant(tenant);
         self.drop_where(move |handle| handle.id == tenant).await;
         self.unknown.invalidate_all();
     }
 
     /// Drops the entries of every tenant on a plan.
     pub async fn invalidate_plan(&self, plan: &str) {
+        self.freshness.mark_plan(plan);
         let plan = plan.to_owned();
         self.drop_where(move |handle| handle.plan.code == plan)
             .await;
@@ -201,6 +215,7 @@ impl Registry {
 
     /// Drops everything (after the change feed was interrupted).
     pub async fn invalidate_all(&self) {
+        self.freshness.mark_everything();
         self.handles.invalidate_all();
         self.unknown.invalidate_all();
         self.handles.run_pending_tasks().await;
@@ -246,16 +261,15 @@ impl Registry {
     }
 }
 
-/// Eviction listener: an evicted or invalidated tenant's pool is closed and its
-/// connections given back to the server budget.
-fn close_evicted(_slug: Arc<String>, handle: Arc<TenantHandle>, cause: RemovalCause) {
+/// Eviction listener: the evicted handle's pool leaves its server's list (unless a newer
+/// handle of the same tenant already replaced it there). The pool itself closes when the
+/// last request holding the handle ends: its idle connections are dropped with it, and a
+/// connection still in use is dropped, not pooled, when that request returns it.
+fn forget_evicted(_slug: Arc<String>, handle: Arc<TenantHandle>, cause: RemovalCause) {
     metrics::counter!("runtime_registry_evictions_total", "cause" => cause_label(cause))
         .increment(1);
     if let Some(server) = &handle.server {
-        server.detach(handle.id);
-    }
-    if let Some(pool) = &handle.pool {
-        pool.close();
+        server.detach(handle.id, &handle.last_used);
     }
 }
 

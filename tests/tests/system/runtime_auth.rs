@@ -162,10 +162,19 @@ async fn sign_in_refresh_rotation_reuse_and_logout() {
         (malformed.status, malformed.code()),
         (422, "validation_failed")
     );
-    for _ in 0..5 {
-        api.tenant_login("acme", &acme.admin_email, "still wrong")
-            .await;
-    }
+    // Eight guesses at once (the plan's concurrency cap): each attempt is counted before
+    // its password is checked, so exactly five get an answer and the rest find it locked.
+    let guesses = (0..8).map(|_| api.tenant_login("acme", &acme.admin_email, "still wrong"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers
+        .iter()
+        .filter(|a| a.code() == "invalid_credentials")
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.code() == "account_locked")
+        .count();
+    assert_eq!((wrong, refused), (5, 3), "{answers:?}");
     let locked = api
         .tenant_login("acme", &acme.admin_email, OWNER_PASSWORD)
         .await;
@@ -614,4 +623,96 @@ async fn the_first_admin_of_a_tenant_an_admin_created_is_invited_by_email_and_ge
         .expect("jobs")
         .get(0);
     assert_eq!(kept, 0, "the sent invitation is no longer kept on the job");
+}
+
+#[tokio::test]
+async fn a_user_manager_cannot_grant_more_than_they_hold() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let owner = api.owner_token(&acme).await;
+    let hr = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/roles",
+            Some(&owner),
+            Some(json!({ "name": "hr", "permissions": ["users.read", "users.manage"] })),
+        )
+        .await;
+    assert_eq!(hr.status, 201, "{:?}", hr.body);
+    let invited = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&owner),
+            Some(json!({ "email": "hr@acme.example", "roles": ["hr"] })),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{:?}", invited.body);
+    let mail_dir = api.app.settings.data_dir.join("mail");
+    let token = wait_for_mail_with(&mail_dir, "hr@acme.example", "invited").await;
+    let set = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": token, "password": "human resources pass" })),
+        )
+        .await;
+    assert_eq!(set.status, 204);
+    let login = api
+        .tenant_login("acme", "hr@acme.example", "human resources pass")
+        .await;
+    let hr_token = login.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let hr_id = invited.body["id"].as_str().expect("id");
+
+    let to_admin = api
+        .tenant_call(
+            "acme",
+            Method::PATCH,
+            &format!("/api/v1/users/{hr_id}"),
+            Some(&hr_token),
+            Some(json!({ "roles": ["admin"] })),
+        )
+        .await;
+    assert_eq!(
+        (to_admin.status, to_admin.code()),
+        (403, "forbidden"),
+        "{:?}",
+        to_admin.body
+    );
+    let viewer = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&hr_token),
+            Some(json!({ "email": "v@acme.example", "roles": ["viewer"] })),
+        )
+        .await;
+    assert_eq!(
+        viewer.status, 403,
+        "viewer reads modules hr cannot: {:?}",
+        viewer.body
+    );
+    let peer = api
+        .tenant_call(
+            "acme",
+            Method::POST,
+            "/api/v1/users",
+            Some(&hr_token),
+            Some(json!({ "email": "peer@acme.example", "roles": ["hr"] })),
+        )
+        .await;
+    assert_eq!(peer.status, 201, "{:?}", peer.body);
+    let me = api
+        .tenant_call("acme", Method::GET, "/api/v1/me", Some(&hr_token), None)
+        .await;
+    assert_eq!(me.body["user"]["roles"], json!(["hr"]), "unchanged");
 }

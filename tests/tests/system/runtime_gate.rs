@@ -133,6 +133,20 @@ async fn the_plan_rate_limit_answers_429_for_that_tenant_only_and_modules_follow
         )
         .await;
     assert_eq!((gated.status, gated.code()), (403, "feature_not_in_plan"));
+    let encoded = api
+        .tenant_call(
+            "plain",
+            Method::GET,
+            "/api/v1/productio%6E/orders",
+            Some(&plain_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        encoded.code(),
+        "feature_not_in_plan",
+        "a percent-encoded module name is the same module"
+    );
     let patched = api
         .patch(
             "/api/v1/plans/no-production",
@@ -597,4 +611,23 @@ async fn a_tenant_at_its_concurrency_cap_gets_429_at_once() {
         "refused at once, not queued: {waited:?}"
     );
     assert_eq!(stuck.status, 200);
+}
+
+/// The benchmark binary's code path, small, so it cannot rot; its targets are never
+/// asserted here (timing in tests is noise), only what must hold at any speed.
+#[tokio::test]
+async fn the_runtime_benchmark_runs_end_to_end() {
+    let report = system_tests::runtime_bench::run(6, 1).await;
+    assert_eq!(report.registry.errors, 0, "{report:?}");
+    assert_eq!(report.static_pool.errors, 0);
+    assert_eq!(report.churn.errors, 0);
+    assert_eq!(report.churn.requests, 6 * 5);
+    assert!(report.registry.requests > 0 && report.static_pool.requests > 0);
+    assert!(
+        report
+            .peaks
+            .iter()
+            .all(|peak| *peak <= i64::from(report.budget))
+    );
+    assert!(system_tests::runtime_bench::report(&report).contains("throughput ratio"));
 }
