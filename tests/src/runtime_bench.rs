@@ -65,13 +65,23 @@ impl Run {
 pub struct Report {
     pub registry: Run,
     pub static_pool: Run,
-    pub churn: Run,
+    /// One churn run per number of clients.
+    pub churns: Vec<Churn>,
     pub churn_tenants: usize,
     pub budget: i32,
-    /// Peak tenant connections seen per server.
-    pub peaks: Vec<i64>,
     pub lookup: Duration,
 }
+
+#[derive(Debug)]
+pub struct Churn {
+    pub clients: usize,
+    pub run: Run,
+    /// Peak tenant connections seen per server.
+    pub peaks: Vec<i64>,
+}
+
+/// Concurrent clients of the churn runs: a moderate load, and the warm run's.
+const CHURN_CLIENTS: [usize; 2] = [4, CLIENTS];
 
 /// Concurrent clients of the load generator.
 const CLIENTS: usize = 16;
@@ -117,6 +127,8 @@ pub async fn run(tenants: usize, seconds: u64) -> Report {
     let static_port = static_server(&fleet, &signed[0].slug, keys.clone()).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS * 2)
+        // Under actix's 5 s keep-alive, so an idle connection is never reused as it closes.
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .expect("client");
 
@@ -149,36 +161,18 @@ pub async fn run(tenants: usize, seconds: u64) -> Report {
     eprintln!("lookup…");
     let lookup = lookup_cost(&registry, &warm.slug).await;
 
-    eprintln!("churn over {} tenants…", signed.len());
-    let peaks: Vec<Arc<AtomicI64>> = urls.iter().map(|_| Arc::new(AtomicI64::new(0))).collect();
-    let watching = Arc::new(AtomicBool::new(true));
-    let watchers: Vec<_> = urls
-        .iter()
-        .zip(&peaks)
-        .map(|(url, peak)| {
-            tokio::spawn(watch_connections(
-                url.to_string(),
-                peak.clone(),
-                watching.clone(),
-            ))
-        })
-        .collect();
-    let churn = churn(&client, &registry_url, &signed, 5).await;
-    watching.store(false, Ordering::Relaxed);
-    for watcher in watchers {
-        let _ = watcher.await;
+    let mut churns = Vec::new();
+    for clients in CHURN_CLIENTS {
+        eprintln!("churn over {} tenants, {clients} clients…", signed.len());
+        churns.push(churn_with_watch(&client, &registry_url, &signed, clients, &urls).await);
     }
     stop.cancel();
     Report {
         registry: registry_run,
         static_pool: static_run,
-        churn,
+        churns,
         churn_tenants: signed.len(),
         budget,
-        peaks: peaks
-            .iter()
-            .map(|peak| peak.load(Ordering::Relaxed))
-            .collect(),
         lookup,
     }
 }
@@ -321,7 +315,15 @@ async fn static_me(
         Err(error) => return HttpResponse::ServiceUnavailable().body(error.to_string()),
     };
     match tenant_runtime::auth::load_user(&**client, user_id).await {
-        Ok(Some(user)) => HttpResponse::Ok().json(serde_json::json!({ "user": user })),
+        // The same shape and size as the runtime's `/me` answer.
+        Ok(Some(user)) => HttpResponse::Ok().json(serde_json::json!({
+            "user": user,
+            "tenant": { "id": claims.tid, "slug": "rt-0", "name": "rt-0 Ltd", "plan": "starter",
+                        "features": ["master_data", "inventory", "sales", "purchasing"] },
+            "impersonated_by": null,
+            "limits": { "max_users": 10, "max_storage_mb": 1000, "requests_per_minute": 100000000,
+                        "max_concurrent_requests": 1000 },
+        })),
         _ => HttpResponse::InternalServerError().finish(),
     }
 }
@@ -350,11 +352,57 @@ async fn load(client: &reqwest::Client, url: &str, tenants: &[Signed], duration:
     )
 }
 
-/// Every tenant `passes` times, round-robin, by `CLIENTS` clients.
-async fn churn(client: &reqwest::Client, url: &str, tenants: &[Signed], passes: usize) -> Run {
+/// A churn run while the tenant connections on each server are watched.
+async fn churn_with_watch(
+    client: &reqwest::Client,
+    url: &str,
+    tenants: &[Signed],
+    clients: usize,
+    servers: &[&str],
+) -> Churn {
+    let peaks: Vec<Arc<AtomicI64>> = servers
+        .iter()
+        .map(|_| Arc::new(AtomicI64::new(0)))
+        .collect();
+    let watching = Arc::new(AtomicBool::new(true));
+    let watchers: Vec<_> = servers
+        .iter()
+        .zip(&peaks)
+        .map(|(server, peak)| {
+            tokio::spawn(watch_connections(
+                server.to_string(),
+                peak.clone(),
+                watching.clone(),
+            ))
+        })
+        .collect();
+    let run = churn(client, url, tenants, 5, clients).await;
+    watching.store(false, Ordering::Relaxed);
+    for watcher in watchers {
+        let _ = watcher.await;
+    }
+    Churn {
+        clients,
+        run,
+        peaks: peaks
+            .iter()
+            .map(|peak| peak.load(Ordering::Relaxed))
+            .collect(),
+    }
+}
+
+/// Every tenant `passes` times, round-robin, by `clients` clients.
+async fn churn(
+    client: &reqwest::Client,
+    url: &str,
+    tenants: &[Signed],
+    passes: usize,
+    clients: usize,
+) -> Run {
     let total = tenants.len() * passes;
     let started = Instant::now();
-    let clients = (0..CLIENTS).map(|n| async move {
+    let stride = clients;
+    let workers = (0..clients).map(|n| async move {
         let mut latencies = Vec::new();
         let mut errors = 0;
         let mut next = n;
@@ -363,12 +411,12 @@ async fn churn(client: &reqwest::Client, url: &str, tenants: &[Signed], passes: 
             let ok = request(client, url, &tenants[next % tenants.len()]).await;
             latencies.push(sent.elapsed());
             errors += usize::from(!ok);
-            next += CLIENTS;
+            next += stride;
         }
         (latencies, errors)
     });
     collect(
-        futures_util::future::join_all(clients).await,
+        futures_util::future::join_all(workers).await,
         started.elapsed(),
     )
 }
@@ -474,21 +522,24 @@ pub fn report(report: &Report) -> String {
         registry.throughput() / fixed.throughput(),
         registry.quantile(0.99).as_secs_f64() / fixed.quantile(0.99).as_secs_f64()
     ));
-    let churn = &report.churn;
-    out.push_str(&format!(
-        "\nchurn: {} tenants round-robin over 2 servers, budget {} per server, {CLIENTS} clients: \
-         {} requests, {} errors (target 0), {:.0} req/s, p50 {}, p99 {} (target <= 30 ms), \
-         peak connections per server {:?} (must stay <= {})\n",
-        report.churn_tenants,
-        report.budget,
-        churn.requests,
-        churn.errors,
-        churn.throughput(),
-        ms(churn.quantile(0.5)),
-        ms(churn.quantile(0.99)),
-        report.peaks,
-        report.budget
-    ));
+    for churn in &report.churns {
+        let run = &churn.run;
+        out.push_str(&format!(
+            "\nchurn: {} tenants round-robin over 2 servers, budget {} per server, {} clients: \
+             {} requests, {} errors (target 0), {:.0} req/s, p50 {}, p99 {} (target <= 30 ms), \
+             peak connections per server {:?} (must stay <= {})\n",
+            report.churn_tenants,
+            report.budget,
+            churn.clients,
+            run.requests,
+            run.errors,
+            run.throughput(),
+            ms(run.quantile(0.5)),
+            ms(run.quantile(0.99)),
+            churn.peaks,
+            report.budget
+        ));
+    }
     out.push_str(&format!(
         "\nwarm registry lookup: {} ns (target <= 1000 ns)\n",
         report.lookup.as_nanos()

@@ -1,6 +1,7 @@
 //! A tenant's connection pool: deadpool over tokio-postgres, whose manager takes a permit
-//! from the server's [`ServerBudget`] before it opens a connection and keeps it for as long
-//! as the connection lives.
+//! from the server's [`ServerBudget`] before it opens a connection and gives it back only
+//! once the connection has closed (a moment after, for the server to retire the backend),
+//! so the connections the server sees never outnumber the budget.
 
 use super::budget::{BudgetExhausted, ServerBudget};
 use deadpool::managed::{self, Metrics, RecycleResult};
@@ -19,14 +20,19 @@ pub type TenantConnection = managed::Object<BudgetedManager>;
 pub struct BudgetedManager {
     tenant: Uuid,
     budget: Arc<ServerBudget>,
+    config: tokio_postgres::Config,
+    /// deadpool-postgres's own manager, for recycling checks.
     postgres: deadpool_postgres::Manager,
 }
 
-/// A connection and the budget permit it holds until it is closed.
+/// A pooled connection (its budget permit is held by the task driving it).
 pub struct BudgetedClient {
     client: ClientWrapper,
-    _permit: OwnedSemaphorePermit,
 }
+
+/// After a connection closes, how long its permit is kept: the server retires the backend
+/// asynchronously, and a new connection must not be counted beside the old one.
+const CLOSE_GRACE: Duration = Duration::from_millis(10);
 
 impl Deref for BudgetedClient {
     type Target = ClientWrapper;
@@ -70,11 +76,14 @@ impl managed::Manager for BudgetedManager {
 
     async fn create(&self) -> Result<BudgetedClient, ConnectError> {
         let permit = self.budget.acquire(self.tenant).await?;
-        let client = managed::Manager::create(&self.postgres).await?;
+        let (client, connection) = self.config.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(drive(connection, permit));
         metrics::counter!("runtime_connections_opened_total").increment(1);
+        // The wrapper aborts the task it is given when dropped; it gets an empty one, so
+        // dropping the client closes the connection gracefully (Terminate) in `drive`.
+        let idle_task = tokio::spawn(async {});
         Ok(BudgetedClient {
-            client,
-            _permit: permit,
+            client: ClientWrapper::new(client, idle_task),
         })
     }
 
@@ -98,6 +107,21 @@ impl managed::Manager for BudgetedManager {
     }
 }
 
+/// Runs a connection until it closes, then gives its permit back (after the grace).
+async fn drive(
+    connection: tokio_postgres::Connection<
+        tokio_postgres::Socket,
+        tokio_postgres::tls::NoTlsStream,
+    >,
+    permit: OwnedSemaphorePermit,
+) {
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "tenant connection ended");
+    }
+    tokio::time::sleep(CLOSE_GRACE).await;
+    drop(permit);
+}
+
 /// How a tenant pool is sized and bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolShape {
@@ -114,7 +138,7 @@ pub fn build(
     shape: PoolShape,
 ) -> TenantPool {
     let postgres = deadpool_postgres::Manager::from_config(
-        config,
+        config.clone(),
         tokio_postgres::NoTls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
@@ -123,6 +147,7 @@ pub fn build(
     let manager = BudgetedManager {
         tenant,
         budget,
+        config,
         postgres,
     };
     managed::Pool::builder(manager)
