@@ -270,7 +270,7 @@ impl Default for TenantRuntimeSettings {
             max_body_bytes: 1024 * 1024,
             base_domain: "localhost".into(),
             public_base_url: None,
-            max_pools: 1000,
+            max_pools: 10_000,
             pool_idle_secs: 300,
             registry_ttl_secs: 600,
             max_connections_per_pool: 10,
