@@ -38,7 +38,7 @@ pub async fn me(current: CurrentUser) -> ApiResult<actix_web::web::Json<Me>> {
     Ok(actix_web::web::Json(describe(current)))
 }
 
-/// The `/me` body for a loaded user (also used by the benchmark's static-pool handler).
+/// The `/me` body for a loaded user.
 pub fn describe(current: CurrentUser) -> Me {
     let handle = &current.tenant.0;
     let plan = &handle.plan;
