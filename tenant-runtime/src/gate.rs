@@ -127,8 +127,8 @@ fn tenant_slug(state: &AppState, request: &ServiceRequest) -> ApiResult<String> 
         .headers()
         .get(resolve::TENANT_HEADER)
         .and_then(|value| value.to_str().ok());
-    let host = request.connection_info().host().to_owned();
-    match resolve::resolve(Some(&host), header, &state.config.base_domain) {
+    let info = request.connection_info();
+    match resolve::resolve(Some(info.host()), header, &state.config.base_domain) {
         Resolution::Tenant(slug) => Ok(slug),
         Resolution::Missing => Err(ApiError::new(
             StatusCode::BAD_REQUEST,

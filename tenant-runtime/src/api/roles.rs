@@ -128,6 +128,7 @@ pub async fn create(auth: Authorized<RolesManage>, body: Body<NewRole>) -> ApiRe
         ));
     }
     let mut current = auth.current;
+    let actor = current.actor();
     let transaction = current.db.begin().await?;
     let id = Uuid::now_v7();
     let inserted = transaction
@@ -158,7 +159,7 @@ pub async fn create(auth: Authorized<RolesManage>, body: Body<NewRole>) -> ApiRe
         before: None,
         after: Some(serde_json::json!({"name": created.name, "permissions": created.permissions})),
     };
-    audit::record(&transaction, &current.actor, entry).await?;
+    audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -174,6 +175,7 @@ pub async fn update(
 ) -> ApiResult<web::Json<Role>> {
     let body = body.into_inner()?;
     let mut current = auth.current;
+    let actor = current.actor();
     let transaction = current.db.begin().await?;
     let before = find(&transaction, *id).await?;
     if let Some(description) = &body.description {
@@ -211,7 +213,7 @@ pub async fn update(
             serde_json::json!({"description": after.description, "permissions": after.permissions}),
         ),
     };
-    audit::record(&transaction, &current.actor, entry).await?;
+    audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
     Ok(web::Json(after))
 }

@@ -4,7 +4,7 @@
 
 use crate::audit;
 use crate::auth::perm::{UsersManage, UsersRead};
-use crate::auth::{Authorized, UserRecord, load_user, sessions};
+use crate::auth::{Authorized, UserRecord, load_user, load_users, sessions};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
@@ -43,19 +43,7 @@ pub struct UpdateUser {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = [UserRecord])))]
 pub async fn list(auth: Authorized<UsersRead>) -> ApiResult<web::Json<Vec<UserRecord>>> {
-    let ids: Vec<Uuid> = auth
-        .current
-        .db
-        .query("SELECT id FROM users ORDER BY lower(email)", &[])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let mut users = Vec::with_capacity(ids.len());
-    for id in ids {
-        users.extend(load_user(auth.current.db.client(), id).await?);
-    }
-    Ok(web::Json(users))
+    Ok(web::Json(load_users(auth.current.db.client()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
@@ -89,6 +77,7 @@ pub async fn invite(
     let mut current = auth.current;
     let max_users = current.tenant.0.plan.max_users;
     let token = new_opaque_token();
+    let actor = current.actor();
     let transaction = current.db.begin().await?;
     lock_users(&transaction).await?;
     let taken = transaction
@@ -130,7 +119,7 @@ pub async fn invite(
         before: None,
         after: Some(serde_json::json!({"email": user.email, "roles": user.roles})),
     };
-    audit::record(&transaction, &current.actor, entry).await?;
+    audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
     let tenant = &current.tenant.0;
     let link = state.set_password_link(&tenant.slug, &token);
@@ -167,6 +156,7 @@ pub async fn update(
     }
     let mut current = auth.current;
     let max_users = current.tenant.0.plan.max_users;
+    let actor = current.actor();
     let transaction = current.db.begin().await?;
     lock_users(&transaction).await?;
     let before = load_user(&transaction, id)
@@ -214,7 +204,7 @@ pub async fn update(
         before: Some(snapshot(&before)),
         after: Some(snapshot(&after)),
     };
-    audit::record(&transaction, &current.actor, entry).await?;
+    audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
     Ok(web::Json(after))
 }

@@ -32,33 +32,42 @@ pub struct UserRecord {
     pub permissions: Vec<String>,
 }
 
-/// Loads a user with role names and permission codes in one round trip.
-pub async fn load_user(
-    db: &impl tokio_postgres::GenericClient,
-    id: Uuid,
-) -> Result<Option<UserRecord>, tokio_postgres::Error> {
-    let row = db
-        .query_opt(
-            "SELECT u.id, u.email, u.display_name, u.status, \
-               coalesce(array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), '{}'), \
-               coalesce(array_agg(DISTINCT rp.permission_code) \
-                        FILTER (WHERE rp.permission_code IS NOT NULL), '{}') \
-             FROM users u \
-             LEFT JOIN user_roles ur ON ur.user_id = u.id \
-             LEFT JOIN roles r ON r.id = ur.role_id \
-             LEFT JOIN role_permissions rp ON rp.role_id = r.id \
-             WHERE u.id = $1 GROUP BY u.id",
-            &[&id],
-        )
-        .await?;
-    Ok(row.map(|row| UserRecord {
+/// A user with role names and permission codes, aggregated; callers add the filter.
+const USER_SELECT: &str = "SELECT u.id, u.email, u.display_name, u.status, \
+       coalesce(array_agg(DISTINCT r.name) FILTER (WHERE r.name IS NOT NULL), '{}'), \
+       coalesce(array_agg(DISTINCT rp.permission_code) \
+                FILTER (WHERE rp.permission_code IS NOT NULL), '{}') \
+     FROM users u \
+     LEFT JOIN user_roles ur ON ur.user_id = u.id \
+     LEFT JOIN roles r ON r.id = ur.role_id \
+     LEFT JOIN role_permissions rp ON rp.role_id = r.id";
+
+fn user_record(row: &tokio_postgres::Row) -> UserRecord {
+    UserRecord {
         id: row.get(0),
         email: row.get(1),
         display_name: row.get(2),
         status: row.get(3),
         roles: row.get(4),
         permissions: row.get(5),
-    }))
+    }
+}
+
+/// Loads a user with role names and permission codes in one round trip.
+pub async fn load_user(
+    db: &impl tokio_postgres::GenericClient,
+    id: Uuid,
+) -> Result<Option<UserRecord>, tokio_postgres::Error> {
+    let sql = format!("{USER_SELECT} WHERE u.id = $1 GROUP BY u.id");
+    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(user_record))
+}
+
+/// Every user, by email, in one round trip.
+pub async fn load_users(
+    db: &impl tokio_postgres::GenericClient,
+) -> Result<Vec<UserRecord>, tokio_postgres::Error> {
+    let sql = format!("{USER_SELECT} GROUP BY u.id ORDER BY lower(u.email)");
+    Ok(db.query(&sql, &[]).await?.iter().map(user_record).collect())
 }
 
 /// The signed-in user of this tenant, and a connection to its database.
@@ -67,12 +76,17 @@ pub struct CurrentUser {
     pub claims: Claims,
     pub tenant: Tenant,
     pub db: TenantConnection,
-    pub actor: Actor,
+    request: HttpRequest,
 }
 
 impl CurrentUser {
     pub fn can(&self, permission: &str) -> bool {
         self.user.permissions.iter().any(|code| code == permission)
+    }
+
+    /// Who acts, for the audit log (built only by the handlers that write one).
+    pub fn actor(&self) -> Actor {
+        Actor::new(&self.request, Some(self.user.id), self.claims.imp.clone())
     }
 }
 
@@ -97,13 +111,12 @@ impl FromRequest for CurrentUser {
                 .ok_or_else(|| {
                     ApiError::unauthorized("invalid_token", "this user can no longer sign in")
                 })?;
-            let actor = Actor::new(&request, Some(user.id), claims.imp.clone());
             Ok(Self {
                 user,
                 claims,
                 tenant,
                 db,
-                actor,
+                request,
             })
         })
     }

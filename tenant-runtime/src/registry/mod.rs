@@ -241,20 +241,6 @@ impl Registry {
         metrics::gauge!("runtime_open_pools").set(self.handles.entry_count() as f64);
     }
 
-    /// Connections open per server (id, open, budget).
-    pub fn connections(&self) -> Vec<(Uuid, usize, usize)> {
-        self.servers
-            .iter()
-            .map(|server| {
-                (
-                    server.budget.server_id,
-                    server.budget.in_use(),
-                    server.budget.budget,
-                )
-            })
-            .collect()
-    }
-
     /// The open handles (for sampling usage).
     pub fn handles(&self) -> Vec<Arc<TenantHandle>> {
         self.handles.iter().map(|(_, handle)| handle).collect()
