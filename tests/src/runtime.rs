@@ -106,3 +106,51 @@ impl AdminApi {
             .to_owned()
     }
 }
+
+impl AdminApi {
+    /// `POST /api/v1/auth/set-password` with an emailed token.
+    pub async fn set_password(&self, slug: &str, token: &str, password: &str) -> Reply {
+        self.tenant_call(
+            slug,
+            Method::POST,
+            "/api/v1/auth/set-password",
+            None,
+            Some(json!({ "token": token, "password": password })),
+        )
+        .await
+    }
+
+    /// The token in the link of the mail to `email` whose text contains `subject`, as
+    /// written under `{data_dir}/mail/` (five seconds at most).
+    pub async fn mailed_token(&self, email: &str, subject: &str) -> String {
+        let mail_dir = self.app.settings.data_dir.join("mail");
+        for _ in 0..50 {
+            if let Some(token) = token_in_mail(&mail_dir, email, subject) {
+                return token;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no `{subject}` mail reached {email}");
+    }
+}
+
+fn token_in_mail(mail_dir: &std::path::Path, email: &str, subject: &str) -> Option<String> {
+    for entry in std::fs::read_dir(mail_dir).ok()? {
+        let text = std::fs::read_to_string(entry.ok()?.path()).unwrap_or_default();
+        if text.contains(email) && text.contains(subject) {
+            // Quoted-printable: soft line breaks, and `=` written as `=3D`.
+            let unfolded = text
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
+            let at = unfolded.find("token=").expect("a link with a token");
+            return Some(
+                unfolded[at + 6..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect(),
+            );
+        }
+    }
+    None
+}

@@ -275,36 +275,15 @@ async fn users_are_invited_within_the_plan_and_set_their_password_from_the_email
         over.body
     );
 
-    let mail_dir = api.app.settings.data_dir.join("mail");
-    let invitation = wait_for_mail_with(&mail_dir, "pat@acme.example", "invited").await;
-    let weak = api
-        .tenant_call(
-            "acme",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": invitation, "password": "short" })),
-        )
-        .await;
+    let invitation = api.mailed_token("pat@acme.example", "invited").await;
+    let weak = api.set_password("acme", &invitation, "short").await;
     assert_eq!(weak.status, 422);
     let set = api
-        .tenant_call(
-            "acme",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": invitation, "password": "pat's long password" })),
-        )
+        .set_password("acme", &invitation, "pat's long password")
         .await;
     assert_eq!(set.status, 204, "{:?}", set.body);
     let again = api
-        .tenant_call(
-            "acme",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": invitation, "password": "another long password" })),
-        )
+        .set_password("acme", &invitation, "another long password")
         .await;
     assert_eq!(
         again.code(),
@@ -461,6 +440,52 @@ async fn custom_roles_grant_permissions_and_built_in_roles_stay_fixed() {
     )
     .await;
     assert_eq!((last_admin.status, last_admin.code()), (409, "last_admin"));
+
+    // Bad input, field by field.
+    let bad_name = call(
+        Method::POST,
+        "/api/v1/roles".into(),
+        Some(json!({ "name": "Has Spaces!", "permissions": [] })),
+    )
+    .await;
+    assert_eq!(
+        (bad_name.status, bad_name.code()),
+        (422, "validation_failed")
+    );
+    assert_eq!(bad_name.body["errors"][0]["field"], "name");
+    let bad_status = call(
+        Method::PATCH,
+        format!("/api/v1/users/{my_id}"),
+        Some(json!({ "status": "asleep" })),
+    )
+    .await;
+    assert_eq!(bad_status.body["errors"][0]["field"], "status");
+    let no_roles = call(
+        Method::PATCH,
+        format!("/api/v1/users/{my_id}"),
+        Some(json!({ "roles": [] })),
+    )
+    .await;
+    assert_eq!(no_roles.body["errors"][0]["field"], "roles");
+    let unknown_field = call(
+        Method::PATCH,
+        format!("/api/v1/roles/{role_id}"),
+        Some(json!({ "colour": "red" })),
+    )
+    .await;
+    assert_eq!(unknown_field.status, 422, "unknown fields are refused");
+    let ghost = uuid::Uuid::new_v4();
+    let no_role = call(
+        Method::PATCH,
+        format!("/api/v1/roles/{ghost}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((no_role.status, no_role.code()), (404, "role_not_found"));
+    let no_user = call(Method::GET, format!("/api/v1/users/{ghost}"), None).await;
+    assert_eq!((no_user.status, no_user.code()), (404, "user_not_found"));
+    let not_a_uuid = call(Method::GET, "/api/v1/users/123".into(), None).await;
+    assert_eq!(not_a_uuid.status, 404, "{:?}", not_a_uuid.body);
 }
 
 #[tokio::test]
@@ -491,16 +516,9 @@ async fn a_forgotten_password_is_reset_by_the_emailed_link() {
         )
         .await;
     assert_eq!(asked.status, 202);
-    let mail_dir = api.app.settings.data_dir.join("mail");
-    let token = wait_for_mail_with(&mail_dir, &acme.admin_email, "Reset your").await;
+    let token = api.mailed_token(&acme.admin_email, "Reset your").await;
     let set = api
-        .tenant_call(
-            "acme",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": token, "password": "a brand new passphrase" })),
-        )
+        .set_password("acme", &token, "a brand new passphrase")
         .await;
     assert_eq!(set.status, 204, "{:?}", set.body);
     assert_eq!(
@@ -525,30 +543,6 @@ async fn a_forgotten_password_is_reset_by_the_emailed_link() {
         )
         .await;
     assert_eq!(refresh.status, 401, "a new password ends the old sessions");
-}
-
-async fn wait_for_mail_with(mail_dir: &std::path::Path, email: &str, subject: &str) -> String {
-    for _ in 0..50 {
-        if let Ok(entries) = std::fs::read_dir(mail_dir) {
-            for entry in entries {
-                let text =
-                    std::fs::read_to_string(entry.expect("entry").path()).unwrap_or_default();
-                if text.contains(email) && text.contains(subject) {
-                    let unfolded = text
-                        .replace("=\r\n", "")
-                        .replace("=\n", "")
-                        .replace("=3D", "=");
-                    let at = unfolded.find("token=").expect("a link with a token");
-                    return unfolded[at + 6..]
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                        .collect();
-                }
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no `{subject}` mail reached {email}");
 }
 
 #[tokio::test]
@@ -596,16 +590,9 @@ async fn the_first_admin_of_a_tenant_an_admin_created_is_invited_by_email_and_ge
     let api = AdminApi::start().await;
     api.register_primary().await;
     let id = api.active_tenant("made").await;
-    let mail_dir = api.app.settings.data_dir.join("mail");
-    let token = wait_for_mail_with(&mail_dir, "admin@made.example", "is ready").await;
+    let token = api.mailed_token("admin@made.example", "is ready").await;
     let set = api
-        .tenant_call(
-            "made",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": token, "password": "the first admin's passphrase" })),
-        )
+        .set_password("made", &token, "the first admin's passphrase")
         .await;
     assert_eq!(set.status, 204, "{:?}", set.body);
     let login = api
@@ -651,16 +638,9 @@ async fn a_user_manager_cannot_grant_more_than_they_hold() {
         )
         .await;
     assert_eq!(invited.status, 201, "{:?}", invited.body);
-    let mail_dir = api.app.settings.data_dir.join("mail");
-    let token = wait_for_mail_with(&mail_dir, "hr@acme.example", "invited").await;
+    let token = api.mailed_token("hr@acme.example", "invited").await;
     let set = api
-        .tenant_call(
-            "acme",
-            Method::POST,
-            "/api/v1/auth/set-password",
-            None,
-            Some(json!({ "token": token, "password": "human resources pass" })),
-        )
+        .set_password("acme", &token, "human resources pass")
         .await;
     assert_eq!(set.status, 204);
     let login = api
