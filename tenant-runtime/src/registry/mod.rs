@@ -131,6 +131,9 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(control_db: DatabaseConnection, keyring: Keyring, config: RegistryConfig) -> Self {
+        // The counters below are registered once; before the recorder exists they would be
+        // no-ops for good.
+        common::metrics::handle();
         let handles = Cache::builder()
             .max_capacity(config.max_pools)
             .time_to_idle(config.pool_idle)

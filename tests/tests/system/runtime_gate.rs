@@ -119,6 +119,20 @@ async fn the_plan_rate_limit_answers_429_for_that_tenant_only_and_modules_follow
         200,
         "others are not limited"
     );
+    let metrics = api
+        .app
+        .get_tenant_runtime("/metrics")
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    for name in [
+        "runtime_registry_hits_total",
+        "runtime_registry_misses_total",
+        "runtime_connections_opened_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 
     api.plan_with("no-production", json!({})).await;
     let plain = api.company("plain", "no-production").await;
