@@ -155,6 +155,9 @@ pub struct ProvisionerSettings {
     /// sets it to its private cluster so a fresh platform can provision at once.
     pub default_server_url: Option<Secret>,
     pub default_server_capacity: u32,
+    /// Spare databases kept ready on the `default` server when it is first registered
+    /// (then edited with `PATCH /servers/{id}`): a signup claims one instead of cloning.
+    pub default_server_spare_target: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -296,6 +299,7 @@ impl Default for ProvisionerSettings {
             reconcile_repair: false,
             default_server_url: None,
             default_server_capacity: 500,
+            default_server_spare_target: 3,
         }
     }
 }
@@ -521,6 +525,13 @@ impl Settings {
         check(
             "provisioner.maintenance_interval_secs",
             at_least(self.provisioner.maintenance_interval_secs, 1),
+        );
+        check(
+            "provisioner.default_server_spare_target",
+            match self.provisioner.default_server_spare_target {
+                0..=100 => Ok(()),
+                other => Err(format!("must be at most 100, got {other}")),
+            },
         );
         check(
             "provisioner.default_server_url",

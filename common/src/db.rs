@@ -1,5 +1,6 @@
 //! The control-database connection: opened lazily (a service starts even when Postgres is
-//! down), pinged for readiness, and awaited with capped exponential backoff.
+//! down), pinged for readiness, and awaited with capped exponential backoff, as is its
+//! schema (which one process migrates while the others wait).
 
 use crate::config::DatabaseSettings;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
@@ -10,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(15);
+/// A waiting process should notice a finished migration within a fraction of a second.
+const SCHEMA_FIRST_RETRY: Duration = Duration::from_millis(25);
+const SCHEMA_LONGEST_RETRY: Duration = Duration::from_millis(500);
 
 /// Opens a pool that connects on first use, so a database that is down at start delays
 /// readiness instead of aborting the process.
@@ -57,6 +61,31 @@ pub async fn wait_until_reachable(
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(LONGEST_RETRY);
+    }
+}
+
+/// Waits until the control schema is at the newest migration this binary knows (another
+/// process, or the all-in-one bootstrap, migrates it), checking read-only so as never to
+/// race the migrator. Returns `false` only when cancelled first.
+pub async fn wait_for_control_schema(db: &DatabaseConnection, cancel: &CancellationToken) -> bool {
+    use migrations::control::Migrator;
+    let mut delay = SCHEMA_FIRST_RETRY;
+    let mut told = false;
+    loop {
+        match migrations::is_current::<Migrator>(db).await {
+            Ok(true) => return true,
+            Ok(false) if !told => tracing::info!("waiting for the control database to be migrated"),
+            Err(error) if !told => {
+                tracing::info!("waiting for the control database schema: {error}")
+            }
+            _ => {}
+        }
+        told = true;
+        tokio::select! {
+            () = cancel.cancelled() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(SCHEMA_LONGEST_RETRY);
     }
 }
 

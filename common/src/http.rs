@@ -2,10 +2,11 @@
 //! routing errors as problem+json, and a clear error when the listen port is taken.
 
 use crate::problem::{FieldError, Problem};
-use actix_web::body::MessageBody;
-use actix_web::dev::{AppConfig, Server, Service, ServiceFactory};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{AppConfig, Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::json;
 use std::fmt::Debug;
@@ -102,6 +103,32 @@ impl StartupStatus {
             |state| state.clone(),
         )
     }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.read().is_ok_and(|state| state.is_ok())
+    }
+}
+
+/// Middleware: until `status` is ready, every request under `/api/` (what needs the
+/// control schema) answers 503 `starting` with `Retry-After: 1` instead of failing on a
+/// missing table; health, readiness, metrics and the documents answer as usual.
+pub async fn until_started(
+    status: StartupStatus,
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if status.is_ready() || !request.path().starts_with("/api/") {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    }
+    let reason = status.check().err().unwrap_or_default();
+    let response = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "starting",
+        format!("the service is starting ({reason}); try again in a moment"),
+    )
+    .with_retry_after(1)
+    .to_response();
+    Ok(request.into_response(response))
 }
 
 /// Registers what every service has: `/healthz`, `/metrics`, and problem+json for JSON,

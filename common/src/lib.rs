@@ -12,6 +12,7 @@ pub mod ids;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;
+pub mod pg_listen;
 pub mod problem;
 pub mod secret;
 pub mod shutdown;

@@ -7,7 +7,6 @@ use common::config::BootstrapSettings;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
-use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -156,7 +155,7 @@ pub async fn bootstrap_once(
     settings: &common::config::Settings,
 ) -> Result<Option<CreatedAdmin>, BootstrapError> {
     if settings.database.migrate_on_start {
-        migrations::control::Migrator::up(db, None)
+        migrations::up_exclusively::<migrations::control::Migrator>(db, None)
             .await
             .map_err(BootstrapError::Migrate)?;
     }

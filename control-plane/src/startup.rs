@@ -11,7 +11,7 @@ use common::crypto::Keyring;
 use common::http::{self, BindError, Check, HttpService, Listen, StartupStatus};
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait as _, DatabaseConnection, DbBackend, Statement};
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi as _;
@@ -30,6 +30,8 @@ pub struct AppState {
     pub mailer: Mailer,
     pub signup_limiter: Arc<IpLimiter>,
     pub config: Arc<ApiConfig>,
+    /// Set once the configured `default` server is registered (readiness waits for it).
+    pub default_server: StartupStatus,
 }
 
 /// The settings handlers read, resolved once at start.
@@ -38,6 +40,8 @@ pub struct ApiConfig {
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
     pub trust_forwarded_for: bool,
+    /// `provisioner.default_server_url` is set: ready only once `default` is registered.
+    pub expects_default_server: bool,
     /// `scheme://host[:port]` that `{slug}.` is put in front of (after the scheme).
     tenant_origin: (String, String),
 }
@@ -75,8 +79,10 @@ impl AppState {
                 access_token_ttl_secs: control_plane.access_token_ttl_secs,
                 refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,
                 trust_forwarded_for: control_plane.trust_forwarded_for,
+                expects_default_server: settings.provisioner.default_server_url.is_some(),
                 tenant_origin: settings.tenant_runtime.tenant_origin(runtime_port),
             }),
+            default_server: StartupStatus::waiting("server `default` not registered yet"),
         })
     }
 }
@@ -95,8 +101,13 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
     let state = web::Data::new(state);
     let json_limit = settings.control_plane.max_body_bytes;
     let openapi = crate::api::openapi::ApiDoc::openapi();
+    let bootstrap = state.bootstrap.clone();
     HttpService::bind(listen, move || {
+        let bootstrap = bootstrap.clone();
         App::new()
+            .wrap(from_fn(move |request, next| {
+                http::until_started(bootstrap.clone(), request, next)
+            }))
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))
@@ -110,9 +121,11 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
     })
 }
 
-/// `GET /readyz`: the control database answers and the schema is migrated and seeded.
+/// `GET /readyz`: the control database answers, the schema is migrated and seeded, and
+/// the configured `default` server (if any) is registered, so a tenant created the moment
+/// this answers 200 has somewhere to go.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let checks = [
+    let mut checks = vec![
         Check {
             name: "control_db",
             result: common::db::ping(&state.db).await,
@@ -122,5 +135,31 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             result: state.bootstrap.check(),
         },
     ];
+    if state.config.expects_default_server {
+        checks.push(Check {
+            name: "default_server",
+            result: default_server_registered(&state).await,
+        });
+    }
     http::readiness_response(&checks)
+}
+
+/// Whether server `default` exists, remembered once it does (it is never unregistered).
+async fn default_server_registered(state: &AppState) -> Result<(), String> {
+    if state.default_server.is_ready() {
+        return Ok(());
+    }
+    state.bootstrap.check()?;
+    let statement = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT 1 AS found FROM database_servers WHERE name = 'default'",
+    );
+    match state.db.query_one_raw(statement).await {
+        Ok(Some(_)) => {
+            state.default_server.set_ready();
+            Ok(())
+        }
+        Ok(None) => state.default_server.check(),
+        Err(error) => Err(error.to_string()),
+    }
 }

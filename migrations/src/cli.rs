@@ -166,7 +166,7 @@ async fn execute<M: MigratorTrait>(
 
 async fn apply<M: MigratorTrait>(action: Action, db: &DatabaseConnection) -> Result<(), DbErr> {
     match action {
-        Action::Up { steps } => M::up(db, steps).await,
+        Action::Up { steps } => crate::up_exclusively::<M>(db, steps).await,
         Action::Down { steps } => M::down(db, Some(steps.unwrap_or(1))).await,
         Action::Fresh => M::fresh(db).await,
         Action::Reset => M::reset(db).await,

@@ -11,6 +11,39 @@ pub mod tenant;
 mod sql;
 
 use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
+};
+
+/// An arbitrary constant: the advisory lock key every migrator of a database takes.
+/// Postgres scopes advisory locks to the current database, so one key serves all.
+const MIGRATION_LOCK: i64 = 0x6572_705f_6d69_6772;
+
+/// Applies `M`'s pending migrations (at most `steps`) under a transaction-level advisory
+/// lock, all in that one transaction: however many processes start together, one migrates
+/// and the others wait, then find nothing pending. A failure leaves the schema as it was.
+/// (Without the lock, two first starts race in `CREATE TABLE IF NOT EXISTS
+/// seaql_migrations` and one fails on `pg_type_typname_nsp_index`.)
+pub async fn up_exclusively<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    steps: Option<u32>,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [MIGRATION_LOCK.into()],
+    ))
+    .await?;
+    M::up(&txn, steps).await?;
+    txn.commit().await
+}
+
+/// Whether `M`'s every migration is applied, without creating anything (a process that
+/// waits for another to migrate must not race it in DDL).
+pub async fn is_current<M: MigratorTrait>(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    Ok(M::get_pending_migrations_read_only(db).await?.is_empty())
+}
 
 /// Name of the newest tenant migration; recorded as a tenant's `schema_version`.
 pub fn latest_tenant_version() -> String {

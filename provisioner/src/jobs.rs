@@ -32,7 +32,13 @@ impl JobKind {
     }
 }
 
-/// Adds a job, runnable now. Returns its id.
+/// The channel [`enqueue`] notifies (payload: the job id) so idle workers wake at once
+/// instead of at their next poll.
+pub const CHANNEL: &str = "jobs_queued";
+
+/// Adds a job, runnable now, and wakes the workers (the notification is delivered when the
+/// caller's transaction commits, so no worker looks before the job is visible). Returns
+/// its id.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     kind: JobKind,
@@ -41,11 +47,35 @@ pub async fn enqueue(
     let id = Uuid::now_v7();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3)",
-        [id.into(), tenant_id.into(), kind.as_str().into()],
+        "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3) RETURNING id) \
+         SELECT pg_notify($4, id::text) FROM queued",
+        [
+            id.into(),
+            tenant_id.into(),
+            kind.as_str().into(),
+            CHANNEL.into(),
+        ],
     ))
     .await?;
     Ok(id)
+}
+
+/// How long until the earliest queued job is due (zero when one is due now); `None` when
+/// nothing is queued. Lets an idle worker sleep exactly until a retry's backoff ends.
+pub async fn next_due_in(db: &impl ConnectionTrait) -> Result<Option<Duration>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            // No `GREATEST(.., 0)`: it ignores NULL, so "nothing queued" would read as "due now".
+            "SELECT EXTRACT(EPOCH FROM min(run_after) - now())::float8 AS secs \
+             FROM jobs WHERE state = 'queued'",
+        ))
+        .await?;
+    let secs: Option<f64> = match row {
+        Some(row) => row.try_get("", "secs")?,
+        None => None,
+    };
+    Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }
 
 /// Sets `key` in the job's JSON payload.

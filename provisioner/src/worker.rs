@@ -1,17 +1,23 @@
 //! The worker loop: waits for the control database and its schema, registers the configured default
-//! server, then runs jobs one after another, sleeping for the poll interval only when none
-//! is due, and runs housekeeping (spares, trial sweep, purge, reconcile) every maintenance
-//! interval, until shutdown. A job in flight at shutdown finishes its current step; an
-//! interrupted one resumes elsewhere after its lease expires.
+//! server, then runs jobs one after another. When none is due it sleeps until a job is
+//! queued (`NOTIFY jobs_queued`, see [`crate::jobs::CHANNEL`]), a retry's backoff ends, or
+//! the poll interval passes (the backstop for a lost notification). Beside the job loop a
+//! spare keeper refills spare databases right after a provision claimed one, and every
+//! maintenance interval the worker sweeps trials, purges and reconciles, until shutdown. A
+//! job in flight at shutdown finishes its current step; an interrupted one resumes
+//! elsewhere after its lease expires.
 
-use crate::invitation;
 use crate::saga::{Executed, Provisioner};
 use crate::servers::{self, NewServer};
+use crate::{invitation, jobs};
 use common::config::{ProvisionerSettings, Settings};
 use common::crypto::{CryptoError, Keyring};
 use common::mail::Mailer;
+use common::pg_listen::{self, FeedEvent};
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 const DAY_SECS: u64 = 24 * 3600;
@@ -24,6 +30,10 @@ pub struct Worker {
     mailer: Option<Mailer>,
     /// `(scheme, host)` of the tenant runtime, for invitation links.
     tenant_origin: (String, String),
+    /// The control database, for the `jobs_queued` listener.
+    control_url: String,
+    /// Wakes the spare keeper (after a provision may have claimed a spare).
+    spares_wanted: Arc<Notify>,
 }
 
 impl Worker {
@@ -44,6 +54,8 @@ impl Worker {
             settings: config.clone(),
             mailer,
             tenant_origin: settings.tenant_runtime.tenant_origin(None),
+            control_url: settings.database.url.expose().to_owned(),
+            spares_wanted: Arc::new(Notify::new()),
         })
     }
 
@@ -55,11 +67,13 @@ impl Worker {
     pub async fn run(self, shutdown: CancellationToken) {
         let db = self.provisioner.control_db.clone();
         if !common::db::wait_until_reachable(&db, "control", &shutdown).await
-            || !wait_for_schema(&db, &shutdown).await
+            || !common::db::wait_for_control_schema(&db, &shutdown).await
         {
             return;
         }
         self.register_default_server().await;
+        let job_queued = self.follow_job_queue(&shutdown);
+        let spare_keeper = tokio::spawn(self.keep_spares(shutdown.clone()));
         tracing::info!(worker = %self.id(), "provisioner worker ready");
         let maintenance_every = Duration::from_secs(self.settings.maintenance_interval_secs);
         let mut last_maintenance: Option<Instant> = None;
@@ -71,12 +85,70 @@ impl Worker {
             if self.run_one_job().await {
                 continue;
             }
+            let idle = self.idle_for(maintenance_every).await;
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(Duration::from_millis(self.settings.poll_interval_ms)) => {}
+                () = job_queued.notified() => {}
+                () = tokio::time::sleep(idle) => {}
             }
         }
+        let _ = spare_keeper.await;
         tracing::info!(worker = %self.id(), "provisioner worker stopped");
+    }
+
+    /// Starts following `jobs_queued`; the returned `Notify` holds a permit whenever a job
+    /// may have been queued since the worker last looked (a notification, or a reconnect
+    /// after which notifications may have been missed).
+    fn follow_job_queue(&self, shutdown: &CancellationToken) -> Arc<Notify> {
+        let wake = Arc::new(Notify::new());
+        let (events, mut received) = mpsc::unbounded_channel();
+        let channel = pg_listen::Channel {
+            database_url: self.control_url.clone(),
+            channel: jobs::CHANNEL,
+            application_name: "provisioner-worker",
+        };
+        tokio::spawn(pg_listen::follow(channel, events, shutdown.clone()));
+        let notify = wake.clone();
+        tokio::spawn(async move {
+            while let Some(event) = received.recv().await {
+                if event != FeedEvent::Lost {
+                    notify.notify_one();
+                }
+            }
+        });
+        wake
+    }
+
+    /// How long an idle worker may sleep: the poll interval (the backstop), less when a
+    /// queued job's backoff ends sooner, and never past the next maintenance.
+    async fn idle_for(&self, maintenance_every: Duration) -> Duration {
+        let poll = Duration::from_millis(self.settings.poll_interval_ms).min(maintenance_every);
+        match jobs::next_due_in(&self.provisioner.control_db).await {
+            Ok(Some(due)) => due.min(poll),
+            Ok(None) | Err(_) => poll,
+        }
+    }
+
+    /// Refills spares at start, whenever a provision finished, and every maintenance
+    /// interval; beside the job loop, so a signup never waits for a refill.
+    fn keep_spares(&self, shutdown: CancellationToken) -> impl Future<Output = ()> + use<> {
+        let provisioner = self.provisioner.clone();
+        let wanted = self.spares_wanted.clone();
+        let every = Duration::from_secs(self.settings.maintenance_interval_secs);
+        async move {
+            while !shutdown.is_cancelled() {
+                match provisioner.refill_spares().await {
+                    Ok(0) => {}
+                    Ok(made) => tracing::info!(made, "spare databases refilled"),
+                    Err(error) => tracing::warn!("spare refill failed: {error}"),
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = wanted.notified() => {}
+                    () = tokio::time::sleep(every) => {}
+                }
+            }
+        }
     }
 
     /// Runs one job step sequence; `true` when there was work (look again at once).
@@ -87,6 +159,7 @@ impl Worker {
                 job_id,
                 state: "succeeded",
             }) => {
+                self.spares_wanted.notify_one();
                 self.send_invitation(job_id).await;
                 true
             }
@@ -112,13 +185,9 @@ impl Worker {
         }
     }
 
-    /// Housekeeping; each part logs its own failure and never stops the worker.
+    /// Housekeeping (spares have their own keeper); each part logs its own failure and
+    /// never stops the worker.
     async fn maintain(&self) {
-        match self.provisioner.refill_spares().await {
-            Ok(0) => {}
-            Ok(made) => tracing::info!(made, "spare databases refilled"),
-            Err(error) => tracing::warn!("spare refill failed: {error}"),
-        }
         match self.provisioner.sweep().await {
             Ok(report) => tracing::debug!(?report, "tenant sweep done"),
             Err(error) => tracing::warn!("tenant sweep failed: {error}"),
@@ -145,42 +214,17 @@ impl Worker {
             capacity: i32::try_from(self.settings.default_server_capacity).unwrap_or(i32::MAX),
         };
         let (db, keyring) = (&self.provisioner.control_db, &self.provisioner.keyring);
+        let spares = i32::try_from(self.settings.default_server_spare_target).unwrap_or(i32::MAX);
         match servers::register(db, keyring, server).await {
-            Ok(_) => tracing::info!("database server `default` registered"),
+            Ok(id) => {
+                tracing::info!("database server `default` registered");
+                if let Err(error) = servers::set_spare_target(db, id, spares).await {
+                    tracing::warn!("spare target of `default` not set: {error}");
+                }
+            }
             Err(crate::ProvisionError::ServerNameTaken(_)) => {}
             Err(error) => tracing::warn!("database server `default` not registered: {error}"),
         }
-    }
-}
-
-/// Waits until the control database is migrated to the schema this binary knows (another
-/// process, or the all-in-one bootstrap, migrates it). `false` when shut down first.
-async fn wait_for_schema(db: &DatabaseConnection, shutdown: &CancellationToken) -> bool {
-    use sea_orm_migration::MigratorTrait as _;
-    let mut delay = Duration::from_millis(200);
-    let mut told = false;
-    loop {
-        match migrations::control::Migrator::get_pending_migrations(db).await {
-            Ok(pending) if pending.is_empty() => return true,
-            Ok(pending) if !told => {
-                tracing::info!(
-                    pending = pending.len(),
-                    "waiting for the control database to be migrated"
-                );
-                told = true;
-            }
-            Ok(_) => {}
-            Err(error) if !told => {
-                tracing::info!("waiting for the control database schema: {error}");
-                told = true;
-            }
-            Err(_) => {}
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return false,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

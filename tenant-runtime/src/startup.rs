@@ -12,7 +12,7 @@ use actix_web::{App, HttpResponse, web};
 use anyhow::Context as _;
 use common::config::Settings;
 use common::crypto::Keyring;
-use common::http::{self, Check, HttpService, Listen};
+use common::http::{self, Check, HttpService, Listen, StartupStatus};
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
 use sea_orm::DatabaseConnection;
@@ -34,6 +34,9 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub mailer: Mailer,
     pub feed: Arc<FeedState>,
+    /// Set once the control schema is at the version this binary knows; until then
+    /// `/api/` answers 503 `starting`.
+    pub control_schema: StartupStatus,
     pub config: RuntimeConfig,
 }
 
@@ -67,6 +70,7 @@ impl AppState {
             tokens,
             mailer: Mailer::from_settings(settings)?,
             feed: Arc::new(FeedState::default()),
+            control_schema: StartupStatus::waiting("control database not migrated yet"),
             config: RuntimeConfig {
                 base_domain: runtime.base_domain.clone(),
                 access_token_ttl_secs: runtime.access_token_ttl_secs,
@@ -114,7 +118,11 @@ pub fn build_app(
     let json_limit = settings.tenant_runtime.max_body_bytes;
     let app_state = state.clone();
     let http = HttpService::bind(listen, move || {
+        let control_schema = app_state.control_schema.clone();
         App::new()
+            .wrap(from_fn(move |request, next| {
+                http::until_started(control_schema.clone(), request, next)
+            }))
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))
@@ -174,6 +182,14 @@ fn spawn_background(
     stop: &CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let runtime = &settings.tenant_runtime;
+    let schema = tokio::spawn({
+        let (state, stop) = (state.clone(), stop.clone());
+        async move {
+            if common::db::wait_for_control_schema(&state.control_db, &stop).await {
+                state.control_schema.set_ready();
+            }
+        }
+    });
     let feed = tokio::spawn(listener::follow_changes(
         settings.database.url.expose().to_owned(),
         state.registry.clone(),
@@ -205,7 +221,7 @@ fn spawn_background(
             async move { registry.housekeeping().await }
         }
     });
-    vec![feed, flush, sample, housekeeping]
+    vec![schema, feed, flush, sample, housekeeping]
 }
 
 /// Runs `work` every `period` until `stop`.
@@ -253,11 +269,16 @@ async fn final_flush(state: &AppState) {
     );
 }
 
-/// `GET /readyz`: the control database answers and the change feed is connected.
+/// `GET /readyz`: the control database answers, its schema is current and the change feed
+/// is connected.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let control_db = Check {
         name: "control_db",
         result: common::db::ping(&state.control_db).await,
+    };
+    let control_schema = Check {
+        name: "control_schema",
+        result: state.control_schema.check(),
     };
     let feed = Check {
         name: "tenant_change_feed",
@@ -267,7 +288,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             Err("not listening to tenant_changed yet".into())
         },
     };
-    http::readiness_response(&[control_db, feed])
+    http::readiness_response(&[control_db, control_schema, feed])
 }
 
 async fn openapi() -> HttpResponse {

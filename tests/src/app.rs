@@ -129,11 +129,19 @@ impl TestApp {
     }
 
     /// Stops every service (graceful drain) and reports how they ended.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        match self.platform.take() {
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop_then(async |_| {}).await
+    }
+
+    /// Stops every service, then runs `after` while the control database still exists
+    /// (to clean up what the platform's own worker made, now that it can make no more).
+    pub async fn stop_then(mut self, after: impl AsyncFnOnce(&TestDb)) -> anyhow::Result<()> {
+        let stopped = match self.platform.take() {
             Some(platform) => platform.stop().await,
             None => Ok(()),
-        }
+        };
+        after(&self.db).await;
+        stopped
     }
 }
 

@@ -299,6 +299,31 @@ impl Drop for Fleet {
     }
 }
 
+/// Drops the tenant databases, roles and spares that the platform's own `default` server
+/// (registered from `provisioner.default_server_url` = the primary test server) holds for
+/// the control database at `control_url`. Call it once the worker has stopped.
+pub async fn clean_default_server(control_url: &str) {
+    let control = try_connect(control_url).await.expect("control database");
+    let rows = control
+        .query(
+            "SELECT id FROM database_servers WHERE name = 'default'",
+            &[],
+        )
+        .await
+        .expect("servers");
+    let primary = crate::Server::primary().admin_url().to_owned();
+    let servers = rows
+        .iter()
+        .map(|row| (row.get(0), primary.clone()))
+        .collect();
+    if clean_servers(control_url.to_owned(), servers)
+        .await
+        .is_none()
+    {
+        eprintln!("the default server's tenant databases were not all dropped");
+    }
+}
+
 pub(crate) async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Option<()> {
     let control = try_connect(&control_url).await.ok()?;
     let rows = control.query("SELECT id FROM tenants", &[]).await.ok()?;

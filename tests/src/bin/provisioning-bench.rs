@@ -6,7 +6,10 @@
 //!   each way (migrate from scratch, template clone, spare claim) in one run, with ratios;
 //! - `provisioning-bench bulk [TENANTS] [WORKERS]`: TENANTS tenants (default 1000)
 //!   provisioned at once by WORKERS workers (default 4) across two servers: throughput,
-//!   and the checkpoints and WAL it cost each server.
+//!   and the checkpoints and WAL it cost each server;
+//! - `provisioning-bench signup [SIGNUPS]`: what a customer waits for, signup request to
+//!   the first authenticated `/me`, p50/p95 over SIGNUPS signups (default 100) through the
+//!   whole platform with spares on, beside the provisioning job's own time.
 
 use std::process::exit;
 
@@ -14,6 +17,11 @@ use std::process::exit;
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("signup") => {
+            let signups = count(args.get(1), 100);
+            let run = system_tests::signup_bench::run(signups).await;
+            println!("{}", system_tests::signup_bench::report(&run));
+        }
         Some("bulk") => {
             let tenants = count(args.get(1), 1000);
             let workers = count(args.get(2), 4);
@@ -35,7 +43,8 @@ fn count(arg: Option<&String>, default: usize) -> usize {
         Some(Ok(n)) if n > 0 => n,
         Some(_) => {
             eprintln!(
-                "usage: provisioning-bench [TENANTS] | provisioning-bench bulk [TENANTS] [WORKERS]"
+                "usage: provisioning-bench [TENANTS] | provisioning-bench bulk [TENANTS] [WORKERS] \
+                 | provisioning-bench signup [SIGNUPS]"
             );
             exit(2);
         }

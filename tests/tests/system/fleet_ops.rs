@@ -295,3 +295,16 @@ async fn the_bulk_benchmark_spreads_tenants_over_both_servers() {
     assert!(bulk.servers.iter().all(|s| s.tenants == 2), "{bulk:?}");
     assert!(system_tests::bench::bulk_report(&bulk).contains("tenants/s"));
 }
+
+#[tokio::test]
+async fn the_signup_benchmark_runs_end_to_end() {
+    let run = system_tests::signup_bench::run(2).await;
+    assert_eq!(run.signup_to_me.sorted.len(), 2);
+    assert_eq!(run.job.sorted.len(), 2);
+    // A signup cannot be answered before its own job has finished.
+    assert!(
+        run.signup_to_me.quantile(0.5) >= run.job.sorted[0],
+        "{run:?}"
+    );
+    assert!(system_tests::signup_bench::report(&run).contains("signup -> /me"));
+}

@@ -8,6 +8,7 @@ mod bootstrap;
 mod fleet_ops;
 mod health;
 mod impersonation;
+mod job_wakeup;
 mod migrations_cli;
 mod provisioning;
 mod provisioning_faults;

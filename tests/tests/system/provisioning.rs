@@ -325,10 +325,10 @@ async fn the_platforms_own_worker_registers_its_default_server_and_provisions() 
     let name = TenantId(active.id).database_name();
     let admin = fleet::connect(Server::primary().admin_url()).await;
     assert!(fleet::exists(&admin, "database", &name).await);
-    app.stop().await.unwrap();
-    provisioner::servers::drop_database_and_role(&admin, &name)
+    app.stop_then(async |db| fleet::clean_default_server(&db.url()).await)
         .await
         .unwrap();
+    assert!(!fleet::exists(&admin, "database", &name).await);
 }
 
 /// Polls `probe` every 100 ms for up to 30 s.
