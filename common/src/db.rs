@@ -60,6 +60,14 @@ pub async fn wait_until_reachable(
     }
 }
 
+/// Whether a control-database error is a unique-constraint violation.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// `host:port/database` of a Postgres URL: safe to log (no user, no password).
 pub fn describe_url(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);

@@ -2,9 +2,10 @@
 //! to. Admin URLs are stored sealed (AES-256-GCM, bound to the server's id) and never
 //! logged; only `host:port` is kept in clear for display.
 
-use crate::error::{ProvisionError, is_unique_violation};
+use crate::error::ProvisionError;
 use common::Secret;
 use common::crypto::{Keyring, Sealed};
+use common::db::is_unique_violation;
 use common::entities::database_servers;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait,

@@ -5,9 +5,9 @@
 //! interrupted one resumes elsewhere after its lease expires.
 
 use crate::invitation;
-use crate::saga::{Executed, Provisioner};
 use crate::servers::{self, NewServer};
-use common::config::{ProvisionerSettings, Settings};
+use crate::{Executed, Provisioner};
+use common::config::{ProvisionerSettings, Settings, TenantOrigin};
 use common::crypto::{CryptoError, Keyring};
 use common::mail::Mailer;
 use sea_orm::DatabaseConnection;
@@ -22,8 +22,8 @@ pub struct Worker {
     settings: ProvisionerSettings,
     /// Sends first admins their invitations; absent when `mail.from` is unusable.
     mailer: Option<Mailer>,
-    /// `(scheme, host)` of the tenant runtime, for invitation links.
-    tenant_origin: (String, String),
+    /// Where the tenant runtime is reached, for invitation links.
+    tenant_origin: TenantOrigin,
 }
 
 impl Worker {

@@ -215,7 +215,7 @@ async fn suspend_resume_replan_and_delete_need_reasons_and_are_announced_and_aud
     api.register_primary().await;
     let id = api.active_tenant("lifecycle").await;
     let path = format!("/api/v1/tenants/{id}");
-    let mut changes = fleet::listen(&api.app.db.url(), provisioner::tenants::TENANT_CHANGED).await;
+    let mut changes = fleet::listen(&api.app.db.url(), common::changes::CHANNEL).await;
 
     let no_reason = api
         .post(&format!("{path}/suspend"), json!({ "reason": " " }))
