@@ -325,3 +325,45 @@ async fn the_audit_log_cannot_be_rewritten_and_filters_work() {
         (404, "job_not_found")
     );
 }
+
+#[tokio::test]
+async fn a_deleted_tenant_can_be_neither_renamed_nor_replanned() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let id = api.active_tenant("gone").await;
+    let path = format!("/api/v1/tenants/{id}");
+    let deleted = api
+        .delete(&path, json!({ "reason": "customer left" }))
+        .await;
+    assert_eq!(deleted.status, 202, "{:?}", deleted.body);
+    api.wait_for_job(deleted.body["job_id"].as_str().expect("job"))
+        .await;
+
+    for change in [
+        json!({ "name": "Ghost Ltd" }),
+        json!({ "plan": "growth" }),
+        json!({ "name": "Ghost Ltd", "plan": "growth" }),
+    ] {
+        let refused = api.patch(&path, change.clone()).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (409, "invalid_transition"),
+            "{change}: {:?}",
+            refused.body
+        );
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("deleted")),
+            "the refusal says why: {:?}",
+            refused.body
+        );
+    }
+    let tenant = api.get(&path).await.body;
+    assert_eq!(
+        (tenant["name"].as_str(), tenant["plan"].as_str()),
+        (Some("gone Ltd"), Some("starter")),
+        "nothing changed"
+    );
+    assert!(api.audit("tenant.updated").await.is_empty());
+}

@@ -648,3 +648,58 @@ async fn the_runtime_benchmark_runs_end_to_end() {
     assert!(report.registry.requests > 0 && report.static_pool.requests > 0);
     assert!(system_tests::runtime_bench::report(&report).contains("throughput ratio"));
 }
+
+/// Polls `/me` until its `RateLimit-Limit` is `limit` (10 s at most); the last value.
+async fn until_rate_limit(api: &AdminApi, company: &Company, token: &str, limit: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let reply = me(api, company, token).await;
+        let seen = reply
+            .header("ratelimit-limit")
+            .unwrap_or_default()
+            .to_owned();
+        if seen == limit || started.elapsed() > Duration::from_secs(10) {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plan_change_and_a_replan_reach_the_runtime_through_the_provisioner_notify() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    api.plan_with("roomy", json!({ "api_requests_per_minute": 600 }))
+        .await;
+    api.plan_with("tight", json!({ "api_requests_per_minute": 300 }))
+        .await;
+    let acme = api.company("acme", "roomy").await;
+    let token = api.owner_token(&acme).await;
+    assert_eq!(until_rate_limit(&api, &acme, &token, "600").await, "600");
+
+    let patched = api
+        .patch(
+            "/api/v1/plans/roomy",
+            json!({ "limits": { "api_requests_per_minute": 1200 } }),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(
+        until_rate_limit(&api, &acme, &token, "1200").await,
+        "1200",
+        "the plan's new limit is applied without a restart"
+    );
+
+    let replanned = api
+        .patch(
+            &format!("/api/v1/tenants/{}", acme.id),
+            json!({ "plan": "tight" }),
+        )
+        .await;
+    assert_eq!(replanned.status, 200, "{:?}", replanned.body);
+    assert_eq!(
+        until_rate_limit(&api, &acme, &token, "300").await,
+        "300",
+        "the tenant's new plan is applied without a restart"
+    );
+}
