@@ -14,16 +14,26 @@ async fn me(api: &AdminApi, company: &Company, token: &str) -> Reply {
         .await
 }
 
-/// Polls `/me` until it answers `status` (10 s at most); the last reply.
-async fn until_status(api: &AdminApi, company: &Company, token: &str, status: u16) -> Reply {
+/// Polls `/me` until its answer is `done` (10 s at most); the last reply.
+async fn until_me(
+    api: &AdminApi,
+    company: &Company,
+    token: &str,
+    done: impl Fn(&Reply) -> bool,
+) -> Reply {
     let started = Instant::now();
     loop {
         let reply = me(api, company, token).await;
-        if reply.status == status || started.elapsed() > Duration::from_secs(10) {
+        if done(&reply) || started.elapsed() > Duration::from_secs(10) {
             return reply;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Polls `/me` until it answers `status`; the last reply.
+async fn until_status(api: &AdminApi, company: &Company, token: &str, status: u16) -> Reply {
+    until_me(api, company, token, |reply| reply.status == status).await
 }
 
 async fn control(api: &AdminApi) -> tokio_postgres::Client {
@@ -649,20 +659,16 @@ async fn the_runtime_benchmark_runs_end_to_end() {
     assert!(system_tests::runtime_bench::report(&report).contains("throughput ratio"));
 }
 
-/// Polls `/me` until its `RateLimit-Limit` is `limit` (10 s at most); the last value.
+/// Polls `/me` until its `RateLimit-Limit` is `limit`; the last value.
 async fn until_rate_limit(api: &AdminApi, company: &Company, token: &str, limit: &str) -> String {
-    let started = Instant::now();
-    loop {
-        let reply = me(api, company, token).await;
-        let seen = reply
-            .header("ratelimit-limit")
-            .unwrap_or_default()
-            .to_owned();
-        if seen == limit || started.elapsed() > Duration::from_secs(10) {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let reply = until_me(api, company, token, |reply| {
+        reply.header("ratelimit-limit") == Some(limit)
+    })
+    .await;
+    reply
+        .header("ratelimit-limit")
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test]
