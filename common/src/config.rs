@@ -250,18 +250,44 @@ impl Default for ControlPlaneSettings {
 }
 
 impl TenantRuntimeSettings {
-    /// `(scheme, host[:port])` tenants reach the runtime at: from `public_base_url`, else
-    /// the base domain on `runtime_port` (the port actually bound) or the configured port.
-    pub fn tenant_origin(&self, runtime_port: Option<u16>) -> (String, String) {
+    /// Where tenants reach the runtime: from `public_base_url`, else the base domain on
+    /// `runtime_port` (the port actually bound) or the configured port.
+    pub fn tenant_origin(&self, runtime_port: Option<u16>) -> TenantOrigin {
         if let Some((scheme, host)) = self
             .public_base_url
             .as_deref()
             .and_then(|url| url.split_once("://"))
         {
-            return (scheme.to_owned(), host.to_owned());
+            return TenantOrigin {
+                scheme: scheme.to_owned(),
+                host: host.to_owned(),
+            };
         }
         let port = runtime_port.unwrap_or(self.port);
-        ("http".to_owned(), format!("{}:{port}", self.base_domain))
+        TenantOrigin {
+            scheme: "http".to_owned(),
+            host: format!("{}:{port}", self.base_domain),
+        }
+    }
+}
+
+/// `scheme` and `host[:port]` that a tenant's slug is put in front of: the one builder of
+/// the URLs people are sent to (sign-in, set-password links in invitations and resets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantOrigin {
+    pub scheme: String,
+    pub host: String,
+}
+
+impl TenantOrigin {
+    /// Where a tenant's users sign in: `{scheme}://{slug}.{host}`.
+    pub fn tenant_url(&self, slug: &str) -> String {
+        format!("{}://{slug}.{}", self.scheme, self.host)
+    }
+
+    /// The link an invitation or password-reset email carries.
+    pub fn set_password_link(&self, slug: &str, token: &str) -> String {
+        format!("{}/set-password?token={token}", self.tenant_url(slug))
     }
 }
 
@@ -786,13 +812,9 @@ fn distinct_ports(control_plane: u16, tenant_runtime: u16) -> Result<(), String>
 }
 
 fn valid_email(email: &str) -> Result<(), String> {
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && !domain.is_empty() && !domain.contains('@') && !email.contains(' ')
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(format!("`{email}` is not an email address"))
+    match crate::ids::normalize_email(email) {
+        Some(_) => Ok(()),
+        None => Err(format!("`{email}` is not an email address")),
     }
 }
 

@@ -89,6 +89,14 @@ pub async fn wait_for_control_schema(db: &DatabaseConnection, cancel: &Cancellat
     }
 }
 
+/// Whether a control-database error is a unique-constraint violation.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 /// `host:port/database` of a Postgres URL: safe to log (no user, no password).
 pub fn describe_url(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);

@@ -1,7 +1,12 @@
 //! What the control plane, tenant runtime and provisioner share: ids and names,
-//! configuration, telemetry, metrics, the problem+json error body, HTTP basics, token
-//! claims, the control-database connection and its entities.
+//! configuration, telemetry, metrics, the problem+json error body and the HTTP services'
+//! error type, HTTP basics, bearer tokens and their claims, the sign-in lock-out policy,
+//! the tenant change feed's format, a tenant's audit log rows, the control-database
+//! connection and its entities.
 
+pub mod api_error;
+pub mod bearer;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -9,6 +14,7 @@ pub mod db;
 pub mod entities;
 pub mod http;
 pub mod ids;
+pub mod lockout;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;
@@ -17,6 +23,7 @@ pub mod problem;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tenant_audit;
 pub mod tokens;
 
 pub use secret::Secret;

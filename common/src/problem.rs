@@ -1,10 +1,10 @@
 //! The error body every HTTP service returns: RFC 9457 `application/problem+json` with a
 //! stable machine `code`.
 //!
-//! Policy: handlers return their own `thiserror` enum and map it to a [`Problem`] in one
-//! exhaustive match. Client errors carry a `detail` a person can act on. Server errors
-//! (5xx) are opaque to the client (`internal_error`, no cause) and their cause chain is
-//! logged where they are made.
+//! Policy: handlers of both services return [`crate::api_error::ApiError`]; a library's
+//! error enum is mapped to a [`Problem`] in one exhaustive match. Client errors carry a
+//! `detail` a person can act on. Server errors (5xx) are opaque to the client
+//! (`internal_error`, no cause) and their cause chain is logged where they are answered.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

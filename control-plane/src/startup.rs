@@ -6,7 +6,7 @@ use crate::limits::IpLimiter;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context as _;
-use common::config::Settings;
+use common::config::{Settings, TenantOrigin};
 use common::crypto::Keyring;
 use common::http::{self, BindError, Check, HttpService, Listen, StartupStatus};
 use common::mail::Mailer;
@@ -42,16 +42,8 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// `provisioner.default_server_url` is set: ready only once `default` is registered.
     pub expects_default_server: bool,
-    /// `scheme://host[:port]` that `{slug}.` is put in front of (after the scheme).
-    tenant_origin: (String, String),
-}
-
-impl ApiConfig {
-    /// Where a tenant's users sign in: `{scheme}://{slug}.{host}[:port]`.
-    pub fn tenant_url(&self, slug: &str) -> String {
-        let (scheme, host) = &self.tenant_origin;
-        format!("{scheme}://{slug}.{host}")
-    }
+    /// Where tenants reach the runtime (sign-in URLs).
+    pub tenant_origin: TenantOrigin,
 }
 
 impl AppState {

@@ -2,7 +2,7 @@
 //! `pg_dump -Fc` written beside a checksum before anything is dropped; the tenant row stays
 //! as `deleted` with the backup's path, size and SHA-256 until it is purged.
 
-use crate::saga::Provisioner;
+use crate::provisioner::Provisioner;
 use crate::servers::url_for_database;
 use crate::steps::StepError;
 use crate::template::database_exists;

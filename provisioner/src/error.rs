@@ -1,9 +1,10 @@
 //! Errors of the provisioner's library API, each with a stable machine `code` that the admin
 //! API puts in its problem+json body. Failures of a single job step are classified
-//! separately (see `saga::StepError`): transient ones are retried, permanent ones compensate.
+//! separately (see `steps::StepError`): transient ones are retried, permanent ones compensate.
 
 use crate::lifecycle::InvalidTransition;
 use common::crypto::CryptoError;
+use common::entities::TenantStatus;
 use common::ids::SlugError;
 use sea_orm::DbErr;
 use uuid::Uuid;
@@ -22,6 +23,12 @@ pub enum ProvisionError {
     InvalidTransition(#[from] InvalidTransition),
     #[error("tenant {0} does not exist")]
     TenantNotFound(Uuid),
+    #[error("tenant {0} is deleted or being deleted and can no longer be changed")]
+    TenantDeleted(Uuid),
+    #[error("the tenant is {status}; only an active tenant's database can be entered")]
+    TenantNotActive { status: TenantStatus },
+    #[error("the database of tenant {tenant} cannot be reached: {reason}")]
+    TenantDatabaseUnreachable { tenant: Uuid, reason: String },
     #[error("database server `{name}` is unreachable: {reason}")]
     ServerUnreachable { name: String, reason: String },
     #[error("a database server named `{0}` is already registered")]
@@ -37,6 +44,8 @@ pub enum ProvisionError {
     Crypto(#[from] CryptoError),
     #[error("control database error: {0}")]
     Db(#[from] DbErr),
+    #[error("tenant database error: {}", crate::steps::describe(.0))]
+    TenantDb(#[from] tokio_postgres::Error),
 }
 
 impl ProvisionError {
@@ -49,18 +58,14 @@ impl ProvisionError {
             Self::NoCapacity => "no_capacity",
             Self::InvalidTransition(_) => "invalid_transition",
             Self::TenantNotFound(_) => "tenant_not_found",
+            // The same contract as any other change a tenant's status forbids.
+            Self::TenantDeleted(_) => "invalid_transition",
+            Self::TenantNotActive { .. } => "tenant_not_active",
+            Self::TenantDatabaseUnreachable { .. } => "tenant_database_unreachable",
             Self::ServerUnreachable { .. } => "server_unreachable",
             Self::ServerNameTaken(_) => "server_name_taken",
             Self::ServerNotFound(_) => "server_not_found",
-            Self::Crypto(_) | Self::Db(_) => "internal_error",
+            Self::Crypto(_) | Self::Db(_) | Self::TenantDb(_) => "internal_error",
         }
     }
-}
-
-/// Whether a control-database error is a unique-constraint violation.
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(
-        error.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }

@@ -1,12 +1,17 @@
-//! The first admin's invitation: once a provisioning job has succeeded for a tenant an
-//! admin created (its first admin is `invited`), the worker emails the set-password link
-//! sealed on the job, then removes it from the job so it is sent once and kept nowhere.
+//! The first admin's invitation: provisioning keeps the set-password token sealed on its
+//! job (`admin_invite`); once the job has succeeded for a tenant an admin created (its
+//! first admin is `invited`), the worker emails the link, then removes the token from the
+//! job so it is sent once and kept nowhere.
 
 use crate::ProvisionError;
-use crate::provision::admin_invite;
-use common::crypto::Keyring;
+use crate::jobs::{self, PayloadKey};
+use base64::Engine as _;
+use common::Secret;
+use common::config::TenantOrigin;
+use common::crypto::{CryptoError, Keyring, Sealed};
+use common::entities::jobs as job_rows;
 use common::mail::Mailer;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 use uuid::Uuid;
 
 /// Who to invite to which tenant.
@@ -16,13 +21,54 @@ struct Invitee {
     email: String,
 }
 
-/// Sends the invitation of job `job_id`, if it carries one. `origin` is `(scheme, host)`
-/// of the tenant runtime (`{scheme}://{slug}.{host}`).
-pub async fn send(
+/// Keeps the first admin's token on job `job_id`, sealed (bound to the job's id).
+pub(crate) async fn store(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    job_id: Uuid,
+    token: &str,
+) -> Result<(), ProvisionError> {
+    let sealed = keyring.seal_str(token, job_id.as_bytes())?;
+    let invite = serde_json::json!({
+        "key_id": sealed.key_id,
+        "ciphertext": base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext),
+    });
+    jobs::set_in_payload(db, job_id, PayloadKey::AdminInvite, invite).await?;
+    Ok(())
+}
+
+/// The first admin's set-password token of a provisioning job, for whoever sends the
+/// invitation (`None` until the seed step has run, and after the invitation was sent).
+pub async fn admin_invite(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    job_id: Uuid,
+) -> Result<Option<Secret>, ProvisionError> {
+    let Some(job) = job_rows::Entity::find_by_id(job_id).one(db).await? else {
+        return Ok(None);
+    };
+    let invite = jobs::payload_value(&job, PayloadKey::AdminInvite);
+    let (Some(key_id), Some(encoded)) = (invite["key_id"].as_str(), invite["ciphertext"].as_str())
+    else {
+        return Ok(None);
+    };
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| CryptoError::Decrypt)?;
+    let sealed = Sealed {
+        key_id: key_id.to_owned(),
+        ciphertext,
+    };
+    Ok(Some(keyring.open_str(&sealed, job_id.as_bytes())?))
+}
+
+/// Sends the invitation of job `job_id`, if it carries one, with a link on the tenant
+/// runtime's `origin`.
+pub(crate) async fn send(
     db: &DatabaseConnection,
     keyring: &Keyring,
     mailer: &Mailer,
-    origin: &(String, String),
+    origin: &TenantOrigin,
     job_id: Uuid,
 ) -> Result<bool, ProvisionError> {
     let Some(token) = admin_invite(db, keyring, job_id).await? else {
@@ -31,12 +77,7 @@ pub async fn send(
     let Some(invitee) = invitee(db, job_id).await? else {
         return Ok(false);
     };
-    let (scheme, host) = origin;
-    let link = format!(
-        "{scheme}://{}.{host}/set-password?token={}",
-        invitee.slug,
-        token.expose()
-    );
+    let link = origin.set_password_link(&invitee.slug, token.expose());
     let body = format!(
         "{} is ready on the ERP, and you are its administrator.\n\n\
          Choose your password within a week:\n{link}\n",
@@ -54,16 +95,11 @@ pub async fn send(
         tracing::error!(error = format!("{error:#}"), %job_id, "sending the invitation failed");
         return Ok(false);
     }
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE jobs SET payload = payload - 'admin_invite' WHERE id = $1",
-        [job_id.into()],
-    ))
-    .await?;
+    jobs::remove_from_payload(db, job_id, PayloadKey::AdminInvite).await?;
     Ok(true)
 }
 
-async fn invitee(db: &DatabaseConnection, job_id: Uuid) -> Result<Option<Invitee>, ProvisionError> {
+async fn invitee(db: &DatabaseConnection, job_id: Uuid) -> Result<Option<Invitee>, DbErr> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

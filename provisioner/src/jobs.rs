@@ -78,17 +78,57 @@ pub async fn next_due_in(db: &impl ConnectionTrait) -> Result<Option<Duration>, 
     Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
 }
 
-/// Sets `key` in the job's JSON payload.
-pub async fn add_to_payload(
+/// The keys a job's JSON payload may hold, named here only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKey {
+    /// The first admin's argon2id hash, when they chose a password at signup; removed
+    /// when the tenant becomes active.
+    AdminPasswordHash,
+    /// The first admin's set-password token, sealed, until the invitation is sent.
+    AdminInvite,
+}
+
+impl PayloadKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AdminPasswordHash => "admin_password_hash",
+            Self::AdminInvite => "admin_invite",
+        }
+    }
+}
+
+/// The value under `key` in the job's payload (`Null` when absent).
+pub fn payload_value(job: &jobs::Model, key: PayloadKey) -> &serde_json::Value {
+    &job.payload[key.as_str()]
+}
+
+/// Sets `key` in the job's payload.
+pub async fn set_in_payload(
     db: &impl ConnectionTrait,
     job_id: Uuid,
-    key: &str,
-    value: sea_orm::Value,
+    key: PayloadKey,
+    value: serde_json::Value,
 ) -> Result<(), DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE jobs SET payload = payload || jsonb_build_object($2::text, $3) WHERE id = $1",
-        [job_id.into(), key.into(), value],
+        "UPDATE jobs SET payload = payload || jsonb_build_object($2::text, $3::jsonb) \
+         WHERE id = $1",
+        [job_id.into(), key.as_str().into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Removes `key` from the job's payload.
+pub async fn remove_from_payload(
+    db: &impl ConnectionTrait,
+    job_id: Uuid,
+    key: PayloadKey,
+) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE jobs SET payload = payload - $2::text WHERE id = $1",
+        [job_id.into(), key.as_str().into()],
     ))
     .await?;
     Ok(())

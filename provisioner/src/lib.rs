@@ -2,38 +2,55 @@
 //! several servers, through jobs in the control database that any number of workers run.
 //! This crate is the library; `main.rs` only parses flags and calls it.
 //!
-//! - [`tenants`]: the lifecycle API (create, suspend, resume, delete);
-//! - [`lifecycle`]: the state machine every status change obeys;
-//! - [`servers`]: the server registry and placement;
-//! - [`jobs`]: the queue (`SKIP LOCKED`, leases, recorded steps, backoff);
-//! - [`saga`]: the job runner ([`Provisioner::try_execute_job`]), with the steps of
-//!   `provision` (in `provision`) and `delete` (in `delete`);
-//! - [`template`]: the per-server template at the newest tenant schema;
-//! - [`spares`]: pre-cloned spare databases that make provisioning a rename;
-//! - [`sweeper`]: trial expiry, grace-period deletion and purge, on a [`clock`];
-//! - [`reconcile`]: drift between the control database and what servers hold;
-//! - [`worker`]: the loop that keeps running jobs until shutdown.
+//! Public, for the control plane, the runtime's tests and the whole-system tests:
+//! - [`tenants`]: the lifecycle API, the only way to change a tenant (create, start a
+//!   trial, rename or re-plan, suspend, resume, delete, announce a plan change);
+//! - [`servers`]: the server registry (register, capacity, spares, drain);
+//! - [`TenantDatabase`]: the way into an active tenant's database (impersonation);
+//! - [`Provisioner`]: runs jobs ([`Provisioner::try_execute_job`]), sweeps, refills spares
+//!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown.
+//!
+//! Internal: `lifecycle` (the state machine every status change obeys), `jobs` (the
+//! queue: `SKIP LOCKED`, leases, recorded steps, backoff, typed payload keys), `saga` (the
+//! job runner), `provision` and `delete` (the sagas' steps), `steps` (how a step fails),
+//! `template` (the per-server template at the newest tenant schema), `spares`
+//! (pre-cloned databases that make provisioning a rename), `seed`, `invitation`,
+//! `sweeper` (trial expiry, grace-period deletion and purge, on a [`Clock`]) and
+//! `reconcile` (drift between the control database and what servers hold).
 
-pub mod clock;
-pub mod delete;
-pub mod error;
-pub mod invitation;
-pub mod jobs;
-pub mod lifecycle;
-pub mod provision;
-pub mod reconcile;
-pub mod saga;
-pub mod seed;
+mod clock;
+mod delete;
+mod error;
+mod invitation;
+mod jobs;
+mod lifecycle;
+mod provision;
+mod provisioner;
+mod reconcile;
+mod saga;
+mod seed;
 pub mod servers;
-pub mod spares;
-pub mod steps;
-pub mod sweeper;
-pub mod template;
+mod spares;
+mod steps;
+mod sweeper;
+mod template;
+mod tenant_db;
 pub mod tenants;
-pub mod worker;
+mod worker;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use delete::pg_binary;
 pub use error::ProvisionError;
-pub use saga::{Executed, Provisioner};
+pub use invitation::admin_invite;
+pub use lifecycle::InvalidTransition;
+pub use provisioner::{DatabaseSource, Provisioner};
+pub use reconcile::{ReconcileReport, ServerObject};
+pub use saga::{DELETE_STEPS, Executed, PROVISION_STEPS};
+pub use spares::list as list_spares;
+pub use steps::StepError;
+pub use sweeper::SweepReport;
+pub use template::template_name;
+pub use tenant_db::{TenantDatabase, TenantUser};
 pub use worker::Worker;
 
 /// The service name in logs, traces and metrics.

@@ -1,20 +1,21 @@
-//! The provisioning saga's steps: start -> place -> create_role -> create_database (clone
-//! of the server's template) -> grant -> seed -> activate; and its compensation. Each step
-//! is idempotent: it checks what exists before making it.
+//! The provisioning saga's steps: start -> place -> create_role -> create_database (a
+//! spare, or a clone of the server's template) -> grant_and_seed -> activate; and its
+//! compensation. Each step is idempotent: it checks what exists before making it.
 
 use crate::error::ProvisionError;
-use crate::saga::Provisioner;
+use crate::jobs::{self, PayloadKey};
+use crate::provisioner::{DatabaseSource, Provisioner};
 use crate::servers::{self, connect_admin, url_for_database};
 use crate::steps::StepError;
 use crate::tenants::{self, transition};
-use crate::{seed, spares, template};
+use crate::{invitation, seed, spares, template};
 use common::Secret;
-use common::crypto::{Keyring, Sealed};
+use common::crypto::Sealed;
 use common::entities::{TenantStatus, database_servers, jobs as job_rows, tenants as tenant_rows};
 use common::ids::TenantId;
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait, Value};
 use std::time::Duration;
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -231,7 +232,7 @@ impl Provisioner {
         let tenant = self.live_tenant(tenant_id).await?;
         let url = self.server_url(&tenant).await?;
         let (database, role) = names(&tenant)?;
-        let first_admin = match job.payload["admin_password_hash"].as_str() {
+        let first_admin = match jobs::payload_value(job, PayloadKey::AdminPasswordHash).as_str() {
             Some(hash) => seed::FirstAdmin::WithPassword(hash.to_owned()),
             None => seed::FirstAdmin::Invited(self.invite_for(job.id).await?),
         };
@@ -257,33 +258,14 @@ impl Provisioner {
     /// of the step reuses it, so the hash seeded in the tenant database always matches the
     /// token that will be sent.
     async fn invite_for(&self, job_id: Uuid) -> Result<seed::InviteToken, StepError> {
-        if let Some(token) = admin_invite(&self.control_db, &self.keyring, job_id).await? {
+        if let Some(token) =
+            invitation::admin_invite(&self.control_db, &self.keyring, job_id).await?
+        {
             return Ok(seed::InviteToken::from_token(token.expose().to_owned()));
         }
         let invite = seed::new_invite_token();
-        let sealed = self
-            .keyring
-            .seal_str(&invite.token, job_id.as_bytes())
-            .map_err(ProvisionError::from)?;
-        self.store_invite(job_id, &sealed).await?;
+        invitation::store(&self.control_db, &self.keyring, job_id, &invite.token).await?;
         Ok(invite)
-    }
-
-    async fn store_invite(&self, job_id: Uuid, sealed: &Sealed) -> Result<(), DbErr> {
-        use base64::Engine as _;
-        let invite = serde_json::json!({
-            "key_id": sealed.key_id,
-            "ciphertext": base64::engine::general_purpose::STANDARD.encode(&sealed.ciphertext),
-        });
-        self.control_db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE jobs SET payload = payload || jsonb_build_object('admin_invite', $2::jsonb) \
-                 WHERE id = $1",
-                [job_id.into(), invite.into()],
-            ))
-            .await?;
-        Ok(())
     }
 
     /// Marks the tenant active and, in the same transaction, forgets the signup password
@@ -298,16 +280,11 @@ impl Provisioner {
         transition(&txn, tenant_id, TenantStatus::Active).await?;
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE tenants SET schema_version = $2, trial_ends_at = trial_ends_at WHERE id = $1",
+            "UPDATE tenants SET schema_version = $2 WHERE id = $1",
             [tenant_id.into(), migrations::latest_tenant_version().into()],
         ))
         .await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE jobs SET payload = payload - 'admin_password_hash' WHERE id = $1",
-            [job_id.into()],
-        ))
-        .await?;
+        jobs::remove_from_payload(&txn, job_id, PayloadKey::AdminPasswordHash).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -360,32 +337,6 @@ impl Provisioner {
     }
 }
 
-/// The first admin's set-password token of a provisioning job, for whoever sends the
-/// invitation (`None` until the seed step has run).
-pub async fn admin_invite(
-    db: &impl ConnectionTrait,
-    keyring: &Keyring,
-    job_id: Uuid,
-) -> Result<Option<Secret>, ProvisionError> {
-    use base64::Engine as _;
-    let Some(job) = job_rows::Entity::find_by_id(job_id).one(db).await? else {
-        return Ok(None);
-    };
-    let invite = &job.payload["admin_invite"];
-    let (Some(key_id), Some(encoded)) = (invite["key_id"].as_str(), invite["ciphertext"].as_str())
-    else {
-        return Ok(None);
-    };
-    let ciphertext = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| common::crypto::CryptoError::Decrypt)?;
-    let sealed = Sealed {
-        key_id: key_id.to_owned(),
-        ciphertext,
-    };
-    Ok(Some(keyring.open_str(&sealed, job_id.as_bytes())?))
-}
-
 /// The tenant's database and role names, once placed.
 fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
     match (&tenant.db_name, &tenant.db_role) {
@@ -394,17 +345,6 @@ fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
             "the tenant has no database name yet".into(),
         )),
     }
-}
-
-/// Where a new tenant database comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DatabaseSource {
-    /// A spare when there is one, else a clone of the server's template (what runs).
-    #[default]
-    TemplateClone,
-    /// An empty database migrated from scratch: the baseline the provisioning benchmark
-    /// compares the clone against. Never configured for a worker.
-    Migrate,
 }
 
 /// The benchmark's baseline: an empty database, then every tenant migration (idempotent:

@@ -18,7 +18,7 @@
 //! before its database does.
 
 use crate::error::ProvisionError;
-use crate::saga::Provisioner;
+use crate::provisioner::Provisioner;
 use crate::servers::{self, connect_admin};
 use common::entities::database_servers;
 use common::ids::TenantId;

@@ -4,19 +4,12 @@
 //! another worker resumes it; every step is idempotent, so a step that ran but was not
 //! recorded simply runs again.
 
-use crate::clock::{Clock, SystemClock};
 use crate::jobs::{self, JobKind};
-use crate::provision::DatabaseSource;
+use crate::provisioner::Provisioner;
 use crate::steps::StepError;
-use common::crypto::Keyring;
 use common::entities::jobs as job_rows;
-use sea_orm::{DatabaseConnection, DbErr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use sea_orm::DbErr;
 use uuid::Uuid;
-
-const DAY: u64 = 24 * 3600;
 
 /// The provisioning saga's steps, in order (as recorded in `jobs.completed_steps`).
 pub const PROVISION_STEPS: [&str; 6] = [
@@ -52,77 +45,7 @@ pub enum Executed {
     LostLease { job_id: Uuid },
 }
 
-/// Runs jobs. Cheap to clone; several may run in one process or across many.
-#[derive(Clone)]
-pub struct Provisioner {
-    pub(crate) control_db: DatabaseConnection,
-    pub(crate) keyring: Arc<Keyring>,
-    pub(crate) worker_id: String,
-    pub(crate) lease: Duration,
-    pub(crate) backup_dir: PathBuf,
-    pub(crate) deleted_retention: Duration,
-    pub(crate) trial_grace: Duration,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) database_source: DatabaseSource,
-    fail_point: Arc<Mutex<Option<String>>>,
-}
-
 impl Provisioner {
-    pub fn new(control_db: DatabaseConnection, keyring: Keyring, worker_id: &str) -> Self {
-        Self {
-            control_db,
-            keyring: Arc::new(keyring),
-            worker_id: worker_id.to_owned(),
-            lease: Duration::from_secs(60),
-            backup_dir: PathBuf::from(".data/backups"),
-            deleted_retention: Duration::from_secs(30 * DAY),
-            trial_grace: Duration::from_secs(14 * DAY),
-            clock: Arc::new(SystemClock),
-            database_source: DatabaseSource::default(),
-            fail_point: Arc::default(),
-        }
-    }
-
-    /// Where sweeps read the time (tests pass a `ManualClock`).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Where new tenant databases come from (the benchmark's baseline sets `Migrate`).
-    pub fn with_database_source(mut self, source: DatabaseSource) -> Self {
-        self.database_source = source;
-        self
-    }
-
-    /// How long a tenant stays suspended after its trial ended before it is deleted.
-    pub fn with_trial_grace(mut self, grace: Duration) -> Self {
-        self.trial_grace = grace;
-        self
-    }
-
-    /// How long a deleted tenant's final backup is kept before it is purged.
-    pub fn with_deleted_retention(mut self, retention: Duration) -> Self {
-        self.deleted_retention = retention;
-        self
-    }
-
-    /// How long a claimed job stays ours without progress before others may take it.
-    pub fn with_lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// Where final backups of deleted tenants go.
-    pub fn with_backup_dir(mut self, dir: PathBuf) -> Self {
-        self.backup_dir = dir;
-        self
-    }
-
-    pub fn worker_id(&self) -> &str {
-        &self.worker_id
-    }
-
     /// Test hook (feature `fail-points`): the next time step `step` has done its work (before
     /// it is recorded), act as if the process died there.
     /// Panics on a step no saga has, so a renamed step cannot silently disarm a test.

@@ -3,6 +3,7 @@
 //! set-password token. Every insert is `ON CONFLICT DO NOTHING`, so seeding twice (a
 //! resumed job) changes nothing.
 
+use common::tokens::hash_opaque;
 use tokio_postgres::Transaction;
 
 /// ERP modules and the platform's own areas, each with its actions.
@@ -75,13 +76,11 @@ impl InviteToken {
     /// An existing token, with its hash.
     pub fn from_token(token: String) -> Self {
         Self {
-            hash: hash_token(&token),
+            hash: hash_opaque(&token),
             token,
         }
     }
 }
-
-pub use common::tokens::hash_opaque as hash_token;
 
 /// Seeds the tenant database (as the server admin, inside the caller's transaction) with
 /// a handful of set-based statements: one round trip per table, not per row.
@@ -195,7 +194,7 @@ mod tests {
     fn an_invite_token_is_stored_only_as_its_hash() {
         let invite = new_invite_token();
         assert!(invite.token.len() >= 43);
-        assert_eq!(invite.hash, hash_token(&invite.token));
+        assert_eq!(invite.hash, hash_opaque(&invite.token));
         assert_ne!(invite.hash, invite.token);
         assert_ne!(new_invite_token().token, invite.token);
     }

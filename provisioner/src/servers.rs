@@ -2,9 +2,10 @@
 //! to. Admin URLs are stored sealed (AES-256-GCM, bound to the server's id) and never
 //! logged; only `host:port` is kept in clear for display.
 
-use crate::error::{ProvisionError, is_unique_violation};
+use crate::error::ProvisionError;
 use common::Secret;
 use common::crypto::{Keyring, Sealed};
+use common::db::is_unique_violation;
 use common::entities::database_servers;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Statement, TransactionTrait,
@@ -151,7 +152,7 @@ pub async fn set_spare_target(
 
 /// Whether any active server has room for one more tenant (placement makes the binding
 /// decision later, under its lock; this only refuses early when there is clearly none).
-pub async fn has_free_capacity(db: &impl ConnectionTrait) -> Result<bool, ProvisionError> {
+pub(crate) async fn has_free_capacity(db: &impl ConnectionTrait) -> Result<bool, ProvisionError> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -192,7 +193,7 @@ pub async fn find(
 
 /// Picks the active server with the most free capacity and assigns the tenant to it, in one
 /// transaction under a lock, so concurrent placements never overfill a server.
-pub async fn place_tenant(
+pub(crate) async fn place_tenant(
     db: &DatabaseConnection,
     tenant_id: Uuid,
 ) -> Result<database_servers::Model, ProvisionError> {
@@ -223,7 +224,7 @@ pub async fn place_tenant(
 
 /// Why an admin connection could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("{}", crate::steps::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The server took the TCP connection but did not finish the handshake in time (a
@@ -234,7 +235,7 @@ pub enum ConnectError {
 
 /// A connection to a server (or one of its databases) as its admin, the whole handshake
 /// bounded by a timeout. The connection task runs until the client is dropped.
-pub async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, ConnectError> {
+pub(crate) async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, ConnectError> {
     let mut config: tokio_postgres::Config = url.parse()?;
     config.connect_timeout(CONNECT_TIMEOUT);
     config.application_name("erp-provisioner");
@@ -252,7 +253,7 @@ pub async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, ConnectE
 
 /// Runs statements one at a time: `CREATE`/`DROP DATABASE` refuse to share a
 /// multi-statement query string, which Postgres runs as one implicit transaction.
-pub async fn run_each(
+pub(crate) async fn run_each(
     client: &tokio_postgres::Client,
     statements: &[String],
 ) -> Result<(), tokio_postgres::Error> {

@@ -11,7 +11,7 @@
 //! connection from ordinary roles (`REVOKE ALL ... FROM PUBLIC` when made; the ACL follows
 //! the rename).
 
-use crate::saga::Provisioner;
+use crate::provisioner::Provisioner;
 use crate::servers::{self, connect_admin};
 use crate::steps::StepError;
 use crate::template;

@@ -53,6 +53,7 @@ impl From<crate::error::ProvisionError> for StepError {
         use crate::error::ProvisionError as E;
         match error {
             E::Db(error) => error.into(),
+            E::TenantDb(error) => classify(&error),
             E::ServerUnreachable { .. } => Self::Transient(error.to_string()),
             other => Self::Permanent(other.to_string()),
         }

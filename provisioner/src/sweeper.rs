@@ -10,7 +10,7 @@
 //! workers at once, changes nothing more than running it once.
 
 use crate::error::ProvisionError;
-use crate::saga::Provisioner;
+use crate::provisioner::Provisioner;
 use crate::tenants;
 use chrono::{DateTime, Utc};
 use common::entities::SuspensionKind;

@@ -1,12 +1,15 @@
-//! The tenant lifecycle as a library API: create (queues provisioning), suspend, resume,
-//! delete (queues backup and drop). Every status change goes through the state machine in
-//! [`crate::lifecycle`] under a row lock, and announces itself with
-//! `NOTIFY tenant_changed, '<tenant id>'` in the same transaction, so runtimes hear of it
-//! exactly when it commits.
+//! The tenant lifecycle as a library API, the only way the control plane changes a
+//! tenant: create (queues provisioning), start its trial, rename or re-plan, suspend,
+//! resume, delete (queues backup and drop), and announce a plan's new limits. Every status
+//! change goes through the state machine in [`crate::lifecycle`] under a row lock; every
+//! change announces itself on [`common::changes::CHANNEL`] in the same transaction, so
+//! runtimes hear of it exactly when it commits.
 
-use crate::error::{ProvisionError, is_unique_violation};
-use crate::jobs::{self, JobKind};
+use crate::error::ProvisionError;
+use crate::jobs::{self, JobKind, PayloadKey};
 use crate::lifecycle::check_transition;
+use common::changes::{CHANNEL, TenantChange};
+use common::db::is_unique_violation;
 use common::entities::{SuspensionKind, TenantStatus, tenants};
 use common::ids::{TenantId, TenantSlug};
 use sea_orm::{
@@ -14,9 +17,6 @@ use sea_orm::{
     TransactionTrait, Value,
 };
 use uuid::Uuid;
-
-/// The channel runtimes `LISTEN` on; the payload is the tenant id.
-pub const TENANT_CHANGED: &str = "tenant_changed";
 
 /// A tenant to create.
 #[derive(Debug, Clone)]
@@ -78,7 +78,8 @@ pub async fn create(
     // Announced too: a runtime that remembered the slug as unknown must forget that.
     notify_changed(&txn, id).await?;
     if let Some(hash) = tenant.admin_password_hash {
-        jobs::add_to_payload(&txn, job_id, "admin_password_hash", hash.into()).await?;
+        let hash = serde_json::Value::String(hash);
+        jobs::set_in_payload(&txn, job_id, PayloadKey::AdminPasswordHash, hash).await?;
     }
     txn.commit().await?;
     Ok(Created {
@@ -87,6 +88,83 @@ pub async fn create(
     })
 }
 
+/// Puts a tenant on a trial (`billing_state = trialing`): until the end its plan gave it
+/// at creation, or `default_days` from now when the plan has no trial of its own.
+pub async fn start_trial(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    tenant_id: Uuid,
+    default_days: i32,
+) -> Result<(), ProvisionError> {
+    let txn = db.begin().await?;
+    let updated = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tenants SET billing_state = 'trialing', trial_ends_at = \
+               coalesce(trial_ends_at, now() + make_interval(days => $2)), \
+               row_version = row_version + 1, updated_at = now() WHERE id = $1",
+            [tenant_id.into(), default_days.into()],
+        ))
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(ProvisionError::TenantNotFound(tenant_id));
+    }
+    notify_changed(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A rename, a move to another plan, or both; `None` keeps the field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+}
+
+/// Renames the tenant or moves it to another open plan, under its row lock, and announces
+/// it (the runtimes reload its limits). A tenant being deleted, or deleted, is refused
+/// with [`ProvisionError::TenantDeleted`]. Returns the row as it was before.
+pub async fn update(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    tenant_id: Uuid,
+    change: TenantUpdate,
+) -> Result<tenants::Model, ProvisionError> {
+    let name = change
+        .name
+        .as_deref()
+        .map(|name| required("name", name, 200))
+        .transpose()?;
+    let txn = db.begin().await?;
+    let before = lock(&txn, tenant_id).await?;
+    if matches!(
+        before.status,
+        TenantStatus::Deleting | TenantStatus::Deleted
+    ) {
+        return Err(ProvisionError::TenantDeleted(tenant_id));
+    }
+    if let Some(plan) = &change.plan {
+        plan_trial_days(&txn, plan).await?;
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE tenants SET name = coalesce($2, name), plan_code = coalesce($3, plan_code), \
+           row_version = row_version + 1, updated_at = now() WHERE id = $1",
+        [tenant_id.into(), name.into(), change.plan.into()],
+    ))
+    .await?;
+    notify_changed(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(before)
+}
+
+/// Announces that plan `code` changed, so every runtime reloads the limits of its
+/// tenants (sent when the caller's transaction commits, if `db` is one).
+pub async fn plan_changed(db: &impl ConnectionTrait, code: &str) -> Result<(), ProvisionError> {
+    notify(db, &TenantChange::Plan(code.to_owned())).await?;
+    Ok(())
+}
+
+/// The trial days of an open (not archived) plan; [`ProvisionError::UnknownPlan`] if
+/// there is none.
 async fn plan_trial_days(txn: &DatabaseTransaction, plan: &str) -> Result<i32, ProvisionError> {
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
@@ -197,16 +275,12 @@ pub async fn delete(
 
 /// Locks the tenant row, checks the move against the state machine, applies it and
 /// queues the notification (sent on commit). Returns the row as it was before.
-pub async fn transition(
+pub(crate) async fn transition(
     txn: &DatabaseTransaction,
     tenant_id: Uuid,
     to: TenantStatus,
 ) -> Result<tenants::Model, ProvisionError> {
-    let tenant = tenants::Entity::find_by_id(tenant_id)
-        .lock_exclusive()
-        .one(txn)
-        .await?
-        .ok_or(ProvisionError::TenantNotFound(tenant_id))?;
+    let tenant = lock(txn, tenant_id).await?;
     check_transition(tenant.status, to)?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -219,23 +293,37 @@ pub async fn transition(
     Ok(tenant)
 }
 
-/// `NOTIFY tenant_changed` with the tenant id (delivered when the transaction commits).
-pub async fn notify_changed(
+/// The tenant's row, locked until the transaction ends.
+async fn lock(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+) -> Result<tenants::Model, ProvisionError> {
+    tenants::Entity::find_by_id(tenant_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(ProvisionError::TenantNotFound(tenant_id))
+}
+
+/// Announces a change of the tenant (delivered when the transaction commits).
+pub(crate) async fn notify_changed(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
 ) -> Result<(), sea_orm::DbErr> {
+    notify(db, &TenantChange::Tenant(tenant_id)).await
+}
+
+async fn notify(db: &impl ConnectionTrait, change: &TenantChange) -> Result<(), sea_orm::DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_notify($1, $2)",
-        [
-            TENANT_CHANGED.into(),
-            Value::String(Some(tenant_id.to_string())),
-        ],
+        [CHANNEL.into(), Value::String(Some(change.payload()))],
     ))
     .await?;
     Ok(())
 }
 
+/// The tenant's row.
 pub async fn find(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,

@@ -7,10 +7,9 @@
 //! job in flight at shutdown finishes its current step; an interrupted one resumes
 //! elsewhere after its lease expires.
 
-use crate::saga::{Executed, Provisioner};
 use crate::servers::{self, NewServer};
-use crate::{invitation, jobs};
-use common::config::{ProvisionerSettings, Settings};
+use crate::{Executed, Provisioner, invitation, jobs};
+use common::config::{ProvisionerSettings, Settings, TenantOrigin};
 use common::crypto::{CryptoError, Keyring};
 use common::mail::Mailer;
 use common::pg_listen::{self, FeedEvent};
@@ -28,8 +27,8 @@ pub struct Worker {
     settings: ProvisionerSettings,
     /// Sends first admins their invitations; absent when `mail.from` is unusable.
     mailer: Option<Mailer>,
-    /// `(scheme, host)` of the tenant runtime, for invitation links.
-    tenant_origin: (String, String),
+    /// Where the tenant runtime is reached, for invitation links.
+    tenant_origin: TenantOrigin,
     /// The control database, for the `jobs_queued` listener.
     control_url: String,
     /// Wakes the spare keeper (after a provision may have claimed a spare).

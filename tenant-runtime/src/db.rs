@@ -1,10 +1,10 @@
 //! A connection to the request's tenant database from its registry pool, with every way
 //! that can fail mapped to a 503 that says whether to retry.
 
-use crate::error::{ApiError, ApiResult};
 use crate::gate::Tenant;
 use crate::registry::pool::{ConnectError, TenantConnection};
 use actix_web::http::StatusCode;
+use common::api_error::{ApiError, ApiResult};
 use deadpool::managed::PoolError;
 
 /// A pooled connection to this tenant's database.

@@ -3,7 +3,6 @@
 //! take a slot of the tenant's rate and concurrency limits, count the call. The handle
 //! then rides in the request's extensions ([`Tenant`]).
 
-use crate::error::{ApiError, ApiResult};
 use crate::registry::{LookupError, TenantHandle};
 use crate::resolve::{self, Resolution};
 use crate::startup::AppState;
@@ -13,6 +12,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use common::api_error::{ApiError, ApiResult};
 use common::entities::plans::MODULES;
 use common::entities::{SuspensionKind, TenantStatus};
 use governor::clock::{Clock, QuantaClock};

@@ -3,10 +3,8 @@
 //! registry of connection pools. This crate is the library; `main.rs` only parses flags.
 
 pub mod api;
-pub mod audit;
 pub mod auth;
 pub mod db;
-pub mod error;
 pub mod gate;
 pub mod listener;
 pub mod registry;

@@ -1,9 +1,10 @@
 //! Follows `NOTIFY tenant_changed` on the control database and drops the registry entries
-//! it names: a tenant id, or `plan:<code>` for every tenant on a plan. A payload it does not
-//! understand drops everything. When the connection is lost the feed may have gaps, so
+//! it names ([`TenantChange`]: a tenant id, or `plan:<code>` for every tenant on a plan; a
+//! payload it does not understand drops everything). When the connection is lost the feed may have gaps, so
 //! after every (re)connect the whole registry is dropped; entries also expire on their own.
 
 use crate::registry::Registry;
+use common::changes::{CHANNEL, TenantChange};
 use futures_util::StreamExt as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,9 +12,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
-pub const CHANNEL: &str = "tenant_changed";
 /// Names the listening session in `pg_stat_activity`.
 pub const APPLICATION_NAME: &str = "tenant-runtime-listener";
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -105,15 +104,12 @@ async fn listen(
 
 async fn apply(registry: &Registry, payload: &str) {
     metrics::counter!("runtime_tenant_changes_total").increment(1);
-    if let Some(plan) = payload.strip_prefix("plan:") {
-        registry.invalidate_plan(plan).await;
-    } else if let Ok(tenant) = payload.parse::<Uuid>() {
-        registry.invalidate_tenant(tenant).await;
-    } else {
-        tracing::warn!(
-            payload,
-            "unknown tenant change; dropping every cached tenant"
-        );
-        registry.invalidate_all().await;
+    match TenantChange::parse(payload) {
+        TenantChange::Plan(plan) => registry.invalidate_plan(&plan).await,
+        TenantChange::Tenant(tenant) => registry.invalidate_tenant(tenant).await,
+        TenantChange::All => {
+            tracing::warn!(payload, "dropping every cached tenant");
+            registry.invalidate_all().await;
+        }
     }
 }

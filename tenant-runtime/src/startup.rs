@@ -10,7 +10,7 @@ use crate::{SERVICE, api, gate};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
 use anyhow::Context as _;
-use common::config::Settings;
+use common::config::{Settings, TenantOrigin};
 use common::crypto::Keyring;
 use common::http::{self, Check, HttpService, Listen, StartupStatus};
 use common::mail::Mailer;
@@ -44,8 +44,8 @@ pub struct RuntimeConfig {
     pub base_domain: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
-    /// `(scheme, host[:port])` of tenant URLs; set once the port is bound.
-    tenant_origin: OnceLock<(String, String)>,
+    /// Where tenants reach this runtime; set once the port is bound.
+    tenant_origin: OnceLock<TenantOrigin>,
 }
 
 impl AppState {
@@ -80,20 +80,16 @@ impl AppState {
         })
     }
 
-    /// Where a tenant's users sign in.
-    pub fn tenant_url(&self, slug: &str) -> String {
-        let (scheme, host) = self
-            .config
+    /// Where tenants reach this runtime (the base domain until the port is bound).
+    pub fn tenant_origin(&self) -> TenantOrigin {
+        self.config
             .tenant_origin
             .get()
             .cloned()
-            .unwrap_or_else(|| ("http".into(), self.config.base_domain.clone()));
-        format!("{scheme}://{slug}.{host}")
-    }
-
-    /// The link an invitation or password-reset email carries.
-    pub fn set_password_link(&self, slug: &str, token: &str) -> String {
-        format!("{}/set-password?token={token}", self.tenant_url(slug))
+            .unwrap_or_else(|| TenantOrigin {
+                scheme: "http".into(),
+                host: self.config.base_domain.clone(),
+            })
     }
 }
 

@@ -18,7 +18,7 @@
 use crate::fleet::{self, Fleet};
 use crate::postgres::Server;
 use common::ids::TenantId;
-use provisioner::provision::DatabaseSource;
+use provisioner::DatabaseSource;
 use provisioner::{Executed, Provisioner, servers};
 use std::time::{Duration, Instant};
 use uuid::Uuid;

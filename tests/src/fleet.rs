@@ -336,7 +336,7 @@ pub(crate) async fn clean_servers(control_url: String, servers: Vec<(Uuid, Strin
         let Ok(Ok(admin)) = connecting.await else {
             continue;
         };
-        let spares = provisioner::spares::list(&admin, server_id)
+        let spares = provisioner::list_spares(&admin, server_id)
             .await
             .unwrap_or_default();
         for name in names.iter().chain(&spares) {

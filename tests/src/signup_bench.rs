@@ -171,7 +171,7 @@ impl SpareGauge {
     }
 
     async fn count(&self) -> usize {
-        provisioner::spares::list(&self.admin, self.server_id)
+        provisioner::list_spares(&self.admin, self.server_id)
             .await
             .expect("spares")
             .len()

@@ -1,8 +1,6 @@
 //! `/api/v1/admins`: owners create admins, change their roles and disable them.
 
 use crate::api::auth::AdminView;
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult, Validator};
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
@@ -10,8 +8,10 @@ use crate::auth::guard::{Authorized, perm};
 use crate::auth::sessions;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
+use common::api_error::{ApiError, ApiResult, Validator};
+use common::db::is_unique_violation;
 use common::entities::{AdminRole, admin_users};
-use provisioner::error::is_unique_violation;
+use common::http::Body;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder, Statement, TransactionTrait};
 use serde::Deserialize;
 use serde_json::json;

@@ -1,12 +1,12 @@
 //! `GET /api/v1/audit`: the control audit log, newest first, filtered by actor, action,
 //! target and time.
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::api::pagination::{Page, PageQuery, page};
 use crate::auth::guard::{Authorized, perm};
 use crate::startup::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult};
 use common::entities::{AuditActorKind, audit_log};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,6 @@
 //! `/api/v1/auth/*` and `/api/v1/me*`: login, refresh, logout, the signed-in admin, and
 //! their TOTP enrolment.
 
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult};
 use crate::api::meta::RequestMeta;
 use crate::audit::{self, Entry};
 use crate::auth::guard::CurrentAdmin;
@@ -12,7 +10,9 @@ use crate::auth::totp;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult};
 use common::entities::admin_users;
+use common::http::Body;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -1,152 +1,67 @@
-//! The admin API's error type. Client errors are a [`Problem`] built where the error is
-//! found; everything else is `Internal`: logged here with its cause chain and answered with
-//! an opaque 500 (see the policy in `common::problem`).
+//! What the provisioner's errors mean to an admin API client. The error type itself is
+//! the one both services share ([`common::api_error::ApiError`]); the provisioner knows
+//! nothing of HTTP, so its errors are mapped here, in one exhaustive match, by a function
+//! callers name (`.map_err(provision_error)`) rather than a `From` (neither type is ours).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use common::problem::{FieldError, Problem};
+use common::api_error::ApiError;
 use provisioner::ProvisionError;
-use std::fmt;
 
-#[derive(Debug)]
-pub enum ApiError {
-    Client(Box<Problem>),
-    /// An extractor's own error response (a JSON body that did not parse).
-    Rejected(actix_web::Error),
-    Internal(anyhow::Error),
-}
+/// How long a client waits before retrying a tenant database that did not answer.
+const TENANT_DATABASE_RETRY_SECS: u64 = 30;
 
-pub type ApiResult<T> = Result<T, ApiError>;
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        Self::problem(Problem::new(status, code, detail))
-    }
-
-    pub fn problem(problem: Problem) -> Self {
-        Self::Client(Box::new(problem))
-    }
-
-    pub fn unauthorized(code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, detail)
-    }
-
-    pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
-    }
-
-    pub fn not_found(code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, detail)
-    }
-
-    pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
-    }
-
-    /// 422 `validation_failed` for one field.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::problem(Problem::validation(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }]))
-    }
-
-    /// 429 with `Retry-After`.
-    pub fn too_many(code: &str, detail: impl Into<String>, retry_after_secs: u64) -> Self {
-        Self::problem(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
-                .with_retry_after(retry_after_secs.max(1)),
-        )
-    }
-
-    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
-        Self::Internal(error.into())
-    }
-}
-
-/// Collects field errors and turns them into one 422, or nothing when all passed.
-#[derive(Debug, Default)]
-pub struct Validator(Vec<FieldError>);
-
-impl Validator {
-    pub fn check(&mut self, field: &str, result: Result<(), String>) -> &mut Self {
-        if let Err(message) = result {
-            self.0.push(FieldError {
-                field: field.to_owned(),
-                message,
-            });
+/// The problem+json answer to a provisioner error (5xx ones logged, opaque).
+pub fn provision_error(error: ProvisionError) -> ApiError {
+    let detail = error.to_string();
+    let status = match &error {
+        ProvisionError::InvalidSlug(_) => return ApiError::invalid("slug", detail),
+        ProvisionError::Invalid { field, message } => return ApiError::invalid(field, message),
+        ProvisionError::Crypto(_) | ProvisionError::Db(_) | ProvisionError::TenantDb(_) => {
+            return ApiError::internal(error);
         }
-        self
-    }
-
-    pub fn finish(&mut self) -> ApiResult<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::problem(Problem::validation(std::mem::take(
-                &mut self.0,
-            ))))
+        ProvisionError::TenantDatabaseUnreachable { .. } => {
+            return ApiError::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "the tenant's database server does not answer; try again shortly",
+                TENANT_DATABASE_RETRY_SECS,
+            );
         }
-    }
+        ProvisionError::SlugTaken(_)
+        | ProvisionError::InvalidTransition(_)
+        | ProvisionError::TenantDeleted(_)
+        | ProvisionError::TenantNotActive { .. }
+        | ProvisionError::ServerNameTaken(_) => StatusCode::CONFLICT,
+        ProvisionError::UnknownPlan(_) | ProvisionError::ServerUnreachable { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ProvisionError::NoCapacity => StatusCode::SERVICE_UNAVAILABLE,
+        ProvisionError::TenantNotFound(_) | ProvisionError::ServerNotFound(_) => {
+            StatusCode::NOT_FOUND
+        }
+    };
+    ApiError::new(status, error.code(), detail)
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Client(problem) => write!(f, "{problem}"),
-            Self::Rejected(error) => write!(f, "{error}"),
-            Self::Internal(error) => write!(f, "internal error: {error:#}"),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::ResponseError;
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Client(problem) => problem.status_code(),
-            Self::Rejected(error) => error.as_response_error().status_code(),
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Client(problem) => problem.to_response(),
-            Self::Rejected(error) => error.error_response(),
-            Self::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
-                Problem::internal().to_response()
-            }
-        }
-    }
-}
-
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        Self::internal(error)
-    }
-}
-
-impl From<ProvisionError> for ApiError {
-    fn from(error: ProvisionError) -> Self {
-        let detail = error.to_string();
-        let status = match &error {
-            ProvisionError::InvalidSlug(_) => return Self::invalid("slug", detail),
-            ProvisionError::Invalid { field, message } => return Self::invalid(field, message),
-            ProvisionError::Crypto(_) | ProvisionError::Db(_) => {
-                return Self::internal(error);
-            }
-            ProvisionError::SlugTaken(_)
-            | ProvisionError::InvalidTransition(_)
-            | ProvisionError::ServerNameTaken(_) => StatusCode::CONFLICT,
-            ProvisionError::UnknownPlan(_) | ProvisionError::ServerUnreachable { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            ProvisionError::NoCapacity => StatusCode::SERVICE_UNAVAILABLE,
-            ProvisionError::TenantNotFound(_) | ProvisionError::ServerNotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
+    #[test]
+    fn changing_a_deleted_tenant_is_a_409_invalid_transition() {
+        let error = provision_error(ProvisionError::TenantDeleted(uuid::Uuid::now_v7()));
+        assert_eq!(error.status_code(), StatusCode::CONFLICT);
+        let ApiError::Client(problem) = error else {
+            panic!("a client error")
         };
-        Self::new(status, error.code(), detail)
+        assert_eq!(problem.code, "invalid_transition");
+        assert!(problem.detail.contains("deleted"), "{}", problem.detail);
+    }
+
+    #[test]
+    fn control_database_errors_are_opaque_500s() {
+        let error = provision_error(ProvisionError::Db(sea_orm::DbErr::Custom("x".into())));
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

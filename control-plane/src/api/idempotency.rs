@@ -4,8 +4,8 @@
 //! refused. A concurrent duplicate waits on the key's row lock, then replays. Keys live
 //! 24 hours.
 
-use crate::api::error::{ApiError, ApiResult};
 use actix_web::HttpRequest;
+use common::api_error::{ApiError, ApiResult};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use serde::Serialize;
 use serde_json::Value;

@@ -1,21 +1,23 @@
 //! `POST /api/v1/tenants/{id}/impersonate`: a support or owner admin obtains a tenant
 //! token for one named user of an active tenant, for at most 15 minutes, only with a
 //! written reason. The token carries `imp` (the admin's id); the event is written to the
-//! tenant's own audit log first (so the tenant can always see it), then to ours.
+//! tenant's own audit log first (so the tenant can always see it), by the admin's id as
+//! the runtime writes every change made with the token, then to ours. The tenant's
+//! database is reached only through the provisioner ([`TenantDatabase`]).
 
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::validate;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, CurrentAdmin, perm};
 use crate::startup::AppState;
-use actix_web::http::StatusCode;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use common::entities::{TenantStatus, tenants};
-use common::tokens::{Claims, TENANT_RUNTIME_AUDIENCE};
-use provisioner::servers;
+use common::api_error::{ApiError, ApiResult, Validator};
+use common::http::Body;
+use common::tenant_audit::{Actor, Entry as TenantEntry};
+use common::tokens::Claims;
+use provisioner::{TenantDatabase, TenantUser};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -47,12 +49,6 @@ pub struct ImpersonationToken {
     pub roles: Vec<String>,
 }
 
-/// The tenant user being impersonated.
-struct TenantUser {
-    id: Uuid,
-    roles: Vec<String>,
-}
-
 /// Act as a tenant user for a few minutes.
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/impersonate", tag = "tenants", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ImpersonationRequest,
@@ -76,31 +72,29 @@ pub async fn impersonate(
         .check("user_email", validate::email(body.user_email.trim()))
         .check("minutes", within_limit(minutes))
         .finish()?;
-    let tenant = provisioner::tenants::find(&state.db, path.into_inner()).await?;
-    if tenant.status != TenantStatus::Active {
-        return Err(ApiError::conflict(
-            "tenant_not_active",
-            format!(
-                "the tenant is {}; only active tenants can be entered",
-                tenant.status
-            ),
-        ));
-    }
+    let tenant_id = path.into_inner();
     let ttl = minutes * 60;
     let expires_at = Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
-    let mut tenant_db = connect_tenant(&state, &tenant).await?;
-    let user = find_user(&tenant_db, &body.user_email).await?;
-    record_in_tenant(
-        &mut tenant_db,
-        &admin,
-        &meta,
-        &user,
-        &body.reason,
-        expires_at,
-    )
-    .await?;
+    let tenant_db = TenantDatabase::open(&state.db, &state.keyring, tenant_id)
+        .await
+        .map_err(provision_error)?;
+    let user = tenant_db
+        .active_user(&body.user_email)
+        .await
+        .map_err(provision_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "user_not_found",
+                "the tenant has no active user with that email",
+            )
+        })?;
+    let (actor, entry) = tenant_entry(&admin, &meta, &user, &body.reason, expires_at);
+    tenant_db
+        .record_audit(&actor, entry)
+        .await
+        .map_err(provision_error)?;
     let txn = state.db.begin().await?;
-    let entry = Entry::new(&admin, "tenant.impersonated", "tenant", tenant.id)
+    let entry = Entry::new(&admin, "tenant.impersonated", "tenant", tenant_id)
         .after(
             json!({ "user_id": user.id, "user_email": body.user_email.trim().to_lowercase(),
                        "expires_at": expires_at }),
@@ -108,16 +102,14 @@ pub async fn impersonate(
         .reason(body.reason.trim());
     audit::record(&txn, &meta, entry).await?;
     txn.commit().await?;
-    let mut claims = Claims::new(TENANT_RUNTIME_AUDIENCE, &user.id.to_string(), ttl);
-    claims.tid = Some(tenant.id.to_string());
-    claims.roles = user.roles.clone();
-    claims.imp = Some(admin.id.to_string());
+    let claims =
+        Claims::tenant_user(tenant_id, user.id, user.roles.clone(), ttl).impersonated_by(admin.id);
     let access_token = state.tokens.sign(&claims).map_err(ApiError::internal)?;
     Ok(web::Json(ImpersonationToken {
         access_token,
         expires_in: ttl,
         expires_at,
-        tenant_id: tenant.id,
+        tenant_id,
         user_id: user.id,
         roles: user.roles,
     }))
@@ -131,81 +123,27 @@ fn within_limit(minutes: u64) -> Result<(), String> {
     }
 }
 
-/// The tenant's database, as its server's admin (who may append to its audit log).
-async fn connect_tenant(
-    state: &AppState,
-    tenant: &tenants::Model,
-) -> ApiResult<tokio_postgres::Client> {
-    let (Some(server_id), Some(database)) = (tenant.server_id, &tenant.db_name) else {
-        return Err(ApiError::conflict(
-            "tenant_not_active",
-            "the tenant has no database",
-        ));
-    };
-    let server = servers::find(&state.db, server_id).await?;
-    let url = servers::admin_url(&state.keyring, &server)?;
-    servers::connect_admin(&servers::url_for_database(url.expose(), database))
-        .await
-        .map_err(|error| {
-            tracing::warn!(tenant = %tenant.id, "tenant database unreachable: {error}");
-            ApiError::problem(
-                common::problem::Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "tenant_database_unreachable",
-                    "the tenant's database server does not answer; try again shortly",
-                )
-                .with_retry_after(30),
-            )
-        })
-}
-
-async fn find_user(db: &tokio_postgres::Client, email: &str) -> ApiResult<TenantUser> {
-    let row = db
-        .query_opt(
-            "SELECT u.id, coalesce(array_agg(r.name ORDER BY r.name) \
-                      FILTER (WHERE r.name IS NOT NULL), '{}') AS roles \
-             FROM users u LEFT JOIN user_roles ur ON ur.user_id = u.id \
-             LEFT JOIN roles r ON r.id = ur.role_id \
-             WHERE lower(u.email) = lower($1) AND u.status = 'active' GROUP BY u.id",
-            &[&email.trim()],
-        )
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "user_not_found",
-                "the tenant has no active user with that email",
-            )
-        })?;
-    Ok(TenantUser {
-        id: row.get("id"),
-        roles: row.get("roles"),
-    })
-}
-
-async fn record_in_tenant(
-    db: &mut tokio_postgres::Client,
+/// The tenant's own record of the impersonation: the user acted as, by the admin's id (as
+/// the runtime records every change made with the token).
+fn tenant_entry(
     admin: &CurrentAdmin,
     meta: &RequestMeta,
     user: &TenantUser,
     reason: &str,
     expires_at: DateTime<Utc>,
-) -> ApiResult<()> {
-    let after = json!({ "reason": reason.trim(), "admin_id": admin.id, "expires_at": expires_at });
-    db.execute(
-        "INSERT INTO audit_log (actor_user_id, actor_kind, impersonator, action, target_kind, \
-           target_id, after, request_id, ip) \
-         VALUES ($1, 'admin_impersonation', $2, 'impersonation.started', 'user', $3, $4, $5, $6)",
-        &[
-            &user.id,
-            &admin.email,
-            &user.id.to_string(),
-            &after,
-            &meta.request_id,
-            &meta.ip_text(),
-        ],
-    )
-    .await
-    .map_err(ApiError::internal)?;
-    Ok(())
+) -> (Actor, TenantEntry<'static>) {
+    let actor = Actor {
+        user_id: Some(user.id),
+        impersonator: Some(admin.id.to_string()),
+        request_id: meta.request_id.clone(),
+        ip: meta.ip_text(),
+    };
+    let entry = TenantEntry {
+        action: "impersonation.started",
+        target_kind: "user",
+        target_id: user.id.to_string(),
+        before: None,
+        after: Some(json!({ "reason": reason.trim(), "expires_at": expires_at })),
+    };
+    (actor, entry)
 }

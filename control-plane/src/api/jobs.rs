@@ -1,11 +1,11 @@
 //! `GET /api/v1/jobs/{id}`: a provisioning or fleet job's progress. The payload is never
 //! shown (it holds sealed invitations and password hashes).
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::auth::guard::{Authorized, perm};
 use crate::startup::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult};
 use common::entities::jobs;
 use sea_orm::EntityTrait;
 use serde::Serialize;

@@ -1,10 +1,9 @@
-//! The admin API under `/api/v1`: one module per resource, the shared error type,
+//! The admin API under `/api/v1`: one module per resource, what provisioner errors mean,
 //! pagination, idempotency, request metadata, and the OpenAPI document.
 
 pub mod admins;
 pub mod audit;
 pub mod auth;
-pub mod body;
 pub mod error;
 pub mod idempotency;
 pub mod impersonation;

@@ -2,9 +2,9 @@
 //! opaque (base64url) key of the last item returned; the next page starts after it, so
 //! rows inserted meanwhile never shift pages or repeat items.
 
-use crate::api::error::{ApiError, ApiResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::api_error::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

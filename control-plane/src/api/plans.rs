@@ -1,9 +1,8 @@
-//! `/api/v1/plans`: plans and the limits they grant. A change is announced on
-//! `tenant_changed` with the payload `plan:{code}`, so every runtime reloads the limits of
-//! that plan's tenants without a restart.
+//! `/api/v1/plans`: plans and the limits they grant. A change is announced through the
+//! provisioner (`plan:{code}` on the tenant change feed), so every runtime reloads the
+//! limits of that plan's tenants without a restart.
 
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::api::validate;
@@ -13,8 +12,10 @@ use crate::bootstrap::ALL_MODULES;
 use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult, Validator};
+use common::db::is_unique_violation;
 use common::entities::plans;
-use provisioner::error::is_unique_violation;
+use common::http::Body;
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, TransactionTrait,
     Value,
@@ -247,18 +248,6 @@ async fn find(db: &impl ConnectionTrait, code: &str, lock: bool) -> ApiResult<pl
         .ok_or_else(|| ApiError::not_found("plan_not_found", format!("there is no plan `{code}`")))
 }
 
-/// 422 `unknown_plan` unless `code` names a plan that is not archived.
-pub async fn require_open_plan(db: &impl ConnectionTrait, code: &str) -> ApiResult<()> {
-    match plans::Entity::find_by_id(code.to_owned()).one(db).await? {
-        Some(plan) if !plan.archived => Ok(()),
-        _ => Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_plan",
-            format!("there is no open plan `{code}`"),
-        )),
-    }
-}
-
 /// Create a plan.
 #[utoipa::path(post, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
     request_body = NewPlan,
@@ -347,15 +336,9 @@ pub async fn update(
     check_plan(&mut validator, &after);
     validator.finish()?;
     txn.execute_raw(write(&after, false)).await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [
-            provisioner::tenants::TENANT_CHANGED.into(),
-            format!("plan:{}", after.code).into(),
-        ],
-    ))
-    .await?;
+    provisioner::tenants::plan_changed(&txn, &after.code)
+        .await
+        .map_err(provision_error)?;
     let entry = Entry::new(&admin, "plan.updated", "plan", &after.code)
         .before(json!(before))
         .after(json!(after));

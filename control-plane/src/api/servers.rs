@@ -2,8 +2,7 @@
 //! admin URL must connect before it is saved; it is stored sealed and never shown), resize,
 //! drain and re-activate.
 
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
@@ -12,6 +11,8 @@ use crate::startup::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::Secret;
+use common::api_error::{ApiError, ApiResult, Validator};
+use common::http::Body;
 use provisioner::servers::{self, NewServer};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -124,9 +125,13 @@ pub async fn register(
         admin_url: Secret::new(body.admin_url),
         capacity: body.capacity,
     };
-    let id = servers::register(&txn, &state.keyring, new).await?;
+    let id = servers::register(&txn, &state.keyring, new)
+        .await
+        .map_err(provision_error)?;
     if let Some(spares) = body.spare_target {
-        servers::set_spare_target(&txn, id, spares).await?;
+        servers::set_spare_target(&txn, id, spares)
+            .await
+            .map_err(provision_error)?;
     }
     let view = load_one(&txn, id).await?;
     let after = json!({ "name": view.name, "host": view.host, "capacity": view.capacity });
@@ -165,10 +170,14 @@ pub async fn update(
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
     if let Some(capacity) = body.capacity {
-        servers::set_capacity(&txn, id, capacity).await?;
+        servers::set_capacity(&txn, id, capacity)
+            .await
+            .map_err(provision_error)?;
     }
     if let Some(spares) = body.spare_target {
-        servers::set_spare_target(&txn, id, spares).await?;
+        servers::set_spare_target(&txn, id, spares)
+            .await
+            .map_err(provision_error)?;
     }
     let entry = Entry::new(&admin, "server.updated", "server", id)
         .before(json!({ "capacity": before.capacity, "spare_target": before.spare_target }))
@@ -214,7 +223,9 @@ async fn set_draining(
 ) -> ApiResult<web::Json<ServerView>> {
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
-    servers::set_draining(&txn, id, draining).await?;
+    servers::set_draining(&txn, id, draining)
+        .await
+        .map_err(provision_error)?;
     let view = load_one(&txn, id).await?;
     let action = if draining {
         "server.drained"

@@ -2,13 +2,15 @@
 //! with its admin already able to log in once provisioning finishes, and a welcome email.
 //! Rate-limited per client IP; the slug check lets a form say "taken" before submitting.
 
-use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::validate;
 use crate::audit::{self, Actor, Entry};
 use crate::startup::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult, Validator};
 use common::ids::TenantSlug;
 use provisioner::tenants::{self as lifecycle, NewTenant};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
@@ -66,7 +68,12 @@ pub async fn signup(
     body: web::Json<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
     state.signup_limiter.check(meta.ip).map_err(|wait| {
-        ApiError::too_many("rate_limited", "too many signups from this address", wait)
+        ApiError::retry_later(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many signups from this address",
+            wait,
+        )
     })?;
     let body = body.into_inner();
     Validator::default()
@@ -98,9 +105,14 @@ pub async fn signup(
             admin_password_hash: Some(hash),
         },
     )
-    .await?;
-    start_trial(&txn, created.tenant_id).await?;
-    let tenant = lifecycle::find(&txn, created.tenant_id).await?;
+    .await
+    .map_err(provision_error)?;
+    lifecycle::start_trial(&txn, created.tenant_id, DEFAULT_TRIAL_DAYS)
+        .await
+        .map_err(provision_error)?;
+    let tenant = lifecycle::find(&txn, created.tenant_id)
+        .await
+        .map_err(provision_error)?;
     let after = json!({ "slug": tenant.slug, "name": tenant.name, "plan": tenant.plan_code,
                         "admin_email": tenant.admin_email });
     audit::record(
@@ -110,7 +122,7 @@ pub async fn signup(
     )
     .await?;
     txn.commit().await?;
-    let login_url = state.config.tenant_url(&tenant.slug);
+    let login_url = state.config.tenant_origin.tenant_url(&tenant.slug);
     send_welcome(&state, &tenant.admin_email, &tenant.name, &login_url);
     Ok(HttpResponse::Accepted().json(SignupResponse {
         tenant_id: tenant.id,
@@ -134,22 +146,11 @@ async fn require_public_plan(db: &impl ConnectionTrait, plan: &str) -> ApiResult
     match row {
         Some(_) => Ok(()),
         None => Err(ApiError::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_plan",
             format!("there is no plan `{plan}` open for signup"),
         )),
     }
-}
-
-async fn start_trial(db: &impl ConnectionTrait, tenant_id: Uuid) -> ApiResult<()> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE tenants SET billing_state = 'trialing', trial_ends_at = \
-           coalesce(trial_ends_at, now() + make_interval(days => $2)) WHERE id = $1",
-        [tenant_id.into(), DEFAULT_TRIAL_DAYS.into()],
-    ))
-    .await?;
-    Ok(())
 }
 
 fn send_welcome(state: &AppState, to: &str, company: &str, login_url: &str) {

@@ -1,9 +1,8 @@
 //! `/api/v1/tenants`: list, create (queues provisioning), show, rename or re-plan, suspend,
-//! resume and delete. Status changes go through the provisioner's state machine inside
-//! the request's transaction, together with their audit entry.
+//! resume and delete. Every change goes through the provisioner's tenant API inside the
+//! request's transaction, together with its audit entry.
 
-use crate::api::body::Body;
-use crate::api::error::{ApiError, ApiResult, Validator};
+use crate::api::error::provision_error;
 use crate::api::idempotency::{Key, Replay};
 use crate::api::jobs::JobView;
 use crate::api::meta::RequestMeta;
@@ -15,8 +14,10 @@ use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use common::api_error::{ApiError, ApiResult, Validator};
 use common::entities::{SuspensionKind, TenantStatus, database_servers, jobs, tenants};
-use provisioner::tenants::{self as lifecycle, NewTenant};
+use common::http::Body;
+use provisioner::tenants::{self as lifecycle, NewTenant, TenantUpdate};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
@@ -231,8 +232,11 @@ pub async fn create(
             admin_password_hash: None,
         },
     )
-    .await?;
-    let tenant = lifecycle::find(&txn, created.tenant_id).await?;
+    .await
+    .map_err(provision_error)?;
+    let tenant = lifecycle::find(&txn, created.tenant_id)
+        .await
+        .map_err(provision_error)?;
     let answer = tenant_job(&tenant, created.job_id);
     let entry = Entry::new(&admin, "tenant.created", "tenant", tenant.id).after(json!(body));
     audit::record(&txn, &meta, entry).await?;
@@ -282,7 +286,7 @@ pub async fn show(
 
 /// Builds the full view of a tenant.
 pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> {
-    let tenant = lifecycle::find(db, id).await?;
+    let tenant = lifecycle::find(db, id).await.map_err(provision_error)?;
     let server = match tenant.server_id {
         Some(server_id) => database_servers::Entity::find_by_id(server_id)
             .one(db)
@@ -362,45 +366,14 @@ pub async fn update(
 ) -> ApiResult<web::Json<TenantView>> {
     let body = body.into_inner()?;
     let id = path.into_inner();
-    let mut validator = Validator::default();
-    if let Some(name) = &body.name {
-        validator.check("name", validate::text(name, 200));
-    }
-    validator.finish()?;
     let txn = state.db.begin().await?;
-    let before = tenants::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(provisioner::ProvisionError::TenantNotFound(id))?;
-    if matches!(
-        before.status,
-        TenantStatus::Deleting | TenantStatus::Deleted
-    ) {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            "a deleted tenant cannot be changed",
-        ));
-    }
-    if let Some(plan) = &body.plan {
-        crate::api::plans::require_open_plan(&txn, plan).await?;
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE tenants SET name = coalesce($2, name), plan_code = coalesce($3, plan_code), \
-           row_version = row_version + 1, updated_at = now() WHERE id = $1",
-        [
-            id.into(),
-            body.name
-                .as_deref()
-                .map(str::trim)
-                .map(str::to_owned)
-                .into(),
-            body.plan.clone().into(),
-        ],
-    ))
-    .await?;
-    lifecycle::notify_changed(&txn, id).await?;
+    let change = TenantUpdate {
+        name: body.name.clone(),
+        plan: body.plan.clone(),
+    };
+    let before = lifecycle::update(&txn, id, change)
+        .await
+        .map_err(provision_error)?;
     let entry = Entry::new(&admin, "tenant.updated", "tenant", id)
         .before(json!({ "name": before.name, "plan": before.plan_code }))
         .after(json!(body));
@@ -477,18 +450,20 @@ async fn change_status(
         .check("reason", validate::reason(reason))
         .finish()?;
     let txn = state.db.begin().await?;
-    let before = lifecycle::find(&txn, id).await?;
+    let before = lifecycle::find(&txn, id).await.map_err(provision_error)?;
     let action = match change {
         StatusChange::Suspend => {
-            lifecycle::suspend(&txn, id, SuspensionKind::Admin, reason).await?;
+            lifecycle::suspend(&txn, id, SuspensionKind::Admin, reason)
+                .await
+                .map_err(provision_error)?;
             "tenant.suspended"
         }
         StatusChange::Resume => {
-            lifecycle::resume(&txn, id).await?;
+            lifecycle::resume(&txn, id).await.map_err(provision_error)?;
             "tenant.resumed"
         }
     };
-    let after = lifecycle::find(&txn, id).await?;
+    let after = lifecycle::find(&txn, id).await.map_err(provision_error)?;
     let entry = Entry::new(admin, action, "tenant", id)
         .before(json!({ "status": before.status }))
         .after(json!({ "status": after.status }))
@@ -517,9 +492,11 @@ pub async fn delete(
         .check("reason", validate::reason(&body.reason))
         .finish()?;
     let txn = state.db.begin().await?;
-    let before = lifecycle::find(&txn, id).await?;
-    let job_id = lifecycle::delete(&txn, id, &body.reason).await?;
-    let tenant = lifecycle::find(&txn, id).await?;
+    let before = lifecycle::find(&txn, id).await.map_err(provision_error)?;
+    let job_id = lifecycle::delete(&txn, id, &body.reason)
+        .await
+        .map_err(provision_error)?;
+    let tenant = lifecycle::find(&txn, id).await.map_err(provision_error)?;
     let entry = Entry::new(&admin, "tenant.deleted", "tenant", id)
         .before(json!({ "status": before.status }))
         .after(json!({ "status": tenant.status, "job_id": job_id }))

@@ -1,5 +1,5 @@
 //! Field checks shared by the admin API's handlers; each returns the message for a
-//! [`crate::api::error::Validator`].
+//! [`common::api_error::Validator`].
 
 /// A plausible email address (see [`common::ids::normalize_email`]).
 pub fn email(email: &str) -> Result<(), String> {

@@ -6,14 +6,14 @@
 //! checking inside: extractors run before the body is parsed, so a caller without the
 //! role gets 403 and learns nothing about what a valid body would be.
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::auth::roles::{Action, allows};
 use crate::startup::AppState;
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use common::api_error::{ApiError, ApiResult};
+use common::bearer::{invalid_token, verified_claims};
 use common::entities::{AdminRole, admin_users};
-use common::tokens::{CONTROL_PLANE_AUDIENCE, TokenError};
+use common::tokens::{CONTROL_PLANE_AUDIENCE, Claims};
 use sea_orm::EntityTrait;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -35,11 +35,10 @@ impl CurrentAdmin {
         if allows(self.role, action) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
-                "the {} role may not {}",
-                self.role,
-                action.describe()
-            )))
+            Err(ApiError::forbidden(
+                "forbidden",
+                format!("the {} role may not {}", self.role, action.describe()),
+            ))
         }
     }
 }
@@ -49,11 +48,17 @@ impl FromRequest for CurrentAdmin {
     type Future = Pin<Box<dyn Future<Output = ApiResult<Self>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = request.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer_token(request);
+        let verified = request
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no state")))
+            .and_then(|state| {
+                let claims = verified_claims(request, &state.tokens, CONTROL_PLANE_AUDIENCE)?;
+                Ok((state, claims))
+            });
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no state")))?;
-            authenticate(&state, token.as_deref()).await
+            let (state, claims) = verified?;
+            authenticate(&state, claims).await
         })
     }
 }
@@ -119,47 +124,12 @@ impl<P: perm::Permission + 'static> FromRequest for Authorized<P> {
     }
 }
 
-fn bearer_token(request: &HttpRequest) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-}
-
-async fn authenticate(state: &AppState, token: Option<&str>) -> ApiResult<CurrentAdmin> {
-    let token = token.ok_or_else(|| {
-        ApiError::unauthorized(
-            "unauthorized",
-            "send `Authorization: Bearer <access token>`",
-        )
-    })?;
-    let claims =
-        state
-            .tokens
-            .verify(token, CONTROL_PLANE_AUDIENCE)
-            .map_err(|error| match error {
-                TokenError::Expired => {
-                    ApiError::unauthorized("token_expired", "the token has expired")
-                }
-                other => {
-                    tracing::debug!("refused an admin token: {other}");
-                    ApiError::unauthorized("invalid_token", "the token is not valid")
-                }
-            })?;
+async fn authenticate(state: &AppState, claims: Claims) -> ApiResult<CurrentAdmin> {
     // Impersonation tokens are for tenants; refuse them here even if the audience matched.
     if claims.imp.is_some() || claims.tid.is_some() {
-        return Err(ApiError::unauthorized(
-            "invalid_token",
-            "the token is not valid",
-        ));
+        return Err(invalid_token());
     }
-    let id = Uuid::parse_str(&claims.sub)
-        .map_err(|_| ApiError::unauthorized("invalid_token", "the token is not valid"))?;
+    let id = Uuid::parse_str(&claims.sub).map_err(|_| invalid_token())?;
     let admin = admin_users::Entity::find_by_id(id)
         .one(&state.db)
         .await?

@@ -1,20 +1,16 @@
 //! Checking an admin's credentials: password (argon2id, the same cost whether or not the
-//! account exists), lock-out with back-off after repeated failures, and the second factor
+//! account exists), lock-out with back-off after repeated failures (the policy all
+//! sign-ins share, `common::lockout`), and the second factor
 //! (a TOTP code, or a one-time recovery code) when the admin enrolled one.
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::auth::totp;
 use crate::startup::AppState;
 use chrono::Utc;
+use common::api_error::{ApiError, ApiResult};
 use common::crypto::Sealed;
 use common::entities::admin_users;
+use common::lockout;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, sea_query::Expr};
-
-/// Consecutive failures allowed before the account locks.
-pub const MAX_FAILURES: i32 = 5;
-/// The first lock lasts this long; each further failure doubles it, up to 15 minutes.
-const FIRST_LOCK_SECS: i64 = 30;
-const LONGEST_LOCK_SECS: i64 = 15 * 60;
 
 /// What the admin typed.
 #[derive(Debug, Clone)]
@@ -68,15 +64,11 @@ fn refuse_if_locked(admin: &admin_users::Model) -> ApiResult<()> {
     let Some(until) = admin.locked_until else {
         return Ok(());
     };
-    let remaining = (until.with_timezone(&Utc) - Utc::now()).num_seconds();
+    let remaining = (until.with_timezone(&Utc) - Utc::now()).num_milliseconds();
     if remaining <= 0 {
         return Ok(());
     }
-    Err(ApiError::too_many(
-        "account_locked",
-        "too many failed logins; try again later",
-        u64::try_from(remaining).unwrap_or(1),
-    ))
+    Err(lockout::locked(remaining as f64 / 1000.0))
 }
 
 async fn check_second_factor(
@@ -168,17 +160,11 @@ async fn spend_recovery_code(
 async fn record_failure(db: &impl ConnectionTrait, admin: &admin_users::Model) -> ApiResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE admin_users SET failed_login_count = failed_login_count + 1, \
-           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
-             secs => least($3 * power(2, least(failed_login_count + 1 - $2, 10)), $4)) \
-             ELSE locked_until END \
-         WHERE id = $1",
-        [
-            admin.id.into(),
-            MAX_FAILURES.into(),
-            (FIRST_LOCK_SECS as f64).into(),
-            (LONGEST_LOCK_SECS as f64).into(),
-        ],
+        format!(
+            "UPDATE admin_users SET {} WHERE id = $1",
+            lockout::count_failure_sql()
+        ),
+        [admin.id.into()],
     ))
     .await?;
     Ok(())
@@ -187,8 +173,10 @@ async fn record_failure(db: &impl ConnectionTrait, admin: &admin_users::Model) -
 async fn record_success(db: &impl ConnectionTrait, admin: &admin_users::Model) -> ApiResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE admin_users SET failed_login_count = 0, locked_until = NULL, \
-           last_login_at = now() WHERE id = $1",
+        format!(
+            "UPDATE admin_users SET {} WHERE id = $1",
+            lockout::CLEAR_SQL
+        ),
         [admin.id.into()],
     ))
     .await?;

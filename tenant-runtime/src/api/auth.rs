@@ -1,25 +1,22 @@
 //! Sign-in for tenant users: login (with lock-out), refresh (rotating), logout, password
 //! reset by emailed token, and set-password (for invited users and resets alike).
 
-use crate::audit::{self, Actor};
 use crate::auth::load_user;
 use crate::auth::sessions::{self, Refresh, TokenPair};
 use crate::db;
-use crate::error::{ApiError, ApiResult};
 use crate::gate::Tenant;
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
+use common::lockout;
+use common::tenant_audit::{self as audit, Actor};
 use common::tokens::{hash_opaque, new_opaque_token};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// Failed logins before the account locks; the lock starts at 30 s and doubles to 15 min.
-const MAX_FAILURES: i32 = 5;
-const FIRST_LOCK_SECS: f64 = 30.0;
-const LONGEST_LOCK_SECS: f64 = 15.0 * 60.0;
 /// How long an emailed password-reset link works.
 const RESET_TTL_SECS: f64 = 3600.0;
 
@@ -68,7 +65,7 @@ pub async fn login(
         reserve_attempt(db.client(), &email).await?
     };
     let (user, hash) = match attempt {
-        Attempt::Locked { seconds } => return Err(locked(seconds)),
+        Attempt::Locked { seconds } => return Err(lockout::locked(seconds)),
         Attempt::Unknown => (None, None),
         Attempt::Counted { user, hash, active } => (active.then_some(user), hash),
     };
@@ -81,8 +78,7 @@ pub async fn login(
     };
     let db = db::connect(&tenant).await?;
     db.execute(
-        "UPDATE users SET failed_login_count = 0, locked_until = NULL, last_login_at = now() \
-         WHERE id = $1",
+        &format!("UPDATE users SET {} WHERE id = $1", lockout::CLEAR_SQL),
         &[&user],
     )
     .await?;
@@ -116,23 +112,19 @@ enum Attempt {
     },
 }
 
-/// Counts one attempt against an unlocked account (starting the lock at the fifth, 30 s
-/// doubling to 15 min), or says it is locked or unknown; two round trips either way.
+/// Counts one attempt against an unlocked account (starting or lengthening the lock as
+/// `common::lockout` says), or says it is locked or unknown; two round trips either way.
 async fn reserve_attempt(
     db: &impl tokio_postgres::GenericClient,
     email: &str,
 ) -> ApiResult<Attempt> {
-    let counted = db
-        .query_opt(
-            "UPDATE users SET failed_login_count = failed_login_count + 1, \
-               locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval( \
-                 secs => least($3 * power(2, least(failed_login_count + 1 - $2, 10)), $4)) \
-                 ELSE NULL END \
-             WHERE lower(email) = lower($1) AND (locked_until IS NULL OR locked_until <= now()) \
-             RETURNING id, password_hash, status",
-            &[&email, &MAX_FAILURES, &FIRST_LOCK_SECS, &LONGEST_LOCK_SECS],
-        )
-        .await?;
+    let count = format!(
+        "UPDATE users SET {} \
+         WHERE lower(email) = lower($1) AND (locked_until IS NULL OR locked_until <= now()) \
+         RETURNING id, password_hash, status",
+        lockout::count_failure_sql()
+    );
+    let counted = db.query_opt(&count, &[&email]).await?;
     let lock = db
         .query_opt(
             "SELECT extract(epoch FROM locked_until - now())::float8 FROM users \
@@ -151,15 +143,6 @@ async fn reserve_attempt(
         Some(seconds) if seconds > 0.0 => Attempt::Locked { seconds },
         _ => Attempt::Unknown,
     })
-}
-
-fn locked(secs: f64) -> ApiError {
-    ApiError::retry_later(
-        StatusCode::TOO_MANY_REQUESTS,
-        "account_locked",
-        "too many failed sign-ins; try again later",
-        secs.ceil() as u64,
-    )
 }
 
 /// Trades a refresh token for a new pair (the old one is spent).
@@ -237,7 +220,9 @@ pub async fn request_reset(
         .await?;
     if let Some(row) = updated {
         let email: String = row.get(0);
-        let link = state.set_password_link(&tenant.0.slug, &token);
+        let link = state
+            .tenant_origin()
+            .set_password_link(&tenant.0.slug, &token);
         state.mailer.send_later(
             email,
             format!("Reset your {} password", tenant.0.name),
@@ -263,7 +248,7 @@ pub async fn set_password(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     common::passwords::acceptable(&body.password)
-        .map_err(|message| ApiError::invalid_field("password", message))?;
+        .map_err(|message| ApiError::invalid("password", message))?;
     let hash = common::passwords::hash_off_thread(body.password)
         .await
         .map_err(ApiError::internal)?;

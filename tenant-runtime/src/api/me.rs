@@ -1,7 +1,7 @@
 //! `GET /api/v1/me`: who the caller is, in which company, with what rights and limits.
 
 use crate::auth::{CurrentUser, UserRecord};
-use crate::error::ApiResult;
+use common::api_error::ApiResult;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

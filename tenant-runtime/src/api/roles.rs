@@ -1,13 +1,13 @@
 //! Roles of a company: the four seeded system roles (read-only permissions) and custom
 //! roles made of `module.action` permissions. Changes go to the tenant's audit log.
 
-use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::perm::{RolesManage, RolesRead};
-use crate::error::{ApiError, ApiResult};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
+use common::tenant_audit as audit;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -122,7 +122,7 @@ pub async fn create(auth: Authorized<RolesManage>, body: Body<NewRole>) -> ApiRe
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !valid_name {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::invalid(
             "name",
             "2 to 40 characters: lower-case letters, digits, `_` and `-`",
         ));
@@ -239,7 +239,7 @@ async fn set_permissions(
         .map(|row| row.get(0))
         .collect();
     if let Some(unknown) = codes.iter().find(|code| !known.contains(code)) {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::invalid(
             "permissions",
             format!("`{unknown}` is not a permission"),
         ));

@@ -2,14 +2,14 @@
 //! status and roles. Every change is written to the tenant's audit log in the same
 //! transaction.
 
-use crate::audit;
 use crate::auth::perm::{UsersManage, UsersRead};
 use crate::auth::{Authorized, UserRecord, load_user, load_users, sessions};
-use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
+use common::tenant_audit as audit;
 use common::tokens::{hash_opaque, new_opaque_token};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -70,9 +70,9 @@ pub async fn invite(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     let email = common::ids::normalize_email(&body.email)
-        .ok_or_else(|| ApiError::invalid_field("email", "not an email address"))?;
+        .ok_or_else(|| ApiError::invalid("email", "not an email address"))?;
     if body.roles.is_empty() {
-        return Err(ApiError::invalid_field("roles", "give at least one role"));
+        return Err(ApiError::invalid("roles", "give at least one role"));
     }
     let mut current = auth.current;
     let max_users = current.tenant.0.plan.max_users;
@@ -122,7 +122,9 @@ pub async fn invite(
     audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
     let tenant = &current.tenant.0;
-    let link = state.set_password_link(&tenant.slug, &token);
+    let link = state
+        .tenant_origin()
+        .set_password_link(&tenant.slug, &token);
     state.mailer.send_later(
         email,
         format!("You are invited to {}", tenant.name),
@@ -149,10 +151,10 @@ pub async fn update(
     let status = match body.status.as_deref() {
         None => None,
         Some(status @ ("active" | "disabled")) => Some(status),
-        Some(_) => return Err(ApiError::invalid_field("status", "`active` or `disabled`")),
+        Some(_) => return Err(ApiError::invalid("status", "`active` or `disabled`")),
     };
     if body.roles.as_ref().is_some_and(Vec::is_empty) {
-        return Err(ApiError::invalid_field("roles", "give at least one role"));
+        return Err(ApiError::invalid("roles", "give at least one role"));
     }
     let mut current = auth.current;
     let max_users = current.tenant.0.plan.max_users;
@@ -256,7 +258,7 @@ async fn set_roles(
         .map(|row| row.get(0))
         .collect();
     if let Some(missing) = roles.iter().find(|role| !found.contains(role)) {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::invalid(
             "roles",
             format!("no role is called `{missing}`"),
         ));

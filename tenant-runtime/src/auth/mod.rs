@@ -6,16 +6,16 @@
 
 pub mod sessions;
 
-use crate::audit::Actor;
 use crate::db;
-use crate::error::{ApiError, ApiResult};
 use crate::gate::Tenant;
 use crate::registry::pool::TenantConnection;
 use crate::startup::AppState;
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use common::tokens::{Claims, TENANT_RUNTIME_AUDIENCE, TokenError};
+use common::api_error::{ApiError, ApiResult};
+use common::bearer;
+use common::tenant_audit::Actor;
+use common::tokens::{Claims, TENANT_RUNTIME_AUDIENCE};
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use std::marker::PhantomData;
@@ -103,7 +103,7 @@ impl FromRequest for CurrentUser {
                 .app_data::<web::Data<AppState>>()
                 .expect("AppState is registered");
             let claims = verified_claims(&request, state, &tenant)?;
-            let user_id: Uuid = claims.sub.parse().map_err(|_| invalid_token())?;
+            let user_id: Uuid = claims.sub.parse().map_err(|_| bearer::invalid_token())?;
             let db = db::connect(&tenant).await?;
             let user = load_user(db.client(), user_id)
                 .await?
@@ -123,26 +123,7 @@ impl FromRequest for CurrentUser {
 }
 
 fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> ApiResult<Claims> {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "unauthenticated",
-                "sign in: send `Authorization: Bearer <token>`",
-            )
-        })?;
-    let claims = state
-        .tokens
-        .verify(token.trim(), TENANT_RUNTIME_AUDIENCE)
-        .map_err(|error| match error {
-            TokenError::Expired => {
-                ApiError::unauthorized("token_expired", "the access token has expired; refresh it")
-            }
-            _ => invalid_token(),
-        })?;
+    let claims = bearer::verified_claims(request, &state.tokens, TENANT_RUNTIME_AUDIENCE)?;
     let token_tenant = claims
         .tid
         .as_deref()
@@ -154,10 +135,6 @@ fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> 
         ));
     }
     Ok(claims)
-}
-
-fn invalid_token() -> ApiError {
-    ApiError::unauthorized("invalid_token", "the access token is not valid")
 }
 
 /// 403 `forbidden` when `granted` holds a permission `grantor` lacks: a user manager can

@@ -3,9 +3,9 @@
 //! Refreshing spends the token and issues the next one of the same family; presenting a
 //! spent token again revokes the whole family (it was stolen, or replayed).
 
-use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use common::tokens::{Claims, TENANT_RUNTIME_AUDIENCE, hash_opaque, new_opaque_token};
+use common::api_error::{ApiError, ApiResult};
+use common::tokens::{Claims, hash_opaque, new_opaque_token};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -28,9 +28,7 @@ pub async fn issue(
     family: Uuid,
 ) -> ApiResult<TokenPair> {
     let ttl = state.config.access_token_ttl_secs;
-    let mut claims = Claims::new(TENANT_RUNTIME_AUDIENCE, &user.to_string(), ttl);
-    claims.tid = Some(tenant.to_string());
-    claims.roles = roles;
+    let claims = Claims::tenant_user(tenant, user, roles, ttl);
     let access_token = state.tokens.sign(&claims).map_err(ApiError::internal)?;
     let refresh_token = new_opaque_token();
     db.execute(

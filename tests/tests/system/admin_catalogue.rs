@@ -86,7 +86,7 @@ async fn a_plan_is_created_and_bad_limits_are_refused_field_by_field() {
 #[tokio::test]
 async fn changing_a_plan_announces_it_to_every_runtime() {
     let api = AdminApi::start().await;
-    let mut changes = fleet::listen(&api.app.db.url(), provisioner::tenants::TENANT_CHANGED).await;
+    let mut changes = fleet::listen(&api.app.db.url(), common::changes::CHANNEL).await;
     let patched = api
         .patch(
             "/api/v1/plans/starter",

@@ -215,7 +215,7 @@ async fn suspend_resume_replan_and_delete_need_reasons_and_are_announced_and_aud
     api.register_primary().await;
     let id = api.active_tenant("lifecycle").await;
     let path = format!("/api/v1/tenants/{id}");
-    let mut changes = fleet::listen(&api.app.db.url(), provisioner::tenants::TENANT_CHANGED).await;
+    let mut changes = fleet::listen(&api.app.db.url(), common::changes::CHANNEL).await;
 
     let no_reason = api
         .post(&format!("{path}/suspend"), json!({ "reason": " " }))
@@ -324,4 +324,46 @@ async fn the_audit_log_cannot_be_rewritten_and_filters_work() {
         (unknown_job.status, unknown_job.code()),
         (404, "job_not_found")
     );
+}
+
+#[tokio::test]
+async fn a_deleted_tenant_can_be_neither_renamed_nor_replanned() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let id = api.active_tenant("gone").await;
+    let path = format!("/api/v1/tenants/{id}");
+    let deleted = api
+        .delete(&path, json!({ "reason": "customer left" }))
+        .await;
+    assert_eq!(deleted.status, 202, "{:?}", deleted.body);
+    api.wait_for_job(deleted.body["job_id"].as_str().expect("job"))
+        .await;
+
+    for change in [
+        json!({ "name": "Ghost Ltd" }),
+        json!({ "plan": "growth" }),
+        json!({ "name": "Ghost Ltd", "plan": "growth" }),
+    ] {
+        let refused = api.patch(&path, change.clone()).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (409, "invalid_transition"),
+            "{change}: {:?}",
+            refused.body
+        );
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("deleted")),
+            "the refusal says why: {:?}",
+            refused.body
+        );
+    }
+    let tenant = api.get(&path).await.body;
+    assert_eq!(
+        (tenant["name"].as_str(), tenant["plan"].as_str()),
+        (Some("gone Ltd"), Some("starter")),
+        "nothing changed"
+    );
+    assert!(api.audit("tenant.updated").await.is_empty());
 }

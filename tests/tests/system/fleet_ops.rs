@@ -4,8 +4,8 @@
 
 use common::entities::{SuspensionKind, TenantStatus};
 use common::ids::TenantId;
-use provisioner::clock::ManualClock;
-use provisioner::{Executed, servers, spares, tenants};
+use provisioner::ManualClock;
+use provisioner::{Executed, list_spares, servers, tenants};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use system_tests::Server;
@@ -54,7 +54,7 @@ async fn deleting_a_tenant_keeps_a_verified_final_backup_then_drops_everything()
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(deleted.backup_sha256, Some(digest));
-    let restore = std::process::Command::new(provisioner::delete::pg_binary("pg_restore"))
+    let restore = std::process::Command::new(provisioner::pg_binary("pg_restore"))
         .args(["--data-only", "--table=settings", "--file=-", &path])
         .output()
         .unwrap();
@@ -204,11 +204,11 @@ async fn spare_databases_turn_provisioning_into_a_rename() {
 
     assert_eq!(worker.refill_spares().await.unwrap(), 2);
     assert_eq!(worker.refill_spares().await.unwrap(), 0, "already full");
-    let before = spares::list(&admin, server).await.unwrap();
+    let before = list_spares(&admin, server).await.unwrap();
     assert_eq!(before.len(), 2);
 
     let tenant = fleet.active_tenant("instant").await;
-    let after = spares::list(&admin, server).await.unwrap();
+    let after = list_spares(&admin, server).await.unwrap();
     assert_eq!(after.len(), 1, "one spare was claimed");
     assert!(before.contains(&after[0]));
     let name = TenantId(tenant.id).database_name();

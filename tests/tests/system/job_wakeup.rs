@@ -135,7 +135,7 @@ async fn many_workers_woken_together_run_every_job_exactly_once() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 8);
-    let steps = provisioner::saga::PROVISION_STEPS.len() as i32;
+    let steps = provisioner::PROVISION_STEPS.len() as i32;
     for row in rows {
         assert_eq!(
             row.try_get::<i32>("", "attempts").unwrap(),

@@ -3,7 +3,7 @@
 
 use common::entities::{SuspensionKind, TenantStatus};
 use common::ids::TenantId;
-use provisioner::saga::PROVISION_STEPS;
+use provisioner::PROVISION_STEPS;
 use provisioner::tenants;
 use provisioner::{Executed, ProvisionError};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use system_tests::fleet::{self, Fleet};
 #[tokio::test]
 async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema() {
     let fleet = Fleet::on_primary(10).await;
-    let mut changes = fleet::listen(&fleet.db.url(), tenants::TENANT_CHANGED).await;
+    let mut changes = fleet::listen(&fleet.db.url(), common::changes::CHANNEL).await;
     let created = fleet.create_tenant("acme").await.unwrap();
     assert_eq!(
         fleet.tenant(created.tenant_id).await.status,
@@ -85,12 +85,12 @@ async fn a_tenant_gets_its_own_role_and_a_database_cloned_at_the_newest_schema()
         .unwrap();
     assert_eq!(admin_user.get::<_, String>(0), "admin@acme.example");
     assert_eq!(admin_user.get::<_, String>(1), "invited");
-    let invite = provisioner::provision::admin_invite(&fleet.control, &fleet.keyring, job.id)
+    let invite = provisioner::admin_invite(&fleet.control, &fleet.keyring, job.id)
         .await
         .unwrap()
         .expect("the invite is kept on the job");
     assert_eq!(
-        Some(provisioner::seed::hash_token(invite.expose())),
+        Some(common::tokens::hash_opaque(invite.expose())),
         admin_user.get::<_, Option<String>>(2),
         "the token to send matches the hash seeded"
     );
@@ -126,10 +126,7 @@ async fn a_tenant_role_cannot_connect_to_another_tenants_database() {
             .await
             .is_ok()
     );
-    for foreign in [
-        b_name.as_str(),
-        provisioner::template::template_name().as_str(),
-    ] {
+    for foreign in [b_name.as_str(), provisioner::template_name().as_str()] {
         let refused = fleet::try_connect(&fleet.tenant_url(&a, server, foreign))
             .await
             .err()
@@ -243,7 +240,7 @@ async fn suspend_resume_and_delete_follow_the_state_machine_and_announce_themsel
     );
 
     let tenant = fleet.active_tenant("steady").await;
-    let mut changes = fleet::listen(&fleet.db.url(), tenants::TENANT_CHANGED).await;
+    let mut changes = fleet::listen(&fleet.db.url(), common::changes::CHANNEL).await;
     let no_reason = tenants::suspend(&fleet.control, tenant.id, SuspensionKind::Admin, "  ").await;
     assert_eq!(no_reason.unwrap_err().code(), "validation_failed");
 

@@ -5,8 +5,8 @@
 
 use common::entities::{JobState, TenantStatus};
 use common::ids::TenantId;
-use provisioner::reconcile::ReconcileReport;
-use provisioner::saga::{DELETE_STEPS, PROVISION_STEPS};
+use provisioner::ReconcileReport;
+use provisioner::{DELETE_STEPS, PROVISION_STEPS};
 use provisioner::{Executed, Provisioner, tenants};
 use system_tests::fleet::{self, Fleet};
 use system_tests::{Proxy, Server};

@@ -14,16 +14,26 @@ async fn me(api: &AdminApi, company: &Company, token: &str) -> Reply {
         .await
 }
 
-/// Polls `/me` until it answers `status` (10 s at most); the last reply.
-async fn until_status(api: &AdminApi, company: &Company, token: &str, status: u16) -> Reply {
+/// Polls `/me` until its answer is `done` (10 s at most); the last reply.
+async fn until_me(
+    api: &AdminApi,
+    company: &Company,
+    token: &str,
+    done: impl Fn(&Reply) -> bool,
+) -> Reply {
     let started = Instant::now();
     loop {
         let reply = me(api, company, token).await;
-        if reply.status == status || started.elapsed() > Duration::from_secs(10) {
+        if done(&reply) || started.elapsed() > Duration::from_secs(10) {
             return reply;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Polls `/me` until it answers `status`; the last reply.
+async fn until_status(api: &AdminApi, company: &Company, token: &str, status: u16) -> Reply {
+    until_me(api, company, token, |reply| reply.status == status).await
 }
 
 async fn control(api: &AdminApi) -> tokio_postgres::Client {
@@ -647,4 +657,55 @@ async fn the_runtime_benchmark_runs_end_to_end() {
     }
     assert!(report.registry.requests > 0 && report.static_pool.requests > 0);
     assert!(system_tests::runtime_bench::report(&report).contains("throughput ratio"));
+}
+
+/// Polls `/me` until its `RateLimit-Limit` is `limit`; the last value.
+async fn until_rate_limit(api: &AdminApi, company: &Company, token: &str, limit: &str) -> String {
+    let reply = until_me(api, company, token, |reply| {
+        reply.header("ratelimit-limit") == Some(limit)
+    })
+    .await;
+    reply
+        .header("ratelimit-limit")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_plan_change_and_a_replan_reach_the_runtime_through_the_provisioner_notify() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    api.plan_with("roomy", json!({ "api_requests_per_minute": 600 }))
+        .await;
+    api.plan_with("tight", json!({ "api_requests_per_minute": 300 }))
+        .await;
+    let acme = api.company("acme", "roomy").await;
+    let token = api.owner_token(&acme).await;
+    assert_eq!(until_rate_limit(&api, &acme, &token, "600").await, "600");
+
+    let patched = api
+        .patch(
+            "/api/v1/plans/roomy",
+            json!({ "limits": { "api_requests_per_minute": 1200 } }),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(
+        until_rate_limit(&api, &acme, &token, "1200").await,
+        "1200",
+        "the plan's new limit is applied without a restart"
+    );
+
+    let replanned = api
+        .patch(
+            &format!("/api/v1/tenants/{}", acme.id),
+            json!({ "plan": "tight" }),
+        )
+        .await;
+    assert_eq!(replanned.status, 200, "{:?}", replanned.body);
+    assert_eq!(
+        until_rate_limit(&api, &acme, &token, "300").await,
+        "300",
+        "the tenant's new plan is applied without a restart"
+    );
 }

@@ -1,5 +1,7 @@
-//! The tenant's own audit log: who changed which user or role, from where, as whom (a user,
-//! the user themself through an emailed token, or a super-admin impersonating a user).
+//! A tenant's own audit log (the `audit_log` table of its database): who changed what,
+//! from where, as whom (a user, the user themself through an emailed token, or a
+//! super-admin impersonating a user, named by their admin id). The one writer of its rows,
+//! for the runtime's handlers and the provisioner (which records impersonations).
 
 use actix_web::{HttpMessage, HttpRequest};
 use serde_json::Value;
@@ -10,7 +12,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub user_id: Option<Uuid>,
-    /// The super-admin behind an impersonation token.
+    /// The id of the super-admin behind an impersonation (a token's `imp`).
     pub impersonator: Option<String>,
     pub request_id: String,
     pub ip: Option<String>,

@@ -1,0 +1,92 @@
+//! [`Provisioner`]: what runs jobs and sweeps, and how it is set up (control database,
+//! keyring, lease, backup directory, retention and grace periods, clock, where new tenant
+//! databases come from, and the crash tests' fail point). Its work lives beside it: the
+//! job runner in `saga`, the steps in `provision` and `delete`, housekeeping in `spares`,
+//! `sweeper` and `reconcile`.
+
+use crate::clock::{Clock, SystemClock};
+use common::crypto::Keyring;
+use sea_orm::DatabaseConnection;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DAY: u64 = 24 * 3600;
+
+/// Runs jobs. Cheap to clone; several may run in one process or across many.
+#[derive(Clone)]
+pub struct Provisioner {
+    pub(crate) control_db: DatabaseConnection,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) worker_id: String,
+    pub(crate) lease: Duration,
+    pub(crate) backup_dir: PathBuf,
+    pub(crate) deleted_retention: Duration,
+    pub(crate) trial_grace: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) database_source: DatabaseSource,
+    /// The armed fail point, if any (see `saga`).
+    pub(crate) fail_point: Arc<Mutex<Option<String>>>,
+}
+
+/// Where a new tenant database comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DatabaseSource {
+    /// A spare when there is one, else a clone of the server's template (what runs).
+    #[default]
+    TemplateClone,
+    /// An empty database migrated from scratch: the baseline the provisioning benchmark
+    /// compares the clone against. Never configured for a worker.
+    Migrate,
+}
+
+impl Provisioner {
+    pub fn new(control_db: DatabaseConnection, keyring: Keyring, worker_id: &str) -> Self {
+        Self {
+            control_db,
+            keyring: Arc::new(keyring),
+            worker_id: worker_id.to_owned(),
+            lease: Duration::from_secs(60),
+            backup_dir: PathBuf::from(".data/backups"),
+            deleted_retention: Duration::from_secs(30 * DAY),
+            trial_grace: Duration::from_secs(14 * DAY),
+            clock: Arc::new(SystemClock),
+            database_source: DatabaseSource::default(),
+            fail_point: Arc::default(),
+        }
+    }
+
+    /// Where sweeps read the time (tests pass a `ManualClock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where new tenant databases come from (the benchmark's baseline sets `Migrate`).
+    pub fn with_database_source(mut self, source: DatabaseSource) -> Self {
+        self.database_source = source;
+        self
+    }
+
+    /// How long a tenant stays suspended after its trial ended before it is deleted.
+    pub fn with_trial_grace(mut self, grace: Duration) -> Self {
+        self.trial_grace = grace;
+        self
+    }
+
+    /// How long a deleted tenant's final backup is kept before it is purged.
+    pub fn with_deleted_retention(mut self, retention: Duration) -> Self {
+        self.deleted_retention = retention;
+        self
+    }
+
+    /// Where final backups of deleted tenants go.
+    pub fn with_backup_dir(mut self, dir: PathBuf) -> Self {
+        self.backup_dir = dir;
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+}
