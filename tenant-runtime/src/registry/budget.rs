@@ -3,8 +3,10 @@
 //! When the budget is full, a connection request first takes one idle connection away from
 //! the least recently used other tenant on the same server; only then does it wait, and
 //! never longer than `budget_wait`.
+//!
+//! The budget knows the pools that draw on it only as [`IdleConnections`] (implemented by
+//! `pool::TenantPool`), so the pool depends on the budget and not the other way round.
 
-use super::pool::TenantPool;
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +26,19 @@ pub struct ServerBudget {
     pools: DashMap<Uuid, PoolUse>,
 }
 
+/// What the budget asks of a pool that draws on it.
+pub trait IdleConnections: Send + Sync {
+    /// Closes one idle connection (its permit returns once it has closed); whether the
+    /// pool had one.
+    fn close_one_idle(&self) -> bool;
+    /// Closes every connection idle for longer than `idle`.
+    fn close_idle_for(&self, idle: Duration);
+}
+
 /// A pool on this server, and when its tenant last made a request (for picking whom to
 /// shrink first).
 struct PoolUse {
-    pool: TenantPool,
+    pool: Arc<dyn IdleConnections>,
     last_used: Arc<AtomicU64>,
 }
 
@@ -52,7 +63,7 @@ impl ServerBudget {
         self.budget - self.permits.available_permits()
     }
 
-    pub fn attach(&self, tenant: Uuid, pool: TenantPool, last_used: Arc<AtomicU64>) {
+    pub fn attach(&self, tenant: Uuid, pool: Arc<dyn IdleConnections>, last_used: Arc<AtomicU64>) {
         self.pools.insert(tenant, PoolUse { pool, last_used });
     }
 
@@ -99,7 +110,7 @@ impl ServerBudget {
     /// not be handed that idle connection). Whether one was closed; its permit returns
     /// as it is dropped, here.
     fn close_one_idle_connection(&self, requester: Uuid) -> bool {
-        let mut candidates: Vec<(bool, u64, TenantPool)> = self
+        let mut candidates: Vec<(bool, u64, Arc<dyn IdleConnections>)> = self
             .pools
             .iter()
             // No filter on `status().available`: it subtracts waiting requests, so a pool
@@ -115,9 +126,7 @@ impl ServerBudget {
             .collect();
         candidates.sort_unstable_by_key(|(own, last_used, _)| (*own, *last_used));
         candidates.into_iter().any(|(_, _, pool)| {
-            let mut taken = false;
-            let removed = pool.retain(|_, _| std::mem::replace(&mut taken, true));
-            let closed = !removed.removed.is_empty();
+            let closed = pool.close_one_idle();
             if closed {
                 metrics::counter!("runtime_connections_reclaimed_total").increment(1);
             }
@@ -128,7 +137,7 @@ impl ServerBudget {
     /// Closes connections idle for longer than `idle`, in every pool on this server.
     pub fn close_idle_connections(&self, idle: Duration) {
         for entry in &self.pools {
-            entry.pool.retain(|_, metrics| metrics.last_used() < idle);
+            entry.pool.close_idle_for(idle);
         }
     }
 }

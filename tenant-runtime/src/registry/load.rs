@@ -56,7 +56,7 @@ impl Registry {
                 let pool = self.tenant_pool(&tenant, &server, &plan)?;
                 server
                     .budget
-                    .attach(tenant.id, pool.clone(), last_used.clone());
+                    .attach(tenant.id, Arc::new(pool.clone()), last_used.clone());
                 (Some(pool), Some(server.budget.clone()))
             }
             _ => (None, None),

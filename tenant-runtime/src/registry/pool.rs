@@ -3,7 +3,7 @@
 //! once the connection has closed (a moment after, for the server to retire the backend),
 //! so the connections the server sees never outnumber the budget.
 
-use super::budget::{BudgetExhausted, ServerBudget};
+use super::budget::{BudgetExhausted, IdleConnections, ServerBudget};
 use deadpool::managed::{self, Metrics, RecycleResult};
 use deadpool_postgres::{ClientWrapper, ManagerConfig, RecyclingMethod};
 use std::ops::{Deref, DerefMut};
@@ -104,6 +104,18 @@ impl managed::Manager for BudgetedManager {
 
     fn detach(&self, connection: &mut BudgetedClient) {
         managed::Manager::detach(&self.postgres, &mut connection.client);
+    }
+}
+
+impl IdleConnections for TenantPool {
+    fn close_one_idle(&self) -> bool {
+        let mut taken = false;
+        let removed = self.retain(|_, _| std::mem::replace(&mut taken, true));
+        !removed.removed.is_empty()
+    }
+
+    fn close_idle_for(&self, idle: Duration) {
+        self.retain(|_, metrics| metrics.last_used() < idle);
     }
 }
 
