@@ -11,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod mail;
 pub mod metrics;
+pub mod openapi;
 pub mod passwords;
 pub mod problem;
 pub mod secret;
