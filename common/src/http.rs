@@ -291,14 +291,87 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Body<T
         request: &actix_web::HttpRequest,
         payload: &mut actix_web::dev::Payload,
     ) -> Self::Future {
-        let json = actix_web::web::Json::<T>::from_request(request, payload);
-        Box::pin(async move { Ok(Self(json.await.map(actix_web::web::Json::into_inner))) })
+        let json = actix_web::web::Json::<serde_json::Value>::from_request(request, payload);
+        Box::pin(async move { Ok(Self(json.await.and_then(|json| typed(json.into_inner())))) })
+    }
+}
+
+/// The body as `T`, with whole-number floats (`2.0`) read as the integers they are: JSON
+/// (and JSON Schema's `integer`) make no difference between the two spellings.
+/// Text with a NUL character is refused here: Postgres cannot store one (it would be a 500).
+fn typed<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, actix_web::Error> {
+    if holds_nul(&body) {
+        return Err(Problem::validation(vec![FieldError {
+            field: "body".into(),
+            message: "text may not contain a NUL character (\\u0000)".into(),
+        }])
+        .into());
+    }
+    serde_json::from_value(whole_numbers(body))
+        .map_err(|error| json_problem(&JsonPayloadError::Deserialize(error)).into())
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
+    }
+}
+
+fn whole_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => match number.as_f64() {
+            // Only floats within the range where every integer is exactly a float.
+            Some(float)
+                if number.is_f64() && float.fract() == 0.0 && float.abs() <= 2f64.powi(53) =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                Value::from(float as i64)
+            }
+            _ => Value::Number(number),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (key, whole_numbers(value)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_number_floats_become_integers_and_others_stay() {
+        let body = json!({ "days": 174.0, "nested": [2.0, 2.5], "big": 1e300, "text": "1.0" });
+        let read = whole_numbers(body);
+        assert_eq!(
+            read,
+            json!({ "days": 174, "nested": [2, 2.5], "big": 1e300, "text": "1.0" })
+        );
+        assert!(read["days"].is_i64());
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_body_is_refused_as_invalid() {
+        let refused = typed::<serde_json::Value>(json!({ "a": [{ "b": "x\u{0}y" }] }));
+        let error = refused.expect_err("refused");
+        assert_eq!(
+            error.as_response_error().status_code(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert!(typed::<serde_json::Value>(json!({ "a": "fine" })).is_ok());
+    }
 
     #[test]
     fn binding_a_taken_port_names_the_key() {

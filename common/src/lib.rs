@@ -17,6 +17,7 @@ pub mod ids;
 pub mod lockout;
 pub mod mail;
 pub mod metrics;
+pub mod openapi;
 pub mod passwords;
 pub mod pg_listen;
 pub mod problem;

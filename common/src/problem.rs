@@ -15,21 +15,24 @@ use std::fmt;
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
 }
 
 /// A problem+json body. Build with [`Problem::new`], add field errors or `Retry-After`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(description = "An error (RFC 9457 `application/problem+json`) with a stable `code`.")]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Stable and machine-readable: `validation_failed`, `invalid_token`, `rate_limited`, ...
     pub code: String,
+    /// One entry per bad field (only on `validation_failed`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     #[serde(skip)]

@@ -21,14 +21,18 @@ use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewAdmin {
+    #[schema(schema_with = common::openapi::email)]
     pub email: String,
+    #[schema(schema_with = common::openapi::password)]
     pub password: String,
     /// `owner`, `operator`, `billing` or `support`.
+    #[schema(schema_with = role_schema)]
     pub role: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AdminPatch {
+    #[schema(schema_with = role_schema)]
     pub role: Option<String>,
     pub disabled: Option<bool>,
 }
@@ -48,6 +52,10 @@ pub async fn list(
         items: rows.iter().map(AdminView::from).collect(),
         next_cursor: None,
     }))
+}
+
+fn role_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(AdminRole::ALL.iter().map(|role| role.as_str()))
 }
 
 fn parse_role(role: &str) -> Result<AdminRole, String> {

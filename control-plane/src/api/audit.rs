@@ -20,6 +20,7 @@ pub struct AuditFilter {
     /// The admin who acted.
     pub actor_id: Option<Uuid>,
     /// `admin`, `system`, `stripe` or `signup`.
+    #[param(schema_with = actor_kind_schema)]
     pub actor_kind: Option<String>,
     /// Exact action (`tenant.suspended`) or a prefix ending in `.` (`tenant.`).
     pub action: Option<String>,
@@ -27,6 +28,10 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+}
+
+fn actor_kind_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(AuditActorKind::ALL.iter().map(|kind| kind.as_str()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -30,11 +30,14 @@ pub const MAX_MINUTES: u64 = 15;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ImpersonationRequest {
     /// The tenant user to act as.
+    #[schema(schema_with = common::openapi::email)]
     pub user_email: String,
     /// Why (required): written to both audit logs.
+    #[schema(schema_with = common::openapi::reason)]
     pub reason: String,
     /// 1 to 15 (default 15).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 15)]
     pub minutes: Option<u64>,
 }
 

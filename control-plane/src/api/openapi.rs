@@ -4,30 +4,41 @@
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
 use crate::api::{admins, audit, auth, impersonation, jobs, plans, servers, signup, tenants};
-use serde::Serialize;
+use common::openapi::{
+    BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, StandardError, When,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-/// One field that failed validation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FieldErrorDoc {
-    pub field: String,
-    pub message: String,
-}
+/// The error body (`common::problem::Problem`), under the name the handlers' annotations use.
+pub use common::problem::Problem as ProblemDoc;
 
-/// Every error: `application/problem+json` with a stable machine `code`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProblemDoc {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Stable: `validation_failed`, `invalid_credentials`, `forbidden`, `slug_taken`, ...
-    pub code: String,
-    /// Present on `validation_failed`.
-    pub errors: Option<Vec<FieldErrorDoc>>,
-}
+/// Errors every admin operation can get beside those its handler annotates.
+const STANDARD_ERRORS: [StandardError; 9] = [
+    BODY_ERRORS[0],
+    BODY_ERRORS[1],
+    BODY_ERRORS[2],
+    BODY_ERRORS[3],
+    QUERY_ERROR,
+    PATH_ERROR,
+    INTERNAL_ERROR,
+    StandardError {
+        status: 401,
+        name: "Unauthorized",
+        description: "`unauthorized` (no bearer token), `invalid_token`, `token_expired`",
+        retry_after: false,
+        when: When::Secured,
+    },
+    StandardError {
+        status: 403,
+        name: "Forbidden",
+        description: "`forbidden`: the admin's role does not allow this",
+        retry_after: false,
+        when: When::Secured,
+    },
+];
+
+const ERROR_RESPONSES: ErrorResponses = ErrorResponses(&STANDARD_ERRORS);
 
 struct BearerAuth;
 
@@ -62,8 +73,7 @@ impl Modify for BearerAuth {
         signup::signup, signup::slug_availability,
         audit::list,
     ),
-    components(schemas(ProblemDoc, FieldErrorDoc)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ERROR_RESPONSES),
     tags(
         (name = "auth", description = "Admin login, sessions and 2FA"),
         (name = "admins", description = "Admin accounts (owners only)"),

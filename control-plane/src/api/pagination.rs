@@ -22,7 +22,9 @@ pub const MAX_LIMIT: u64 = 200;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PageQuery {
     /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page (opaque: only one this API gave out).
     pub cursor: Option<String>,
 }
 

@@ -27,22 +27,34 @@ use utoipa::ToSchema;
 /// What a plan grants each of its tenants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Limits {
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_users: i64,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_storage_mb: i64,
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub api_requests_per_minute: i64,
+    #[schema(minimum = 0)]
     pub api_calls_per_month: i64,
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_concurrent_requests: i64,
     /// Connection limit of each tenant's database role.
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_db_connections: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LimitsPatch {
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_users: Option<i64>,
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub max_storage_mb: Option<i64>,
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub api_requests_per_minute: Option<i64>,
+    #[schema(minimum = 0)]
     pub api_calls_per_month: Option<i64>,
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_concurrent_requests: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_db_connections: Option<i64>,
 }
 
@@ -65,21 +77,37 @@ pub struct PlanView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPlan {
+    #[schema(pattern = "^[a-z][a-z0-9_-]{1,39}$")]
     pub code: String,
+    #[schema(schema_with = plan_name_schema)]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
     pub limits: Limits,
     #[serde(default)]
+    #[schema(schema_with = features_schema)]
     pub features: Vec<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 365)]
     pub trial_days: i64,
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub price_cents: i64,
+    /// ISO 4217, any case (stored lower case).
     #[serde(default = "default_currency")]
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: String,
     #[serde(default = "default_true")]
     pub is_public: bool,
+}
+
+fn plan_name_schema() -> utoipa::openapi::Object {
+    common::openapi::name(100)
+}
+
+fn features_schema() -> utoipa::openapi::Array {
+    common::openapi::list_of(ALL_MODULES.iter().copied())
 }
 
 fn default_currency() -> String {
@@ -92,12 +120,17 @@ fn default_true() -> bool {
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct PlanPatch {
+    #[schema(schema_with = plan_name_schema)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     #[serde(default)]
     pub limits: LimitsPatch,
+    #[schema(schema_with = features_schema)]
     pub features: Option<Vec<String>>,
+    #[schema(minimum = 0, maximum = 365)]
     pub trial_days: Option<i64>,
+    #[schema(minimum = 0)]
     pub price_cents: Option<i64>,
     pub is_public: Option<bool>,
     pub archived: Option<bool>,

@@ -38,17 +38,24 @@ pub struct ServerView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterServer {
+    #[schema(min_length = 1, max_length = 63, pattern = "^[A-Za-z0-9_-]+$")]
     pub name: String,
-    /// `postgres://superuser:password@host:port/postgres`: checked, then stored sealed.
+    /// `postgres://superuser:password@host:port/postgres`: checked, then stored sealed
+    /// (a server it cannot connect to is refused with 422 `server_unreachable`).
+    #[schema(pattern = "^postgres(ql)?://")]
     pub admin_url: String,
+    #[schema(minimum = 0)]
     pub capacity: i32,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 100)]
     pub spare_target: Option<i32>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServerPatch {
+    #[schema(minimum = 0)]
     pub capacity: Option<i32>,
+    #[schema(minimum = 0, maximum = 100)]
     pub spare_target: Option<i32>,
 }
 

@@ -24,11 +24,20 @@ const DEFAULT_TRIAL_DAYS: i32 = 14;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupRequest {
+    #[schema(schema_with = company_name_schema)]
     pub company_name: String,
+    #[schema(schema_with = common::openapi::slug)]
     pub slug: String,
+    #[schema(schema_with = common::openapi::email)]
     pub admin_email: String,
+    #[schema(schema_with = common::openapi::password)]
     pub admin_password: String,
+    /// The code of a public plan that is not archived.
     pub plan: String,
+}
+
+fn company_name_schema() -> utoipa::openapi::Object {
+    common::openapi::name(200)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -32,6 +32,7 @@ use uuid::Uuid;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TenantFilter {
     /// `provisioning`, `active`, `suspended`, `deleting`, `deleted`, `failed`.
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
     /// A plan code.
     pub plan: Option<String>,
@@ -68,10 +69,22 @@ impl From<&tenants::Model> for TenantSummary {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct NewTenantRequest {
+    #[schema(schema_with = common::openapi::slug)]
     pub slug: String,
+    #[schema(schema_with = name_schema)]
     pub name: String,
+    /// The code of a plan that is not archived.
     pub plan: String,
+    #[schema(schema_with = common::openapi::email)]
     pub admin_email: String,
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(TenantStatus::ALL.iter().map(|status| status.as_str()))
+}
+
+fn name_schema() -> utoipa::openapi::Object {
+    common::openapi::name(200)
 }
 
 /// The answer to create and delete: the tenant and the job doing the work.
@@ -132,13 +145,16 @@ pub struct TenantView {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantPatch {
+    #[schema(schema_with = name_schema)]
     pub name: Option<String>,
+    /// The code of a plan that is not archived.
     pub plan: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Reason {
     /// Why: kept in the audit log (required).
+    #[schema(schema_with = common::openapi::reason)]
     pub reason: String,
 }
 
@@ -204,7 +220,8 @@ fn escape_like(text: &str) -> String {
 /// Create a tenant: 202 with its provisioning job. Honours `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
     request_body = NewTenantRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first response for 24 h")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first response for 24 h",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 202, body = TenantJob),
         (status = 409, description = "`slug_taken`", body = crate::api::openapi::ProblemDoc),
         (status = 422, description = "`validation_failed`, `unknown_plan`, `idempotency_key_reused`", body = crate::api::openapi::ProblemDoc),

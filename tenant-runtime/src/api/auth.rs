@@ -42,7 +42,9 @@ pub struct ResetRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPasswordRequest {
+    /// From the emailed link; a made-up or spent one answers 400.
     pub token: String,
+    #[schema(schema_with = common::openapi::password)]
     pub password: String,
 }
 

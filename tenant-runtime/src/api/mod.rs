@@ -8,6 +8,7 @@ pub mod roles;
 pub mod users;
 
 use actix_web::web;
+use common::openapi::{BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, StandardError, When};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -39,9 +40,91 @@ pub fn routes(config: &mut web::ServiceConfig) {
         me::me, users::list, users::show, users::invite, users::update,
         roles::list, roles::create, roles::update, roles::permissions,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]
 pub struct ApiDoc;
+
+/// Errors every tenant operation can get beside those its handler annotates: the JSON
+/// body's, the sign-in check's (operations with a bearer token), and the gate's (`crate::gate`), which answers before any
+/// handler, plus the tenant database connection's (`crate::db`).
+const STANDARD_ERRORS: [StandardError; 14] = [
+    BODY_ERRORS[0],
+    BODY_ERRORS[1],
+    BODY_ERRORS[2],
+    BODY_ERRORS[3],
+    INTERNAL_ERROR,
+    StandardError {
+        status: 400,
+        name: "TenantRequired",
+        description: "`tenant_required` (neither the host nor `X-Tenant` names a company), \
+                      `tenant_conflict` (they name different ones)",
+        retry_after: false,
+        when: When::Always,
+    },
+    StandardError {
+        status: 402,
+        name: "PaymentRequired",
+        description: "`payment_required`: the company is suspended for billing",
+        retry_after: false,
+        when: When::Always,
+    },
+    StandardError {
+        status: 403,
+        name: "TenantRefused",
+        description: "`tenant_suspended`, `feature_not_in_plan`",
+        retry_after: false,
+        when: When::Always,
+    },
+    StandardError {
+        status: 404,
+        name: "TenantNotFound",
+        description: "`tenant_not_found`: no company by that name; `not_found`: a malformed id \
+                      in the path",
+        retry_after: false,
+        when: When::Always,
+    },
+    StandardError {
+        status: 409,
+        name: "StorageLimit",
+        description: "`limit_exceeded`: the company is over its plan's storage (writes only)",
+        retry_after: false,
+        when: When::Body,
+    },
+    StandardError {
+        status: 429,
+        name: "RateLimited",
+        description: "`rate_limited` (the plan's requests a minute), \
+                      `too_many_concurrent_requests`",
+        retry_after: true,
+        when: When::Always,
+    },
+    StandardError {
+        status: 503,
+        name: "Unavailable",
+        description: "`tenant_provisioning` (still being set up), `service_unavailable` (the \
+                      tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
+                      `tenant_database_unavailable`",
+        retry_after: true,
+        when: When::Always,
+    },
+    StandardError {
+        status: 401,
+        name: "Unauthorized",
+        description: "`unauthenticated` (no bearer token), `invalid_token`, `token_expired`",
+        retry_after: false,
+        when: When::Secured,
+    },
+    StandardError {
+        status: 403,
+        name: "Forbidden",
+        description: "`forbidden` (the user lacks the permission), `tenant_mismatch` (the token \
+                      is another company's)",
+        retry_after: false,
+        when: When::Secured,
+    },
+];
+
+const ERROR_RESPONSES: ErrorResponses = ErrorResponses(&STANDARD_ERRORS);
 
 struct BearerAuth;
 

@@ -31,9 +31,12 @@ pub struct PermissionInfo {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    /// Stored lower case.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,40}$")]
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Codes from `GET /permissions`.
     pub permissions: Vec<String>,
 }
 
@@ -41,6 +44,7 @@ pub struct NewRole {
 #[serde(deny_unknown_fields)]
 pub struct UpdateRole {
     pub description: Option<String>,
+    /// Codes from `GET /permissions`.
     pub permissions: Option<Vec<String>>,
 }
 

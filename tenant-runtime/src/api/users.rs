@@ -23,10 +23,12 @@ const USERS_LOCK: i64 = 0x7573_6572_735f_6c69; // "users_li"
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteUser {
+    #[schema(schema_with = common::openapi::email)]
     pub email: String,
     #[serde(default)]
     pub display_name: String,
-    /// Role names; at least one.
+    /// Names of existing roles; at least one.
+    #[schema(min_items = 1)]
     pub roles: Vec<String>,
 }
 
@@ -35,9 +37,15 @@ pub struct InviteUser {
 pub struct UpdateUser {
     pub display_name: Option<String>,
     /// `active` or `disabled`.
+    #[schema(schema_with = status_schema)]
     pub status: Option<String>,
-    /// Replaces the user's roles.
+    /// Replaces the user's roles (names of existing roles; at least one).
+    #[schema(min_items = 1)]
     pub roles: Option<Vec<String>>,
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(["active", "disabled"])
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
