@@ -113,6 +113,16 @@ pub const INTERNAL_ERROR: StandardError = StandardError {
     when: When::Always,
 };
 
+/// What [`crate::http::until_started`] answers under `/api/` while the service starts.
+pub const STARTING_ERROR: StandardError = StandardError {
+    status: 503,
+    name: "Starting",
+    description: "`starting`: the service is still starting (migrating its database); try \
+                  again after `Retry-After`",
+    retry_after: true,
+    when: When::Always,
+};
+
 /// [`crate::ids::normalize_email`]: one `@`, a dotted domain, no spaces, at most 254
 /// bytes (visible ASCII here, so characters and bytes agree).
 pub fn email() -> Object {

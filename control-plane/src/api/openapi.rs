@@ -5,7 +5,8 @@
 
 use crate::api::{admins, audit, auth, impersonation, jobs, plans, servers, signup, tenants};
 use common::openapi::{
-    BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, StandardError, When,
+    BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
+    StandardError, When,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -14,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 pub use common::problem::Problem as ProblemDoc;
 
 /// Errors every admin operation can get beside those its handler annotates.
-const STANDARD_ERRORS: [StandardError; 9] = [
+const STANDARD_ERRORS: [StandardError; 10] = [
     BODY_ERRORS[0],
     BODY_ERRORS[1],
     BODY_ERRORS[2],
@@ -22,6 +23,7 @@ const STANDARD_ERRORS: [StandardError; 9] = [
     QUERY_ERROR,
     PATH_ERROR,
     INTERNAL_ERROR,
+    STARTING_ERROR,
     StandardError {
         status: 401,
         name: "Unauthorized",

@@ -101,8 +101,8 @@ const STANDARD_ERRORS: [StandardError; 14] = [
     StandardError {
         status: 503,
         name: "Unavailable",
-        description: "`tenant_provisioning` (still being set up), `service_unavailable` (the \
-                      tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
+        description: "`starting` (the service is still starting), `tenant_provisioning` (still \
+                      being set up), `service_unavailable` (the tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
                       `tenant_database_unavailable`",
         retry_after: true,
         when: When::Always,
@@ -110,7 +110,7 @@ const STANDARD_ERRORS: [StandardError; 14] = [
     StandardError {
         status: 401,
         name: "Unauthorized",
-        description: "`unauthenticated` (no bearer token), `invalid_token`, `token_expired`",
+        description: "`unauthorized` (no bearer token), `invalid_token`, `token_expired`",
         retry_after: false,
         when: When::Secured,
     },
