@@ -3,7 +3,8 @@
 //! way, on port 0, so the start-up path they check is the one people run.
 
 use crate::bootstrap::{self, CreatedAdmin};
-use crate::startup::{AppState, build_app};
+use crate::startup::build_app;
+use crate::state::AppState;
 use anyhow::Context as _;
 use common::config::Settings;
 use tokio::task::JoinHandle;

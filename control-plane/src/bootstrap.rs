@@ -2,7 +2,7 @@
 //! schema, seeds the default plans and the bootstrap super-admin. Safe to run from several
 //! replicas at once (an advisory lock serialises the seeding) and on every start.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use common::config::BootstrapSettings;
 use rand::Rng;
 use rand::distr::Alphanumeric;

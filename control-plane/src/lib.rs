@@ -9,8 +9,10 @@ pub mod auth;
 pub mod bootstrap;
 pub mod limits;
 pub mod startup;
+pub mod state;
 
 pub use startup::{Application, build_app};
+pub use state::AppState;
 
 /// The service name in logs, traces and metrics.
 pub const SERVICE: &str = "control-plane";

@@ -5,7 +5,7 @@
 
 use crate::registry::{LookupError, TenantHandle};
 use crate::resolve::{self, Resolution};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};

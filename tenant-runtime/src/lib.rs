@@ -10,9 +10,11 @@ pub mod listener;
 pub mod registry;
 pub mod resolve;
 pub mod startup;
+pub mod state;
 pub mod usage;
 
-pub use startup::{AppState, Application, build_app};
+pub use startup::{Application, build_app};
+pub use state::AppState;
 
 /// The service name in logs, traces and metrics.
 pub const SERVICE: &str = "tenant-runtime";

@@ -1,22 +1,15 @@
-//! Builds the tenant runtime: its state (registry, usage counters, token keys, mailer), the
-//! HTTP server on a bound listener (port 0 in tests), and the background tasks that run
+//! Builds the tenant runtime: its state (`state`), the HTTP server on a bound listener
+//! (port 0 in tests), and the background tasks that run
 //! beside it (change feed, usage flush and sampling, idle-connection housekeeping) until
 //! shutdown, when the last usage counts are flushed.
 
-use crate::listener::{self, FeedState};
-use crate::registry::{Registry, RegistryConfig};
-use crate::usage::{self, Usage};
-use crate::{SERVICE, api, gate};
+use crate::state::AppState;
+use crate::{SERVICE, api, gate, listener, usage};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
-use anyhow::Context as _;
-use common::config::{Settings, TenantOrigin};
-use common::crypto::Keyring;
-use common::http::{self, Check, HttpService, Listen, StartupStatus};
-use common::mail::Mailer;
-use common::tokens::TokenKeys;
+use common::config::Settings;
+use common::http::{self, Check, HttpService, Listen};
 use sea_orm::DatabaseConnection;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
@@ -25,73 +18,6 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// How often idle connections are closed and gauges refreshed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
-
-/// What every handler can reach.
-pub struct AppState {
-    pub control_db: DatabaseConnection,
-    pub registry: Arc<Registry>,
-    pub usage: Arc<Usage>,
-    pub tokens: TokenKeys,
-    pub mailer: Mailer,
-    pub feed: Arc<FeedState>,
-    /// Set once the control schema is at the version this binary knows; until then
-    /// `/api/` answers 503 `starting`.
-    pub control_schema: StartupStatus,
-    pub config: RuntimeConfig,
-}
-
-pub struct RuntimeConfig {
-    pub base_domain: String,
-    pub access_token_ttl_secs: u64,
-    pub refresh_token_ttl_secs: u64,
-    /// Where tenants reach this runtime; set once the port is bound.
-    tenant_origin: OnceLock<TenantOrigin>,
-}
-
-impl AppState {
-    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> anyhow::Result<Self> {
-        let keyring = Keyring::from_settings(settings).context(
-            "the tenant runtime needs `secrets.encryption_key` (APP_SECRETS__ENCRYPTION_KEY) \
-             to open tenant database passwords",
-        )?;
-        let tokens = TokenKeys::from_settings(settings).context(
-            "no key to verify tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
-        )?;
-        let runtime = &settings.tenant_runtime;
-        let registry = Registry::new(
-            control_db.clone(),
-            keyring,
-            RegistryConfig::from_settings(runtime),
-        );
-        Ok(Self {
-            control_db,
-            registry: Arc::new(registry),
-            usage: Arc::new(Usage::default()),
-            tokens,
-            mailer: Mailer::from_settings(settings)?,
-            feed: Arc::new(FeedState::default()),
-            control_schema: StartupStatus::waiting("control database not migrated yet"),
-            config: RuntimeConfig {
-                base_domain: runtime.base_domain.clone(),
-                access_token_ttl_secs: runtime.access_token_ttl_secs,
-                refresh_token_ttl_secs: runtime.refresh_token_ttl_secs,
-                tenant_origin: OnceLock::new(),
-            },
-        })
-    }
-
-    /// Where tenants reach this runtime (the base domain until the port is bound).
-    pub fn tenant_origin(&self) -> TenantOrigin {
-        self.config
-            .tenant_origin
-            .get()
-            .cloned()
-            .unwrap_or_else(|| TenantOrigin {
-                scheme: "http".into(),
-                host: self.config.base_domain.clone(),
-            })
-    }
-}
 
 /// The runtime, bound and ready to run.
 pub struct Application {
@@ -138,10 +64,7 @@ pub fn build_app(
             )
             .default_service(web::to(http::not_found))
     })?;
-    let _ = state
-        .config
-        .tenant_origin
-        .set(settings.tenant_runtime.tenant_origin(Some(http.port())));
+    state.set_tenant_origin(settings.tenant_runtime.tenant_origin(Some(http.port())));
     Ok(Application {
         http,
         state,

@@ -6,7 +6,7 @@ use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, perm};
 use crate::auth::sessions;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use common::api_error::{ApiError, ApiResult, Validator};
 use common::db::is_unique_violation;

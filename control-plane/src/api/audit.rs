@@ -3,7 +3,7 @@
 
 use crate::api::pagination::{Page, PageQuery, page};
 use crate::auth::guard::{Authorized, perm};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult};

@@ -7,7 +7,7 @@ use crate::auth::guard::CurrentAdmin;
 use crate::auth::login::{self, Credentials};
 use crate::auth::sessions::{self, TokenPair};
 use crate::auth::totp;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult};

@@ -10,7 +10,7 @@ use crate::api::meta::RequestMeta;
 use crate::api::validate;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, CurrentAdmin, perm};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult, Validator};

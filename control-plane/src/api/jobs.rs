@@ -2,7 +2,7 @@
 //! shown (it holds sealed invitations and password hashes).
 
 use crate::auth::guard::{Authorized, perm};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult};

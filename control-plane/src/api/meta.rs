@@ -2,7 +2,7 @@
 //! id (the one `tracing-actix-web` logs) and the client IP (the peer address, or the first
 //! `X-Forwarded-For` hop when `control_plane.trust_forwarded_for` is set).
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use std::convert::Infallible;

@@ -9,7 +9,7 @@ use crate::api::validate;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, perm};
 use crate::bootstrap::ALL_MODULES;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult, Validator};

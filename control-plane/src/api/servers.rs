@@ -7,7 +7,7 @@ use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, CurrentAdmin, perm};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::Secret;

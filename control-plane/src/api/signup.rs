@@ -6,7 +6,7 @@ use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::validate;
 use crate::audit::{self, Actor, Entry};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -10,7 +10,7 @@ use crate::api::pagination::{Page, PageQuery, page};
 use crate::api::validate;
 use crate::audit::{self, Entry};
 use crate::auth::guard::{Authorized, CurrentAdmin, perm};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};

@@ -7,7 +7,7 @@
 //! role gets 403 and learns nothing about what a valid body would be.
 
 use crate::auth::roles::{Action, allows};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use common::api_error::{ApiError, ApiResult};

@@ -4,7 +4,7 @@
 //! (a TOTP code, or a one-time recovery code) when the admin enrolled one.
 
 use crate::auth::totp;
-use crate::startup::AppState;
+use crate::state::AppState;
 use chrono::Utc;
 use common::api_error::{ApiError, ApiResult};
 use common::crypto::Sealed;

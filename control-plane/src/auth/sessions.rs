@@ -3,7 +3,7 @@
 //! family; presenting a spent token again means it was stolen (or raced), so the whole
 //! family is revoked and both holders must log in again.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use common::api_error::{ApiError, ApiResult};
 use common::entities::admin_users;
 use common::tokens::{CONTROL_PLANE_AUDIENCE, Claims, hash_opaque, new_opaque_token};

@@ -5,7 +5,7 @@ use crate::auth::load_user;
 use crate::auth::sessions::{self, Refresh, TokenPair};
 use crate::db;
 use crate::gate::Tenant;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::api_error::{ApiError, ApiResult};

@@ -4,7 +4,7 @@
 
 use crate::auth::perm::{UsersManage, UsersRead};
 use crate::auth::{Authorized, UserRecord, load_user, load_users, sessions};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use common::api_error::{ApiError, ApiResult};

@@ -9,7 +9,7 @@ pub mod sessions;
 use crate::db;
 use crate::gate::Tenant;
 use crate::registry::pool::TenantConnection;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use common::api_error::{ApiError, ApiResult};

@@ -3,7 +3,7 @@
 //! Refreshing spends the token and issues the next one of the same family; presenting a
 //! spent token again revokes the whole family (it was stolen, or replayed).
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use common::api_error::{ApiError, ApiResult};
 use common::tokens::{Claims, hash_opaque, new_opaque_token};
 use serde::Serialize;

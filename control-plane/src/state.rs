@@ -1,0 +1,75 @@
+//! What every handler can reach ([`AppState`]) and the settings they read ([`ApiConfig`]),
+//! built once at start. Handlers depend on this module, not on `startup`, which depends on
+//! them.
+
+use crate::limits::IpLimiter;
+use anyhow::Context as _;
+use common::config::{Settings, TenantOrigin};
+use common::crypto::Keyring;
+use common::http::StartupStatus;
+use common::mail::Mailer;
+use common::tokens::TokenKeys;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    /// Set once the control schema is migrated and seeded.
+    pub bootstrap: StartupStatus,
+    /// Seals server URLs and TOTP secrets.
+    pub keyring: Arc<Keyring>,
+    /// Signs admin tokens and impersonation tokens.
+    pub tokens: TokenKeys,
+    pub mailer: Mailer,
+    pub signup_limiter: Arc<IpLimiter>,
+    pub config: Arc<ApiConfig>,
+    /// Set once the configured `default` server is registered (readiness waits for it).
+    pub default_server: StartupStatus,
+}
+
+/// The settings handlers read, resolved once at start.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub trust_forwarded_for: bool,
+    /// `provisioner.default_server_url` is set: ready only once `default` is registered.
+    pub expects_default_server: bool,
+    /// Where tenants reach the runtime (sign-in URLs).
+    pub tenant_origin: TenantOrigin,
+}
+
+impl AppState {
+    /// `runtime_port` is where this process's tenant runtime listens, if it runs one.
+    pub fn new(
+        settings: &Settings,
+        db: DatabaseConnection,
+        runtime_port: Option<u16>,
+    ) -> anyhow::Result<Self> {
+        let keyring = Keyring::from_settings(settings).context(
+            "the control plane needs `secrets.encryption_key` (APP_SECRETS__ENCRYPTION_KEY)",
+        )?;
+        let tokens = TokenKeys::from_settings(settings).context(
+            "no key to sign tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
+        )?;
+        let control_plane = &settings.control_plane;
+        Ok(Self {
+            db,
+            bootstrap: StartupStatus::waiting("control database not migrated yet"),
+            keyring: Arc::new(keyring),
+            tokens,
+            mailer: Mailer::from_settings(settings)?,
+            signup_limiter: Arc::new(IpLimiter::per_hour(control_plane.signups_per_ip_per_hour)),
+            config: Arc::new(ApiConfig {
+                access_token_ttl_secs: control_plane.access_token_ttl_secs,
+                refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,
+                trust_forwarded_for: control_plane.trust_forwarded_for,
+                expects_default_server: settings.provisioner.default_server_url.is_some(),
+                tenant_origin: settings.tenant_runtime.tenant_origin(runtime_port),
+            }),
+            default_server: StartupStatus::waiting("server `default` not registered yet"),
+        })
+    }
+}
