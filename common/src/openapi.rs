@@ -113,6 +113,15 @@ pub const INTERNAL_ERROR: StandardError = StandardError {
     when: When::Always,
 };
 
+/// What [`crate::bearer`] answers when the token is missing or not valid.
+pub const UNAUTHORIZED_ERROR: StandardError = StandardError {
+    status: 401,
+    name: "Unauthorized",
+    description: "`unauthorized` (no bearer token), `invalid_token`, `token_expired`",
+    retry_after: false,
+    when: When::Secured,
+};
+
 /// What [`crate::http::until_started`] answers under `/api/` while the service starts.
 pub const STARTING_ERROR: StandardError = StandardError {
     status: 503,

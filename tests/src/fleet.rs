@@ -303,6 +303,22 @@ impl Drop for Fleet {
 /// (registered from `provisioner.default_server_url` = the primary test server) holds for
 /// the control database at `control_url`. Call it once the worker has stopped.
 pub async fn clean_default_server(control_url: &str) {
+    let primary = crate::Server::primary().admin_url().to_owned();
+    let servers = default_server_id(control_url)
+        .await
+        .map(|id| (id, primary))
+        .into_iter()
+        .collect();
+    if clean_servers(control_url.to_owned(), servers)
+        .await
+        .is_none()
+    {
+        eprintln!("the default server's tenant databases were not all dropped");
+    }
+}
+
+/// The id of server `default` in the control database at `control_url`, once registered.
+pub async fn default_server_id(control_url: &str) -> Option<Uuid> {
     let control = try_connect(control_url).await.expect("control database");
     let rows = control
         .query(
@@ -311,17 +327,7 @@ pub async fn clean_default_server(control_url: &str) {
         )
         .await
         .expect("servers");
-    let primary = crate::Server::primary().admin_url().to_owned();
-    let servers = rows
-        .iter()
-        .map(|row| (row.get(0), primary.clone()))
-        .collect();
-    if clean_servers(control_url.to_owned(), servers)
-        .await
-        .is_none()
-    {
-        eprintln!("the default server's tenant databases were not all dropped");
-    }
+    rows.first().map(|row| row.get(0))
 }
 
 pub(crate) async fn clean_servers(control_url: String, servers: Vec<(Uuid, String)>) -> Option<()> {

@@ -150,19 +150,11 @@ struct SpareGauge {
 
 impl SpareGauge {
     async fn connect(app: &TestApp) -> Self {
-        let control = fleet::connect(&app.db.url()).await;
         for _ in 0..600 {
-            let rows = control
-                .query(
-                    "SELECT id FROM database_servers WHERE name = 'default'",
-                    &[],
-                )
-                .await
-                .expect("servers");
-            if let Some(row) = rows.first() {
+            if let Some(server_id) = fleet::default_server_id(&app.db.url()).await {
                 return Self {
                     admin: fleet::connect(Server::primary().admin_url()).await,
-                    server_id: row.get(0),
+                    server_id,
                 };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

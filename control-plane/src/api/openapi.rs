@@ -6,7 +6,7 @@
 use crate::api::{admins, audit, auth, impersonation, jobs, plans, servers, signup, tenants};
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
-    StandardError, When,
+    StandardError, UNAUTHORIZED_ERROR, When,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -24,13 +24,7 @@ const STANDARD_ERRORS: [StandardError; 10] = [
     PATH_ERROR,
     INTERNAL_ERROR,
     STARTING_ERROR,
-    StandardError {
-        status: 401,
-        name: "Unauthorized",
-        description: "`unauthorized` (no bearer token), `invalid_token`, `token_expired`",
-        retry_after: false,
-        when: When::Secured,
-    },
+    UNAUTHORIZED_ERROR,
     StandardError {
         status: 403,
         name: "Forbidden",

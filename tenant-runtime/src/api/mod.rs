@@ -8,7 +8,10 @@ pub mod roles;
 pub mod users;
 
 use actix_web::web;
-use common::openapi::{BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, StandardError, When};
+use common::openapi::{
+    BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, STARTING_ERROR, StandardError, UNAUTHORIZED_ERROR,
+    When,
+};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -47,12 +50,13 @@ pub struct ApiDoc;
 /// Errors every tenant operation can get beside those its handler annotates: the JSON
 /// body's, the sign-in check's (operations with a bearer token), and the gate's (`crate::gate`), which answers before any
 /// handler, plus the tenant database connection's (`crate::db`).
-const STANDARD_ERRORS: [StandardError; 14] = [
+const STANDARD_ERRORS: [StandardError; 15] = [
     BODY_ERRORS[0],
     BODY_ERRORS[1],
     BODY_ERRORS[2],
     BODY_ERRORS[3],
     INTERNAL_ERROR,
+    STARTING_ERROR,
     StandardError {
         status: 400,
         name: "TenantRequired",
@@ -101,19 +105,13 @@ const STANDARD_ERRORS: [StandardError; 14] = [
     StandardError {
         status: 503,
         name: "Unavailable",
-        description: "`starting` (the service is still starting), `tenant_provisioning` (still \
-                      being set up), `service_unavailable` (the tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
+        description: "`tenant_provisioning` (still being set up), `service_unavailable` (the \
+                      tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
                       `tenant_database_unavailable`",
         retry_after: true,
         when: When::Always,
     },
-    StandardError {
-        status: 401,
-        name: "Unauthorized",
-        description: "`unauthorized` (no bearer token), `invalid_token`, `token_expired`",
-        retry_after: false,
-        when: When::Secured,
-    },
+    UNAUTHORIZED_ERROR,
     StandardError {
         status: 403,
         name: "Forbidden",
