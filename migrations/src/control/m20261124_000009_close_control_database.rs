@@ -2,7 +2,9 @@
 //! role on its server connect and create temporary tables; on a server that also holds
 //! tenant databases a tenant role could then log in here, `LISTEN tenant_changed` and
 //! `NOTIFY` it, making every runtime drop its registry. Only the role that runs the
-//! platform (the owner, or a superuser) connects after this.
+//! platform (the owner, or a superuser) connects after this. Run by any other role, the
+//! `REVOKE` revokes nothing (Postgres warns): the control database must be migrated by its
+//! owner.
 //!
 //! The database is named by `current_database()`, so the migration holds for whatever the
 //! control database is called. `CREATE DATABASE` never copies an ACL: a clone of a migrated

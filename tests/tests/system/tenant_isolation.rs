@@ -136,7 +136,11 @@ async fn attack(
             assert_eq!(outcome, Outcome::Connected, "{own} lets its own role in");
         } else if ours.contains(&database) {
             // A template accepts no connections at all, which Postgres checks first.
-            let refusal = if accepts_connections { "42501" } else { "55000" };
+            let refusal = if accepts_connections {
+                "42501"
+            } else {
+                "55000"
+            };
             assert_eq!(
                 outcome,
                 Outcome::Refused(refusal.into()),
@@ -228,7 +232,10 @@ fn assert_matches_report(
                 target.name
             );
         } else if open_after.contains(database) {
-            panic!("{database} on {} reported open but refused: {outcome:?}", target.name);
+            panic!(
+                "{database} on {} reported open but refused: {outcome:?}",
+                target.name
+            );
         }
     }
 }
@@ -249,7 +256,11 @@ async fn a_notify_in_a_tenant_database_never_reaches_the_control_databases_liste
     role.batch_execute("SELECT pg_notify('tenant_changed', '*')")
         .await
         .unwrap();
-    assert_eq!(recv(&mut in_its_own).await, "*", "heard in its own database");
+    assert_eq!(
+        recv(&mut in_its_own).await,
+        "*",
+        "heard in its own database"
+    );
     let leaked = tokio::time::timeout(Duration::from_millis(500), runtimes.recv()).await;
     assert!(leaked.is_err(), "reached the control database: {leaked:?}");
 
