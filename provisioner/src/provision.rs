@@ -211,8 +211,8 @@ impl Provisioner {
         // open to every role until the grant step runs.
         admin
             .batch_execute(&format!(
-                "ALTER DATABASE \"{database}\" OWNER TO \"{role}\"; \
-                 REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC"
+                "ALTER DATABASE \"{database}\" OWNER TO \"{role}\"; {}",
+                servers::close_to_public(&database)
             ))
             .await?;
         Ok(())
@@ -355,9 +355,11 @@ async fn migrate_from_scratch(
     database: &str,
 ) -> Result<(), StepError> {
     if !template::database_exists(admin, database).await? {
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{database}\""))
-            .await?;
+        let statements = [
+            format!("CREATE DATABASE \"{database}\""),
+            servers::close_to_public(database),
+        ];
+        servers::run_each(admin, &statements).await?;
     }
     template::migrate(&url_for_database(admin_url, database)).await
 }

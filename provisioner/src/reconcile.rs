@@ -12,6 +12,13 @@
 //! - a **missing** database belongs to an active or suspended tenant but is not on its
 //!   server. Repair cannot invent data: it is reported for a super-admin (restore from a
 //!   backup).
+//! - an **open** database is any database on the server, ours or not, that accepts
+//!   connections and still grants `CONNECT` to `PUBLIC` (a NULL `datacl` does, as does
+//!   `postgres` as `initdb` makes it): every tenant role on that server can log in there,
+//!   create temporary tables and `LISTEN`/`NOTIFY`. Ours never are; on a shared server the
+//!   operator must close the others (`REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM
+//!   PUBLIC`). They are reported, never changed: they may not be ours. A database that
+//!   accepts no connections (`template0`, our templates) is closed to everyone and left out.
 //!
 //! The server's catalogue is read *before* the tenants, so a tenant that is being
 //! provisioned right now is never mistaken for an orphan: its row (and placement) exists
@@ -45,15 +52,33 @@ pub struct ReconcileReport {
     pub missing_databases: Vec<Uuid>,
     /// Tenant-shaped objects that belong to no tenant of ours (reported, never dropped).
     pub unknown_objects: Vec<ServerObject>,
+    /// Databases any role on the server may connect to (reported, never changed).
+    pub open_databases: Vec<ServerObject>,
     /// Servers that could not be reached (nothing about them is known).
     pub unreachable_servers: Vec<String>,
 }
 
 impl ReconcileReport {
+    /// No drift between the control database and the servers (open databases are not
+    /// drift: they are a server's configuration, which may not be ours to change).
     pub fn is_clean(&self) -> bool {
         self.orphan_databases.is_empty()
             && self.orphan_roles.is_empty()
             && self.missing_databases.is_empty()
+    }
+
+    /// Logs what an operator must act on: drift, and databases open to every role.
+    pub fn log(&self) {
+        if !self.is_clean() {
+            tracing::warn!(report = ?self, "drift between the control database and servers");
+        }
+        if !self.open_databases.is_empty() {
+            tracing::warn!(
+                databases = ?self.open_databases,
+                "databases open to every role on their server (tenant roles included): \
+                 REVOKE CONNECT, TEMPORARY ON DATABASE ... FROM PUBLIC"
+            );
+        }
     }
 }
 
@@ -61,7 +86,14 @@ impl ReconcileReport {
 struct Catalogue {
     databases: HashSet<String>,
     roles: HashSet<String>,
+    /// Databases that accept connections from every role.
+    open: Vec<String>,
 }
+
+/// Databases that accept connections and whose ACL lets `PUBLIC` connect.
+const OPEN_DATABASES: &str = "SELECT datname FROM pg_database \
+     WHERE datallowconn AND has_database_privilege('public', oid, 'CONNECT') \
+     ORDER BY datname";
 
 impl Provisioner {
     /// One pass over every registered server. With `repair`, orphans are dropped.
@@ -85,6 +117,7 @@ impl Provisioner {
         report.orphan_databases.sort();
         report.orphan_roles.sort();
         report.missing_databases.sort();
+        report.open_databases.sort();
         Ok(report)
     }
 
@@ -107,7 +140,14 @@ impl Provisioner {
         };
         let databases = names("SELECT datname FROM pg_database WHERE datname ~ $1").await?;
         let roles = names("SELECT rolname FROM pg_roles WHERE rolname ~ $1").await?;
-        Some((admin, Catalogue { databases, roles }))
+        let open = admin.query(OPEN_DATABASES, &[]).await.ok()?;
+        let open = open.iter().map(|row| row.get(0)).collect();
+        let catalogue = Catalogue {
+            databases,
+            roles,
+            open,
+        };
+        Some((admin, catalogue))
     }
 
     /// Every tenant of ours by object name: where it should live (if anywhere) and whether
@@ -194,6 +234,9 @@ fn compare(
             }
         }
     }
+    report
+        .open_databases
+        .extend(catalogue.open.iter().map(object));
     report.missing_databases.extend(
         ours.iter()
             .filter(|(name, tenant)| {

@@ -263,6 +263,16 @@ pub(crate) async fn run_each(
     Ok(())
 }
 
+/// The statement that closes a database to `PUBLIC`: afterwards only its owner, roles
+/// granted `CONNECT` and superusers may connect. Every database the provisioner makes
+/// (template, spare, tenant) gets it right after `CREATE DATABASE`, which never copies the
+/// template's ACL: a fresh database lets every role on the server connect and create
+/// temporary tables, and a tenant role could then `LISTEN`/`NOTIFY` in it or hold a session
+/// that makes a clone of it fail.
+pub fn close_to_public(database: &str) -> String {
+    format!("REVOKE ALL ON DATABASE \"{database}\" FROM PUBLIC")
+}
+
 /// Drops a tenant's database (closing its sessions) and then its role, if they exist.
 pub async fn drop_database_and_role(
     admin: &tokio_postgres::Client,

@@ -8,7 +8,7 @@
 //! (`erp_spare_<tag>_<server>_<random>`): a spare of an older schema is never claimed and
 //! is dropped at the next refill, and a fleet only ever takes or drops its own spares
 //! (one Postgres server may be registered by several fleets). They accept no
-//! connection from ordinary roles (`REVOKE ALL ... FROM PUBLIC` when made; the ACL follows
+//! connection from ordinary roles ([`servers::close_to_public`] when made; the ACL follows
 //! the rename).
 
 use crate::provisioner::Provisioner;
@@ -111,7 +111,7 @@ async fn refill_locked(
                 "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY {}",
                 template::CLONE_STRATEGY
             ),
-            format!("REVOKE ALL ON DATABASE \"{name}\" FROM PUBLIC"),
+            servers::close_to_public(&name),
         ];
         servers::run_each(admin, &statements).await?;
     }

@@ -2,9 +2,12 @@
 //! cloned from it (`CREATE DATABASE ... TEMPLATE`), which copies files instead of replaying
 //! migrations. The template is built under an advisory lock (several workers may race),
 //! renamed into place only when complete, and frozen (`ALLOW_CONNECTIONS false`) because a
-//! single open connection to it makes every clone fail.
+//! single open connection to it makes every clone fail. It is closed to `PUBLIC` from the
+//! moment it is made, so no tenant role can reach it while it is being migrated either
+//! (the ACL follows the rename; clones start with their own, see
+//! [`close_to_public`]).
 
-use crate::servers::{run_each, url_for_database};
+use crate::servers::{close_to_public, run_each, url_for_database};
 use crate::steps::StepError;
 use sea_orm_migration::MigratorTrait;
 use tokio_postgres::Client;
@@ -66,6 +69,7 @@ async fn build_unless_present(
     let statements = [
         format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
         format!("CREATE DATABASE {building}"),
+        close_to_public(&building),
     ];
     run_each(admin, &statements).await?;
     migrate(&url_for_database(admin_url, &building)).await?;

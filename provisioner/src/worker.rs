@@ -196,8 +196,7 @@ impl Worker {
             .reconcile(self.settings.reconcile_repair)
             .await
         {
-            Ok(report) if report.is_clean() => {}
-            Ok(report) => tracing::warn!(?report, "drift between the control database and servers"),
+            Ok(report) => report.log(),
             Err(error) => tracing::warn!("reconciliation failed: {error}"),
         }
     }

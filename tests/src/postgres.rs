@@ -89,6 +89,7 @@ impl Server {
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create database");
+        close_to_public(&admin, &name).await;
         let _ = admin.close().await;
         TestDb {
             server: self.clone(),
@@ -286,6 +287,17 @@ async fn clone_database(admin: &DatabaseConnection, template: &str, name: &str) 
         .execute_unprepared(&sql)
         .await
         .expect("clone template");
+    close_to_public(admin, name).await;
+}
+
+/// Closes a test database to `PUBLIC`, as the platform closes its own: `CREATE DATABASE`
+/// never copies the template's ACL, so a clone of the migrated control template would
+/// otherwise be open to every role, unlike the migrated control database it stands for.
+async fn close_to_public(admin: &DatabaseConnection, name: &str) {
+    admin
+        .execute_unprepared(&provisioner::servers::close_to_public(name))
+        .await
+        .expect("close the test database to PUBLIC");
 }
 
 /// Drops test databases whose creating process is gone (a crashed or killed earlier run).

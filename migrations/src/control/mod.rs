@@ -1,5 +1,6 @@
 //! The control-database migrator: plans, database servers, tenants, jobs, admin users and
-//! their refresh tokens, the append-only audit log, idempotency keys and usage counters.
+//! their refresh tokens, the append-only audit log, idempotency keys and usage counters;
+//! and the control database closed to `PUBLIC`.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,6 +12,7 @@ mod m20261122_000005_create_admin_users;
 mod m20261122_000006_create_admin_refresh_tokens;
 mod m20261122_000007_create_audit_log;
 mod m20261123_000008_create_idempotency_and_usage;
+mod m20261124_000009_close_control_database;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -31,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_admin_refresh_tokens::Migration),
             Box::new(m20261122_000007_create_audit_log::Migration),
             Box::new(m20261123_000008_create_idempotency_and_usage::Migration),
+            Box::new(m20261124_000009_close_control_database::Migration),
         ]
     }
 

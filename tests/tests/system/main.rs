@@ -16,4 +16,5 @@ mod runtime_auth;
 mod runtime_gate;
 mod signup;
 mod startup;
+mod tenant_isolation;
 mod two_servers;
