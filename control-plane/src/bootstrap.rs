@@ -159,6 +159,7 @@ pub async fn bootstrap_once(
             .await
             .map_err(BootstrapError::Migrate)?;
     }
+    close_to_public(db).await?;
     let txn = db.begin().await.map_err(BootstrapError::Seed)?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -173,6 +174,22 @@ pub async fn bootstrap_once(
     let created = ensure_admin(&txn, &settings.bootstrap).await?;
     txn.commit().await.map_err(BootstrapError::Seed)?;
     Ok(created)
+}
+
+/// Keeps the control database closed to `PUBLIC` (tenant roles live on the same servers):
+/// a role that is not its owner cannot, which is worth a warning, not a refusal to start.
+async fn close_to_public(db: &DatabaseConnection) -> Result<(), BootstrapError> {
+    let closed = migrations::control::ensure_closed_to_public(db)
+        .await
+        .map_err(BootstrapError::Seed)?;
+    if !closed {
+        tracing::warn!(
+            "the control database is open to every role on its server (tenant roles \
+             included): run the platform as the database's owner, or REVOKE CONNECT, \
+             TEMPORARY ON DATABASE ... FROM PUBLIC by hand"
+        );
+    }
+    Ok(())
 }
 
 /// Creates the default plans that are missing (never changes an existing one).

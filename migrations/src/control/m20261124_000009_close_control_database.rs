@@ -28,7 +28,8 @@ impl MigrationTrait for Migration {
     }
 }
 
-const UP: &str = r#"
+/// Also run at every start by [`super::ensure_closed_to_public`].
+pub(super) const UP: &str = r#"
 DO $$
 BEGIN
     EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());

@@ -3,6 +3,8 @@
 //! and the control database closed to `PUBLIC`.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use std::time::Duration;
 
 mod m20261122_000001_create_plans;
 mod m20261122_000002_create_database_servers;
@@ -40,4 +42,41 @@ impl MigratorTrait for Migrator {
     fn migration_table_name() -> DynIden {
         MIGRATION_TABLE.into_iden()
     }
+}
+
+/// How often [`ensure_closed_to_public`] applies the `REVOKE` before it gives up.
+const CLOSE_ATTEMPTS: u32 = 5;
+
+/// Closes the current (control) database to `PUBLIC`, as migration `000009` does, and
+/// reads the ACL back in a later statement, applying it again until it holds: run at
+/// every start, so a control database opened since (by hand, by a restore, or by a
+/// catalogue update lost under concurrent changes to `pg_database`, which was seen under
+/// load) is closed again. `false` when it is still open after every attempt: the role
+/// running the platform is not the database's owner, and Postgres only warns.
+pub async fn ensure_closed_to_public(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    for attempt in 1..=CLOSE_ATTEMPTS {
+        db.execute_unprepared(m20261124_000009_close_control_database::UP)
+            .await?;
+        if !open_to_public(db).await? {
+            return Ok(true);
+        }
+        tracing::warn!(
+            attempt,
+            "the control database is still open to PUBLIC; revoking again"
+        );
+        tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+    }
+    Ok(false)
+}
+
+/// Whether `PUBLIC` may connect to, or make temporary tables in, the current database.
+pub async fn open_to_public(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT has_database_privilege('public', current_database(), 'CONNECT') \
+                 OR has_database_privilege('public', current_database(), 'TEMPORARY') AS open",
+        ))
+        .await?;
+    row.map_or(Ok(true), |row| row.try_get("", "open"))
 }
