@@ -131,6 +131,30 @@ pub async fn until_started(
     Ok(request.into_response(response))
 }
 
+/// Middleware: a NUL character (`%00`) in the path answers 404 `not_found` and in the query
+/// 422 `validation_failed` (as any other malformed path or query does), before a handler
+/// could pass it to Postgres, which cannot store it and would make it a 500.
+pub async fn refuse_nul(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let problem = if request.path().contains("%00") {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the path holds a NUL character",
+        )
+    } else if request.query_string().contains("%00") {
+        Problem::validation(vec![FieldError {
+            field: "query".into(),
+            message: "a NUL character is not allowed".into(),
+        }])
+    } else {
+        return Ok(next.call(request).await?.map_into_boxed_body());
+    };
+    Ok(request.into_response(problem.to_response()))
+}
+
 /// Registers what every service has: `/healthz`, `/metrics`, and problem+json for JSON,
 /// path and query errors. Each service adds its own `/readyz` (its checks differ).
 pub fn configure_basics(config: &mut web::ServiceConfig, json_limit: usize) {

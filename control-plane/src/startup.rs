@@ -33,6 +33,7 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             .wrap(from_fn(move |request, next| {
                 http::until_started(bootstrap.clone(), request, next)
             }))
+            .wrap(from_fn(http::refuse_nul))
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))

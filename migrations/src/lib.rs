@@ -12,7 +12,8 @@ mod sql;
 
 use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 
 /// An arbitrary constant: the advisory lock key every migrator of a database takes.
@@ -28,6 +29,14 @@ pub async fn up_exclusively<M: MigratorTrait>(
     db: &DatabaseConnection,
     steps: Option<u32>,
 ) -> Result<(), DbErr> {
+    let txn = locked(db).await?;
+    M::up(&txn, steps).await?;
+    txn.commit().await
+}
+
+/// A transaction holding the migration lock: schema and catalogue changes to this
+/// database wait for each other.
+pub(crate) async fn locked(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -35,8 +44,7 @@ pub async fn up_exclusively<M: MigratorTrait>(
         [MIGRATION_LOCK.into()],
     ))
     .await?;
-    M::up(&txn, steps).await?;
-    txn.commit().await
+    Ok(txn)
 }
 
 /// Whether `M`'s every migration is applied, without creating anything (a process that

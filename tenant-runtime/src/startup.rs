@@ -45,6 +45,7 @@ pub fn build_app(
             .wrap(from_fn(move |request, next| {
                 http::until_started(control_schema.clone(), request, next)
             }))
+            .wrap(from_fn(http::refuse_nul))
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))

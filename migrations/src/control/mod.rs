@@ -3,7 +3,7 @@
 //! and the control database closed to `PUBLIC`.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::time::Duration;
 
 mod m20261122_000001_create_plans;
@@ -53,10 +53,16 @@ const CLOSE_ATTEMPTS: u32 = 5;
 /// catalogue update lost under concurrent changes to `pg_database`, which was seen under
 /// load) is closed again. `false` when it is still open after every attempt: the role
 /// running the platform is not the database's owner, and Postgres only warns.
-pub async fn ensure_closed_to_public(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+///
+/// Each `REVOKE` runs under the migration lock, committed before the ACL is read back:
+/// replicas starting together would otherwise update the same `pg_database` row at once
+/// ("tuple concurrently updated").
+pub async fn ensure_closed_to_public(db: &DatabaseConnection) -> Result<bool, DbErr> {
     for attempt in 1..=CLOSE_ATTEMPTS {
-        db.execute_unprepared(m20261124_000009_close_control_database::UP)
+        let txn = crate::locked(db).await?;
+        txn.execute_unprepared(m20261124_000009_close_control_database::UP)
             .await?;
+        txn.commit().await?;
         if !open_to_public(db).await? {
             return Ok(true);
         }

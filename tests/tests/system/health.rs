@@ -66,3 +66,25 @@ async fn an_unknown_route_is_a_problem_json_404() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_nul_in_a_path_or_query_is_refused_on_both_services_never_a_500() {
+    let api = system_tests::AdminApi::start().await;
+    let in_query = api.get("/api/v1/tenants?search=a%00b").await;
+    assert_eq!(
+        (in_query.status, in_query.code()),
+        (422, "validation_failed")
+    );
+    let in_path = api.get("/api/v1/tenants/%00").await;
+    assert_eq!((in_path.status, in_path.code()), (404, "not_found"));
+    let runtime = api
+        .tenant_call(
+            "acme",
+            reqwest::Method::GET,
+            "/api/v1/users?q=%00",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((runtime.status, runtime.code()), (422, "validation_failed"));
+}
