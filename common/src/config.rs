@@ -53,6 +53,7 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     pub secrets: SecretsSettings,
     pub mail: MailSettings,
+    pub billing: BillingSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +212,7 @@ impl Default for Settings {
             bootstrap: BootstrapSettings::default(),
             secrets: SecretsSettings::default(),
             mail: MailSettings::default(),
+            billing: BillingSettings::default(),
         }
     }
 }
@@ -356,6 +358,83 @@ impl Default for MailSettings {
         Self {
             smtp_url: None,
             from: "ERP Platform <no-reply@localhost>".into(),
+        }
+    }
+}
+
+/// Billing through Stripe. With no `secret_key` the platform runs billing-disabled: plans
+/// are assigned by admins, trials expire by the sweeper, and every billing endpoint
+/// answers 409 `billing_disabled`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BillingSettings {
+    /// Stripe's secret API key (`sk_live_...`, `sk_test_...`); unset: billing disabled.
+    pub secret_key: Option<Secret>,
+    /// Webhook signing secrets (`whsec_...`), separated by commas: an event signed with
+    /// any of them is accepted, so a secret can rotate (list old and new, then drop the
+    /// old one).
+    pub webhook_secrets: Option<Secret>,
+    /// Where the Stripe API is reached; unset: `https://api.stripe.com/` (tests point it
+    /// at a fake).
+    pub api_base_url: Option<String>,
+    /// Days a tenant whose payment failed is still served before it is suspended.
+    pub grace_period_days: u32,
+    /// Days a tenant whose subscription was canceled stays suspended before it is deleted
+    /// (its final backup kept as for any deletion).
+    pub canceled_retention_days: u32,
+    /// Where Checkout sends the customer back after paying; `{tenant_url}` is replaced by
+    /// the company's address. Unset: `{tenant_url}/billing?checkout=success`.
+    pub success_url: Option<String>,
+    /// Where Checkout sends the customer when they give up. Unset:
+    /// `{tenant_url}/billing?checkout=canceled`.
+    pub cancel_url: Option<String>,
+    /// The Stripe billing meter's event name that API calls are reported under.
+    pub meter_event_name: String,
+    /// How often finished days of API calls are reported to the meter.
+    pub usage_report_interval_secs: u64,
+    /// How often every subscription is compared with Stripe's and drift repaired.
+    pub reconcile_interval_secs: u64,
+    /// Bound on one Stripe API call.
+    pub request_timeout_secs: u64,
+}
+
+impl BillingSettings {
+    /// Whether a Stripe key is configured.
+    pub fn enabled(&self) -> bool {
+        self.secret_key.is_some()
+    }
+
+    /// The webhook signing secrets, in the order given.
+    pub fn webhook_secret_list(&self) -> Vec<String> {
+        self.webhook_secrets
+            .as_ref()
+            .map(|secrets| {
+                secrets
+                    .expose()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|secret| !secret.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            webhook_secrets: None,
+            api_base_url: None,
+            grace_period_days: 7,
+            canceled_retention_days: 30,
+            success_url: None,
+            cancel_url: None,
+            meter_event_name: "api_calls".into(),
+            usage_report_interval_secs: 3600,
+            reconcile_interval_secs: 3600,
+            request_timeout_secs: 10,
         }
     }
 }
@@ -677,7 +756,60 @@ impl Settings {
                 .as_ref()
                 .map_or(Ok(()), |url| valid_smtp_url(url.expose())),
         );
+        self.billing_problems(&mut check);
         problems
+    }
+
+    fn billing_problems(&self, check: &mut impl FnMut(&'static str, Result<(), String>)) {
+        let billing = &self.billing;
+        check(
+            "billing.webhook_secrets",
+            if billing.enabled() && billing.webhook_secret_list().is_empty() {
+                Err("must name at least one signing secret when `billing.secret_key` is set".into())
+            } else {
+                Ok(())
+            },
+        );
+        check(
+            "billing.api_base_url",
+            billing.api_base_url.as_deref().map_or(Ok(()), |url| {
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    Ok(())
+                } else {
+                    Err("must start with http:// or https://".into())
+                }
+            }),
+        );
+        for (key, template) in [
+            ("billing.success_url", &billing.success_url),
+            ("billing.cancel_url", &billing.cancel_url),
+        ] {
+            check(key, template.as_deref().map_or(Ok(()), valid_return_url));
+        }
+        check(
+            "billing.grace_period_days",
+            within(u64::from(billing.grace_period_days), 0, 90),
+        );
+        check(
+            "billing.usage_report_interval_secs",
+            at_least(billing.usage_report_interval_secs, 1),
+        );
+        check(
+            "billing.reconcile_interval_secs",
+            at_least(billing.reconcile_interval_secs, 1),
+        );
+        check(
+            "billing.request_timeout_secs",
+            within(billing.request_timeout_secs, 1, 120),
+        );
+        check(
+            "billing.meter_event_name",
+            if billing.meter_event_name.trim().is_empty() {
+                Err("must not be empty".into())
+            } else {
+                Ok(())
+            },
+        );
     }
 
     /// The key that signs access tokens: `secrets.token_signing_key`, else one derived
@@ -763,6 +895,18 @@ fn valid_base_url(url: &str) -> Result<(), String> {
         return Err("must be scheme://host[:port] with no path".into());
     }
     valid_hostname(host)
+}
+
+/// A URL Stripe sends a customer back to: absolute, or starting with `{tenant_url}`.
+fn valid_return_url(url: &str) -> Result<(), String> {
+    if ["https://", "http://", "{tenant_url}"]
+        .iter()
+        .any(|start| url.starts_with(start))
+    {
+        Ok(())
+    } else {
+        Err("must start with https://, http:// or {tenant_url}".into())
+    }
 }
 
 fn valid_smtp_url(url: &str) -> Result<(), String> {

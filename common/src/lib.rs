@@ -2,10 +2,11 @@
 //! configuration, telemetry, metrics, the problem+json error body and the HTTP services'
 //! error type, HTTP basics, bearer tokens and their claims, the sign-in lock-out policy,
 //! the tenant change feed's format, a tenant's audit log rows, the control-database
-//! connection and its entities.
+//! connection and its entities, and the billing view both services answer.
 
 pub mod api_error;
 pub mod bearer;
+pub mod billing;
 pub mod changes;
 pub mod cli;
 pub mod config;

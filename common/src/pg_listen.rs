@@ -1,13 +1,15 @@
 //! Follows one Postgres `NOTIFY` channel on a dedicated connection, reconnecting with
 //! backoff, and hands what it hears to the caller as [`FeedEvent`]s. The tenant runtime's
-//! change feed and the provisioner worker's job wake-ups are built on it.
+//! change feed and the provisioner worker's wake-ups (jobs, Stripe events: [`wake_on`]) are
+//! built on it.
 //!
 //! A notification sent while the session is down is lost, so every (re)connect is reported
 //! as [`FeedEvent::Listening`]: the caller treats it as "anything may have happened".
 
 use futures_util::StreamExt as _;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +33,24 @@ pub struct Channel {
     pub database_url: String,
     pub channel: &'static str,
     pub application_name: &'static str,
+}
+
+/// Follows `channel` in the background; the returned `Notify` holds a permit whenever
+/// something may have been announced since its owner last looked (a notification, or a
+/// reconnect after which notifications may have been missed).
+pub fn wake_on(channel: Channel, shutdown: &CancellationToken) -> Arc<Notify> {
+    let wake = Arc::new(Notify::new());
+    let (events, mut received) = mpsc::unbounded_channel();
+    tokio::spawn(follow(channel, events, shutdown.clone()));
+    let notify = wake.clone();
+    tokio::spawn(async move {
+        while let Some(event) = received.recv().await {
+            if event != FeedEvent::Lost {
+                notify.notify_one();
+            }
+        }
+    });
+    wake
 }
 
 /// Follows `channel` until `shutdown` (or until `events` has no receiver), reconnecting

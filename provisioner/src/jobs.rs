@@ -13,6 +13,8 @@ use uuid::Uuid;
 pub enum JobKind {
     Provision,
     Delete,
+    /// Makes the tenant's Stripe customer (retried while Stripe is down).
+    StripeCustomer,
 }
 
 impl JobKind {
@@ -20,6 +22,7 @@ impl JobKind {
         match self {
             Self::Provision => "provision",
             Self::Delete => "delete",
+            Self::StripeCustomer => "stripe_customer",
         }
     }
 
@@ -27,6 +30,7 @@ impl JobKind {
         match kind {
             "provision" => Some(Self::Provision),
             "delete" => Some(Self::Delete),
+            "stripe_customer" => Some(Self::StripeCustomer),
             _ => None,
         }
     }
@@ -281,7 +285,7 @@ mod tests {
 
     #[test]
     fn job_kinds_round_trip_through_their_names() {
-        for kind in [JobKind::Provision, JobKind::Delete] {
+        for kind in [JobKind::Provision, JobKind::Delete, JobKind::StripeCustomer] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("bake"), None);

@@ -6,6 +6,8 @@
 //! - [`tenants`]: the lifecycle API, the only way to change a tenant (create, start a
 //!   trial, rename or re-plan, suspend, resume, delete, announce a plan change);
 //! - [`servers`]: the server registry (register, capacity, spares, drain);
+//! - [`billing`]: billing through Stripe (the webhook ledger and its worker, the state
+//!   machine joining billing and access, Checkout, the portal, metered usage);
 //! - [`TenantDatabase`]: the way into an active tenant's database (impersonation);
 //! - [`Provisioner`]: runs jobs ([`Provisioner::try_execute_job`]), sweeps, refills spares
 //!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown.
@@ -18,6 +20,7 @@
 //! `sweeper` (trial expiry, grace-period deletion and purge, on a [`Clock`]) and
 //! `reconcile` (drift between the control database and what servers hold).
 
+pub mod billing;
 mod clock;
 mod delete;
 mod error;

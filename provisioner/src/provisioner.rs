@@ -1,9 +1,10 @@
 //! [`Provisioner`]: what runs jobs and sweeps, and how it is set up (control database,
-//! keyring, lease, backup directory, retention and grace periods, clock, where new tenant
+//! keyring, lease, backup directory, retention and grace periods, clock, billing, where new tenant
 //! databases come from, and the crash tests' fail point). Its work lives beside it: the
 //! job runner in `saga`, the steps in `provision` and `delete`, housekeeping in `spares`,
 //! `sweeper` and `reconcile`.
 
+use crate::billing::Billing;
 use crate::clock::{Clock, SystemClock};
 use common::crypto::Keyring;
 use sea_orm::DatabaseConnection;
@@ -25,6 +26,8 @@ pub struct Provisioner {
     pub(crate) trial_grace: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) database_source: DatabaseSource,
+    /// Billing through Stripe (disabled unless configured).
+    pub(crate) billing: Billing,
     /// The armed fail point, if any (see `saga`).
     pub(crate) fail_point: Arc<Mutex<Option<String>>>,
 }
@@ -52,6 +55,7 @@ impl Provisioner {
             trial_grace: Duration::from_secs(14 * DAY),
             clock: Arc::new(SystemClock),
             database_source: DatabaseSource::default(),
+            billing: Billing::disabled(),
             fail_point: Arc::default(),
         }
     }
@@ -78,6 +82,16 @@ impl Provisioner {
     pub fn with_deleted_retention(mut self, retention: Duration) -> Self {
         self.deleted_retention = retention;
         self
+    }
+
+    /// Billing through Stripe (customer jobs, the event ledger, billing sweeps).
+    pub fn with_billing(mut self, billing: Billing) -> Self {
+        self.billing = billing;
+        self
+    }
+
+    pub fn billing(&self) -> &Billing {
+        &self.billing
     }
 
     /// Where final backups of deleted tenants go.

@@ -84,6 +84,9 @@ impl Provisioner {
         let outcome = match (JobKind::parse(&job.kind), job.tenant_id) {
             (Some(JobKind::Provision), Some(tenant)) => self.provision(&job, tenant).await,
             (Some(JobKind::Delete), Some(tenant)) => self.delete(&job, tenant).await,
+            (Some(JobKind::StripeCustomer), Some(tenant)) => {
+                self.stripe_customer(&job, tenant).await
+            }
             _ => Err(StepError::Permanent(format!(
                 "unsupported job `{}`",
                 job.kind

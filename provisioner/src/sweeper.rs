@@ -42,8 +42,11 @@ impl Provisioner {
     ) -> Result<Vec<Uuid>, ProvisionError> {
         let due = self
             .tenant_ids(
+                // A subscription in place (paid, or in its own trial) keeps the tenant.
                 "SELECT id FROM tenants WHERE status = 'active' AND trial_ends_at <= $1 \
-                 AND billing_state <> 'active' ORDER BY id",
+                 AND billing_state NOT IN ('active', 'past_due') \
+                 AND NOT (billing_state = 'trialing' AND stripe_subscription_id IS NOT NULL) \
+                 ORDER BY id",
                 now,
             )
             .await?;

@@ -134,7 +134,7 @@ pub async fn update(
         .map(|name| required("name", name, 200))
         .transpose()?;
     let txn = db.begin().await?;
-    let before = lock(&txn, tenant_id).await?;
+    let before = find_locked(&txn, tenant_id).await?;
     if matches!(
         before.status,
         TenantStatus::Deleting | TenantStatus::Deleted
@@ -280,7 +280,7 @@ pub(crate) async fn transition(
     tenant_id: Uuid,
     to: TenantStatus,
 ) -> Result<tenants::Model, ProvisionError> {
-    let tenant = lock(txn, tenant_id).await?;
+    let tenant = find_locked(txn, tenant_id).await?;
     check_transition(tenant.status, to)?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -294,7 +294,7 @@ pub(crate) async fn transition(
 }
 
 /// The tenant's row, locked until the transaction ends.
-async fn lock(
+pub(crate) async fn find_locked(
     txn: &DatabaseTransaction,
     tenant_id: Uuid,
 ) -> Result<tenants::Model, ProvisionError> {

@@ -3,20 +3,22 @@
 //! queued (`NOTIFY jobs_queued`, see [`crate::jobs::CHANNEL`]), a retry's backoff ends, or
 //! the poll interval passes (the backstop for a lost notification). Beside the job loop a
 //! spare keeper refills spare databases right after a provision claimed one, and every
-//! maintenance interval the worker sweeps trials, purges and reconciles, until shutdown. A
+//! maintenance interval the worker sweeps trials (and billing's grace and retention), purges
+//! and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
 //! job in flight at shutdown finishes its current step; an interrupted one resumes
 //! elsewhere after its lease expires.
 
+use crate::billing::{Billing, BillingLoop};
 use crate::servers::{self, NewServer};
 use crate::{Executed, Provisioner, invitation, jobs};
 use common::config::{ProvisionerSettings, Settings, TenantOrigin};
-use common::crypto::{CryptoError, Keyring};
+use common::crypto::Keyring;
 use common::mail::Mailer;
-use common::pg_listen::{self, FeedEvent};
+use common::pg_listen;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 const DAY_SECS: u64 = 24 * 3600;
@@ -31,20 +33,26 @@ pub struct Worker {
     tenant_origin: TenantOrigin,
     /// The control database, for the `jobs_queued` listener.
     control_url: String,
+    /// Billing's background work (runs only when billing is enabled).
+    billing_loop: BillingLoop,
     /// Wakes the spare keeper (after a provision may have claimed a spare).
     spares_wanted: Arc<Notify>,
 }
 
 impl Worker {
-    /// Fails only when no encryption key is configured (tenant secrets must be sealed).
-    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> Result<Self, CryptoError> {
+    /// Fails when no encryption key is configured (tenant secrets must be sealed) or the
+    /// Stripe client cannot be built from `billing.*`.
+    pub fn new(settings: &Settings, control_db: DatabaseConnection) -> anyhow::Result<Self> {
         let keyring = Keyring::from_settings(settings)?;
+        let tenant_origin = settings.tenant_runtime.tenant_origin(None);
+        let billing = Billing::from_settings(settings, tenant_origin.clone())?;
         let config = &settings.provisioner;
         let id = config.worker_id.clone().unwrap_or_else(default_worker_id);
         let provisioner = Provisioner::new(control_db, keyring, &id)
             .with_backup_dir(settings.data_dir.join("backups"))
             .with_trial_grace(days(config.trial_grace_days))
-            .with_deleted_retention(days(config.deleted_retention_days));
+            .with_deleted_retention(days(config.deleted_retention_days))
+            .with_billing(billing);
         let mailer = Mailer::from_settings(settings)
             .inspect_err(|error| tracing::warn!("invitations will not be sent: {error:#}"))
             .ok();
@@ -52,7 +60,11 @@ impl Worker {
             provisioner,
             settings: config.clone(),
             mailer,
-            tenant_origin: settings.tenant_runtime.tenant_origin(None),
+            tenant_origin,
+            billing_loop: BillingLoop::new(
+                &settings.billing,
+                settings.database.url.expose().to_owned(),
+            ),
             control_url: settings.database.url.expose().to_owned(),
             spares_wanted: Arc::new(Notify::new()),
         })
@@ -73,6 +85,11 @@ impl Worker {
         self.register_default_server().await;
         let job_queued = self.follow_job_queue(&shutdown);
         let spare_keeper = tokio::spawn(self.keep_spares(shutdown.clone()));
+        let billing = tokio::spawn(self.billing_loop.clone().run(
+            self.provisioner.clone(),
+            self.mailer.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!(worker = %self.id(), "provisioner worker ready");
         let maintenance_every = Duration::from_secs(self.settings.maintenance_interval_secs);
         let mut last_maintenance: Option<Instant> = None;
@@ -92,30 +109,18 @@ impl Worker {
             }
         }
         let _ = spare_keeper.await;
+        let _ = billing.await;
         tracing::info!(worker = %self.id(), "provisioner worker stopped");
     }
 
-    /// Starts following `jobs_queued`; the returned `Notify` holds a permit whenever a job
-    /// may have been queued since the worker last looked (a notification, or a reconnect
-    /// after which notifications may have been missed).
+    /// Starts following `jobs_queued` (see [`pg_listen::wake_on`]).
     fn follow_job_queue(&self, shutdown: &CancellationToken) -> Arc<Notify> {
-        let wake = Arc::new(Notify::new());
-        let (events, mut received) = mpsc::unbounded_channel();
         let channel = pg_listen::Channel {
             database_url: self.control_url.clone(),
             channel: jobs::CHANNEL,
             application_name: "provisioner-worker",
         };
-        tokio::spawn(pg_listen::follow(channel, events, shutdown.clone()));
-        let notify = wake.clone();
-        tokio::spawn(async move {
-            while let Some(event) = received.recv().await {
-                if event != FeedEvent::Lost {
-                    notify.notify_one();
-                }
-            }
-        });
-        wake
+        pg_listen::wake_on(channel, shutdown)
     }
 
     /// How long an idle worker may sleep: the poll interval (the backstop), less when a
@@ -190,6 +195,10 @@ impl Worker {
         match self.provisioner.sweep().await {
             Ok(report) => tracing::debug!(?report, "tenant sweep done"),
             Err(error) => tracing::warn!("tenant sweep failed: {error}"),
+        }
+        match self.provisioner.sweep_billing().await {
+            Ok(report) => tracing::debug!(?report, "billing sweep done"),
+            Err(error) => tracing::warn!("billing sweep failed: {error}"),
         }
         match self
             .provisioner

@@ -119,6 +119,30 @@ string_enum! {
 }
 
 string_enum! {
+    /// A tenant's billing state (`tenants.billing_state`): Stripe's subscription status as
+    /// mirrored by the platform, or `none` (no subscription, no trial) and `trialing` for a
+    /// trial the platform gave without one.
+    BillingState {
+        /// No subscription and no trial: plans are assigned by admins (billing disabled).
+        None = "none",
+        /// On a trial (ours, or the subscription's).
+        Trialing = "trialing",
+        /// Paid and current.
+        Active = "active",
+        /// A payment failed; still served for the grace period.
+        PastDue = "past_due",
+        /// Stripe gave up collecting: suspended for billing.
+        Unpaid = "unpaid",
+        /// The subscription is paused: suspended for billing.
+        Paused = "paused",
+        /// Checkout started but the first payment is not done.
+        Incomplete = "incomplete",
+        /// The subscription ended: suspended, deleted after the retention period.
+        Canceled = "canceled",
+    }
+}
+
+string_enum! {
     /// Role of a super-admin (`admin_users.role`).
     AdminRole {
         /// Everything, including managing other admins.

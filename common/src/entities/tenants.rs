@@ -4,7 +4,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::{SuspensionKind, TenantStatus};
+use super::{BillingState, SuspensionKind, TenantStatus};
 
 /// One tenant. `row_version` is bumped on every update for optimistic locking.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -30,7 +30,17 @@ pub struct Model {
     pub trial_ends_at: Option<DateTimeWithTimeZone>,
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
-    pub billing_state: String,
+    pub billing_state: BillingState,
+    /// Start of the subscription's current period (Stripe's, mirrored).
+    pub billing_period_start: Option<DateTimeWithTimeZone>,
+    /// End of the subscription's current period (Stripe's, mirrored).
+    pub billing_period_end: Option<DateTimeWithTimeZone>,
+    /// The subscription ends at `billing_period_end` instead of renewing.
+    pub billing_cancel_at_period_end: bool,
+    /// When the current run of failed payments began; the grace period counts from it.
+    pub billing_past_due_since: Option<DateTimeWithTimeZone>,
+    /// When the mirror last matched Stripe (webhook or reconciliation).
+    pub billing_synced_at: Option<DateTimeWithTimeZone>,
     pub failure_reason: Option<String>,
     pub backup_path: Option<String>,
     pub backup_size_bytes: Option<i64>,

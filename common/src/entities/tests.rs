@@ -25,6 +25,7 @@ fn enum_strings_agree_everywhere() {
     assert_consistent(JobState::ALL, JobState::as_str);
     assert_consistent(ServerState::ALL, ServerState::as_str);
     assert_consistent(AuditActorKind::ALL, AuditActorKind::as_str);
+    assert_consistent(BillingState::ALL, BillingState::as_str);
 }
 
 #[test]

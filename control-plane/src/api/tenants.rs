@@ -329,7 +329,7 @@ pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> 
             sampled_at: tenant.usage_sampled_at.map(|at| at.with_timezone(&Utc)),
         },
         billing: Billing {
-            state: tenant.billing_state.clone(),
+            state: tenant.billing_state.as_str().to_owned(),
             stripe_customer_id: tenant.stripe_customer_id.clone(),
             stripe_subscription_id: tenant.stripe_subscription_id.clone(),
             trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),

@@ -15,6 +15,7 @@ mod m20261122_000006_create_admin_refresh_tokens;
 mod m20261122_000007_create_audit_log;
 mod m20261123_000008_create_idempotency_and_usage;
 mod m20261124_000009_close_control_database;
+mod m20261203_000010_billing;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_audit_log::Migration),
             Box::new(m20261123_000008_create_idempotency_and_usage::Migration),
             Box::new(m20261124_000009_close_control_database::Migration),
+            Box::new(m20261203_000010_billing::Migration),
         ]
     }
 
