@@ -236,7 +236,7 @@ impl AdminApi {
     }
 }
 
-pub(crate) async fn read(response: reqwest::Response) -> Reply {
+pub async fn read(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
