@@ -271,6 +271,7 @@ fn update_subscription(state: &mut State, id: &str, form: &Form) -> Reply {
             return reply;
         }
     }
+    updated["items"]["total_count"] = json!(items(&updated).len());
     if let Some(at_period_end) = form.flag("cancel_at_period_end") {
         set_cancel_at_period_end(&mut updated, at_period_end);
     }
@@ -280,50 +281,53 @@ fn update_subscription(state: &mut State, id: &str, form: &Form) -> Reply {
 }
 
 fn update_item(subscription: &mut Value, form: &Form, index: usize) -> Result<(), Reply> {
-    let field = |name: &str| {
-        form.get(&format!("items[{index}][{name}]"))
-            .map(str::to_owned)
-    };
-    let sub_id = subscription["id"].as_str().unwrap_or_default().to_owned();
+    let field = |name: &str| form.get(&format!("items[{index}][{name}]"));
+    let subscription_id = subscription["id"].as_str().unwrap_or_default().to_owned();
     let Some(list) = subscription["items"]["data"].as_array_mut() else {
         return Ok(());
     };
     let Some(item_id) = field("id") else {
         let price = field("price")
             .ok_or_else(|| Reply::param_missing(&format!("items[{index}][price]")))?;
-        let period = list.first().map_or(
-            (objects::now(), objects::now() + objects::PERIOD),
-            |first| {
-                (
-                    first["current_period_start"].as_i64().unwrap_or_default(),
-                    first["current_period_end"].as_i64().unwrap_or_default(),
-                )
-            },
-        );
-        list.push(objects::subscription_item(&sub_id, &price, 1, period));
+        add_item(list, &subscription_id, price);
         return Ok(());
     };
-    let Some(position) = list.iter().position(|item| item["id"] == item_id.as_str()) else {
+    let Some(position) = list.iter().position(|item| item["id"] == item_id) else {
+        let param = format!("items[{index}][id]");
         let message = format!("Invalid subscription_item id: {item_id}");
-        return Err(Reply::invalid(
-            "resource_missing",
-            Some(&format!("items[{index}][id]")),
-            &message,
-        ));
+        return Err(Reply::invalid("resource_missing", Some(&param), &message));
     };
-    if field("deleted").as_deref() == Some("true") {
+    if field("deleted") == Some("true") {
         list.remove(position);
         return Ok(());
     }
     let item = &mut list[position];
     if let Some(price) = field("price") {
-        item["price"] = objects::price(&price);
-        item["plan"] = objects::plan(&price);
+        item["price"] = objects::price(price);
+        item["plan"] = objects::plan(price);
     }
     if let Some(quantity) = field("quantity").and_then(|quantity| quantity.parse::<i64>().ok()) {
         item["quantity"] = json!(quantity);
     }
     Ok(())
+}
+
+/// A new item, billed over the same period as the first one.
+fn add_item(list: &mut Vec<Value>, subscription_id: &str, price: &str) {
+    let now = objects::now();
+    let period = list.first().map_or((now, now + objects::PERIOD), |first| {
+        let start = first["current_period_start"].as_i64().unwrap_or(now);
+        let end = first["current_period_end"]
+            .as_i64()
+            .unwrap_or(now + objects::PERIOD);
+        (start, end)
+    });
+    list.push(objects::subscription_item(
+        subscription_id,
+        price,
+        1,
+        period,
+    ));
 }
 
 /// `true` ends the subscription when its current period does (`cancel_at`) and notes when

@@ -173,6 +173,30 @@ async fn an_injected_500_fails_once_then_the_next_request_succeeds() {
 }
 
 #[tokio::test]
+async fn the_retry_strategy_gets_past_injected_500s_with_one_key() {
+    let fake = FakeStripe::start().await;
+    let client = client(&fake);
+    fake.fail_next(2, Failure::Status(500));
+
+    let create = CreateCustomer::new().email("retry@example.com");
+    let strategy = RequestStrategy::Retry(3);
+    create
+        .customize()
+        .request_strategy(strategy)
+        .send(&client)
+        .await
+        .expect("third try");
+    assert_eq!(fake.customers().len(), 1);
+    let keys: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys[0].is_some() && keys.iter().all(|key| *key == keys[0]));
+}
+
+#[tokio::test]
 async fn a_failure_on_a_path_leaves_other_paths_alone() {
     let fake = FakeStripe::start().await;
     let client = client(&fake);
@@ -368,6 +392,27 @@ async fn an_update_changes_the_price_and_the_cancellation_at_period_end() {
         .send(&client)
         .await;
     assert!(!kept.expect("undo").cancel_at_period_end);
+}
+
+#[tokio::test]
+async fn an_update_naming_an_unknown_item_changes_nothing() {
+    let fake = FakeStripe::start().await;
+    let client = client(&fake);
+    let created = fake.create_subscription("cus_direct", PRICE, "active");
+    let id = created["id"].as_str().expect("id");
+    let mut item = UpdateSubscriptionItems::new();
+    item.id = Some("si_unknown".into());
+    item.price = Some("price_pro_monthly".into());
+
+    let update = UpdateSubscription::new(id)
+        .cancel_at_period_end(true)
+        .items(vec![item]);
+    let (error, status) = stripe_error(update.send(&client).await);
+    assert_eq!(
+        (status, error.param.as_deref()),
+        (400, Some("items[0][id]"))
+    );
+    assert_eq!(fake.subscription(id), Some(created));
 }
 
 #[tokio::test]
