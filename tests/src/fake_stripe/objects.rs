@@ -241,7 +241,9 @@ pub fn subscription(id: &str, fields: SubscriptionFields) -> Value {
 }
 
 /// An invoice for `subscription` (its customer, first item's price and period), `paid` or
-/// `open` (or any other status string Stripe uses).
+/// `open` (or any other status string Stripe uses). The subscription is named where API
+/// versions since basil put it, `parent.subscription_details.subscription`; the old
+/// top-level `subscription` field is absent, as on Stripe.
 pub fn invoice(id: &str, subscription: &Value, status: &str) -> Value {
     let item = &subscription["items"]["data"][0];
     let (start, end) = (
@@ -303,24 +305,41 @@ pub fn invoice(id: &str, subscription: &Value, status: &str) -> Value {
                 "finalized_at": created, "marked_uncollectible_at": null,
                 "paid_at": paid.then_some(created), "voided_at": null
             },
-            "subscription": subscription["id"], "subtotal": UNIT_AMOUNT,
+            "subtotal": UNIT_AMOUNT,
             "subtotal_excluding_tax": UNIT_AMOUNT, "test_clock": null, "total": UNIT_AMOUNT,
             "total_excluding_tax": UNIT_AMOUNT, "webhooks_delivered_at": created
         }),
     ])
 }
 
+/// The invoice's one line: the subscription item's price over its period. Since API
+/// version basil the subscription is named under `parent`, not on the line itself.
 fn invoice_line(invoice: &str, subscription: &Value, item: &Value) -> Value {
-    json!({
-        "id": new_id("il"), "object": "line_item", "amount": UNIT_AMOUNT,
-        "currency": CURRENCY, "description": "1 × Fake plan", "discount_amounts": [],
-        "discountable": true, "discounts": [], "invoice": invoice, "livemode": false,
-        "metadata": {}, "parent": null, "period": {
-            "start": item["current_period_start"], "end": item["current_period_end"]
-        },
-        "pretax_credit_amounts": [], "pricing": null, "quantity": item["quantity"],
-        "subscription": subscription["id"], "subtotal": UNIT_AMOUNT, "taxes": []
-    })
+    merged([
+        json!({
+            "id": new_id("il"), "object": "line_item", "amount": UNIT_AMOUNT,
+            "currency": CURRENCY, "description": "1 × Fake plan", "discount_amounts": [],
+            "discountable": true, "discounts": [], "invoice": invoice, "livemode": false,
+            "metadata": {}, "period": {
+                "start": item["current_period_start"], "end": item["current_period_end"]
+            },
+            "pretax_credit_amounts": [], "quantity": item["quantity"],
+            "subtotal": UNIT_AMOUNT, "taxes": []
+        }),
+        json!({
+            "parent": {
+                "type": "subscription_item_details", "invoice_item_details": null,
+                "subscription_item_details": {
+                    "invoice_item": null, "proration": false, "proration_details": null,
+                    "subscription": subscription["id"], "subscription_item": item["id"]
+                }
+            },
+            "pricing": {
+                "type": "price_details", "unit_amount_decimal": UNIT_AMOUNT.to_string(),
+                "price_details": {"price": item["price"]["id"], "product": PRODUCT}
+            }
+        }),
+    ])
 }
 
 /// A `billing.meter_event` as `POST /v1/billing/meter_events` answers it.

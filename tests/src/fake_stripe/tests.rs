@@ -532,6 +532,16 @@ async fn an_invoice_made_for_a_subscription_is_retrieved() {
         .expect("retrieve");
     assert_eq!(invoice.status, Some(stripe_shared::InvoiceStatus::Open));
     assert_eq!(invoice.amount_remaining, invoice.amount_due);
+    assert!(invoice.subscription.is_none(), "not where endive puts it");
+    let line = &invoice.lines.data[0];
+    let item_parent = line
+        .parent
+        .as_ref()
+        .and_then(|parent| parent.subscription_item_details.as_ref());
+    assert_eq!(
+        item_parent.and_then(|details| details.subscription.as_deref()),
+        subscription["id"].as_str()
+    );
     let parent = invoice
         .parent
         .and_then(|parent| parent.subscription_details);
