@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod fake_stripe;
 pub mod fleet;
 pub mod postgres;
 pub mod proxy;
