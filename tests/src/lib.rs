@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod runtime;
 pub mod runtime_bench;
 pub mod signup_bench;
+pub mod webhook_bench;
 
 pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};
