@@ -143,8 +143,7 @@ async fn post_all(app: &TestApp, bodies: Vec<String>, clients: usize) -> Vec<Dur
             let client = app.client.clone();
             let url = url.clone();
             async move {
-                let header =
-                    fake_stripe::signature(&body, SECRET, chrono::Utc::now().timestamp());
+                let header = fake_stripe::signature(&body, SECRET, chrono::Utc::now().timestamp());
                 let started = Instant::now();
                 let response = client
                     .post(&url)
@@ -155,7 +154,12 @@ async fn post_all(app: &TestApp, bodies: Vec<String>, clients: usize) -> Vec<Dur
                     .await
                     .expect("delivery sent");
                 let status = response.status().as_u16();
-                assert_eq!(status, 200, "delivery refused: {}", response.text().await.unwrap_or_default());
+                assert_eq!(
+                    status,
+                    200,
+                    "delivery refused: {}",
+                    response.text().await.unwrap_or_default()
+                );
                 started.elapsed()
             }
         })
@@ -190,7 +194,10 @@ async fn wait_until_applied(app: &TestApp) -> LedgerCount {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let pending: i64 = control
-            .query_one("SELECT count(*) FROM stripe_events WHERE state = 'pending'", &[])
+            .query_one(
+                "SELECT count(*) FROM stripe_events WHERE state = 'pending'",
+                &[],
+            )
             .await
             .expect("pending count")
             .get(0);
@@ -260,7 +267,10 @@ pub fn report(run: &WebhookRun) -> String {
         "applied: {} events in {:.1} s after the last ack ({:.0} events/s)",
         run.ledger.processed,
         run.apply_elapsed.as_secs_f64(),
-        rate(run.ledger.processed as usize, run.apply_elapsed.max(Duration::from_millis(1)))
+        rate(
+            run.ledger.processed as usize,
+            run.apply_elapsed.max(Duration::from_millis(1))
+        )
     ));
     lines.push(format!(
         "ledger: {} rows for {} distinct events, {} deliveries recorded, {} processed, \

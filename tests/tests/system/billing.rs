@@ -57,7 +57,14 @@ async fn deliver(api: &AdminApi, payload: &str, secret: &str) -> Reply {
     system_tests::admin::read(response).await
 }
 
-async fn billing_call(api: &AdminApi, company: &Company, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+async fn billing_call(
+    api: &AdminApi,
+    company: &Company,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
     api.tenant_call(&company.slug, method, path, Some(token), body)
         .await
 }
@@ -118,7 +125,15 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
     let company = api.company("walk", "starter").await;
     let token = api.owner_token(&company).await;
 
-    let checkout = billing_call(&api, &company, &token, Method::POST, "/api/v1/billing/checkout", Some(json!({ "plan": "starter" }))).await;
+    let checkout = billing_call(
+        &api,
+        &company,
+        &token,
+        Method::POST,
+        "/api/v1/billing/checkout",
+        Some(json!({ "plan": "starter" })),
+    )
+    .await;
     assert_eq!(checkout.status, 200, "{:?}", checkout.body);
     let url = checkout.body["url"].as_str().expect("a Checkout URL");
     let session = stripe
@@ -127,37 +142,66 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
         .find(|session| session["url"] == url)
         .expect("the session behind the URL");
     let completed = stripe.complete_checkout(session["id"].as_str().expect("id"));
-    let subscription_id = completed["subscription"].as_str().expect("subscription").to_owned();
+    let subscription_id = completed["subscription"]
+        .as_str()
+        .expect("subscription")
+        .to_owned();
     let stale_active = stripe.subscription(&subscription_id).expect("subscription");
 
     // checkout.session.completed, signed with the old secret (rotation), then the same
     // event again: one effect.
     let event = stripe.event("checkout.session.completed", completed.clone());
     assert_eq!(deliver(&api, &event, OLD_SECRET).await.status, 200);
-    eventually("the company is active", || async { billing_state(&api, &company).await == "active" }).await;
+    eventually("the company is active", || async {
+        billing_state(&api, &company).await == "active"
+    })
+    .await;
     let again = deliver(&api, &event, SECRET).await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_eq!(again.body["duplicate"], true);
 
     // The payment fails: past_due, still served, and /me says so.
     stripe.set_subscription_status(&subscription_id, "past_due");
-    let failed = stripe.event("invoice.payment_failed", stripe.invoice_for(&subscription_id, "open"));
+    let failed = stripe.event(
+        "invoice.payment_failed",
+        stripe.invoice_for(&subscription_id, "open"),
+    );
     assert_eq!(deliver(&api, &failed, SECRET).await.status, 200);
     // An older `updated` event arriving late must not undo the newer state.
     let late = stripe.event("customer.subscription.updated", stale_active);
     assert_eq!(deliver(&api, &late, SECRET).await.status, 200);
-    eventually("the company is past due", || async { billing_state(&api, &company).await == "past_due" }).await;
-    eventually("every event applied", || async {
-        count(&api, "SELECT count(*) FROM stripe_events WHERE state = 'pending'").await == 0
+    eventually("the company is past due", || async {
+        billing_state(&api, &company).await == "past_due"
     })
     .await;
-    assert_eq!(billing_state(&api, &company).await, "past_due", "the late event changed nothing");
+    eventually("every event applied", || async {
+        count(
+            &api,
+            "SELECT count(*) FROM stripe_events WHERE state = 'pending'",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert_eq!(
+        billing_state(&api, &company).await,
+        "past_due",
+        "the late event changed nothing"
+    );
     let me = billing_call(&api, &company, &token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(me.status, 200, "{:?}", me.body);
     assert_eq!(me.body["billing"]["state"], "past_due", "{:?}", me.body);
-    assert!(me.body["billing"]["grace_ends_at"].is_string(), "{:?}", me.body);
+    assert!(
+        me.body["billing"]["grace_ends_at"].is_string(),
+        "{:?}",
+        me.body
+    );
     let users = billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None).await;
-    assert_eq!(users.status, 200, "served during the grace period: {:?}", users.body);
+    assert_eq!(
+        users.status, 200,
+        "served during the grace period: {:?}",
+        users.body
+    );
 
     // The grace period ends (moved into the past): the sweep suspends, the runtime says 402.
     let control = system_tests::fleet::connect(&api.app.db.url()).await;
@@ -169,7 +213,10 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
         .await
         .expect("grace moved");
     eventually("the runtime answers 402", || async {
-        billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None).await.status == 402
+        billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None)
+            .await
+            .status
+            == 402
     })
     .await;
     let refused = billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None).await;
@@ -177,17 +224,27 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
     let me = billing_call(&api, &company, &token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(me.status, 200, "/me still answers: {:?}", me.body);
     let page = billing_call(&api, &company, &token, Method::GET, "/api/v1/billing", None).await;
-    assert_eq!(page.status, 200, "the billing page still answers: {:?}", page.body);
+    assert_eq!(
+        page.status, 200,
+        "the billing page still answers: {:?}",
+        page.body
+    );
 
     // invoice.paid: served again within a second of the delivery.
     stripe.set_subscription_status(&subscription_id, "active");
     let paid = stripe.event("invoice.paid", stripe.invoice_for(&subscription_id, "paid"));
     assert_eq!(deliver(&api, &paid, SECRET).await.status, 200);
     let restored_in = eventually("served again", || async {
-        billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None).await.status == 200
+        billing_call(&api, &company, &token, Method::GET, "/api/v1/users", None)
+            .await
+            .status
+            == 200
     })
     .await;
-    assert!(restored_in < Duration::from_secs(1), "restored after {restored_in:?}");
+    assert!(
+        restored_in < Duration::from_secs(1),
+        "restored after {restored_in:?}"
+    );
 
     // Emails, once each.
     eventually("the billing emails are written", || async {
@@ -198,13 +255,22 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
     .await;
     let subjects = mail_subjects(&api, &company.admin_email);
     for wanted in ["a payment failed", "access suspended", "access restored"] {
-        let sent = subjects.iter().filter(|subject| subject.contains(wanted)).count();
+        let sent = subjects
+            .iter()
+            .filter(|subject| subject.contains(wanted))
+            .count();
         assert_eq!(sent, 1, "`{wanted}` sent once: {subjects:?}");
     }
 
     // The audit log has Stripe's changes and the grace sweep's.
     let synced = api.audit("billing.synced").await;
-    assert!(synced.iter().any(|entry| entry["actor_kind"] == "stripe" && entry["target_id"] == company.id.as_str()), "{synced:?}");
+    assert!(
+        synced
+            .iter()
+            .any(|entry| entry["actor_kind"] == "stripe"
+                && entry["target_id"] == company.id.as_str()),
+        "{synced:?}"
+    );
     let grace = api.audit("billing.grace_ended").await;
     assert_eq!(grace.len(), 1, "{grace:?}");
     assert_eq!(
@@ -216,7 +282,12 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
 
 /// A company known only to billing: a control row (no database: billing never needs
 /// one) with a customer and a subscription in `status` at the fake.
-async fn billed_company(api: &AdminApi, stripe: &FakeStripe, slug: &str, status: &str) -> (uuid::Uuid, String) {
+async fn billed_company(
+    api: &AdminApi,
+    stripe: &FakeStripe,
+    slug: &str,
+    status: &str,
+) -> (uuid::Uuid, String) {
     let customer = format!("cus_{slug}");
     let subscription = stripe.create_subscription(&customer, PRICE_STARTER, status);
     let subscription_id = subscription["id"].as_str().expect("id").to_owned();
@@ -226,7 +297,13 @@ async fn billed_company(api: &AdminApi, stripe: &FakeStripe, slug: &str, status:
             "INSERT INTO tenants (slug, name, status, plan_code, admin_email, \
                stripe_customer_id, stripe_subscription_id, billing_state) \
              VALUES ($1, $1, 'active', 'starter', $2, $3, $4, $5) RETURNING id",
-            &[&slug, &format!("boss@{slug}.example"), &customer, &subscription_id, &status],
+            &[
+                &slug,
+                &format!("boss@{slug}.example"),
+                &customer,
+                &subscription_id,
+                &status,
+            ],
         )
         .await
         .expect("tenant row")
@@ -266,16 +343,28 @@ async fn events_out_of_order_or_unparsable_are_applied_from_what_stripe_says_now
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
     eventually("every event applied", || async {
-        count(&api, "SELECT count(*) FROM stripe_events WHERE state = 'processed'").await == 3
+        count(
+            &api,
+            "SELECT count(*) FROM stripe_events WHERE state = 'processed'",
+        )
+        .await
+            == 3
     })
     .await;
     assert_eq!(
-        count(&api, "SELECT count(*) FROM stripe_events WHERE parse_error IS NOT NULL").await,
+        count(
+            &api,
+            "SELECT count(*) FROM stripe_events WHERE parse_error IS NOT NULL"
+        )
+        .await,
         1,
         "the unparsable event is flagged"
     );
     let (status, state, kind) = tenant_row(&api, tenant).await;
-    assert_eq!((status.as_str(), state.as_str(), kind.as_deref()), ("suspended", "unpaid", Some("billing")));
+    assert_eq!(
+        (status.as_str(), state.as_str(), kind.as_deref()),
+        ("suspended", "unpaid", Some("billing"))
+    );
 }
 
 #[tokio::test]
@@ -293,24 +382,34 @@ async fn reconciliation_repairs_what_a_missed_webhook_left_behind() {
     let (paying, _) = billed_company(&api, &stripe, "paying", "active").await;
     // Stripe canceled one and nobody told us; we suspended the other by mistake.
     stripe.set_subscription_status(&canceled_sub, "canceled");
-    provisioner::tenants::suspend(&api_db(&api).await, paying, common::entities::SuspensionKind::Billing, "lost event")
-        .await
-        .expect("suspended");
+    provisioner::tenants::suspend(
+        &api_db(&api).await,
+        paying,
+        common::entities::SuspensionKind::Billing,
+        "lost event",
+    )
+    .await
+    .expect("suspended");
     eventually("both repaired", || async {
-        tenant_row(&api, canceled).await.0 == "suspended" && tenant_row(&api, paying).await.0 == "active"
+        tenant_row(&api, canceled).await.0 == "suspended"
+            && tenant_row(&api, paying).await.0 == "active"
     })
     .await;
     let repaired = api.audit("billing.repaired").await;
     for tenant in [canceled, paying] {
         assert!(
-            repaired.iter().any(|entry| entry["target_id"] == tenant.to_string()),
+            repaired
+                .iter()
+                .any(|entry| entry["target_id"] == tenant.to_string()),
             "{tenant} repaired: {repaired:?}"
         );
     }
 }
 
 async fn api_db(api: &AdminApi) -> sea_orm::DatabaseConnection {
-    sea_orm::Database::connect(api.app.db.url()).await.expect("control db")
+    sea_orm::Database::connect(api.app.db.url())
+        .await
+        .expect("control db")
 }
 
 #[tokio::test]
@@ -322,16 +421,37 @@ async fn a_customer_is_made_once_though_stripe_fails_and_times_out_meanwhile() {
 
     stripe.fail_next(1, fake_stripe::Failure::Delay(Duration::from_secs(3)));
     stripe.fail_next(2, fake_stripe::Failure::Status(500));
-    let portal = billing_call(&api, &company, &token, Method::POST, "/api/v1/billing/portal", None).await;
+    let portal = billing_call(
+        &api,
+        &company,
+        &token,
+        Method::POST,
+        "/api/v1/billing/portal",
+        None,
+    )
+    .await;
     assert_eq!(portal.status, 503, "{:?}", portal.body);
     assert_eq!(portal.code(), "billing_unavailable");
     assert!(portal.header("retry-after").is_some());
 
     eventually("the customer job made the customer", || async {
-        count(&api, "SELECT count(*) FROM tenants WHERE slug = 'flaky' AND stripe_customer_id IS NOT NULL").await == 1
+        count(
+            &api,
+            "SELECT count(*) FROM tenants WHERE slug = 'flaky' AND stripe_customer_id IS NOT NULL",
+        )
+        .await
+            == 1
     })
     .await;
-    let portal = billing_call(&api, &company, &token, Method::POST, "/api/v1/billing/portal", None).await;
+    let portal = billing_call(
+        &api,
+        &company,
+        &token,
+        Method::POST,
+        "/api/v1/billing/portal",
+        None,
+    )
+    .await;
     assert_eq!(portal.status, 200, "{:?}", portal.body);
     assert_eq!(stripe.customers().len(), 1, "one customer");
     let keys: std::collections::BTreeSet<_> = stripe
@@ -340,14 +460,33 @@ async fn a_customer_is_made_once_though_stripe_fails_and_times_out_meanwhile() {
         .filter(|request| request.method == "POST" && request.path == "/v1/customers")
         .map(|request| request.idempotency_key)
         .collect();
-    assert_eq!(keys.len(), 1, "every attempt carried the same key: {keys:?}");
+    assert_eq!(
+        keys.len(),
+        1,
+        "every attempt carried the same key: {keys:?}"
+    );
 
-    let unpriced = api.patch("/api/v1/plans/growth", json!({ "stripe_price_id": null })).await;
+    let unpriced = api
+        .patch("/api/v1/plans/growth", json!({ "stripe_price_id": null }))
+        .await;
     assert_eq!(unpriced.status, 200, "{:?}", unpriced.body);
-    let checkout = billing_call(&api, &company, &token, Method::POST, "/api/v1/billing/checkout", Some(json!({ "plan": "growth" }))).await;
+    let checkout = billing_call(
+        &api,
+        &company,
+        &token,
+        Method::POST,
+        "/api/v1/billing/checkout",
+        Some(json!({ "plan": "growth" })),
+    )
+    .await;
     assert_eq!(checkout.status, 409, "{:?}", checkout.body);
     assert_eq!(checkout.code(), "plan_not_billable");
-    assert!(checkout.body["detail"].as_str().unwrap_or_default().contains("growth"));
+    assert!(
+        checkout.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("growth")
+    );
 }
 
 #[tokio::test]
@@ -378,7 +517,10 @@ async fn finished_days_of_api_calls_reach_the_meter_once_even_when_rerun() {
     // A crash after Stripe took a report but before we recorded it: the rerun sends the
     // same identifier, which Stripe counts once.
     control
-        .execute("DELETE FROM billing_usage_reports WHERE day = current_date - 1", &[])
+        .execute(
+            "DELETE FROM billing_usage_reports WHERE day = current_date - 1",
+            &[],
+        )
         .await
         .expect("forget one");
     eventually("the forgotten day recorded again", || async {
@@ -389,8 +531,18 @@ async fn finished_days_of_api_calls_reach_the_meter_once_even_when_rerun() {
     assert_eq!(events.len(), 2, "{events:?}");
     let total: i64 = events
         .iter()
-        .map(|event| event["payload"]["value"].as_str().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0))
+        .map(|event| {
+            event["payload"]["value"]
+                .as_str()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
         .sum();
     assert_eq!(total, 1545, "today's calls wait for the day to end");
-    assert!(events.iter().all(|event| event["identifier"].as_str().unwrap_or_default().starts_with(&format!("usage-{tenant}-"))));
+    assert!(events.iter().all(|event| {
+        event["identifier"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&format!("usage-{tenant}-"))
+    }));
 }
