@@ -11,6 +11,7 @@
 //!   grace, suspend for billing, restore, cancel), audited and announced;
 //! - [`account`]: what tenant admins and super-admins do (overview, Checkout, the billing
 //!   portal, a change of paid plan, cancel at period end) and the tenant's customer;
+//! - [`ledger`]: the stored events as operators see them, and retrying a failed one;
 //! - `housekeeping`: grace and retention sweeps, metered usage, reconciliation;
 //! - `mail`: the billing emails, each recorded before it is sent, so it goes out once;
 //! - [`BillingLoop`]: the background loop a provisioner worker runs beside its jobs.
@@ -20,6 +21,7 @@ pub mod account;
 mod error;
 mod events;
 mod housekeeping;
+pub mod ledger;
 pub(crate) mod mail;
 mod stripe;
 pub mod webhook;
