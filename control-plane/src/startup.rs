@@ -42,6 +42,7 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             .configure(|config| http::configure_basics(config, json_limit))
             .route("/readyz", web::get().to(readyz))
             .configure(crate::api::configure)
+            .configure(|config| crate::api::webhooks::configure(config, json_limit))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .default_service(web::to(http::not_found))
     })

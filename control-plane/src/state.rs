@@ -9,6 +9,7 @@ use common::crypto::Keyring;
 use common::http::StartupStatus;
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
+use provisioner::billing::Billing;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Set once the configured `default` server is registered (readiness waits for it).
     pub default_server: StartupStatus,
+    /// Billing through Stripe; disabled (every billing route answers 409) without a key.
+    pub billing: Billing,
 }
 
 /// The settings handlers read, resolved once at start.
@@ -37,8 +40,10 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// `provisioner.default_server_url` is set: ready only once `default` is registered.
     pub expects_default_server: bool,
-    /// Where tenants reach the runtime (sign-in URLs).
+    /// Where tenants reach the runtime (sign-in URLs, billing return URLs).
     pub tenant_origin: TenantOrigin,
+    /// Largest request body accepted (JSON bodies and Stripe's webhook alike).
+    pub max_body_bytes: usize,
 }
 
 impl AppState {
@@ -55,6 +60,9 @@ impl AppState {
             "no key to sign tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
         )?;
         let control_plane = &settings.control_plane;
+        let tenant_origin = settings.tenant_runtime.tenant_origin(runtime_port);
+        let billing = Billing::from_settings(settings, tenant_origin.clone())
+            .context("the Stripe client cannot be built from `billing.*`")?;
         Ok(Self {
             db,
             bootstrap: StartupStatus::waiting("control database not migrated yet"),
@@ -67,9 +75,11 @@ impl AppState {
                 refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,
                 trust_forwarded_for: control_plane.trust_forwarded_for,
                 expects_default_server: settings.provisioner.default_server_url.is_some(),
-                tenant_origin: settings.tenant_runtime.tenant_origin(runtime_port),
+                tenant_origin,
+                max_body_bytes: control_plane.max_body_bytes,
             }),
             default_server: StartupStatus::waiting("server `default` not registered yet"),
+            billing,
         })
     }
 }

@@ -22,6 +22,7 @@ AUDIT_CURSOR = "OTAwMDAwMDAw"
 BODY = {
     ("POST", "/api/v1/tenants"): {"plan": PLAN},
     ("PATCH", "/api/v1/tenants/{id}"): {"plan": PLAN},
+    ("POST", "/api/v1/tenants/{id}/billing/plan"): {"plan": PLAN},
     ("POST", "/api/v1/signup"): {"plan": PLAN},
     # Registering needs an admin URL that connects: the platform's own cluster, with no
     # spares so that the run does not fill it with databases.

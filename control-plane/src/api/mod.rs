@@ -1,9 +1,11 @@
 //! The admin API under `/api/v1`: one module per resource, what provisioner errors mean,
-//! pagination, idempotency, request metadata, and the OpenAPI document.
+//! pagination, idempotency, request metadata, and the OpenAPI document; beside it, outside
+//! `/api/v1` and admin auth, Stripe's webhook (`webhooks`).
 
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod error;
 pub mod idempotency;
 pub mod impersonation;
@@ -16,6 +18,7 @@ pub mod servers;
 pub mod signup;
 pub mod tenants;
 pub mod validate;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -40,6 +43,15 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/tenants/{id}", web::delete().to(tenants::delete))
             .route("/tenants/{id}/suspend", web::post().to(tenants::suspend))
             .route("/tenants/{id}/resume", web::post().to(tenants::resume))
+            .route("/tenants/{id}/billing", web::get().to(billing::show))
+            .route(
+                "/tenants/{id}/billing/plan",
+                web::post().to(billing::change_plan),
+            )
+            .route(
+                "/tenants/{id}/billing/cancel",
+                web::post().to(billing::cancel),
+            )
             .route(
                 "/tenants/{id}/impersonate",
                 web::post().to(impersonation::impersonate),

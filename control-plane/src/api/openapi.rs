@@ -3,7 +3,9 @@
 //! `control-plane/openapi.json`, and a test fails when the two drift apart
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
-use crate::api::{admins, audit, auth, impersonation, jobs, plans, servers, signup, tenants};
+use crate::api::{
+    admins, audit, auth, billing, impersonation, jobs, plans, servers, signup, tenants, webhooks,
+};
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
     StandardError, UNAUTHORIZED_ERROR, When,
@@ -62,23 +64,27 @@ impl Modify for BearerAuth {
         admins::list, admins::create, admins::update,
         tenants::list, tenants::create, tenants::show, tenants::update,
         tenants::suspend, tenants::resume, tenants::delete,
+        billing::show, billing::change_plan, billing::cancel,
         impersonation::impersonate,
         jobs::show,
         plans::list, plans::create, plans::show, plans::update,
         servers::list, servers::register, servers::update, servers::drain, servers::activate,
         signup::signup, signup::slug_availability,
         audit::list,
+        webhooks::receive_stripe_event,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES),
     tags(
         (name = "auth", description = "Admin login, sessions and 2FA"),
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "tenants", description = "Tenant lifecycle"),
+        (name = "billing", description = "A tenant's billing through Stripe (409 `billing_disabled` without a Stripe key)"),
         (name = "jobs", description = "Provisioning progress"),
         (name = "plans", description = "Plans and limits"),
         (name = "servers", description = "Tenant database servers"),
         (name = "signup", description = "Self-serve signup (public)"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "webhooks", description = "Stripe's event deliveries (public; the `Stripe-Signature` header authenticates them)"),
     )
 )]
 pub struct ApiDoc;
@@ -118,6 +124,7 @@ mod tests {
             "/api/v1/auth/logout",
             "/api/v1/signup",
             "/api/v1/signup/slug-availability",
+            "/webhooks/stripe",
         ];
         for (path, operations) in doc["paths"].as_object().expect("paths") {
             for (method, operation) in operations.as_object().expect("operations") {

@@ -1,4 +1,5 @@
-//! `/api/v1/plans`: plans and the limits they grant. A change is announced through the
+//! `/api/v1/plans`: plans and the limits they grant, and the Stripe price a paid plan is
+//! billed at (`stripe_price_id`, one plan per price). A change is announced through the
 //! provisioner (`plan:{code}` on the tenant change feed), so every runtime reloads the
 //! limits of that plan's tenants without a restart.
 
@@ -20,9 +21,13 @@ use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryOrder, QuerySelect, Statement, TransactionTrait,
     Value,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+
+/// The unique index that keeps a Stripe price on one plan (control migration 000010).
+const PRICE_INDEX: &str = "plans_stripe_price_id_key";
 
 /// What a plan grants each of its tenants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -69,6 +74,9 @@ pub struct PlanView {
     pub trial_days: i32,
     pub price_cents: i64,
     pub currency: String,
+    /// The Stripe price its subscriptions are billed at; `null`: not billable through
+    /// Stripe (free, or assigned by admins).
+    pub stripe_price_id: Option<String>,
     pub is_public: bool,
     pub archived: bool,
     pub created_at: DateTime<Utc>,
@@ -98,8 +106,22 @@ pub struct NewPlan {
     #[serde(default = "default_currency")]
     #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: String,
+    /// The Stripe price (`price_...`) the plan is billed at; unique across plans.
+    #[serde(default)]
+    #[schema(schema_with = price_schema)]
+    pub stripe_price_id: Option<String>,
     #[serde(default = "default_true")]
     pub is_public: bool,
+}
+
+/// `price_` and up to 249 visible ASCII characters, or `null`: what [`price_id`] accepts.
+fn price_schema() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .min_length(Some(7))
+        .max_length(Some(255))
+        .pattern(Some("^price_[!-~]+$"))
+        .build()
 }
 
 fn plan_name_schema() -> utoipa::openapi::Object {
@@ -132,8 +154,20 @@ pub struct PlanPatch {
     pub trial_days: Option<i64>,
     #[schema(minimum = 0)]
     pub price_cents: Option<i64>,
+    /// A Stripe price (`price_...`), or `null` to clear it; absent keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = price_schema)]
+    pub stripe_price_id: Option<Option<String>>,
     pub is_public: Option<bool>,
     pub archived: Option<bool>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`,
+/// through `#[serde(default)]`): plain `Option<Option<_>>` would read `null` as absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl From<&plans::Model> for PlanView {
@@ -154,6 +188,7 @@ impl From<&plans::Model> for PlanView {
             trial_days: plan.trial_days,
             price_cents: plan.price_cents,
             currency: plan.currency.clone(),
+            stripe_price_id: plan.stripe_price_id.clone(),
             is_public: plan.is_public,
             archived: plan.archived,
             created_at: plan.created_at.with_timezone(&Utc),
@@ -200,7 +235,26 @@ fn check_plan(validator: &mut Validator, plan: &PlanView) {
         )
         .check("features", known_modules(&plan.features))
         .check("trial_days", in_range(plan.trial_days.into(), 0, 365))
-        .check("price_cents", in_range(plan.price_cents, 0, i64::MAX));
+        .check("price_cents", in_range(plan.price_cents, 0, i64::MAX))
+        .check("stripe_price_id", price_id(plan.stripe_price_id.as_deref()));
+}
+
+/// A Stripe price id: `price_` then visible ASCII, 255 characters at most (Stripe's ids
+/// are shorter; the bound keeps junk out of the unique index).
+fn price_id(price: Option<&str>) -> Result<(), String> {
+    let Some(price) = price else {
+        return Ok(());
+    };
+    let ok = price.len() <= 255
+        && price
+            .strip_prefix("price_")
+            .is_some_and(|rest| !rest.is_empty())
+        && price.bytes().all(|byte| byte.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err("must be a Stripe price id: `price_` and up to 249 visible characters".into())
+    }
 }
 
 fn description(text: &str) -> Result<(), String> {
@@ -284,7 +338,7 @@ async fn find(db: &impl ConnectionTrait, code: &str, lock: bool) -> ApiResult<pl
 /// Create a plan.
 #[utoipa::path(post, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
     request_body = NewPlan,
-    responses((status = 201, body = PlanView), (status = 409, description = "`plan_exists`", body = crate::api::openapi::ProblemDoc),
+    responses((status = 201, body = PlanView), (status = 409, description = "`plan_exists`, `price_in_use` (another plan has this Stripe price)", body = crate::api::openapi::ProblemDoc),
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -303,6 +357,7 @@ pub async fn create(
         trial_days: i32::try_from(body.trial_days).unwrap_or(-1),
         price_cents: body.price_cents,
         currency: body.currency.to_lowercase(),
+        stripe_price_id: body.stripe_price_id,
         is_public: body.is_public,
         archived: false,
         created_at: now,
@@ -315,23 +370,29 @@ pub async fn create(
     check_plan(&mut validator, &plan);
     validator.finish()?;
     let txn = state.db.begin().await?;
-    let inserted = txn.execute_raw(write(&plan, true)).await;
-    match inserted {
-        Err(error) if is_unique_violation(&error) => {
-            return Err(ApiError::conflict(
-                "plan_exists",
-                format!("a plan `{}` exists", plan.code),
-            ));
-        }
-        other => {
-            other?;
-        }
-    }
+    txn.execute_raw(write(&plan, true))
+        .await
+        .map_err(|error| write_error(error, &plan))?;
     let entry = Entry::new(&admin, "plan.created", "plan", &plan.code).after(json!(plan));
     audit::record(&txn, &meta, entry).await?;
     let stored = find(&txn, &plan.code, false).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(PlanView::from(&stored)))
+}
+
+/// A unique violation is a taken code or a Stripe price another plan has.
+fn write_error(error: sea_orm::DbErr, plan: &PlanView) -> ApiError {
+    if !is_unique_violation(&error) {
+        return error.into();
+    }
+    if error.to_string().contains(PRICE_INDEX) {
+        let price = plan.stripe_price_id.as_deref().unwrap_or_default();
+        return ApiError::conflict(
+            "price_in_use",
+            format!("another plan is billed at the Stripe price `{price}`"),
+        );
+    }
+    ApiError::conflict("plan_exists", format!("a plan `{}` exists", plan.code))
 }
 
 fn currency(code: &str) -> Result<(), String> {
@@ -352,6 +413,7 @@ fn dedup(mut features: Vec<String>) -> Vec<String> {
 #[utoipa::path(patch, path = "/api/v1/plans/{code}", tag = "plans", security(("bearer" = [])),
     params(("code" = String, Path)), request_body = PlanPatch,
     responses((status = 200, body = PlanView), (status = 404, body = crate::api::openapi::ProblemDoc),
+        (status = 409, description = "`price_in_use` (another plan has this Stripe price)", body = crate::api::openapi::ProblemDoc),
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -368,7 +430,9 @@ pub async fn update(
     let mut validator = Validator::default();
     check_plan(&mut validator, &after);
     validator.finish()?;
-    txn.execute_raw(write(&after, false)).await?;
+    txn.execute_raw(write(&after, false))
+        .await
+        .map_err(|error| write_error(error, &after))?;
     provisioner::tenants::plan_changed(&txn, &after.code)
         .await
         .map_err(provision_error)?;
@@ -409,6 +473,9 @@ fn apply(mut plan: PlanView, patch: PlanPatch) -> PlanView {
         plan.trial_days = i32::try_from(days).unwrap_or(-1);
     }
     plan.price_cents = patch.price_cents.unwrap_or(plan.price_cents);
+    if let Some(price) = patch.stripe_price_id {
+        plan.stripe_price_id = price;
+    }
     plan.is_public = patch.is_public.unwrap_or(plan.is_public);
     plan.archived = patch.archived.unwrap_or(plan.archived);
     plan
@@ -420,14 +487,15 @@ fn write(plan: &PlanView, insert: bool) -> Statement {
     let sql = if insert {
         "INSERT INTO plans (code, name, description, max_users, max_storage_mb, \
            api_requests_per_minute, api_calls_per_month, max_concurrent_requests, \
-           max_db_connections, features, trial_days, price_cents, currency, is_public, archived) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+           max_db_connections, features, trial_days, price_cents, currency, is_public, archived, \
+           stripe_price_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     } else {
         "UPDATE plans SET name = $2, description = $3, max_users = $4, max_storage_mb = $5, \
            api_requests_per_minute = $6, api_calls_per_month = $7, \
            max_concurrent_requests = $8, max_db_connections = $9, features = $10, \
            trial_days = $11, price_cents = $12, currency = $13, is_public = $14, \
-           archived = $15, updated_at = now() WHERE code = $1"
+           archived = $15, stripe_price_id = $16, updated_at = now() WHERE code = $1"
     };
     let int = |value: i64| Value::from(i32::try_from(value).unwrap_or(i32::MAX));
     Statement::from_sql_and_values(
@@ -449,6 +517,32 @@ fn write(plan: &PlanView, insert: bool) -> Statement {
             plan.currency.clone().into(),
             plan.is_public.into(),
             plan.archived.into(),
+            plan.stripe_price_id.clone().into(),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stripe_price_id_starts_with_price_and_is_visible_ascii() {
+        assert!(price_id(None).is_ok());
+        assert!(price_id(Some("price_1PqXyZ")).is_ok());
+        assert!(price_id(Some(&format!("price_{}", "a".repeat(249)))).is_ok());
+        for bad in ["", "price_", "prod_123", "price_ 1", "price_é", "PRICE_1"] {
+            assert!(price_id(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(price_id(Some(&format!("price_{}", "a".repeat(250)))).is_err());
+    }
+
+    #[test]
+    fn a_patch_tells_a_null_price_from_an_absent_one() {
+        let cleared: PlanPatch =
+            serde_json::from_str(r#"{"stripe_price_id": null}"#).expect("json");
+        assert_eq!(cleared.stripe_price_id, Some(None));
+        let kept: PlanPatch = serde_json::from_str("{}").expect("json");
+        assert_eq!(kept.stripe_price_id, None);
+    }
 }

@@ -1,6 +1,12 @@
 //! Self-serve signup (public): a company picks a slug and a plan, gets a tenant on a trial
 //! with its admin already able to log in once provisioning finishes, and a welcome email.
 //! Rate-limited per client IP; the slug check lets a form say "taken" before submitting.
+//!
+//! With billing enabled, a plan that will be paid for through Stripe (it has a price, or a
+//! trial that ends in Checkout) gets its Stripe customer made in the background (a
+//! `stripe_customer` job queued in the signup's transaction, so Stripe being down never
+//! fails a signup); a paid plan without a trial answers `checkout_required`, and the
+//! admin subscribes through the runtime's `POST /api/v1/billing/checkout` once signed in.
 
 use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
@@ -12,6 +18,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult, Validator};
 use common::ids::TenantSlug;
+use provisioner::billing::account;
 use provisioner::tenants::{self as lifecycle, NewTenant};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde::{Deserialize, Serialize};
@@ -49,6 +56,28 @@ pub struct SignupResponse {
     pub trial_ends_at: Option<DateTime<Utc>>,
     /// Where the company's users sign in once provisioning is done.
     pub login_url: String,
+    /// The plan is paid for through Stripe without a trial: once signed in, the admin
+    /// subscribes through Checkout (the runtime's `POST /api/v1/billing/checkout`).
+    pub checkout_required: bool,
+}
+
+/// What signup needs to know of the chosen plan.
+#[derive(Debug)]
+struct SignupPlan {
+    trial_days: i32,
+    stripe_price_id: Option<String>,
+}
+
+impl SignupPlan {
+    /// Paid through Stripe from the first day: Checkout comes before anything is billed.
+    fn needs_checkout(&self) -> bool {
+        self.stripe_price_id.is_some() && self.trial_days == 0
+    }
+
+    /// Will meet Stripe sooner or later (a price now, or a trial that ends in Checkout).
+    fn needs_customer(&self) -> bool {
+        self.stripe_price_id.is_some() || self.trial_days > 0
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,7 +93,8 @@ pub struct SlugAvailability {
     pub reason: Option<String>,
 }
 
-/// Sign up a company: 202 with the tenant on a trial and its provisioning job.
+/// Sign up a company: 202 with the tenant on a trial and its provisioning job (and
+/// `checkout_required` when its plan is paid from the first day).
 #[utoipa::path(post, path = "/api/v1/signup", tag = "signup", request_body = SignupRequest,
     responses((status = 202, body = SignupResponse),
         (status = 409, description = "`slug_taken`", body = crate::api::openapi::ProblemDoc),
@@ -103,7 +133,7 @@ pub async fn signup(
         .await
         .map_err(ApiError::internal)?;
     let txn = state.db.begin().await?;
-    require_public_plan(&txn, &body.plan).await?;
+    let plan = require_public_plan(&txn, &body.plan).await?;
     let created = lifecycle::create(
         &txn,
         NewTenant {
@@ -119,11 +149,17 @@ pub async fn signup(
     lifecycle::start_trial(&txn, created.tenant_id, DEFAULT_TRIAL_DAYS)
         .await
         .map_err(provision_error)?;
+    let billed = state.billing.is_enabled();
+    if billed && plan.needs_customer() {
+        account::request_customer(&txn, created.tenant_id).await?;
+    }
+    let checkout_required = billed && plan.needs_checkout();
     let tenant = lifecycle::find(&txn, created.tenant_id)
         .await
         .map_err(provision_error)?;
     let after = json!({ "slug": tenant.slug, "name": tenant.name, "plan": tenant.plan_code,
-                        "admin_email": tenant.admin_email });
+                        "admin_email": tenant.admin_email,
+                        "checkout_required": checkout_required });
     audit::record(
         &txn,
         &meta,
@@ -140,20 +176,25 @@ pub async fn signup(
         job_id: created.job_id,
         trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),
         login_url,
+        checkout_required,
     }))
 }
 
 /// Only public, open plans can be picked at signup.
-async fn require_public_plan(db: &impl ConnectionTrait, plan: &str) -> ApiResult<()> {
+async fn require_public_plan(db: &impl ConnectionTrait, plan: &str) -> ApiResult<SignupPlan> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 AS ok FROM plans WHERE code = $1 AND is_public AND NOT archived",
+            "SELECT trial_days, stripe_price_id FROM plans \
+             WHERE code = $1 AND is_public AND NOT archived",
             [plan.into()],
         ))
         .await?;
     match row {
-        Some(_) => Ok(()),
+        Some(row) => Ok(SignupPlan {
+            trial_days: row.try_get("", "trial_days")?,
+            stripe_price_id: row.try_get("", "stripe_price_id")?,
+        }),
         None => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_plan",
@@ -203,4 +244,30 @@ async fn slug_taken(db: &impl ConnectionTrait, slug: &str) -> ApiResult<bool> {
         ))
         .await?;
     Ok(row.map_or(Ok(false), |row| row.try_get("", "taken"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(trial_days: i32, price: Option<&str>) -> SignupPlan {
+        SignupPlan {
+            trial_days,
+            stripe_price_id: price.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_a_paid_plan_without_a_trial_needs_checkout_at_signup() {
+        assert!(plan(0, Some("price_1")).needs_checkout());
+        assert!(!plan(14, Some("price_1")).needs_checkout());
+        assert!(!plan(0, None).needs_checkout());
+    }
+
+    #[test]
+    fn a_free_plan_without_a_trial_never_meets_stripe() {
+        assert!(!plan(0, None).needs_customer());
+        assert!(plan(14, None).needs_customer());
+        assert!(plan(0, Some("price_1")).needs_customer());
+    }
 }

@@ -113,12 +113,34 @@ pub struct Usage {
     pub sampled_at: Option<DateTime<Utc>>,
 }
 
+/// The tenant's mirror of its Stripe subscription (ids only: nothing here is a secret).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Billing {
+    /// `none`, `trialing`, `active`, `past_due`, `unpaid`, `paused`, `incomplete`, `canceled`.
     pub state: String,
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
     pub trial_ends_at: Option<DateTime<Utc>>,
+    /// When the paid period ends (renews, or ends for good when `cancel_at_period_end`).
+    pub period_end: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    /// When payments started failing (the grace period runs from here).
+    pub past_due_since: Option<DateTime<Utc>>,
+}
+
+impl From<&tenants::Model> for Billing {
+    fn from(tenant: &tenants::Model) -> Self {
+        let utc = |at: Option<sea_orm::prelude::DateTimeWithTimeZone>| at.map(|at| at.to_utc());
+        Self {
+            state: tenant.billing_state.as_str().to_owned(),
+            stripe_customer_id: tenant.stripe_customer_id.clone(),
+            stripe_subscription_id: tenant.stripe_subscription_id.clone(),
+            trial_ends_at: utc(tenant.trial_ends_at),
+            period_end: utc(tenant.billing_period_end),
+            cancel_at_period_end: tenant.billing_cancel_at_period_end,
+            past_due_since: utc(tenant.billing_past_due_since),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -328,12 +350,7 @@ pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> 
             user_count: tenant.user_count,
             sampled_at: tenant.usage_sampled_at.map(|at| at.with_timezone(&Utc)),
         },
-        billing: Billing {
-            state: tenant.billing_state.as_str().to_owned(),
-            stripe_customer_id: tenant.stripe_customer_id.clone(),
-            stripe_subscription_id: tenant.stripe_subscription_id.clone(),
-            trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),
-        },
+        billing: Billing::from(&tenant),
         last_job: last_job.as_ref().map(JobView::from),
         server,
         id: tenant.id,

@@ -87,6 +87,7 @@ pub mod perm {
         ManageTenants,
         ManageServers,
         ManagePlans,
+        ManageBilling,
         Impersonate,
         ManageAdmins
     );

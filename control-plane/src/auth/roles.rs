@@ -14,6 +14,8 @@ pub enum Action {
     ManageServers,
     /// Create and edit plans and their limits.
     ManagePlans,
+    /// Change a tenant's paid plan or cancel its subscription (through Stripe).
+    ManageBilling,
     /// Obtain a short-lived token as a tenant's user.
     Impersonate,
     /// Create admins and change their roles.
@@ -28,6 +30,7 @@ impl Action {
             Self::ManageTenants => "manage tenants",
             Self::ManageServers => "manage database servers",
             Self::ManagePlans => "manage plans",
+            Self::ManageBilling => "manage billing",
             Self::Impersonate => "impersonate tenant users",
             Self::ManageAdmins => "manage admins",
         }
@@ -40,7 +43,7 @@ pub fn allows(role: AdminRole, action: Action) -> bool {
     match role {
         AdminRole::Owner => true,
         AdminRole::Operator => matches!(action, Read | ManageTenants | ManageServers),
-        AdminRole::Billing => matches!(action, Read | ManagePlans),
+        AdminRole::Billing => matches!(action, Read | ManagePlans | ManageBilling),
         AdminRole::Support => matches!(action, Read | Impersonate),
     }
 }
@@ -67,8 +70,17 @@ mod tests {
             Action::ManageTenants,
             Action::ManageServers,
             Action::ManagePlans,
+            Action::ManageBilling,
         ] {
             assert!(!allows(AdminRole::Support, action));
+        }
+    }
+
+    #[test]
+    fn billing_is_managed_by_owners_and_the_billing_role_only() {
+        for role in AdminRole::ALL {
+            let expected = matches!(role, AdminRole::Owner | AdminRole::Billing);
+            assert_eq!(allows(*role, Action::ManageBilling), expected, "{role}");
         }
     }
 }

@@ -5,6 +5,7 @@ mod admin_authz;
 mod admin_catalogue;
 mod admin_tenants;
 mod billing;
+mod billing_admin;
 mod billing_core;
 mod bootstrap;
 mod fleet_ops;
