@@ -6,6 +6,7 @@ pub mod admins;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod billing_events;
 pub mod error;
 pub mod idempotency;
 pub mod impersonation;
@@ -55,6 +56,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route(
                 "/tenants/{id}/impersonate",
                 web::post().to(impersonation::impersonate),
+            )
+            .route("/billing/events", web::get().to(billing_events::list))
+            .route("/billing/events/{id}", web::get().to(billing_events::show))
+            .route(
+                "/billing/events/{id}/retry",
+                web::post().to(billing_events::retry),
             )
             .route("/jobs/{id}", web::get().to(jobs::show))
             .route("/plans", web::get().to(plans::list))

@@ -4,7 +4,7 @@
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
 use crate::api::{
-    admins, audit, auth, billing, impersonation, jobs, plans, servers, signup, tenants, webhooks,
+    admins, audit, auth, billing, billing_events, impersonation, jobs, plans, servers, signup, tenants, webhooks,
 };
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
@@ -65,6 +65,7 @@ impl Modify for BearerAuth {
         tenants::list, tenants::create, tenants::show, tenants::update,
         tenants::suspend, tenants::resume, tenants::delete,
         billing::show, billing::change_plan, billing::cancel,
+        billing_events::list, billing_events::show, billing_events::retry,
         impersonation::impersonate,
         jobs::show,
         plans::list, plans::create, plans::show, plans::update,

@@ -5,8 +5,10 @@
 //! With billing enabled, a plan that will be paid for through Stripe (it has a price, or a
 //! trial that ends in Checkout) gets its Stripe customer made in the background (a
 //! `stripe_customer` job queued in the signup's transaction, so Stripe being down never
-//! fails a signup); a paid plan without a trial answers `checkout_required`, and the
-//! admin subscribes through the runtime's `POST /api/v1/billing/checkout` once signed in.
+//! fails a signup); a paid plan without a trial answers `checkout_required` and, once the
+//! signup is committed, the URL of a Checkout Session made for it (`checkout_url`; `null`
+//! when Stripe could not be reached, and then the admin subscribes through the runtime's
+//! `POST /api/v1/billing/checkout` once signed in).
 
 use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
@@ -59,6 +61,9 @@ pub struct SignupResponse {
     /// The plan is paid for through Stripe without a trial: once signed in, the admin
     /// subscribes through Checkout (the runtime's `POST /api/v1/billing/checkout`).
     pub checkout_required: bool,
+    /// Where to pay when `checkout_required`: a Stripe Checkout Session made for this
+    /// signup (`null` when none is needed, or Stripe could not be reached just now).
+    pub checkout_url: Option<String>,
 }
 
 /// What signup needs to know of the chosen plan.
@@ -169,6 +174,10 @@ pub async fn signup(
     txn.commit().await?;
     let login_url = state.config.tenant_origin.tenant_url(&tenant.slug);
     send_welcome(&state, &tenant.admin_email, &tenant.name, &login_url);
+    let checkout_url = match checkout_required {
+        true => checkout_for(&state, tenant.id, &tenant.plan_code).await,
+        false => None,
+    };
     Ok(HttpResponse::Accepted().json(SignupResponse {
         tenant_id: tenant.id,
         slug: tenant.slug,
@@ -177,7 +186,20 @@ pub async fn signup(
         trial_ends_at: tenant.trial_ends_at.map(|at| at.with_timezone(&Utc)),
         login_url,
         checkout_required,
+        checkout_url,
     }))
+}
+
+/// A Checkout Session for a new paid signup, or `None` when Stripe cannot make one now:
+/// the signup stands either way (its customer job keeps trying), and the admin can start
+/// Checkout again from the billing page.
+async fn checkout_for(state: &AppState, tenant_id: Uuid, plan: &str) -> Option<String> {
+    account::checkout(&state.db, &state.billing, tenant_id, plan)
+        .await
+        .inspect_err(|error| {
+            tracing::warn!(tenant = %tenant_id, "no Checkout Session at signup: {error}");
+        })
+        .ok()
 }
 
 /// Only public, open plans can be picked at signup.

@@ -57,6 +57,29 @@ async fn deliver(api: &AdminApi, payload: &str, secret: &str) -> Reply {
     system_tests::admin::read(response).await
 }
 
+/// Signs up on `starter` (paid, no trial); answers the company once active and the
+/// Checkout URL the signup answered.
+async fn paid_signup(api: &AdminApi, slug: &str) -> (Company, String) {
+    let admin_email = format!("boss@{slug}.example");
+    let body = json!({ "company_name": slug, "slug": slug, "admin_email": admin_email,
+                       "admin_password": system_tests::runtime::OWNER_PASSWORD,
+                       "plan": "starter" });
+    let reply = api
+        .call(Method::POST, "/api/v1/signup", None, Some(body))
+        .await;
+    assert_eq!(reply.status, 202, "{:?}", reply.body);
+    assert_eq!(reply.body["checkout_required"], true, "{:?}", reply.body);
+    let url = reply.body["checkout_url"].as_str().expect("a Checkout URL").to_owned();
+    let job = api.wait_for_job(reply.body["job_id"].as_str().expect("job")).await;
+    assert_eq!(job["state"], "succeeded", "{job:?}");
+    let company = Company {
+        id: reply.body["tenant_id"].as_str().expect("id").to_owned(),
+        slug: slug.to_owned(),
+        admin_email,
+    };
+    (company, url)
+}
+
 async fn billing_call(
     api: &AdminApi,
     company: &Company,
@@ -121,25 +144,13 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
     let stripe = FakeStripe::start().await;
     let api = platform(&stripe).await;
 
-    // Signup on a paid plan without a trial: Checkout is needed.
-    let company = api.company("walk", "starter").await;
+    // Signup on a paid plan without a trial answers a Checkout URL.
+    let (company, url) = paid_signup(&api, "walk").await;
     let token = api.owner_token(&company).await;
-
-    let checkout = billing_call(
-        &api,
-        &company,
-        &token,
-        Method::POST,
-        "/api/v1/billing/checkout",
-        Some(json!({ "plan": "starter" })),
-    )
-    .await;
-    assert_eq!(checkout.status, 200, "{:?}", checkout.body);
-    let url = checkout.body["url"].as_str().expect("a Checkout URL");
     let session = stripe
         .checkout_sessions()
         .into_iter()
-        .find(|session| session["url"] == url)
+        .find(|session| session["url"] == url.as_str())
         .expect("the session behind the URL");
     let completed = stripe.complete_checkout(session["id"].as_str().expect("id"));
     let subscription_id = completed["subscription"]
