@@ -4,6 +4,7 @@ mod admin_auth;
 mod admin_authz;
 mod admin_catalogue;
 mod admin_tenants;
+mod billing_runtime;
 mod bootstrap;
 mod fleet_ops;
 mod health;
