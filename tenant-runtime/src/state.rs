@@ -7,11 +7,11 @@ use crate::registry::{Registry, RegistryConfig};
 use crate::usage::Usage;
 use anyhow::Context as _;
 use common::config::{Settings, TenantOrigin};
-use provisioner::billing::Billing;
 use common::crypto::Keyring;
 use common::http::StartupStatus;
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
+use provisioner::billing::Billing;
 use sea_orm::DatabaseConnection;
 use std::sync::{Arc, OnceLock};
 

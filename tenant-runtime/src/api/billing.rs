@@ -117,9 +117,13 @@ pub async fn change_plan(
     let plan = plan_code(body.into_inner()?)?;
     let current = auth.current;
     let before = json!({ "plan": current.tenant.0.plan.code });
-    let view =
-        account::change_plan(&state.control_db, state.billing(), current.tenant.0.id, &plan)
-            .await?;
+    let view = account::change_plan(
+        &state.control_db,
+        state.billing(),
+        current.tenant.0.id,
+        &plan,
+    )
+    .await?;
     let after = json!({ "plan": view.plan, "state": view.state });
     record(&current, "billing.plan_changed", before, after).await;
     Ok(web::Json(view))
@@ -199,7 +203,16 @@ mod tests {
 
     #[test]
     fn plan_codes_the_plans_table_refuses_are_refused() {
-        for code in ["", "a", "Pro", "1pro", "-pro", "pro plan", "pró", &"a".repeat(41)] {
+        for code in [
+            "",
+            "a",
+            "Pro",
+            "1pro",
+            "-pro",
+            "pro plan",
+            "pró",
+            &"a".repeat(41),
+        ] {
             assert!(!valid_plan_code(code), "{code}");
         }
     }

@@ -11,8 +11,8 @@ mod load;
 pub mod pool;
 
 use budget::ServerBudget;
-use common::crypto::Keyring;
 use chrono::{DateTime, Utc};
+use common::crypto::Keyring;
 use common::entities::{BillingState, SuspensionKind, TenantStatus};
 use dashmap::DashMap;
 use governor::middleware::StateInformationMiddleware;
