@@ -229,7 +229,7 @@ fn check_storage(handle: &TenantHandle, request: &ServiceRequest, path: &str) ->
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let exempt = request.path().starts_with("/api/v1/auth/") || is_billing(path);
+    let exempt = path.starts_with("/api/v1/auth/") || is_billing(path);
     if read_only || exempt || !handle.over_storage_limit() {
         return Ok(());
     }

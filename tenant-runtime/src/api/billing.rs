@@ -6,14 +6,16 @@
 //! A tenant suspended for billing still reaches these routes (the gate lets them through),
 //! so its admin can pay. Plan changes and cancellations go to the tenant's audit log.
 
+use crate::auth::Authorized;
 use crate::auth::perm::BillingManage;
-use crate::auth::{Authorized, CurrentUser};
+use crate::db;
+use crate::gate::Tenant;
 use crate::state::AppState;
 use actix_web::web;
 use common::api_error::{ApiError, ApiResult};
 use common::billing::BillingView;
 use common::http::Body;
-use common::tenant_audit as audit;
+use common::tenant_audit::{self as audit, Actor};
 use provisioner::billing::account;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -39,6 +41,28 @@ fn plan_schema() -> utoipa::openapi::Object {
         .build()
 }
 
+/// A signed-in holder of `billing.manage` and their company. The tenant connection that
+/// checked the permission goes back to the pool here: a Stripe call can take seconds, and
+/// the server's connection budget is shared by all its tenants.
+struct Caller {
+    tenant: Tenant,
+    actor: Actor,
+}
+
+impl Caller {
+    fn new(auth: Authorized<BillingManage>) -> Self {
+        let current = auth.current;
+        Self {
+            actor: current.actor(),
+            tenant: current.tenant,
+        }
+    }
+
+    fn tenant_id(&self) -> uuid::Uuid {
+        self.tenant.0.id
+    }
+}
+
 /// Where to send the user's browser next (a Stripe-hosted page).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Redirect {
@@ -54,8 +78,8 @@ pub async fn show(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let tenant = auth.current.tenant.0.id;
-    let view = account::overview(&state.control_db, state.billing(), tenant).await?;
+    let caller = Caller::new(auth);
+    let view = account::overview(&state.control_db, state.billing(), caller.tenant_id()).await?;
     Ok(web::Json(view))
 }
 
@@ -76,8 +100,9 @@ pub async fn checkout(
     body: Body<PlanChoice>,
 ) -> ApiResult<web::Json<Redirect>> {
     let plan = plan_code(body.into_inner()?)?;
-    let tenant = auth.current.tenant.0.id;
-    let url = account::checkout(&state.control_db, state.billing(), tenant, &plan).await?;
+    let caller = Caller::new(auth);
+    let billing = state.billing();
+    let url = account::checkout(&state.control_db, billing, caller.tenant_id(), &plan).await?;
     Ok(web::Json(Redirect { url }))
 }
 
@@ -93,8 +118,8 @@ pub async fn portal(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<Redirect>> {
-    let tenant = auth.current.tenant.0.id;
-    let url = account::portal(&state.control_db, state.billing(), tenant).await?;
+    let caller = Caller::new(auth);
+    let url = account::portal(&state.control_db, state.billing(), caller.tenant_id()).await?;
     Ok(web::Json(Redirect { url }))
 }
 
@@ -115,17 +140,12 @@ pub async fn change_plan(
     body: Body<PlanChoice>,
 ) -> ApiResult<web::Json<BillingView>> {
     let plan = plan_code(body.into_inner()?)?;
-    let current = auth.current;
-    let before = json!({ "plan": current.tenant.0.plan.code });
-    let view = account::change_plan(
-        &state.control_db,
-        state.billing(),
-        current.tenant.0.id,
-        &plan,
-    )
-    .await?;
+    let caller = Caller::new(auth);
+    let before = json!({ "plan": caller.tenant.0.plan.code });
+    let billing = state.billing();
+    let view = account::change_plan(&state.control_db, billing, caller.tenant_id(), &plan).await?;
     let after = json!({ "plan": view.plan, "state": view.state });
-    record(&current, "billing.plan_changed", before, after).await;
+    record(&caller, "billing.plan_changed", before, after).await;
     Ok(web::Json(view))
 }
 
@@ -141,13 +161,13 @@ pub async fn cancel(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let current = auth.current;
-    let view = account::cancel(&state.control_db, state.billing(), current.tenant.0.id).await?;
+    let caller = Caller::new(auth);
+    let view = account::cancel(&state.control_db, state.billing(), caller.tenant_id()).await?;
     let after = json!({
         "cancel_at_period_end": view.cancel_at_period_end,
         "period_end": view.period_end,
     });
-    record(&current, "billing.canceled", Value::Null, after).await;
+    record(&caller, "billing.canceled", Value::Null, after).await;
     Ok(web::Json(view))
 }
 
@@ -176,16 +196,22 @@ fn valid_plan_code(code: &str) -> bool {
 /// (in Stripe and the control database, whose audit log has it too) and cannot be rolled
 /// back with this entry, so a failed write is logged rather than turned into an error
 /// that would make the caller retry a change that happened.
-async fn record(current: &CurrentUser, action: &str, before: Value, after: Value) {
+async fn record(caller: &Caller, action: &str, before: Value, after: Value) {
     let entry = audit::Entry {
         action,
         target_kind: "billing",
-        target_id: current.tenant.0.id.to_string(),
+        target_id: caller.tenant_id().to_string(),
         before: (!before.is_null()).then_some(before),
         after: Some(after),
     };
-    if let Err(error) = audit::record(current.db.client(), &current.actor(), entry).await {
-        tracing::error!(%error, action, tenant = %current.tenant.0.id,
+    let written = match db::connect(&caller.tenant).await {
+        Ok(connection) => audit::record(connection.client(), &caller.actor, entry)
+            .await
+            .map_err(|error| error.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(error) = written {
+        tracing::error!(error, action, tenant = %caller.tenant_id(),
             "the tenant audit entry of a billing change was not written");
     }
 }

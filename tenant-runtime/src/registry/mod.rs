@@ -1,9 +1,9 @@
 //! The registry: tenant slug -> [`TenantHandle`] (status, billing state, plan limits, and
 //! for a tenant whose database is reachable — active, or suspended for billing so its
-//! admin can sign in and pay — a connection pool to it), in a bounded moka cache. A miss loads once
-//! however many requests wait for it (single flight); idle and least recently used
-//! pools are closed; [`Registry::invalidate`] drops entries when the control database
-//! announces a change, and a TTL reloads every entry as a backstop.
+//! admin can sign in and pay — a connection pool to it), in a bounded moka cache. A miss
+//! loads once however many requests wait for it (single flight); idle and least recently
+//! used pools are closed; [`Registry::invalidate`] drops entries when the control
+//! database announces a change, and a TTL reloads every entry as a backstop.
 
 pub mod budget;
 mod freshness;
