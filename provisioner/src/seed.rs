@@ -19,10 +19,11 @@ const PERMISSIONS: &[(&str, &[&str])] = &[
     ("production", &["read", "write"]),
     ("quality", &["read", "write"]),
     ("approvals", &["read", "decide"]),
+    ("billing", &["manage"]),
 ];
 
 /// Administration areas only `admin` may change.
-const ADMIN_AREAS: &[&str] = &["users", "roles", "settings"];
+const ADMIN_AREAS: &[&str] = &["users", "roles", "settings", "billing"];
 
 /// A default role and the permission codes it gets.
 fn default_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
@@ -40,7 +41,7 @@ fn default_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
     vec![
         (
             "admin",
-            "Everything, including users, roles and settings",
+            "Everything, including users, roles, settings and billing",
             codes(&|_, _| true),
         ),
         (
@@ -188,6 +189,15 @@ mod tests {
         assert!(!get("staff").iter().any(|code| code.starts_with("users.")));
         assert!(get("manager").contains(&"users.read".to_owned()));
         assert!(!get("manager").contains(&"users.manage".to_owned()));
+    }
+
+    #[test]
+    fn only_admin_manages_billing() {
+        let roles = default_roles();
+        for (name, _, codes) in &roles {
+            let manages = codes.contains(&"billing.manage".to_owned());
+            assert_eq!(manages, *name == "admin", "{name}");
+        }
     }
 
     #[test]

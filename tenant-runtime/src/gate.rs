@@ -2,6 +2,10 @@
 //! tenant, look it up in the registry, refuse by status, feature flag or storage limit,
 //! take a slot of the tenant's rate and concurrency limits, count the call. The handle
 //! then rides in the request's extensions ([`Tenant`]).
+//!
+//! A tenant suspended for billing is still let through to what its admin needs to pay:
+//! sign-in (`/auth/...`), `/me` (which says why) and `/billing...`; everything else gets
+//! 402 `payment_required`. An admin suspension refuses everything with 403.
 
 use crate::registry::{LookupError, TenantHandle};
 use crate::resolve::{self, Resolution};
@@ -115,10 +119,11 @@ async fn admit(state: &AppState, request: &ServiceRequest) -> ApiResult<Arc<Tena
                 )
             }
         })?;
-    check_status(&handle, &slug)?;
     // The decoded path the router matches (`inventor%79` is `inventory` to it).
-    check_feature(&handle, request.match_info().as_str())?;
-    check_storage(&handle, request)?;
+    let path = request.match_info().as_str();
+    check_status(&handle, &slug, path)?;
+    check_feature(&handle, path)?;
+    check_storage(&handle, request, path)?;
     Ok(handle)
 }
 
@@ -155,9 +160,12 @@ fn not_found(slug: &str) -> ApiError {
     ApiError::not_found("tenant_not_found", format!("no company is called `{slug}`"))
 }
 
-fn check_status(handle: &TenantHandle, slug: &str) -> ApiResult<()> {
+fn check_status(handle: &TenantHandle, slug: &str, path: &str) -> ApiResult<()> {
     match handle.status {
         TenantStatus::Active => Ok(()),
+        TenantStatus::Suspended if handle.suspended_for_billing() && open_while_unpaid(path) => {
+            Ok(())
+        }
         TenantStatus::Pending | TenantStatus::Provisioning => Err(ApiError::retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "tenant_provisioning",
@@ -181,6 +189,21 @@ fn check_status(handle: &TenantHandle, slug: &str) -> ApiResult<()> {
     }
 }
 
+/// What a tenant suspended for billing may still reach: signing in and out, `/me` and
+/// the billing routes, so that its admin can see why and pay.
+fn open_while_unpaid(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/v1/") else {
+        return false;
+    };
+    rest.starts_with("auth/") || rest == "me" || is_billing(path)
+}
+
+/// `/api/v1/billing` and below.
+fn is_billing(path: &str) -> bool {
+    path.strip_prefix("/api/v1/billing")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// `/api/v1/{module}/...` of an ERP module the plan does not include.
 fn check_feature(handle: &TenantHandle, path: &str) -> ApiResult<()> {
     let module = path
@@ -199,13 +222,15 @@ fn check_feature(handle: &TenantHandle, path: &str) -> ApiResult<()> {
     ))
 }
 
-/// Over the (sampled) storage limit, only reads and signing in/out still work.
-fn check_storage(handle: &TenantHandle, request: &ServiceRequest) -> ApiResult<()> {
+/// Over the (sampled) storage limit, only reads, signing in/out and billing (the way to a
+/// larger plan) still work.
+fn check_storage(handle: &TenantHandle, request: &ServiceRequest, path: &str) -> ApiResult<()> {
     let read_only = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if read_only || request.path().starts_with("/api/v1/auth/") || !handle.over_storage_limit() {
+    let exempt = path.starts_with("/api/v1/auth/") || is_billing(path);
+    if read_only || exempt || !handle.over_storage_limit() {
         return Ok(());
     }
     Err(ApiError::conflict(
@@ -262,6 +287,40 @@ fn insert_rate_headers(headers: &mut actix_web::http::header::HeaderMap, rate: &
     for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_while_unpaid;
+
+    #[test]
+    fn a_tenant_suspended_for_billing_may_still_sign_in_see_itself_and_pay() {
+        for path in [
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/me",
+            "/api/v1/billing",
+            "/api/v1/billing/checkout",
+            "/api/v1/billing/portal",
+        ] {
+            assert!(open_while_unpaid(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn everything_else_of_a_tenant_suspended_for_billing_stays_closed() {
+        for path in [
+            "/api/v1/users",
+            "/api/v1/me/anything",
+            "/api/v1/billingx",
+            "/api/v1/inventory/items",
+            "/api/v1/",
+            "/api/v1/authx",
+            "/api/v2/me",
+        ] {
+            assert!(!open_while_unpaid(path), "{path}");
         }
     }
 }

@@ -65,7 +65,10 @@ pub fn build_app(
             )
             .default_service(web::to(http::not_found))
     })?;
-    state.set_tenant_origin(settings.tenant_runtime.tenant_origin(Some(http.port())));
+    state.bind_origin(
+        settings,
+        settings.tenant_runtime.tenant_origin(Some(http.port())),
+    )?;
     Ok(Application {
         http,
         state,

@@ -1,6 +1,6 @@
 //! What every handler can reach ([`AppState`]: the registry, usage counters, token keys,
-//! mailer, change-feed and schema status) and the settings they read, built once at
-//! start. Handlers depend on this module, not on `startup`, which depends on them.
+//! mailer, change-feed and schema status, billing) and the settings they read, built once
+//! at start. Handlers depend on this module, not on `startup`, which depends on them.
 
 use crate::listener::FeedState;
 use crate::registry::{Registry, RegistryConfig};
@@ -11,6 +11,7 @@ use common::crypto::Keyring;
 use common::http::StartupStatus;
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
+use provisioner::billing::Billing;
 use sea_orm::DatabaseConnection;
 use std::sync::{Arc, OnceLock};
 
@@ -32,9 +33,19 @@ pub struct RuntimeConfig {
     pub base_domain: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
-    /// Where tenants reach this runtime; set once the port is bound.
-    tenant_origin: OnceLock<TenantOrigin>,
+    /// What depends on where tenants reach this runtime; set once the port is bound.
+    bound: OnceLock<Bound>,
 }
+
+/// Known once the port is bound (port 0 in tests): the public origin, and billing, whose
+/// Checkout and portal return URLs are built from it.
+struct Bound {
+    origin: TenantOrigin,
+    billing: Billing,
+}
+
+/// What [`AppState::billing`] answers before the port is bound (no request comes then).
+static NOT_BOUND: std::sync::LazyLock<Billing> = std::sync::LazyLock::new(Billing::disabled);
 
 impl AppState {
     pub fn new(settings: &Settings, control_db: DatabaseConnection) -> anyhow::Result<Self> {
@@ -63,25 +74,42 @@ impl AppState {
                 base_domain: runtime.base_domain.clone(),
                 access_token_ttl_secs: runtime.access_token_ttl_secs,
                 refresh_token_ttl_secs: runtime.refresh_token_ttl_secs,
-                tenant_origin: OnceLock::new(),
+                bound: OnceLock::new(),
             },
         })
     }
 
-    /// Records where tenants reach this runtime, once its port is bound.
-    pub(crate) fn set_tenant_origin(&self, origin: TenantOrigin) {
-        let _ = self.config.tenant_origin.set(origin);
+    /// Records where tenants reach this runtime, once its port is bound, and sets billing
+    /// up from `billing.*` for that origin (disabled without a Stripe key).
+    pub(crate) fn bind_origin(
+        &self,
+        settings: &Settings,
+        origin: TenantOrigin,
+    ) -> anyhow::Result<()> {
+        let billing = Billing::from_settings(settings, origin.clone())
+            .context("setting up the Stripe client from `billing.*`")?;
+        let _ = self.config.bound.set(Bound { origin, billing });
+        Ok(())
     }
 
     /// Where tenants reach this runtime (the base domain until the port is bound).
     pub fn tenant_origin(&self) -> TenantOrigin {
         self.config
-            .tenant_origin
+            .bound
             .get()
-            .cloned()
+            .map(|bound| bound.origin.clone())
             .unwrap_or_else(|| TenantOrigin {
                 scheme: "http".into(),
                 host: self.config.base_domain.clone(),
             })
+    }
+
+    /// Billing through Stripe, or billing-disabled mode (every billing call answers 409
+    /// `billing_disabled`).
+    pub fn billing(&self) -> &Billing {
+        self.config
+            .bound
+            .get()
+            .map_or(&*NOT_BOUND, |bound| &bound.billing)
     }
 }

@@ -3,6 +3,7 @@
 //! `tenant-runtime/openapi.json`; a test fails when the two drift apart).
 
 pub mod auth;
+pub mod billing;
 pub mod me;
 pub mod roles;
 pub mod users;
@@ -31,7 +32,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/roles", web::get().to(roles::list))
         .route("/roles", web::post().to(roles::create))
         .route("/roles/{id}", web::patch().to(roles::update))
-        .route("/permissions", web::get().to(roles::permissions));
+        .route("/permissions", web::get().to(roles::permissions))
+        .route("/billing", web::get().to(billing::show))
+        .route("/billing/checkout", web::post().to(billing::checkout))
+        .route("/billing/portal", web::post().to(billing::portal))
+        .route("/billing/plan", web::post().to(billing::change_plan))
+        .route("/billing/cancel", web::post().to(billing::cancel));
 }
 
 #[derive(OpenApi)]
@@ -42,6 +48,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         auth::login, auth::refresh, auth::logout, auth::request_reset, auth::set_password,
         me::me, users::list, users::show, users::invite, users::update,
         roles::list, roles::create, roles::update, roles::permissions,
+        billing::show, billing::checkout, billing::portal, billing::change_plan, billing::cancel,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]
@@ -68,7 +75,8 @@ const STANDARD_ERRORS: [StandardError; 15] = [
     StandardError {
         status: 402,
         name: "PaymentRequired",
-        description: "`payment_required`: the company is suspended for billing",
+        description: "`payment_required`: the company is suspended for billing (all but \
+                      sign-in, `/me` and `/billing...`, which its admin needs to pay)",
         retry_after: false,
         when: When::Always,
     },
@@ -90,7 +98,8 @@ const STANDARD_ERRORS: [StandardError; 15] = [
     StandardError {
         status: 409,
         name: "StorageLimit",
-        description: "`limit_exceeded`: the company is over its plan's storage (writes only)",
+        description: "`limit_exceeded`: the company is over its plan's storage (writes, but not \
+                      sign-in or billing)",
         retry_after: false,
         when: When::Body,
     },

@@ -200,5 +200,6 @@ pub mod perm {
         UsersManage = "users.manage",
         RolesRead = "roles.read",
         RolesManage = "roles.manage",
+        BillingManage = "billing.manage",
     }
 }

@@ -1,10 +1,10 @@
 //! Loading a [`TenantHandle`] on a registry miss: the tenant and its plan in one query, its
-//! server (connection settings and budget) once per server, and a pool that opens
-//! connections lazily.
+//! server (connection settings and budget) once per server, and (for a tenant whose
+//! database may be used) a pool that opens connections lazily.
 
 use super::budget::ServerBudget;
 use super::pool::{self, PoolShape};
-use super::{LookupError, PlanLimits, Registry, TenantHandle};
+use super::{LookupError, PlanLimits, Registry, TenantHandle, is_suspended_for_billing};
 use anyhow::{Context as _, anyhow};
 use common::crypto::Sealed;
 use common::entities::{TenantStatus, database_servers, plans, tenants};
@@ -50,8 +50,8 @@ impl Registry {
     ) -> anyhow::Result<TenantHandle> {
         let plan = plan_limits(plan);
         let last_used = Arc::new(AtomicU64::new(0));
-        let (pool, server) = match (tenant.status, tenant.server_id) {
-            (TenantStatus::Active, Some(server_id)) => {
+        let (pool, server) = match (opens_database(&tenant), tenant.server_id) {
+            (true, Some(server_id)) => {
                 let server = self.server(server_id).await?;
                 let pool = self.tenant_pool(&tenant, &server, &plan)?;
                 server
@@ -67,6 +67,8 @@ impl Registry {
             name: tenant.name,
             status: tenant.status,
             suspension_kind: tenant.suspension_kind,
+            billing_state: tenant.billing_state,
+            billing_past_due_since: tenant.billing_past_due_since.map(|at| at.to_utc()),
             storage_bytes: AtomicI64::new(tenant.storage_bytes.unwrap_or(-1)),
             rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
             in_flight: Arc::new(Semaphore::new(plan.max_concurrent_requests as usize)),
@@ -144,6 +146,15 @@ impl Registry {
         };
         Ok(pool::build(tenant.id, config, server.budget.clone(), shape))
     }
+}
+
+/// Whether requests may reach the tenant's database: when it is active, and when it is
+/// suspended for billing, since sign-in, `/me` and the billing routes (which the gate
+/// still lets through) read its users. An admin suspension keeps the database closed:
+/// the gate refuses everything then, and no connection is opened for nothing.
+fn opens_database(tenant: &tenants::Model) -> bool {
+    tenant.status == TenantStatus::Active
+        || is_suspended_for_billing(tenant.status, tenant.suspension_kind)
 }
 
 fn plan_limits(plan: plans::Model) -> PlanLimits {

@@ -1,8 +1,9 @@
-//! The registry: tenant slug -> [`TenantHandle`] (status, plan limits, and for an active
-//! tenant a connection pool to its database), in a bounded moka cache. A miss loads once
-//! however many requests wait for it (single flight); idle and least recently used
-//! pools are closed; [`Registry::invalidate`] drops entries when the control database
-//! announces a change, and a TTL reloads every entry as a backstop.
+//! The registry: tenant slug -> [`TenantHandle`] (status, billing state, plan limits, and
+//! for a tenant whose database is reachable — active, or suspended for billing so its
+//! admin can sign in and pay — a connection pool to it), in a bounded moka cache. A miss
+//! loads once however many requests wait for it (single flight); idle and least recently
+//! used pools are closed; [`Registry::invalidate`] drops entries when the control
+//! database announces a change, and a TTL reloads every entry as a backstop.
 
 pub mod budget;
 mod freshness;
@@ -10,8 +11,9 @@ mod load;
 pub mod pool;
 
 use budget::ServerBudget;
+use chrono::{DateTime, Utc};
 use common::crypto::Keyring;
-use common::entities::{SuspensionKind, TenantStatus};
+use common::entities::{BillingState, SuspensionKind, TenantStatus};
 use dashmap::DashMap;
 use governor::middleware::StateInformationMiddleware;
 use governor::{RateLimiter, clock, state};
@@ -54,10 +56,15 @@ pub struct TenantHandle {
     pub name: String,
     pub status: TenantStatus,
     pub suspension_kind: Option<SuspensionKind>,
+    /// The mirrored Stripe subscription state (`none` when billing never started).
+    pub billing_state: BillingState,
+    /// When payments started failing (the grace period runs from here).
+    pub billing_past_due_since: Option<DateTime<Utc>>,
     pub plan: PlanLimits,
     /// Sampled database size in bytes, for the storage limit (-1: not sampled yet).
     pub storage_bytes: AtomicI64,
-    /// Present only for an active tenant with a database.
+    /// Present only for a tenant with a database that may be used: active, or suspended
+    /// for billing (see [`TenantHandle::suspended_for_billing`]).
     pub pool: Option<TenantPool>,
     pub server: Option<Arc<ServerBudget>>,
     pub rate: RequestLimiter,
@@ -70,10 +77,25 @@ pub struct TenantHandle {
 }
 
 impl TenantHandle {
+    /// Suspended because of billing (an unpaid subscription or an ended trial): its users
+    /// may still sign in, see why and pay, so its database stays reachable.
+    pub fn suspended_for_billing(&self) -> bool {
+        is_suspended_for_billing(self.status, self.suspension_kind)
+    }
+
     pub fn over_storage_limit(&self) -> bool {
         let limit = i64::from(self.plan.max_storage_mb) * 1024 * 1024;
         self.storage_bytes.load(Ordering::Relaxed) > limit
     }
+}
+
+/// Whether a tenant in `status` (suspended for `kind`) is suspended because of billing.
+pub fn is_suspended_for_billing(status: TenantStatus, kind: Option<SuspensionKind>) -> bool {
+    status == TenantStatus::Suspended
+        && matches!(
+            kind,
+            Some(SuspensionKind::Billing | SuspensionKind::TrialExpired)
+        )
 }
 
 /// Why a tenant could not be looked up.

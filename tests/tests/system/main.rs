@@ -7,6 +7,7 @@ mod admin_tenants;
 mod billing;
 mod billing_admin;
 mod billing_core;
+mod billing_runtime;
 mod bootstrap;
 mod fleet_ops;
 mod health;

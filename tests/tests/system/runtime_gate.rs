@@ -85,7 +85,14 @@ async fn suspension_resumption_and_status_changes_apply_mid_session_after_notify
         }
     };
     set_status("suspended", Some("billing")).await;
-    let billing = until_status(&api, &acme, &token, 402).await;
+    // `/me` still answers a tenant suspended for billing (its admin must see why and pay).
+    until_me(&api, &acme, &token, |reply| {
+        reply.body["tenant"]["status"] == "suspended"
+    })
+    .await;
+    let billing = api
+        .tenant_call("acme", Method::GET, "/api/v1/users", Some(&token), None)
+        .await;
     assert_eq!((billing.status, billing.code()), (402, "payment_required"));
     set_status("provisioning", None).await;
     let provisioning = until_status(&api, &acme, &token, 503).await;
