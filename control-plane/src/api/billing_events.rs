@@ -160,7 +160,10 @@ pub async fn retry(
     if !ledger::retry(&txn, &id).await? {
         return Err(ApiError::conflict(
             "event_not_failed",
-            format!("event `{id}` is {}; only a failed event can be retried", before.state),
+            format!(
+                "event `{id}` is {}; only a failed event can be retried",
+                before.state
+            ),
         ));
     }
     let entry = Entry::new(&admin, "billing.event_retried", "stripe_event", &id)
@@ -175,5 +178,8 @@ pub async fn retry(
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("event_not_found", format!("no Stripe event `{id}` is stored"))
+    ApiError::not_found(
+        "event_not_found",
+        format!("no Stripe event `{id}` is stored"),
+    )
 }

@@ -4,7 +4,8 @@
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
 use crate::api::{
-    admins, audit, auth, billing, billing_events, impersonation, jobs, plans, servers, signup, tenants, webhooks,
+    admins, audit, auth, billing, billing_events, impersonation, jobs, plans, servers, signup,
+    tenants, webhooks,
 };
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,

@@ -69,8 +69,13 @@ async fn paid_signup(api: &AdminApi, slug: &str) -> (Company, String) {
         .await;
     assert_eq!(reply.status, 202, "{:?}", reply.body);
     assert_eq!(reply.body["checkout_required"], true, "{:?}", reply.body);
-    let url = reply.body["checkout_url"].as_str().expect("a Checkout URL").to_owned();
-    let job = api.wait_for_job(reply.body["job_id"].as_str().expect("job")).await;
+    let url = reply.body["checkout_url"]
+        .as_str()
+        .expect("a Checkout URL")
+        .to_owned();
+    let job = api
+        .wait_for_job(reply.body["job_id"].as_str().expect("job"))
+        .await;
     assert_eq!(job["state"], "succeeded", "{job:?}");
     let company = Company {
         id: reply.body["tenant_id"].as_str().expect("id").to_owned(),
