@@ -67,13 +67,23 @@ pub async fn enqueue(
 /// How long until the earliest queued job is due (zero when one is due now); `None` when
 /// nothing is queued. Lets an idle worker sleep exactly until a retry's backoff ends.
 pub async fn next_due_in(db: &impl ConnectionTrait) -> Result<Option<Duration>, DbErr> {
+    // No `GREATEST(.., 0)`: it ignores NULL, so "nothing queued" would read as "due now".
+    seconds_until(
+        db,
+        "SELECT EXTRACT(EPOCH FROM min(run_after) - now())::float8 AS secs \
+         FROM jobs WHERE state = 'queued'",
+    )
+    .await
+}
+
+/// The `secs` a query answers (how long until something is due; negative is now) as a
+/// duration, `None` when it answers NULL (nothing is waiting).
+pub(crate) async fn seconds_until(
+    db: &impl ConnectionTrait,
+    sql: &str,
+) -> Result<Option<Duration>, DbErr> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            // No `GREATEST(.., 0)`: it ignores NULL, so "nothing queued" would read as "due now".
-            "SELECT EXTRACT(EPOCH FROM min(run_after) - now())::float8 AS secs \
-             FROM jobs WHERE state = 'queued'",
-        ))
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await?;
     let secs: Option<f64> = match row {
         Some(row) => row.try_get("", "secs")?,

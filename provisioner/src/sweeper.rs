@@ -80,9 +80,18 @@ impl Provisioner {
                 cutoff,
             )
             .await?;
+        self.delete_all(due, "the trial's grace period ended").await
+    }
+
+    /// Deletes each tenant (the delete saga backs it up first); one that changed meanwhile
+    /// (resumed, already deleting) is left for the next sweep to decide.
+    pub(crate) async fn delete_all(
+        &self,
+        due: Vec<Uuid>,
+        reason: &str,
+    ) -> Result<Vec<Uuid>, ProvisionError> {
         let mut deleting = Vec::new();
         for id in due {
-            let reason = "the trial's grace period ended";
             match tenants::delete(&self.control_db, id, reason).await {
                 Ok(_) => deleting.push(id),
                 Err(ProvisionError::InvalidTransition(_)) => {}
@@ -131,7 +140,12 @@ impl Provisioner {
         Ok(())
     }
 
-    async fn tenant_ids(&self, sql: &str, at: DateTime<Utc>) -> Result<Vec<Uuid>, ProvisionError> {
+    /// The ids a query with one timestamp parameter (`$1`) answers.
+    pub(crate) async fn tenant_ids(
+        &self,
+        sql: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, ProvisionError> {
         let rows = self
             .control_db
             .query_all_raw(Statement::from_sql_and_values(

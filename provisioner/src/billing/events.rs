@@ -261,18 +261,12 @@ fn retryable(error: &BillingError) -> bool {
 
 /// When the ledger's oldest due event is due (for a worker's sleep).
 pub(crate) async fn next_due_in(db: &impl ConnectionTrait) -> Result<Option<Duration>, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8 AS secs \
-             FROM stripe_events WHERE state = 'pending'",
-        ))
-        .await?;
-    let secs: Option<f64> = match row {
-        Some(row) => row.try_get("", "secs")?,
-        None => None,
-    };
-    Ok(secs.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+    crate::jobs::seconds_until(
+        db,
+        "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8 AS secs \
+         FROM stripe_events WHERE state = 'pending'",
+    )
+    .await
 }
 
 #[cfg(test)]

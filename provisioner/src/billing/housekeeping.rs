@@ -17,9 +17,7 @@ use super::access::{self, Cause};
 use super::events::governing;
 use super::stripe::{MeterReport, Subscription};
 use super::{BillingError, Enabled};
-use crate::error::ProvisionError;
 use crate::provisioner::Provisioner;
-use crate::tenants;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait};
 use std::collections::HashMap;
@@ -74,7 +72,7 @@ impl Provisioner {
     ) -> Result<Vec<Uuid>, BillingError> {
         let cutoff = now - chrono::Duration::from_std(billing.grace).unwrap_or_default();
         let due = self
-            .billing_tenants(
+            .tenant_ids(
                 "SELECT id FROM tenants WHERE status = 'active' AND billing_state = 'past_due' \
                  AND billing_past_due_since <= $1 ORDER BY id",
                 cutoff,
@@ -100,34 +98,14 @@ impl Provisioner {
         let cutoff =
             now - chrono::Duration::from_std(billing.canceled_retention).unwrap_or_default();
         let due = self
-            .billing_tenants(
+            .tenant_ids(
                 "SELECT id FROM tenants WHERE status = 'suspended' AND suspension_kind = 'billing' \
                  AND billing_state = 'canceled' AND suspended_at <= $1 ORDER BY id",
                 cutoff,
             )
             .await?;
-        let mut deleting = Vec::new();
-        for id in due {
-            let reason = "the subscription was canceled and its retention period ended";
-            match tenants::delete(&self.control_db, id, reason).await {
-                Ok(_) => deleting.push(id),
-                Err(ProvisionError::InvalidTransition(_)) => {}
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(deleting)
-    }
-
-    async fn billing_tenants(&self, sql: &str, at: DateTime<Utc>) -> Result<Vec<Uuid>, DbErr> {
-        let rows = self
-            .control_db
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                [at.into()],
-            ))
-            .await?;
-        rows.iter().map(|row| row.try_get("", "id")).collect()
+        let reason = "the subscription was canceled and its retention period ended";
+        Ok(self.delete_all(due, reason).await?)
     }
 
     /// Reports every finished, unreported day of subscribed tenants' API calls.

@@ -562,3 +562,14 @@ async fn finished_days_of_api_calls_reach_the_meter_once_even_when_rerun() {
             .starts_with(&format!("usage-{tenant}-"))
     }));
 }
+
+#[tokio::test]
+async fn the_webhook_benchmark_runs_end_to_end() {
+    let run = system_tests::webhook_bench::run(50, 8).await;
+    let report = system_tests::webhook_bench::report(&run);
+    assert!(
+        system_tests::webhook_bench::ledger_holds(&run),
+        "every distinct event stored and applied once:\n{report}"
+    );
+    assert_eq!(run.ledger.rows, 40, "{report}");
+}
