@@ -274,7 +274,8 @@ async fn checkout_makes_one_customer_then_plan_change_and_cancel_reach_stripe() 
 }
 
 #[tokio::test]
-async fn a_trial_that_ends_with_a_subscription_in_place_is_not_suspended_and_its_end_is_announced() {
+async fn a_trial_that_ends_with_a_subscription_in_place_is_not_suspended_and_its_end_is_announced()
+{
     let s = setup().await;
     let paid = s.tenant("paid", Some("active")).await;
     let own_trial = s.tenant("stripe-trial", Some("trialing")).await;
@@ -283,14 +284,25 @@ async fn a_trial_that_ends_with_a_subscription_in_place_is_not_suspended_and_its
         .exec("UPDATE tenants SET trial_ends_at = now() - interval '1 hour'")
         .await;
     let sweep = s.worker.sweep().await.expect("sweep");
-    assert_eq!(sweep.suspended, vec![unpaid], "only the trial without a subscription ends");
+    assert_eq!(
+        sweep.suspended,
+        vec![unpaid],
+        "only the trial without a subscription ends"
+    );
     for tenant in [paid, own_trial] {
         assert_eq!(s.state(tenant).await.0, "active");
     }
 
-    let sub = s.fleet.tenant(own_trial).await.stripe_subscription_id.expect("sub");
+    let sub = s
+        .fleet
+        .tenant(own_trial)
+        .await
+        .stripe_subscription_id
+        .expect("sub");
     let object = s.stripe.subscription(&sub).expect("sub");
-    let ending = s.stripe.event("customer.subscription.trial_will_end", object);
+    let ending = s
+        .stripe
+        .event("customer.subscription.trial_will_end", object);
     s.deliver(&ending).await;
     s.deliver(&ending).await;
     s.worker.process_billing_events().await.expect("ledger");
