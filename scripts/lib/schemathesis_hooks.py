@@ -15,9 +15,11 @@ import os
 import schemathesis
 
 PLAN = "starter"
-# Cursors the API would give out: base64url of a tenant id / of an audit entry id.
+# Cursors the API would give out: base64url of a tenant id / of an audit entry id / of a
+# Stripe event's `{received_at}|{id}`.
 TENANT_CURSOR = "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"
 AUDIT_CURSOR = "OTAwMDAwMDAw"
+EVENT_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxldnRfMA"
 
 BODY = {
     ("POST", "/api/v1/tenants"): {"plan": PLAN},
@@ -39,6 +41,7 @@ BODY = {
 QUERY = {
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_CURSOR},
     ("GET", "/api/v1/audit"): {"cursor": AUDIT_CURSOR},
+    ("GET", "/api/v1/billing/events"): {"cursor": EVENT_CURSOR},
 }
 
 

@@ -49,6 +49,8 @@ impl Rejected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub event_id: String,
+    /// Stripe's event type (`invoice.paid`, ...).
+    pub event_type: String,
     /// `false` for a delivery of an event already in the ledger.
     pub first_delivery: bool,
     /// Set when the pinned client could not parse it (it is stored and applied anyway).
@@ -81,6 +83,7 @@ pub async fn ingest(
     let first_delivery = store(db, &envelope, payload, parse_error.as_deref()).await?;
     Ok(Stored {
         event_id: envelope.id,
+        event_type: envelope.event_type,
         first_delivery,
         parse_error,
     })
