@@ -42,7 +42,7 @@ fn tenant_migrations_are_ordered_and_named() {
 fn latest_versions_are_the_last_migrations() {
     assert_eq!(
         latest_control_version(),
-        "m20261124_000009_close_control_database"
+        "m20261203_000010_billing"
     );
     assert_eq!(
         latest_tenant_version(),
