@@ -12,7 +12,9 @@ fn allowed_roles(path: &str) -> &'static [&'static str] {
         &["owner", "operator", "billing", "support"]
     } else if path.ends_with("/impersonate") {
         &["owner", "support"]
-    } else if path.starts_with("/api/v1/tenants/{id}/billing/") {
+    } else if path.starts_with("/api/v1/tenants/{id}/billing/")
+        || path.starts_with("/api/v1/billing/")
+    {
         &["owner", "billing"]
     } else if path.starts_with("/api/v1/tenants") || path.starts_with("/api/v1/servers") {
         &["owner", "operator"]
