@@ -74,10 +74,14 @@ impl BillingLoop {
                     Err(error) => tracing::warn!("billing reconciliation failed: {error}"),
                 }
             }
-            let sleep = match super::events::next_due_in(&provisioner.control_db).await {
-                Ok(Some(due)) => due.min(POLL),
+            let ledger_due = match super::events::next_due_in(&provisioner.control_db).await {
+                Ok(Some(due)) => due,
                 Ok(None) | Err(_) => POLL,
             };
+            let sleep = ledger_due
+                .min(POLL)
+                .min(until_due(usage_at, self.usage_every))
+                .min(until_due(reconcile_at, self.reconcile_every));
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 () = delivered.notified() => {}
@@ -95,6 +99,11 @@ impl BillingLoop {
         };
         pg_listen::wake_on(channel, shutdown)
     }
+}
+
+/// How long until `every` has passed since `last`.
+fn until_due(last: Option<Instant>, every: Duration) -> Duration {
+    last.map_or(Duration::ZERO, |at| every.saturating_sub(at.elapsed()))
 }
 
 /// Whether `every` has passed since `last` (then `last` becomes now).

@@ -97,7 +97,8 @@ async fn billing_call(
         .await
 }
 
-/// Polls `probe` until it answers true (15 s at most); answers how long it took.
+/// Polls `probe` until it answers true (30 s at most: CI runs many platforms at once on
+/// two cores); answers how long it took.
 async fn eventually<F, Fut>(what: &str, mut probe: F) -> Duration
 where
     F: FnMut() -> Fut,
@@ -106,8 +107,8 @@ where
     let started = Instant::now();
     while !probe().await {
         assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "{what} did not happen within 15 s"
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not happen within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -246,7 +247,7 @@ async fn a_paying_company_walks_through_checkout_a_failed_payment_its_grace_the_
         page.body
     );
 
-    // invoice.paid: served again within a second of the delivery.
+    // invoice.paid: served again (how soon is a figure, not an assertion: printed).
     stripe.set_subscription_status(&subscription_id, "active");
     let paid = stripe.event("invoice.paid", stripe.invoice_for(&subscription_id, "paid"));
     assert_eq!(deliver(&api, &paid, SECRET).await.status, 200);

@@ -5,6 +5,11 @@ use system_tests::spawn_app;
 #[tokio::test]
 async fn both_services_answer_healthz_and_readyz_once_bootstrapped() {
     let app = spawn_app().await;
+    // The runtime is ready once its change feed listens, which it starts on its own after
+    // bootstrap: give it the moment it takes on a loaded machine.
+    let runtime_ready = format!("{}/readyz", app.tenant_runtime_url);
+    app.wait_for_status(&runtime_ready, 200, std::time::Duration::from_secs(10))
+        .await;
     for path in ["/healthz", "/readyz"] {
         let control = app.get_control_plane(path).await;
         assert_eq!(control.status(), 200, "control plane {path}");
