@@ -10,7 +10,7 @@ use crate::steps::StepError;
 use crate::tenants::{self, transition};
 use crate::{invitation, seed, spares, template};
 use common::Secret;
-use common::crypto::Sealed;
+use common::crypto::{CryptoError, Keyring, Sealed};
 use common::entities::{TenantStatus, database_servers, jobs as job_rows, tenants as tenant_rows};
 use common::ids::TenantId;
 use rand::Rng;
@@ -24,6 +24,24 @@ use uuid::Uuid;
 const TENANT_STATEMENT_TIMEOUT: &str = "30s";
 /// Length of generated role passwords (alphanumeric, so ~238 bits).
 const PASSWORD_LEN: usize = 40;
+
+/// The tenant role's password, opened from the control database; `None` before the
+/// provisioning step that makes it.
+pub(crate) fn stored_role_password(
+    keyring: &Keyring,
+    tenant: &tenant_rows::Model,
+) -> Result<Option<Secret>, CryptoError> {
+    let (Some(ciphertext), Some(key_id)) =
+        (&tenant.db_password_ciphertext, &tenant.db_password_key_id)
+    else {
+        return Ok(None);
+    };
+    let sealed = Sealed {
+        key_id: key_id.clone(),
+        ciphertext: ciphertext.clone(),
+    };
+    keyring.open_str(&sealed, tenant.id.as_bytes()).map(Some)
+}
 
 impl Provisioner {
     pub(crate) async fn provision(
@@ -144,17 +162,10 @@ impl Provisioner {
     /// The tenant's role password: generated and stored sealed on first use, so a rerun of
     /// the step sets the same password.
     async fn role_password(&self, tenant: &tenant_rows::Model) -> Result<Secret, StepError> {
-        if let (Some(ciphertext), Some(key_id)) =
-            (&tenant.db_password_ciphertext, &tenant.db_password_key_id)
+        if let Some(password) =
+            stored_role_password(&self.keyring, tenant).map_err(ProvisionError::from)?
         {
-            let sealed = Sealed {
-                key_id: key_id.clone(),
-                ciphertext: ciphertext.clone(),
-            };
-            return Ok(self
-                .keyring
-                .open_str(&sealed, tenant.id.as_bytes())
-                .map_err(ProvisionError::from)?);
+            return Ok(password);
         }
         let password: String = rand::rng()
             .sample_iter(Alphanumeric)

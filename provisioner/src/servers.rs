@@ -233,10 +233,16 @@ pub(crate) enum ConnectError {
     TimedOut(Duration),
 }
 
-/// A connection to a server (or one of its databases) as its admin, the whole handshake
-/// bounded by a timeout. The connection task runs until the client is dropped.
+/// A connection to a server (or one of its databases) as its admin (see [`connect`]).
 pub(crate) async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, ConnectError> {
-    let mut config: tokio_postgres::Config = url.parse()?;
+    connect(url.parse()?).await
+}
+
+/// A connection made with `config`, the whole handshake bounded by a timeout; the
+/// connection task runs until the client is dropped.
+pub(crate) async fn connect(
+    mut config: tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, ConnectError> {
     config.connect_timeout(CONNECT_TIMEOUT);
     config.application_name("erp-provisioner");
     let (client, connection) =
@@ -245,7 +251,7 @@ pub(crate) async fn connect_admin(url: &str) -> Result<tokio_postgres::Client, C
             .map_err(|_| ConnectError::TimedOut(CONNECT_TIMEOUT))??;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
-            tracing::debug!("admin connection closed: {error}");
+            tracing::debug!("provisioner connection closed: {error}");
         }
     });
     Ok(client)

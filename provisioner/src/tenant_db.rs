@@ -1,10 +1,17 @@
 //! The way into one active tenant's own database for what the control plane must do
-//! there, as the server's admin: find the user a super-admin impersonates, and write the
-//! impersonation to the tenant's own audit log (so the tenant can always see it). The
-//! control plane holds no server credentials; this is the only door.
+//! there: find the user a super-admin impersonates, and write the impersonation to the
+//! tenant's own audit log (so the tenant can always see it). The control plane holds no
+//! server credentials; this is the only door.
+//!
+//! It connects **as the tenant's own role**, as the runtime does, never as the server's
+//! superuser: the tenant role owns its database and that database's `public` schema, so
+//! anything it defined there (a view shadowing `users`, a trigger on `audit_log`, a
+//! database-level `search_path`) would otherwise run with superuser rights. `SET ROLE`
+//! would not do: the session could `RESET ROLE`.
 
 use crate::error::ProvisionError;
-use crate::servers::{self, connect_admin, url_for_database};
+use crate::provision::stored_role_password;
+use crate::servers::{self, url_for_database};
 use crate::tenants;
 use common::crypto::Keyring;
 use common::entities::TenantStatus;
@@ -12,7 +19,7 @@ use common::tenant_audit::{self, Actor, Entry};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-/// An admin connection to one active tenant's database.
+/// A connection to one active tenant's database as the tenant's role.
 pub struct TenantDatabase {
     client: tokio_postgres::Client,
 }
@@ -32,24 +39,35 @@ impl TenantDatabase {
         tenant_id: Uuid,
     ) -> Result<Self, ProvisionError> {
         let tenant = tenants::find(db, tenant_id).await?;
-        let (TenantStatus::Active, Some(server_id), Some(database)) =
-            (tenant.status, tenant.server_id, &tenant.db_name)
-        else {
-            return Err(ProvisionError::TenantNotActive {
-                status: tenant.status,
-            });
+        let not_active = || ProvisionError::TenantNotActive {
+            status: tenant.status,
         };
+        let (TenantStatus::Active, Some(server_id), Some(database), Some(role)) = (
+            tenant.status,
+            tenant.server_id,
+            &tenant.db_name,
+            &tenant.db_role,
+        ) else {
+            return Err(not_active());
+        };
+        let password = stored_role_password(keyring, &tenant)?.ok_or_else(not_active)?;
         let server = servers::find(db, server_id).await?;
-        let url = servers::admin_url(keyring, &server)?;
-        let client = connect_admin(&url_for_database(url.expose(), database))
+        let admin_url = servers::admin_url(keyring, &server)?;
+        let unreachable = |reason: String| {
+            tracing::warn!(tenant = %tenant_id, "tenant database unreachable: {reason}");
+            ProvisionError::TenantDatabaseUnreachable {
+                tenant: tenant_id,
+                reason,
+            }
+        };
+        // The server's address and options from its admin URL; the tenant's own login.
+        let mut config: tokio_postgres::Config = url_for_database(admin_url.expose(), database)
+            .parse()
+            .map_err(|error: tokio_postgres::Error| unreachable(error.to_string()))?;
+        config.user(role).password(password.expose());
+        let client = servers::connect(config)
             .await
-            .map_err(|error| {
-                tracing::warn!(tenant = %tenant_id, "tenant database unreachable: {error}");
-                ProvisionError::TenantDatabaseUnreachable {
-                    tenant: tenant_id,
-                    reason: error.to_string(),
-                }
-            })?;
+            .map_err(|error| unreachable(error.to_string()))?;
         Ok(Self { client })
     }
 

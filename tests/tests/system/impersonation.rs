@@ -128,3 +128,51 @@ async fn only_active_tenants_can_be_entered() {
         .await;
     assert_eq!((refused.status, refused.code()), (409, "tenant_not_active"));
 }
+
+#[tokio::test]
+async fn impersonation_enters_as_the_tenant_role_so_a_trap_the_tenant_planted_gains_nothing() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let tenant = api.active_tenant("sneaky").await;
+    let tenant_db = activate_first_admin(&api, &tenant).await;
+    let role: String = tenant_db
+        .query_one(
+            "SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .expect("owner")
+        .get(0);
+    // As the tenant's own role (it owns its database): a `users` view earlier on the
+    // database's search_path that tries to make the role a superuser when read.
+    let trap = format!(
+        "SET ROLE {role};
+         CREATE SCHEMA trap;
+         CREATE FUNCTION trap.escalate() RETURNS boolean LANGUAGE plpgsql AS $fn$
+         BEGIN
+             EXECUTE 'ALTER ROLE {role} SUPERUSER';
+             RETURN true;
+         EXCEPTION WHEN insufficient_privilege THEN
+             RETURN true;
+         END $fn$;
+         CREATE VIEW trap.users AS SELECT * FROM public.users WHERE trap.escalate();
+         DO $do$ BEGIN
+             EXECUTE format('ALTER DATABASE %I SET search_path = trap, public', current_database());
+         END $do$;
+         RESET ROLE;"
+    );
+    tenant_db.batch_execute(&trap).await.expect("trap planted");
+    let entered = api
+        .post(
+            &format!("/api/v1/tenants/{tenant}/impersonate"),
+            json!({ "user_email": "admin@sneaky.example", "reason": "ticket 7" }),
+        )
+        .await;
+    assert_eq!(entered.status, 200, "{:?}", entered.body);
+    let superuser: bool = tenant_db
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = $1", &[&role])
+        .await
+        .expect("role")
+        .get(0);
+    assert!(!superuser, "the tenant's trap ran with superuser rights");
+}
