@@ -15,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A session that listened at least this long was healthy: the backoff starts over. One
+/// cut right after `LISTEN` keeps doubling it, so a flapping connection does not
+/// reconnect (and make every runtime drop its registry) ten times a second.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
 
 /// What a followed channel tells its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +66,7 @@ pub async fn follow(
 ) {
     let mut backoff = FIRST_BACKOFF;
     while !shutdown.is_cancelled() && !events.is_closed() {
+        let session_started = std::time::Instant::now();
         match listen(&channel, &events, &shutdown).await {
             Ok(()) => return,
             Err(Session { listened, error }) => {
@@ -70,9 +75,10 @@ pub async fn follow(
                     error = format!("{error:#}"),
                     "notification feed lost"
                 );
-                // A session that got as far as listening starts the backoff over.
                 if listened {
-                    backoff = FIRST_BACKOFF;
+                    if session_started.elapsed() >= STABLE_SESSION {
+                        backoff = FIRST_BACKOFF;
+                    }
                     let _ = events.send(FeedEvent::Lost);
                 }
             }

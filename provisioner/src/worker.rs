@@ -22,6 +22,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 const DAY_SECS: u64 = 24 * 3600;
+/// The longest wait between two attempts to register the `default` server.
+const REGISTER_RETRY_CAP: Duration = Duration::from_secs(30);
 
 /// One provisioner worker, named in job leases by its id.
 pub struct Worker {
@@ -82,7 +84,7 @@ impl Worker {
         {
             return;
         }
-        self.register_default_server().await;
+        tokio::spawn(self.register_default_server(shutdown.clone()));
         let job_queued = self.follow_job_queue(&shutdown);
         let spare_keeper = tokio::spawn(self.keep_spares(shutdown.clone()));
         let billing = tokio::spawn(self.billing_loop.clone().run(
@@ -210,27 +212,53 @@ impl Worker {
         }
     }
 
-    /// Registers `provisioner.default_server_url` as server `default`, once.
-    async fn register_default_server(&self) {
-        let Some(url) = self.settings.default_server_url.clone() else {
-            return;
-        };
-        let server = NewServer {
-            name: "default".into(),
-            admin_url: url,
-            capacity: i32::try_from(self.settings.default_server_capacity).unwrap_or(i32::MAX),
-        };
-        let (db, keyring) = (&self.provisioner.control_db, &self.provisioner.keyring);
+    /// Registers `provisioner.default_server_url` as server `default`, in the background:
+    /// a server still starting (or briefly unreachable) is tried again with backoff (1 s
+    /// doubling to 30 s) until it is registered, already was, or shutdown, so `/readyz`
+    /// does not stay 503 until a restart.
+    fn register_default_server(
+        &self,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + use<> {
+        let url = self.settings.default_server_url.clone();
+        let capacity = i32::try_from(self.settings.default_server_capacity).unwrap_or(i32::MAX);
         let spares = i32::try_from(self.settings.default_server_spare_target).unwrap_or(i32::MAX);
-        match servers::register(db, keyring, server).await {
-            Ok(id) => {
-                tracing::info!("database server `default` registered");
-                if let Err(error) = servers::set_spare_target(db, id, spares).await {
-                    tracing::warn!("spare target of `default` not set: {error}");
+        let (db, keyring) = (
+            self.provisioner.control_db.clone(),
+            self.provisioner.keyring.clone(),
+        );
+        async move {
+            let Some(url) = url else { return };
+            let mut attempt = 0;
+            while !shutdown.is_cancelled() {
+                attempt += 1;
+                let server = NewServer {
+                    name: "default".into(),
+                    admin_url: url.clone(),
+                    capacity,
+                };
+                match servers::register(&db, &keyring, server).await {
+                    Ok(id) => {
+                        tracing::info!("database server `default` registered");
+                        if let Err(error) = servers::set_spare_target(&db, id, spares).await {
+                            tracing::warn!("spare target of `default` not set: {error}");
+                        }
+                        return;
+                    }
+                    Err(crate::ProvisionError::ServerNameTaken(_)) => return,
+                    Err(error) => {
+                        tracing::warn!(
+                            attempt,
+                            "database server `default` not registered yet: {error}"
+                        );
+                    }
+                }
+                let wait = jobs::backoff(attempt).min(REGISTER_RETRY_CAP);
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
-            Err(crate::ProvisionError::ServerNameTaken(_)) => {}
-            Err(error) => tracing::warn!("database server `default` not registered: {error}"),
         }
     }
 }

@@ -325,3 +325,30 @@ async fn a_signup_the_instant_readyz_first_answers_200_is_accepted() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_default_server_down_at_start_is_registered_once_it_answers() {
+    let (proxy, url) = system_tests::Proxy::in_front_of(Server::primary().admin_url()).await;
+    proxy.cut();
+    let db = blank_control_database().await;
+    let mut settings = test_settings(&db);
+    settings.provisioner.default_server_url = Some(Secret::new(url));
+    settings.provisioner.default_server_spare_target = 0;
+    let app = app::launch(settings, db).await;
+    let readyz = format!("{}/readyz", app.control_plane_url);
+    let down = app
+        .wait_for_status(&readyz, 200, Duration::from_secs(3))
+        .await;
+    assert_eq!(down, 503, "not ready while `default` cannot be registered");
+    proxy.restore();
+    let up = app
+        .wait_for_status(&readyz, 200, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        up, 200,
+        "registered once the server answers, without a restart"
+    );
+    app.stop_then(async |db| system_tests::fleet::clean_default_server(&db.url()).await)
+        .await
+        .unwrap();
+}
