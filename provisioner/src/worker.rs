@@ -215,7 +215,8 @@ impl Worker {
     /// Registers `provisioner.default_server_url` as server `default`, in the background:
     /// a server still starting (or briefly unreachable) is tried again with backoff (1 s
     /// doubling to 30 s) until it is registered, already was, or shutdown, so `/readyz`
-    /// does not stay 503 until a restart.
+    /// does not stay 503 until a restart. Once registered, the spare keeper is woken to
+    /// fill it.
     fn register_default_server(
         &self,
         shutdown: CancellationToken,
@@ -227,6 +228,7 @@ impl Worker {
             self.provisioner.control_db.clone(),
             self.provisioner.keyring.clone(),
         );
+        let spares_wanted = self.spares_wanted.clone();
         async move {
             let Some(url) = url else { return };
             let mut attempt = 0;
@@ -243,6 +245,7 @@ impl Worker {
                         if let Err(error) = servers::set_spare_target(&db, id, spares).await {
                             tracing::warn!("spare target of `default` not set: {error}");
                         }
+                        spares_wanted.notify_one();
                         return;
                     }
                     Err(crate::ProvisionError::ServerNameTaken(_)) => return,
