@@ -1,5 +1,5 @@
-//! Identifiers and parsed names: tenant ids and slugs. Database and role names derive from
-//! the tenant id, never from user text.
+//! Identifiers and parsed names: tenant ids and slugs, plan codes. Database and role names
+//! derive from the tenant id, never from user text.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -142,9 +142,49 @@ pub fn normalize_email(email: &str) -> Option<String> {
     plausible.then_some(email)
 }
 
+/// The pattern of a plan's code (`plans.code` checks the same), for OpenAPI schemas.
+pub const PLAN_CODE_PATTERN: &str = "^[a-z][a-z0-9_-]{1,39}$";
+
+/// Whether `code` can name a plan ([`PLAN_CODE_PATTERN`]); the message says what it must be.
+pub fn valid_plan_code(code: &str) -> Result<(), String> {
+    let mut chars = code.chars();
+    let ok = (2..=40).contains(&code.len())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 2 to 40 of a-z, 0-9, `_`, `-`, starting with a letter".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_codes_the_plans_table_accepts_are_accepted() {
+        for code in ["pro", "starter", "team_2024", "a-b", "ab", &"a".repeat(40)] {
+            assert!(valid_plan_code(code).is_ok(), "{code}");
+        }
+    }
+
+    #[test]
+    fn plan_codes_the_plans_table_refuses_are_refused() {
+        let too_long = "a".repeat(41);
+        for code in [
+            "",
+            "a",
+            "Pro",
+            "1pro",
+            "-pro",
+            "pro plan",
+            "pró",
+            too_long.as_str(),
+        ] {
+            assert!(valid_plan_code(code).is_err(), "{code}");
+        }
+    }
 
     #[test]
     fn a_plain_slug_is_accepted() {

@@ -281,18 +281,6 @@ fn known_modules(features: &[String]) -> Result<(), String> {
     }
 }
 
-fn valid_code(code: &str) -> Result<(), String> {
-    let mut chars = code.chars();
-    let ok = (2..=40).contains(&code.len())
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err("must be 2 to 40 of a-z, 0-9, `_`, `-`, starting with a letter".into())
-    }
-}
-
 /// Every plan, archived ones included.
 #[utoipa::path(get, path = "/api/v1/plans", tag = "plans", security(("bearer" = [])),
     responses((status = 200, body = Page<PlanView>)))]
@@ -365,7 +353,7 @@ pub async fn create(
     };
     let mut validator = Validator::default();
     validator
-        .check("code", valid_code(&plan.code))
+        .check("code", common::ids::valid_plan_code(&plan.code))
         .check("currency", currency(&plan.currency));
     check_plan(&mut validator, &plan);
     validator.finish()?;

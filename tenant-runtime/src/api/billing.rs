@@ -21,9 +21,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-/// A plan code, as the plans table allows it.
-const PLAN_PATTERN: &str = "^[a-z][a-z0-9_-]{1,39}$";
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanChoice {
@@ -37,7 +34,7 @@ fn plan_schema() -> utoipa::openapi::Object {
         .schema_type(utoipa::openapi::Type::String)
         .min_length(Some(2))
         .max_length(Some(40))
-        .pattern(Some(PLAN_PATTERN))
+        .pattern(Some(common::ids::PLAN_CODE_PATTERN))
         .build()
 }
 
@@ -173,23 +170,9 @@ pub async fn cancel(
 
 /// The plan code, checked at the edge as the plans table checks it (422 naming `plan`).
 fn plan_code(choice: PlanChoice) -> ApiResult<String> {
-    let code = choice.plan;
-    if valid_plan_code(&code) {
-        Ok(code)
-    } else {
-        Err(ApiError::invalid(
-            "plan",
-            "2 to 40 of a-z, 0-9, `_`, `-`, starting with a letter",
-        ))
-    }
-}
-
-/// `^[a-z][a-z0-9_-]{1,39}$`, the `plans.code` check ([`PLAN_PATTERN`]).
-fn valid_plan_code(code: &str) -> bool {
-    let mut chars = code.chars();
-    (2..=40).contains(&code.len())
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    common::ids::valid_plan_code(&choice.plan)
+        .map_err(|message| ApiError::invalid("plan", message))?;
+    Ok(choice.plan)
 }
 
 /// Writes the tenant's own audit entry for a billing change. The change is already done
@@ -213,33 +196,5 @@ async fn record(caller: &Caller, action: &str, before: Value, after: Value) {
     if let Err(error) = written {
         tracing::error!(error, action, tenant = %caller.tenant_id(),
             "the tenant audit entry of a billing change was not written");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plan_codes_the_plans_table_accepts_are_accepted() {
-        for code in ["pro", "starter", "team_2024", "a-b", "ab", &"a".repeat(40)] {
-            assert!(valid_plan_code(code), "{code}");
-        }
-    }
-
-    #[test]
-    fn plan_codes_the_plans_table_refuses_are_refused() {
-        for code in [
-            "",
-            "a",
-            "Pro",
-            "1pro",
-            "-pro",
-            "pro plan",
-            "pró",
-            &"a".repeat(41),
-        ] {
-            assert!(!valid_plan_code(code), "{code}");
-        }
     }
 }
