@@ -196,5 +196,16 @@ string_enum! {
     }
 }
 
+/// Whether a tenant in `status` (suspended for `kind`) is suspended until it pays: an
+/// unpaid or canceled subscription, or a trial that ended. Paying lifts it; its admin may
+/// still sign in and reach billing. An admin's suspension is not one.
+pub fn suspended_for_payment(status: TenantStatus, kind: Option<SuspensionKind>) -> bool {
+    status == TenantStatus::Suspended
+        && matches!(
+            kind,
+            Some(SuspensionKind::Billing | SuspensionKind::TrialExpired)
+        )
+}
+
 #[cfg(test)]
 mod tests;

@@ -247,11 +247,8 @@ async fn enforce(
     cause: &Cause,
     now: DateTime<Utc>,
 ) -> Result<Option<Access>, BillingError> {
-    let suspended_for_billing = tenant.status == TenantStatus::Suspended
-        && matches!(
-            tenant.suspension_kind,
-            Some(SuspensionKind::Billing | SuspensionKind::TrialExpired)
-        );
+    let suspended_for_billing =
+        common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind);
     let refuse = match mirror.state {
         BillingState::Active | BillingState::Trialing => None,
         BillingState::PastDue => mirror

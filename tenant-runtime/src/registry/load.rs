@@ -4,7 +4,7 @@
 
 use super::budget::ServerBudget;
 use super::pool::{self, PoolShape};
-use super::{LookupError, PlanLimits, Registry, TenantHandle, is_suspended_for_billing};
+use super::{LookupError, PlanLimits, Registry, TenantHandle};
 use anyhow::{Context as _, anyhow};
 use common::crypto::Sealed;
 use common::entities::{TenantStatus, database_servers, plans, tenants};
@@ -154,7 +154,7 @@ impl Registry {
 /// the gate refuses everything then, and no connection is opened for nothing.
 fn opens_database(tenant: &tenants::Model) -> bool {
     tenant.status == TenantStatus::Active
-        || is_suspended_for_billing(tenant.status, tenant.suspension_kind)
+        || common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind)
 }
 
 fn plan_limits(plan: plans::Model) -> PlanLimits {

@@ -80,22 +80,13 @@ impl TenantHandle {
     /// Suspended because of billing (an unpaid subscription or an ended trial): its users
     /// may still sign in, see why and pay, so its database stays reachable.
     pub fn suspended_for_billing(&self) -> bool {
-        is_suspended_for_billing(self.status, self.suspension_kind)
+        common::entities::suspended_for_payment(self.status, self.suspension_kind)
     }
 
     pub fn over_storage_limit(&self) -> bool {
         let limit = i64::from(self.plan.max_storage_mb) * 1024 * 1024;
         self.storage_bytes.load(Ordering::Relaxed) > limit
     }
-}
-
-/// Whether a tenant in `status` (suspended for `kind`) is suspended because of billing.
-pub fn is_suspended_for_billing(status: TenantStatus, kind: Option<SuspensionKind>) -> bool {
-    status == TenantStatus::Suspended
-        && matches!(
-            kind,
-            Some(SuspensionKind::Billing | SuspensionKind::TrialExpired)
-        )
 }
 
 /// Why a tenant could not be looked up.
