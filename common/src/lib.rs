@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod entities;
+pub mod fleet;
 pub mod http;
 pub mod ids;
 pub mod lockout;

@@ -37,7 +37,25 @@ pub async fn up_exclusively<M: MigratorTrait>(
 /// A transaction holding the migration lock: schema and catalogue changes to this
 /// database wait for each other.
 pub(crate) async fn locked(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    locked_within(db, None).await
+}
+
+/// A transaction holding the migration lock, in which no lock (the migration lock
+/// included) is waited for longer than `lock_timeout`: a migration blocked by a long
+/// transaction fails with SQLSTATE `55P03` instead of queueing every later query of that
+/// database behind its own lock request. The fleet's tenant migrations run in it.
+pub async fn locked_within(
+    db: &DatabaseConnection,
+    lock_timeout: Option<std::time::Duration>,
+) -> Result<DatabaseTransaction, DbErr> {
     let txn = db.begin().await?;
+    if let Some(timeout) = lock_timeout {
+        txn.execute_unprepared(&format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            timeout.as_millis().max(1)
+        ))
+        .await?;
+    }
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock($1)",
@@ -56,6 +74,22 @@ pub async fn is_current<M: MigratorTrait>(db: &impl ConnectionTrait) -> Result<b
 /// Name of the newest tenant migration; recorded as a tenant's `schema_version`.
 pub fn latest_tenant_version() -> String {
     latest_version::<tenant::Migrator>()
+}
+
+/// Whether a tenant database at `version` (its newest applied migration; `None` when
+/// unknown) lacks migrations that `required` includes. Migration names sort in the order
+/// they apply (a test keeps them so), so the comparison is on the names.
+pub fn is_behind(version: Option<&str>, required: &str) -> bool {
+    version.is_none_or(|version| version < required)
+}
+
+/// The tenant migrations a database at `version` has not applied yet, oldest first.
+pub fn pending_tenant_migrations(version: Option<&str>) -> Vec<String> {
+    tenant::Migrator::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .filter(|name| is_behind(version, name))
+        .collect()
 }
 
 /// Name of the newest control-database migration.

@@ -40,7 +40,10 @@ fn tenant_migrations_are_ordered_and_named() {
 
 #[test]
 fn latest_versions_are_the_last_migrations() {
-    assert_eq!(latest_control_version(), "m20261203_000010_billing");
+    assert_eq!(
+        latest_control_version(),
+        "m20261203_000011_fleet_migrations"
+    );
     assert_eq!(
         latest_tenant_version(),
         "m20261122_000005_create_refresh_tokens"
@@ -61,4 +64,26 @@ fn migrators_use_distinct_tables() {
         tenant::Migrator::migration_table_name().to_string(),
         "tenant_schema_migrations"
     );
+}
+
+#[test]
+fn a_version_is_behind_every_later_migration_and_none_is_behind_all() {
+    let names = names::<tenant::Migrator>();
+    let (first, last) = (names.first().unwrap(), names.last().unwrap());
+    assert!(crate::is_behind(Some(first), last));
+    assert!(!crate::is_behind(Some(last), last));
+    assert!(
+        !crate::is_behind(Some(last), first),
+        "newer schemas serve older code"
+    );
+    assert!(crate::is_behind(None, first));
+    assert_eq!(
+        crate::pending_tenant_migrations(Some(last)),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        crate::pending_tenant_migrations(Some(first)),
+        names[1..].to_vec()
+    );
+    assert_eq!(crate::pending_tenant_migrations(None), names);
 }

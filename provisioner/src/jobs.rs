@@ -15,6 +15,8 @@ pub enum JobKind {
     Delete,
     /// Makes the tenant's Stripe customer (retried while Stripe is down).
     StripeCustomer,
+    /// Runs a fleet migration run (no tenant: the run names its tenants).
+    MigrationRun,
 }
 
 impl JobKind {
@@ -23,6 +25,15 @@ impl JobKind {
             Self::Provision => "provision",
             Self::Delete => "delete",
             Self::StripeCustomer => "stripe_customer",
+            Self::MigrationRun => "migration_run",
+        }
+    }
+
+    /// The lane a job of this kind runs in.
+    pub fn lane(self) -> Lane {
+        match self {
+            Self::MigrationRun => Lane::Fleet,
+            Self::Provision | Self::Delete | Self::StripeCustomer => Lane::Sagas,
         }
     }
 
@@ -31,8 +42,35 @@ impl JobKind {
             "provision" => Some(Self::Provision),
             "delete" => Some(Self::Delete),
             "stripe_customer" => Some(Self::StripeCustomer),
+            "migration_run" => Some(Self::MigrationRun),
             _ => None,
         }
+    }
+}
+
+/// Which jobs a claimer takes. A worker runs each lane in its own loop, so a fleet run
+/// that takes minutes never holds up a signup's provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Per-tenant sagas: provision, delete, Stripe customer.
+    Sagas,
+    /// Fleet-wide work: migration runs.
+    Fleet,
+}
+
+impl Lane {
+    /// The job kinds of the lane, as stored.
+    fn kinds(self) -> Vec<&'static str> {
+        [
+            JobKind::Provision,
+            JobKind::Delete,
+            JobKind::StripeCustomer,
+            JobKind::MigrationRun,
+        ]
+        .into_iter()
+        .filter(|kind| kind.lane() == self)
+        .map(JobKind::as_str)
+        .collect()
     }
 }
 
@@ -57,6 +95,29 @@ pub async fn enqueue(
             id.into(),
             tenant_id.into(),
             kind.as_str().into(),
+            CHANNEL.into(),
+        ],
+    ))
+    .await?;
+    Ok(id)
+}
+
+/// Adds a fleet job (no tenant) carrying `payload`, runnable now, and wakes the workers
+/// when the caller's transaction commits. Returns its id.
+pub async fn enqueue_fleet(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    payload: serde_json::Value,
+) -> Result<Uuid, DbErr> {
+    let id = Uuid::now_v7();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "WITH queued AS (INSERT INTO jobs (id, kind, payload) VALUES ($1, $2, $3) RETURNING id) \
+         SELECT pg_notify($4, id::text) FROM queued",
+        [
+            id.into(),
+            kind.as_str().into(),
+            payload.into(),
             CHANNEL.into(),
         ],
     ))
@@ -148,25 +209,32 @@ pub async fn remove_from_payload(
     Ok(())
 }
 
-/// Claims the oldest runnable job: queued and due, or running with an expired lease (its
-/// worker died). Skips rows other workers hold, so many workers never block each other.
+/// Claims the oldest runnable job of `lane`: queued and due, or running with an expired
+/// lease (its worker died). Skips rows other workers hold, so many workers never block
+/// each other.
 pub async fn claim(
     db: &impl ConnectionTrait,
     worker: &str,
     lease: Duration,
+    lane: Lane,
 ) -> Result<Option<jobs::Model>, DbErr> {
     let sql = "UPDATE jobs SET state = 'running', lease_owner = $1, \
                lease_expires_at = now() + make_interval(secs => $2), \
                attempts = attempts + 1, updated_at = now() \
                WHERE id = (SELECT id FROM jobs \
-                 WHERE (state = 'queued' AND run_after <= now()) \
-                    OR (state = 'running' AND lease_expires_at < now()) \
+                 WHERE ((state = 'queued' AND run_after <= now()) \
+                    OR (state = 'running' AND lease_expires_at < now())) \
+                   AND kind IN (SELECT unnest(string_to_array($3, ','))) \
                  ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED) \
                RETURNING *";
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
-        [worker.into(), lease.as_secs_f64().into()],
+        [
+            worker.into(),
+            lease.as_secs_f64().into(),
+            lane.kinds().join(",").into(),
+        ],
     );
     jobs::Entity::find().from_raw_sql(statement).one(db).await
 }
@@ -193,6 +261,25 @@ pub async fn complete_step(
                 step.into(),
                 lease.as_secs_f64().into(),
             ],
+        ))
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Renews the lease of a job that runs long between steps. `false` means the lease was
+/// lost (another worker took the job over): the caller must stop at once.
+pub async fn renew_lease(
+    db: &impl ConnectionTrait,
+    job: &jobs::Model,
+    worker: &str,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3), \
+             updated_at = now() WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            [job.id.into(), worker.into(), lease.as_secs_f64().into()],
         ))
         .await?;
     Ok(result.rows_affected() == 1)
@@ -294,8 +381,21 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_in_exactly_one_lane() {
+        let sagas = Lane::Sagas.kinds();
+        let fleet = Lane::Fleet.kinds();
+        assert_eq!(fleet, ["migration_run"]);
+        assert!(sagas.contains(&"provision") && !sagas.contains(&"migration_run"));
+    }
+
+    #[test]
     fn job_kinds_round_trip_through_their_names() {
-        for kind in [JobKind::Provision, JobKind::Delete, JobKind::StripeCustomer] {
+        for kind in [
+            JobKind::Provision,
+            JobKind::Delete,
+            JobKind::StripeCustomer,
+            JobKind::MigrationRun,
+        ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("bake"), None);

@@ -8,6 +8,8 @@
 //! - [`servers`]: the server registry (register, capacity, spares, drain);
 //! - [`billing`]: billing through Stripe (the webhook ledger and its worker, the state
 //!   machine joining billing and access, Checkout, the portal, metered usage);
+//! - [`fleet`]: fleet migration runs (dry run, start, list, read, resume, cancel) and the
+//!   schema-version ledger;
 //! - [`TenantDatabase`]: the way into an active tenant's database (impersonation);
 //! - [`Provisioner`]: runs jobs ([`Provisioner::try_execute_job`]), sweeps, refills spares
 //!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown.
@@ -24,6 +26,7 @@ pub mod billing;
 mod clock;
 mod delete;
 mod error;
+pub mod fleet;
 mod invitation;
 mod jobs;
 mod lifecycle;

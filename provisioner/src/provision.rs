@@ -249,17 +249,7 @@ impl Provisioner {
         };
         let mut tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
         let txn = tenant_db.transaction().await?;
-        txn.batch_execute(&format!(
-            "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
-             REVOKE ALL ON SCHEMA public FROM PUBLIC; \
-             GRANT USAGE ON SCHEMA public TO \"{role}\"; \
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
-             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\"; \
-             REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\"; \
-             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM \"{role}\"",
-            migrations::tenant::MIGRATION_TABLE
-        ))
-        .await?;
+        txn.batch_execute(&tenant_grants(&database, &role)).await?;
         seed::seed(&txn, &tenant.admin_email, &first_admin).await?;
         txn.commit().await?;
         Ok(())
@@ -289,12 +279,9 @@ impl Provisioner {
         self.live_tenant(tenant_id).await?;
         let txn = self.control_db.begin().await?;
         transition(&txn, tenant_id, TenantStatus::Active).await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE tenants SET schema_version = $2 WHERE id = $1",
-            [tenant_id.into(), migrations::latest_tenant_version().into()],
-        ))
-        .await?;
+        // The database is a clone of this build's template (or migrated from scratch).
+        crate::fleet::record_provisioned(&txn, tenant_id, &crate::fleet::TenantSchema::current())
+            .await?;
         jobs::remove_from_payload(&txn, job_id, PayloadKey::AdminPasswordHash).await?;
         txn.commit().await?;
         Ok(())
@@ -346,6 +333,23 @@ impl Provisioner {
         servers::drop_database_and_role(&admin, &name).await?;
         Ok(())
     }
+}
+
+/// Locks the tenant role into its own database: it may read and write the ERP tables and
+/// use their sequences, not change the audit log's past or the migration history. Every
+/// statement is idempotent: provisioning runs it once, and every fleet migration again
+/// in its transaction, so tables a migration adds are the role's to use from the commit.
+pub(crate) fn tenant_grants(database: &str, role: &str) -> String {
+    format!(
+        "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
+         REVOKE ALL ON SCHEMA public FROM PUBLIC; \
+         GRANT USAGE ON SCHEMA public TO \"{role}\"; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO \"{role}\"; \
+         REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM \"{role}\"; \
+         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM \"{role}\"",
+        migrations::tenant::MIGRATION_TABLE
+    )
 }
 
 /// The tenant's database and role names, once placed.

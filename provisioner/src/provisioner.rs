@@ -6,6 +6,7 @@
 
 use crate::billing::Billing;
 use crate::clock::{Clock, SystemClock};
+use crate::fleet::TenantSchema;
 use common::crypto::Keyring;
 use sea_orm::DatabaseConnection;
 use std::path::PathBuf;
@@ -28,6 +29,8 @@ pub struct Provisioner {
     pub(crate) database_source: DatabaseSource,
     /// Billing through Stripe (disabled unless configured).
     pub(crate) billing: Billing,
+    /// The tenant migrations fleet runs apply (the build's own; tests pass an upgrade).
+    pub(crate) tenant_schema: TenantSchema,
     /// The armed fail point, if any (see `saga`).
     pub(crate) fail_point: Arc<Mutex<Option<String>>>,
 }
@@ -56,6 +59,7 @@ impl Provisioner {
             clock: Arc::new(SystemClock),
             database_source: DatabaseSource::default(),
             billing: Billing::disabled(),
+            tenant_schema: TenantSchema::current(),
             fail_point: Arc::default(),
         }
     }
@@ -88,6 +92,16 @@ impl Provisioner {
     pub fn with_billing(mut self, billing: Billing) -> Self {
         self.billing = billing;
         self
+    }
+
+    /// The tenant migrations fleet runs apply (tests stand an upgrade in with a longer list).
+    pub fn with_tenant_schema(mut self, schema: TenantSchema) -> Self {
+        self.tenant_schema = schema;
+        self
+    }
+
+    pub fn tenant_schema(&self) -> &TenantSchema {
+        &self.tenant_schema
     }
 
     pub fn billing(&self) -> &Billing {

@@ -75,7 +75,14 @@ impl Provisioner {
     /// Claims and runs one due job, if any. Only control-database errors escape; everything
     /// else is recorded on the job.
     pub async fn try_execute_job(&self) -> Result<Executed, DbErr> {
-        let Some(job) = jobs::claim(&self.control_db, &self.worker_id, self.lease).await? else {
+        let Some(job) = jobs::claim(
+            &self.control_db,
+            &self.worker_id,
+            self.lease,
+            jobs::Lane::Sagas,
+        )
+        .await?
+        else {
             return Ok(Executed::Idle);
         };
         let span =
@@ -96,7 +103,7 @@ impl Provisioner {
     }
 
     /// Records how the job ended.
-    async fn settle(
+    pub(crate) async fn settle(
         &self,
         job: &job_rows::Model,
         outcome: Result<(), StepError>,

@@ -2,7 +2,8 @@
 //! server, then runs jobs one after another. When none is due it sleeps until a job is
 //! queued (`NOTIFY jobs_queued`, see [`crate::jobs::CHANNEL`]), a retry's backoff ends, or
 //! the poll interval passes (the backstop for a lost notification). Beside the job loop a
-//! spare keeper refills spare databases right after a provision claimed one, and every
+//! fleet lane runs migration runs (one starts at boot when tenants are behind the build's
+//! schema), a spare keeper refills spare databases right after a provision claimed one, and every
 //! maintenance interval the worker sweeps trials (and billing's grace and retention), purges
 //! and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
 //! job in flight at shutdown finishes its current step; an interrupted one resumes
@@ -10,7 +11,7 @@
 
 use crate::billing::{Billing, BillingLoop};
 use crate::servers::{self, NewServer};
-use crate::{Executed, Provisioner, invitation, jobs};
+use crate::{Executed, Provisioner, fleet, invitation, jobs};
 use common::config::{ProvisionerSettings, Settings, TenantOrigin};
 use common::crypto::Keyring;
 use common::mail::Mailer;
@@ -85,7 +86,9 @@ impl Worker {
             return;
         }
         tokio::spawn(self.register_default_server(shutdown.clone()));
+        self.start_run_if_behind().await;
         let job_queued = self.follow_job_queue(&shutdown);
+        let fleet_lane = tokio::spawn(self.run_fleet_lane(shutdown.clone()));
         let spare_keeper = tokio::spawn(self.keep_spares(shutdown.clone()));
         let billing = tokio::spawn(self.billing_loop.clone().run(
             self.provisioner.clone(),
@@ -112,7 +115,54 @@ impl Worker {
         }
         let _ = spare_keeper.await;
         let _ = billing.await;
+        // A run in flight is left as a dead worker leaves it: its tenants' open
+        // transactions roll back, and its job is taken over when the lease expires.
+        fleet_lane.abort();
         tracing::info!(worker = %self.id(), "provisioner worker stopped");
+    }
+
+    /// Starts a fleet migration run when tenants are behind this build's schema (after an
+    /// upgrade), unless one is active: the fleet catches up by itself.
+    async fn start_run_if_behind(&self) {
+        let (db, schema) = (
+            &self.provisioner.control_db,
+            self.provisioner.tenant_schema(),
+        );
+        match fleet::start_if_behind(db, schema).await {
+            Ok(Some(run)) => tracing::info!(
+                run = %run.id,
+                tenants = run.counts.total,
+                "tenants are behind the schema: migration run started"
+            ),
+            Ok(None) => {}
+            Err(error) => tracing::warn!("could not start a migration run: {error}"),
+        }
+    }
+
+    /// Runs fleet jobs (migration runs) one after another, beside the saga loop, so a run
+    /// that takes minutes never delays a signup. Its own listener wakes it when one is
+    /// queued.
+    fn run_fleet_lane(&self, shutdown: CancellationToken) -> impl Future<Output = ()> + use<> {
+        let provisioner = self.provisioner.clone();
+        let queued = self.follow_job_queue(&shutdown);
+        let poll = Duration::from_millis(self.settings.poll_interval_ms);
+        async move {
+            while !shutdown.is_cancelled() {
+                match provisioner.try_execute_fleet_job().await {
+                    Ok(Executed::Idle) => {}
+                    Ok(outcome) => {
+                        tracing::info!(?outcome, "fleet job run");
+                        continue;
+                    }
+                    Err(error) => tracing::warn!("job queue unavailable: {error}"),
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = queued.notified() => {}
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
     }
 
     /// Starts following `jobs_queued` (see [`pg_listen::wake_on`]).

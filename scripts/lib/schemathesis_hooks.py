@@ -15,8 +15,8 @@ import os
 import schemathesis
 
 PLAN = "starter"
-# Cursors the API would give out: base64url of a tenant id / of an audit entry id / of a
-# Stripe event's `{received_at}|{id}`.
+# Cursors the API would give out: base64url of a tenant (or migration run) id / of an
+# audit entry id / of a Stripe event's `{received_at}|{id}`.
 TENANT_CURSOR = "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"
 AUDIT_CURSOR = "OTAwMDAwMDAw"
 EVENT_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxldnRfMA"
@@ -42,6 +42,9 @@ QUERY = {
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_CURSOR},
     ("GET", "/api/v1/audit"): {"cursor": AUDIT_CURSOR},
     ("GET", "/api/v1/billing/events"): {"cursor": EVENT_CURSOR},
+    # A migration run's cursor, and one over a run's tenants, are base64url ids.
+    ("GET", "/api/v1/migrations/runs"): {"cursor": TENANT_CURSOR},
+    ("GET", "/api/v1/migrations/runs/{id}"): {"cursor": TENANT_CURSOR},
 }
 
 

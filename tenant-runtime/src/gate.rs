@@ -1,6 +1,7 @@
 //! The gate every `/api/v1` request passes before any handler, in this order: resolve the
-//! tenant, look it up in the registry, refuse by status, feature flag or storage limit,
-//! take a slot of the tenant's rate and concurrency limits, count the call. The handle
+//! tenant, look it up in the registry, refuse by status, schema version (a database behind
+//! this code's schema: 503 until the migration run reaches it), feature flag or storage
+//! limit, take a slot of the tenant's rate and concurrency limits, count the call. The handle
 //! then rides in the request's extensions ([`Tenant`]).
 //!
 //! A tenant suspended for billing is still let through to what its admin needs to pay:
@@ -21,7 +22,7 @@ use common::entities::plans::MODULES;
 use common::entities::{SuspensionKind, TenantStatus};
 use governor::clock::{Clock, QuantaClock};
 use std::future::{Ready, ready};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// The request's tenant, admitted by the gate.
 #[derive(Clone)]
@@ -122,6 +123,7 @@ async fn admit(state: &AppState, request: &ServiceRequest) -> ApiResult<Arc<Tena
     // The decoded path the router matches (`inventor%79` is `inventory` to it).
     let path = request.match_info().as_str();
     check_status(&handle, &slug, path)?;
+    check_schema(&handle)?;
     check_feature(&handle, path)?;
     check_storage(&handle, request, path)?;
     Ok(handle)
@@ -187,6 +189,27 @@ fn check_status(handle: &TenantHandle, slug: &str, path: &str) -> ApiResult<()> 
             Err(not_found(slug))
         }
     }
+}
+
+/// The tenant schema this build's code needs: its newest tenant migration.
+static REQUIRED_SCHEMA: LazyLock<String> = LazyLock::new(migrations::latest_tenant_version);
+
+/// Refuses, with 503 and `Retry-After`, a tenant whose database is behind the schema this
+/// code needs: new code never runs on an old schema. (Old code on a newer schema is
+/// served: tenant migrations only add, so a runtime not yet upgraded keeps working
+/// while the fleet moves.) A tenant is behind only between a deploy and its turn in the
+/// migration run that the deploy starts; its own migration is one transaction, and the
+/// ledger's change reaches every runtime by `NOTIFY` right after the commit.
+fn check_schema(handle: &TenantHandle) -> ApiResult<()> {
+    if migrations::is_behind(handle.schema_version.as_deref(), &REQUIRED_SCHEMA) {
+        return Err(ApiError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_migrating",
+            "this company's data is being upgraded to the new version; retry shortly",
+            5,
+        ));
+    }
+    Ok(())
 }
 
 /// What a tenant suspended for billing may still reach: signing in and out, `/me` and

@@ -6,11 +6,13 @@ pub mod app;
 pub mod bench;
 pub mod fake_stripe;
 pub mod fleet;
+pub mod migration_bench;
 pub mod postgres;
 pub mod proxy;
 pub mod runtime;
 pub mod runtime_bench;
 pub mod signup_bench;
+pub mod upgrade;
 pub mod webhook_bench;
 
 pub use admin::AdminApi;

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod impersonation;
 pub mod jobs;
 pub mod meta;
+pub mod migrations;
 pub mod openapi;
 pub mod pagination;
 pub mod plans;
@@ -64,6 +65,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 web::post().to(billing_events::retry),
             )
             .route("/jobs/{id}", web::get().to(jobs::show))
+            .route("/migrations/runs", web::post().to(migrations::start))
+            .route("/migrations/runs", web::get().to(migrations::list))
+            .route("/migrations/runs/{id}", web::get().to(migrations::show))
+            .route(
+                "/migrations/runs/{id}/resume",
+                web::post().to(migrations::resume),
+            )
+            .route(
+                "/migrations/runs/{id}/cancel",
+                web::post().to(migrations::cancel),
+            )
             .route("/plans", web::get().to(plans::list))
             .route("/plans", web::post().to(plans::create))
             .route("/plans/{code}", web::get().to(plans::show))

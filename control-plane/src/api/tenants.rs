@@ -157,6 +157,9 @@ pub struct TenantView {
     pub server: Option<ServerRef>,
     /// The newest tenant migration applied to its database.
     pub schema_version: Option<String>,
+    /// Tenant migrations this build holds that its database lacks (a migration run brings
+    /// it up to date; meanwhile the runtime answers 503 `tenant_migrating`).
+    pub pending_migrations: Vec<String>,
     pub admin_email: String,
     pub usage: Usage,
     pub billing: Billing,
@@ -361,6 +364,11 @@ pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> 
         suspension_kind: tenant.suspension_kind.map(|kind| kind.as_str().to_owned()),
         failure_reason: tenant.failure_reason,
         plan: tenant.plan_code,
+        pending_migrations: if tenant.db_name.is_some() {
+            migrations::pending_tenant_migrations(tenant.schema_version.as_deref())
+        } else {
+            Vec::new()
+        },
         schema_version: tenant.schema_version,
         admin_email: tenant.admin_email,
         created_at: tenant.created_at.with_timezone(&Utc),

@@ -70,6 +70,7 @@ impl Registry {
             billing_state: tenant.billing_state,
             billing_past_due_since: tenant.billing_past_due_since.map(|at| at.to_utc()),
             storage_bytes: AtomicI64::new(tenant.storage_bytes.unwrap_or(-1)),
+            schema_version: tenant.schema_version,
             rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
             in_flight: Arc::new(Semaphore::new(plan.max_concurrent_requests as usize)),
             plan,

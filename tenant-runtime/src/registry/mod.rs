@@ -61,6 +61,9 @@ pub struct TenantHandle {
     /// When payments started failing (the grace period runs from here).
     pub billing_past_due_since: Option<DateTime<Utc>>,
     pub plan: PlanLimits,
+    /// The newest tenant migration applied to the tenant's database (the control
+    /// database's ledger; `None` when unknown). The gate compares it with the code.
+    pub schema_version: Option<String>,
     /// Sampled database size in bytes, for the storage limit (-1: not sampled yet).
     pub storage_bytes: AtomicI64,
     /// Present only for a tenant with a database that may be used: active, or suspended

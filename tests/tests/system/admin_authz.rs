@@ -16,7 +16,10 @@ fn allowed_roles(path: &str) -> &'static [&'static str] {
         || path.starts_with("/api/v1/billing/")
     {
         &["owner", "billing"]
-    } else if path.starts_with("/api/v1/tenants") || path.starts_with("/api/v1/servers") {
+    } else if path.starts_with("/api/v1/tenants")
+        || path.starts_with("/api/v1/servers")
+        || path.starts_with("/api/v1/migrations")
+    {
         &["owner", "operator"]
     } else if path.starts_with("/api/v1/plans") {
         &["owner", "billing"]
