@@ -1,4 +1,5 @@
-//! The control plane: admin API (`api`, with `auth` and `audit`), bootstrap of the control database, and the all-in-one
+//! The control plane: admin API (`api`, with `auth` and `audit`), bootstrap of the control database, the fleet
+//! gauges on `/metrics` (`fleet_metrics`), and the all-in-one
 //! development mode that runs every service in one process. This crate is the library;
 //! `main.rs` only parses flags and calls it.
 
@@ -7,6 +8,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod fleet_metrics;
 pub mod limits;
 pub mod startup;
 pub mod state;

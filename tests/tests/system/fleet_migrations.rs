@@ -642,3 +642,53 @@ async fn through_the_admin_api_a_tenant_behind_is_refused_by_the_runtime_until_a
     assert_eq!((bad.status, bad.code()), (422, "validation_failed"));
     assert_eq!(api.audit("migration_run.started").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_fleet_gauges_count_jobs_by_kind_and_outcome_and_the_newest_run_by_state() {
+    let fleet = Fleet::on_primary(10).await;
+    let ids = tenants(&fleet, "gauge", 2).await;
+    make_bad(&fleet, ids[0]).await;
+    let run = start(&fleet, &request()).await;
+    let before = control_plane::fleet_metrics::snapshot(&fleet.control)
+        .await
+        .unwrap();
+    assert!(before.run_active);
+    assert_eq!(before.tenants_behind, 0, "behind this build: nobody");
+    assert!(
+        before
+            .jobs
+            .contains(&("migration_run".into(), "queued".into(), 1))
+    );
+    assert!(
+        before
+            .jobs
+            .contains(&("provision".into(), "succeeded".into(), 2))
+    );
+    execute(&upgrading_worker(&fleet, "w")).await;
+    let after = control_plane::fleet_metrics::snapshot(&fleet.control)
+        .await
+        .unwrap();
+    assert_eq!(run_state(&fleet, run.id).await.state, "failed");
+    assert!(!after.run_active);
+    assert_eq!(
+        after.run_tenants,
+        [
+            ("pending", 0),
+            ("running", 0),
+            ("succeeded", 1),
+            ("failed", 1),
+            ("skipped", 0)
+        ]
+    );
+    let provisions = after
+        .finished_last_hour
+        .iter()
+        .find(|(kind, outcome, ..)| kind == "provision" && outcome == "succeeded")
+        .expect("provisions finished this hour");
+    assert_eq!(provisions.2, 2);
+    assert!(provisions.3 > 0.0 && provisions.4 >= provisions.3);
+    // The process's recorder is installed on first use (a service does it at start).
+    common::metrics::handle();
+    control_plane::fleet_metrics::publish(&after);
+    assert!(common::metrics::render().contains("erp_migration_run_tenants{state=\"failed\"}"));
+}
