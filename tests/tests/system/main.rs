@@ -9,6 +9,7 @@ mod billing_admin;
 mod billing_core;
 mod billing_runtime;
 mod bootstrap;
+mod fleet_jobs;
 mod fleet_ops;
 mod health;
 mod impersonation;
