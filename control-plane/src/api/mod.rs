@@ -11,6 +11,7 @@ pub mod error;
 pub mod idempotency;
 pub mod impersonation;
 pub mod jobs;
+pub mod keys;
 pub mod meta;
 pub mod openapi;
 pub mod pagination;
@@ -64,6 +65,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 web::post().to(billing_events::retry),
             )
             .route("/jobs/{id}", web::get().to(jobs::show))
+            .route("/keys", web::get().to(keys::list))
             .route("/plans", web::get().to(plans::list))
             .route("/plans", web::post().to(plans::create))
             .route("/plans/{code}", web::get().to(plans::show))
