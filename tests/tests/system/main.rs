@@ -3,6 +3,7 @@
 mod admin_auth;
 mod admin_authz;
 mod admin_catalogue;
+mod admin_cli;
 mod admin_tenants;
 mod billing;
 mod billing_admin;
