@@ -287,3 +287,94 @@ fn test_key_bytes() -> [u8; 32] {
         .try_into()
         .unwrap()
 }
+
+/// Polls the tenant role's `rolconnlimit` until it is `want` (30 s at most); answers the
+/// last value seen.
+async fn wait_for_connection_limit(tenant: Uuid, want: i32) -> i32 {
+    let started = std::time::Instant::now();
+    loop {
+        let limit = connection_limit(tenant).await;
+        if limit == want || started.elapsed() > std::time::Duration::from_secs(30) {
+            return limit;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn through_the_admin_api_the_running_worker_applies_plan_and_tenant_changes() {
+    let api = system_tests::admin::AdminApi::start().await;
+    api.register_primary().await;
+    let first: Uuid = api.active_tenant("api-limit-one").await.parse().unwrap();
+    let second: Uuid = api.active_tenant("api-limit-two").await.parse().unwrap();
+
+    let edited = api
+        .patch(
+            "/api/v1/plans/starter",
+            serde_json::json!({ "limits": { "max_db_connections": 3 } }),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert_eq!(wait_for_connection_limit(first, 3).await, 3);
+    assert_eq!(wait_for_connection_limit(second, 3).await, 3);
+
+    let moved = api
+        .patch(
+            &format!("/api/v1/tenants/{second}"),
+            serde_json::json!({ "plan": "growth" }),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(wait_for_connection_limit(second, 20).await, 20);
+    assert_eq!(connection_limit(first).await, 3);
+}
+
+#[tokio::test]
+async fn a_worker_with_a_rotated_key_reseals_by_itself_and_the_keys_route_shows_it() {
+    let new_key = "bmV3LWtleS1mb3ItdGhlLXJvdGF0aW9uLXRlc3QhISE=";
+    let api = system_tests::admin::AdminApi::start_with(|settings| {
+        settings.secrets.encryption_key = Some(common::Secret::new(new_key));
+        settings.secrets.encryption_key_id = "k2".into();
+        let previous = format!("k1:{}", system_tests::app::TEST_ENCRYPTION_KEY);
+        settings.secrets.previous_keys = Some(common::Secret::new(previous));
+        settings.provisioner.maintenance_interval_secs = 1;
+    })
+    .await;
+    // A server registered before the rotation: its URL sealed under the old key.
+    let old = Keyring::new("k1", test_key_bytes());
+    let control = api.app.db.connect().await;
+    let server = servers::NewServer {
+        name: "before-rotation".into(),
+        admin_url: common::Secret::new(Server::primary().admin_url()),
+        capacity: 0,
+    };
+    let id = servers::register(&control, &old, server).await.unwrap();
+
+    let started = std::time::Instant::now();
+    let keys = loop {
+        let keys = api.get("/api/v1/keys").await;
+        assert_eq!(keys.status, 200, "{:?}", keys.body);
+        let old_total = keys.body["keys"][1]["total"].as_i64();
+        if old_total == Some(0) || started.elapsed() > std::time::Duration::from_secs(30) {
+            break keys.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(keys["current_key_id"], "k2");
+    assert_eq!(keys["keys"][0]["key_id"], "k2");
+    assert_eq!(keys["keys"][0]["secrets"]["server_admin_url"], 1, "{keys}");
+    assert_eq!(keys["keys"][1]["key_id"], "k1");
+    assert_eq!(keys["keys"][1]["total"], 0, "{keys}");
+    let row = servers::find(&control, id).await.unwrap();
+    let only_new = Keyring::new("k2", new_key_bytes(new_key));
+    assert!(servers::admin_url(&only_new, &row).is_ok());
+}
+
+fn new_key_bytes(key: &str) -> [u8; 32] {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
