@@ -63,8 +63,12 @@ impl CliUser {
     }
 
     async fn login(&self, api: &AdminApi, password: &str) -> Ran {
+        self.login_with(api, password, &[]).await
+    }
+
+    async fn login_with(&self, api: &AdminApi, password: &str, extra: &[&str]) -> Ran {
         let url = api.app.control_plane_url.clone();
-        let args = [
+        let mut args = vec![
             "login",
             "--url",
             &url,
@@ -72,6 +76,7 @@ impl CliUser {
             ADMIN_EMAIL,
             "--password-stdin",
         ];
+        args.extend(extra);
         self.run_with_stdin(&args, &format!("{password}\n")).await
     }
 
@@ -263,4 +268,40 @@ async fn an_expired_access_token_is_refreshed_and_logout_ends_the_session() {
         )
         .await;
     assert_eq!(reused.status, 401, "{reused:?}");
+}
+
+#[tokio::test]
+async fn an_admin_with_2fa_signs_in_with_a_code() {
+    let api = AdminApi::start().await;
+    let enrolled = api
+        .post("/api/v1/me/2fa/enroll", serde_json::json!({}))
+        .await;
+    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+    let base32 = enrolled.body["secret"].as_str().expect("secret");
+    let secret = totp_rs::Secret::try_from_base32(base32).expect("base32");
+    let now = chrono::Utc::now().timestamp() as u64;
+    let code = control_plane::auth::totp::current_code(secret.as_bytes(), now).expect("code");
+    let confirmed = api
+        .post(
+            "/api/v1/me/2fa/confirm",
+            serde_json::json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let recovery = confirmed.body["recovery_codes"][0]
+        .as_str()
+        .expect("a code");
+
+    let cli = CliUser::new();
+    let without = cli.login(&api, ADMIN_PASSWORD).await;
+    assert_eq!(without.code, 3, "{without:?}");
+    assert!(without.err.contains("--totp"), "{without:?}");
+    let with = cli
+        .login_with(&api, ADMIN_PASSWORD, &["--totp", recovery])
+        .await;
+    assert_eq!(with.code, 0, "{with:?}");
+    assert_eq!(
+        cli.run(&["--json", "whoami"]).await.json()["totp_enabled"],
+        true
+    );
 }
