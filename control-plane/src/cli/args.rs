@@ -130,7 +130,7 @@ pub struct TenantList {
     /// Page size (1 to 200).
     #[arg(long)]
     pub limit: Option<u32>,
-    /// Follow every page.
+    /// Follow every page (with --json: one page holding every item, `next_cursor` null).
     #[arg(long)]
     pub all: bool,
 }
