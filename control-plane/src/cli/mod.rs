@@ -3,7 +3,7 @@
 //! the same roles, audit and validation as the portal.
 //!
 //! - `args`: the command line (clap), exit statuses in `--help`;
-//! - `commands`: what each command does and prints;
+//! - `commands`: what each command does and prints (`account`, `tenants`, `fleet`);
 //! - [`endpoints`]: every request, paths and bodies in one place;
 //! - [`client`]: HTTP with the session, token refresh, errors;
 //! - [`session`]: the stored login (0600 file per profile);
