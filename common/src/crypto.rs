@@ -133,6 +133,20 @@ impl Keyring {
             .map_err(|_| CryptoError::NotText)
     }
 
+    /// The id of the key that seals.
+    pub fn current_id(&self) -> &str {
+        &self.current_id
+    }
+
+    /// The ids of the older keys, which only open (what a re-seal job moves off).
+    pub fn previous_ids(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| *id != self.current_id)
+            .collect()
+    }
+
     /// Sealed under an older key: re-seal it with the current one.
     pub fn needs_rotation(&self, sealed: &Sealed) -> bool {
         sealed.key_id != self.current_id
@@ -220,6 +234,8 @@ mod tests {
         assert_eq!(rotated.open(&old, b"c").unwrap(), b"x");
         assert!(rotated.needs_rotation(&old));
         assert!(!rotated.needs_rotation(&rotated.seal(b"x", b"c").unwrap()));
+        assert_eq!(rotated.current_id(), "k2");
+        assert_eq!(rotated.previous_ids(), vec!["k1".to_owned()]);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct RunView {
     pub halted_reason: Option<String>,
     /// `admin:<id>` or `boot` (started by a worker because tenants were behind).
     pub started_by: String,
+    /// How many of its tenants are in each state (`total`, `pending`, ... beside the run's
+    /// other fields).
+    #[serde(flatten)]
     pub counts: RunCounts,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,

@@ -1,6 +1,7 @@
-//! The control plane: admin API (`api`, with `auth` and `audit`), bootstrap of the control database, the fleet
-//! gauges on `/metrics` (`fleet_metrics`), and the all-in-one
-//! development mode that runs every service in one process. This crate is the library;
+//! The control plane: admin API (`api`, with `auth` and `audit`), bootstrap of the control
+//! database, the fleet gauges on `/metrics` (`fleet_metrics`), the all-in-one development
+//! mode that runs every service in one process, and the admin CLI (`cli`), a client of the
+//! admin API. This crate is the library;
 //! `main.rs` only parses flags and calls it.
 
 pub mod all_in_one;
@@ -8,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod cli;
 pub mod fleet_metrics;
 pub mod limits;
 pub mod startup;

@@ -1,5 +1,6 @@
-//! `control-plane`: the admin API (`serve`, the default) or the whole platform in one
-//! process (`all-in-one`). All logic is in the library.
+//! `control-plane`: the admin API (`serve`, the default), the whole platform in one
+//! process (`all-in-one`), or the admin CLI (`admin ...`, a client of a running admin
+//! API). All logic is in the library.
 
 use clap::{Parser, Subcommand};
 use common::cli::ConfigArgs;
@@ -14,7 +15,7 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the admin API (the default).
     Serve,
@@ -22,6 +23,8 @@ enum Command {
     AllInOne,
     /// Print the admin API's OpenAPI document (what `control-plane/openapi.json` holds).
     Openapi,
+    /// Operate the platform through the admin API (`admin login` first).
+    Admin(control_plane::cli::AdminCli),
 }
 
 #[tokio::main]
@@ -35,6 +38,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             print!("{}", control_plane::api::openapi::document());
             return Ok(());
+        }
+        // A client: no configuration, no telemetry, its own exit statuses.
+        Command::Admin(admin) => {
+            std::process::exit(control_plane::cli::run_in_process(admin).await)
         }
     };
     let loaded = cli.config.load_or_exit();

@@ -17,6 +17,10 @@ pub enum JobKind {
     StripeCustomer,
     /// Runs a fleet migration run (no tenant: the run names its tenants).
     MigrationRun,
+    /// Applies the tenant's plan's `max_db_connections` to its role (deduplicated).
+    RoleLimits,
+    /// Re-seals every secret still under a previous key (no tenant; deduplicated).
+    Reseal,
 }
 
 impl JobKind {
@@ -26,6 +30,8 @@ impl JobKind {
             Self::Delete => "delete",
             Self::StripeCustomer => "stripe_customer",
             Self::MigrationRun => "migration_run",
+            Self::RoleLimits => "role_limits",
+            Self::Reseal => "reseal",
         }
     }
 
@@ -33,7 +39,11 @@ impl JobKind {
     pub fn lane(self) -> Lane {
         match self {
             Self::MigrationRun => Lane::Fleet,
-            Self::Provision | Self::Delete | Self::StripeCustomer => Lane::Sagas,
+            Self::Provision
+            | Self::Delete
+            | Self::StripeCustomer
+            | Self::RoleLimits
+            | Self::Reseal => Lane::Sagas,
         }
     }
 
@@ -43,6 +53,8 @@ impl JobKind {
             "delete" => Some(Self::Delete),
             "stripe_customer" => Some(Self::StripeCustomer),
             "migration_run" => Some(Self::MigrationRun),
+            "role_limits" => Some(Self::RoleLimits),
+            "reseal" => Some(Self::Reseal),
             _ => None,
         }
     }
@@ -52,7 +64,7 @@ impl JobKind {
 /// that takes minutes never holds up a signup's provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
-    /// Per-tenant sagas: provision, delete, Stripe customer.
+    /// Sagas and short fleet jobs: provision, delete, Stripe customer, role limits, reseal.
     Sagas,
     /// Fleet-wide work: migration runs.
     Fleet,
@@ -66,6 +78,8 @@ impl Lane {
             JobKind::Delete,
             JobKind::StripeCustomer,
             JobKind::MigrationRun,
+            JobKind::RoleLimits,
+            JobKind::Reseal,
         ]
         .into_iter()
         .filter(|kind| kind.lane() == self)
@@ -123,6 +137,59 @@ pub async fn enqueue_fleet(
     ))
     .await?;
     Ok(id)
+}
+
+/// Adds a job of a deduplicated kind (`role_limits`, `reseal`: the kinds the unique index
+/// `jobs_one_queued_fleet_job` covers) unless one for the same tenant (or none) is
+/// already queued: the queued one has not started, so it will see whatever changed. A
+/// running one does not count, since it may have read the state before the change.
+/// Returns the new job's id, `None` when one was already queued.
+pub async fn enqueue_once(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    tenant_id: Option<Uuid>,
+) -> Result<Option<Uuid>, DbErr> {
+    let id = Uuid::now_v7();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3) \
+               ON CONFLICT DO NOTHING RETURNING id) \
+             SELECT pg_notify($4, id::text) FROM queued",
+            [
+                id.into(),
+                tenant_id.into(),
+                kind.as_str().into(),
+                CHANNEL.into(),
+            ],
+        ))
+        .await?;
+    Ok(row.map(|_| id))
+}
+
+/// Queues a `role_limits` job (deduplicated) for every tenant on plan `code` that has, or
+/// may soon have, a role: after the plan's `max_db_connections` changed. Returns how many
+/// were queued.
+pub async fn enqueue_role_limits_of_plan(
+    db: &impl ConnectionTrait,
+    code: &str,
+) -> Result<u64, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) \
+               SELECT gen_random_uuid(), id, $2 FROM tenants \
+               WHERE plan_code = $1 AND status IN ('pending', 'provisioning', 'active', 'suspended') \
+               ON CONFLICT DO NOTHING RETURNING id) \
+             SELECT pg_notify($3, id::text) FROM queued",
+            [
+                code.into(),
+                JobKind::RoleLimits.as_str().into(),
+                CHANNEL.into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
 }
 
 /// How long until the earliest queued job is due (zero when one is due now); `None` when
@@ -266,8 +333,9 @@ pub async fn complete_step(
     Ok(result.rows_affected() == 1)
 }
 
-/// Renews the lease of a job that runs long between steps. `false` means the lease was
-/// lost (another worker took the job over): the caller must stop at once.
+/// Renews the lease of a job we hold that runs long between two recorded steps (a
+/// migration run, a re-seal). `false` means the lease was lost (another worker took the
+/// job over): the caller must stop at once.
 pub async fn renew_lease(
     db: &impl ConnectionTrait,
     job: &jobs::Model,
@@ -317,7 +385,9 @@ pub async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Puts the job back in the queue, runnable after `delay`, remembering the error.
+/// Puts the job back in the queue, runnable after `delay`, remembering the error. A job of
+/// a deduplicated kind for which another was queued meanwhile cannot go back (the unique
+/// index says so): it ends `cancelled` instead, the queued one doing the same work.
 pub async fn retry_later(
     db: &impl ConnectionTrait,
     job: &jobs::Model,
@@ -325,20 +395,28 @@ pub async fn retry_later(
     error: &str,
     delay: Duration,
 ) -> Result<(), DbErr> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE jobs SET state = 'queued', last_error = $3, lease_owner = NULL, \
+    let retried = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET state = 'queued', last_error = $3, lease_owner = NULL, \
          lease_expires_at = NULL, run_after = now() + make_interval(secs => $4), \
          updated_at = now() WHERE id = $1 AND lease_owner = $2",
-        [
-            job.id.into(),
-            worker.into(),
-            error.into(),
-            delay.as_secs_f64().into(),
-        ],
-    ))
-    .await?;
-    Ok(())
+            [
+                job.id.into(),
+                worker.into(),
+                error.into(),
+                delay.as_secs_f64().into(),
+            ],
+        ))
+        .await;
+    match retried {
+        Err(failure) if common::db::is_unique_violation(&failure) => {
+            let superseded = format!("{error} (superseded by a job queued meanwhile)");
+            finish(db, job, worker, "cancelled", Some(&superseded)).await?;
+            Ok(())
+        }
+        other => other.map(drop),
+    }
 }
 
 /// Cancels the tenant's jobs nobody is running: queued ones, and running ones whose lease
@@ -395,6 +473,8 @@ mod tests {
             JobKind::Delete,
             JobKind::StripeCustomer,
             JobKind::MigrationRun,
+            JobKind::RoleLimits,
+            JobKind::Reseal,
         ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }

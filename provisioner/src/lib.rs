@@ -6,6 +6,7 @@
 //! - [`tenants`]: the lifecycle API, the only way to change a tenant (create, start a
 //!   trial, rename or re-plan, suspend, resume, delete, announce a plan change);
 //! - [`servers`]: the server registry (register, capacity, spares, drain);
+//! - [`keys`]: which encryption key seals how many secrets of each kind (rotation);
 //! - [`billing`]: billing through Stripe (the webhook ledger and its worker, the state
 //!   machine joining billing and access, Checkout, the portal, metered usage);
 //! - [`fleet`]: fleet migration runs (dry run, start, list, read, resume, cancel) and the
@@ -19,8 +20,10 @@
 //! job runner), `provision` and `delete` (the sagas' steps), `steps` (how a step fails),
 //! `template` (the per-server template at the newest tenant schema), `spares`
 //! (pre-cloned databases that make provisioning a rename), `seed`, `invitation`,
-//! `sweeper` (trial expiry, grace-period deletion and purge, on a [`Clock`]) and
-//! `reconcile` (drift between the control database and what servers hold).
+//! `sweeper` (trial expiry, grace-period deletion and purge, on a [`Clock`]),
+//! `reconcile` (drift between the control database and what servers hold), and the fleet
+//! jobs `role_limits` (a plan's connection limit on its tenants' roles) and `reseal`
+//! (secrets under a previous key sealed again under the current one).
 
 pub mod billing;
 mod clock;
@@ -29,10 +32,13 @@ mod error;
 pub mod fleet;
 mod invitation;
 mod jobs;
+pub mod keys;
 mod lifecycle;
 mod provision;
 mod provisioner;
 mod reconcile;
+mod reseal;
+mod role_limits;
 mod saga;
 mod seed;
 pub mod servers;
@@ -51,6 +57,8 @@ pub use invitation::admin_invite;
 pub use lifecycle::InvalidTransition;
 pub use provisioner::{DatabaseSource, Provisioner};
 pub use reconcile::{ReconcileReport, ServerObject};
+pub use reseal::RESEAL_STEPS;
+pub use role_limits::ROLE_LIMITS_STEPS;
 pub use saga::{DELETE_STEPS, Executed, PROVISION_STEPS};
 pub use spares::list as list_spares;
 pub use steps::StepError;

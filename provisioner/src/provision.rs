@@ -192,7 +192,8 @@ impl Provisioner {
         Box::pin(self.role_password(&stored)).await
     }
 
-    async fn plan_connection_limit(&self, plan: &str) -> Result<i32, StepError> {
+    /// The `max_db_connections` of plan `plan` (what the tenant role's `CONNECTION LIMIT` is).
+    pub(crate) async fn plan_connection_limit(&self, plan: &str) -> Result<i32, StepError> {
         let row = self
             .control_db
             .query_one_raw(Statement::from_sql_and_values(
@@ -353,7 +354,7 @@ pub(crate) fn tenant_grants(database: &str, role: &str) -> String {
 }
 
 /// The tenant's database and role names, once placed.
-fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
+pub(crate) fn names(tenant: &tenant_rows::Model) -> Result<(String, String), StepError> {
     match (&tenant.db_name, &tenant.db_role) {
         (Some(database), Some(role)) => Ok((database.clone(), role.clone())),
         _ => Err(StepError::Permanent(

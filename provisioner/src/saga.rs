@@ -52,7 +52,10 @@ impl Provisioner {
     #[cfg(feature = "fail-points")]
     pub fn crash_at(&self, step: &str) {
         assert!(
-            PROVISION_STEPS.contains(&step) || DELETE_STEPS.contains(&step),
+            PROVISION_STEPS.contains(&step)
+                || DELETE_STEPS.contains(&step)
+                || crate::ROLE_LIMITS_STEPS.contains(&step)
+                || crate::RESEAL_STEPS.contains(&step),
             "no saga has a step `{step}`"
         );
         if let Ok(mut point) = self.fail_point.lock() {
@@ -94,6 +97,8 @@ impl Provisioner {
             (Some(JobKind::StripeCustomer), Some(tenant)) => {
                 self.stripe_customer(&job, tenant).await
             }
+            (Some(JobKind::RoleLimits), Some(tenant)) => self.role_limits(&job, tenant).await,
+            (Some(JobKind::Reseal), None) => self.reseal(&job).await,
             _ => Err(StepError::Permanent(format!(
                 "unsupported job `{}`",
                 job.kind

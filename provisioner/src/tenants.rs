@@ -121,7 +121,8 @@ pub struct TenantUpdate {
 }
 
 /// Renames the tenant or moves it to another open plan, under its row lock, and announces
-/// it (the runtimes reload its limits). A tenant being deleted, or deleted, is refused
+/// it (the runtimes reload its limits); a move queues the `role_limits` job that gives its
+/// role the new plan's connection limit. A tenant being deleted, or deleted, is refused
 /// with [`ProvisionError::TenantDeleted`]. Returns the row as it was before.
 pub async fn update(
     db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
@@ -148,18 +149,31 @@ pub async fn update(
         DbBackend::Postgres,
         "UPDATE tenants SET name = coalesce($2, name), plan_code = coalesce($3, plan_code), \
            row_version = row_version + 1, updated_at = now() WHERE id = $1",
-        [tenant_id.into(), name.into(), change.plan.into()],
+        [tenant_id.into(), name.into(), change.plan.clone().into()],
     ))
     .await?;
+    if change.plan.is_some_and(|plan| plan != before.plan_code) {
+        crate::role_limits::queue(&txn, tenant_id).await?;
+    }
     notify_changed(&txn, tenant_id).await?;
     txn.commit().await?;
     Ok(before)
 }
 
 /// Announces that plan `code` changed, so every runtime reloads the limits of its
-/// tenants (sent when the caller's transaction commits, if `db` is one).
-pub async fn plan_changed(db: &impl ConnectionTrait, code: &str) -> Result<(), ProvisionError> {
+/// tenants (sent when the caller's transaction commits, if `db` is one). When its
+/// `max_db_connections` changed, also queues a `role_limits` job (deduplicated) for each
+/// of its tenants, in the same transaction, so their roles get the new limit.
+pub async fn plan_changed(
+    db: &impl ConnectionTrait,
+    code: &str,
+    connection_limit_changed: bool,
+) -> Result<(), ProvisionError> {
     notify(db, &TenantChange::Plan(code.to_owned())).await?;
+    if connection_limit_changed {
+        let queued = jobs::enqueue_role_limits_of_plan(db, code).await?;
+        tracing::info!(plan = code, queued, "role limit jobs queued");
+    }
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 //! fleet lane runs migration runs (one starts at boot when tenants are behind the build's
 //! schema), a spare keeper refills spare databases right after a provision claimed one, and every
 //! maintenance interval the worker sweeps trials (and billing's grace and retention), purges
-//! and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
+//! and reconciles, and queues a `reseal` job while secrets are under a previous key, until
+//! shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
 //! job in flight at shutdown finishes its current step; an interrupted one resumes
 //! elsewhere after its lease expires.
 
@@ -244,6 +245,11 @@ impl Worker {
     /// Housekeeping (spares have their own keeper); each part logs its own failure and
     /// never stops the worker.
     async fn maintain(&self) {
+        match self.provisioner.queue_reseal_if_needed().await {
+            Ok(true) => tracing::info!("secrets under a previous key: re-seal job queued"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!("could not look for secrets to re-seal: {error}"),
+        }
         match self.provisioner.sweep().await {
             Ok(report) => tracing::debug!(?report, "tenant sweep done"),
             Err(error) => tracing::warn!("tenant sweep failed: {error}"),

@@ -111,13 +111,16 @@ async fn make_tenants(
     for n in 0..count {
         let id = Uuid::now_v7();
         let name = format!("{PREFIX}{}", id.simple());
-        admin
-            .batch_execute(&format!(
-                "CREATE ROLE \"{name}\" LOGIN PASSWORD '{name}'; \
-                 CREATE DATABASE \"{name}\" TEMPLATE {BENCH_TEMPLATE} OWNER \"{name}\" STRATEGY WAL_LOG"
-            ))
-            .await
-            .expect("tenant database");
+        // One statement each: `CREATE DATABASE` refuses to share a query string.
+        for sql in [
+            format!("CREATE ROLE \"{name}\" LOGIN PASSWORD '{name}'"),
+            format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE {BENCH_TEMPLATE} OWNER \"{name}\" \
+                 STRATEGY WAL_LOG"
+            ),
+        ] {
+            admin.batch_execute(&sql).await.expect("tenant database");
+        }
         let tenant_db = fleet::connect(&with_database(url, &name)).await;
         tenant_db
             .batch_execute(&format!(
@@ -152,12 +155,12 @@ async fn make_tenants(
 
 /// A template at this build's tenant schema with [`SETTINGS`] rows in `settings`.
 async fn build_bench_template(admin: &tokio_postgres::Client, url: &str) {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {BENCH_TEMPLATE} WITH (FORCE); CREATE DATABASE {BENCH_TEMPLATE}"
-        ))
-        .await
-        .ok();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {BENCH_TEMPLATE} WITH (FORCE)"),
+        format!("CREATE DATABASE {BENCH_TEMPLATE}"),
+    ] {
+        admin.batch_execute(&sql).await.expect("bench template");
+    }
     let db = sea_orm::Database::connect(with_database(url, BENCH_TEMPLATE))
         .await
         .expect("bench template");
@@ -223,9 +226,10 @@ async fn drop_tenants(fleet: &Fleet, servers: &[&str]) {
         for tenant in &rows {
             if let Some(name) = &tenant.db_name {
                 let _ = admin
-                    .batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE); DROP ROLE IF EXISTS \"{name}\""
-                    ))
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                let _ = admin
+                    .batch_execute(&format!("DROP ROLE IF EXISTS \"{name}\""))
                     .await;
             }
         }

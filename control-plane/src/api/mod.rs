@@ -11,6 +11,7 @@ pub mod error;
 pub mod idempotency;
 pub mod impersonation;
 pub mod jobs;
+pub mod keys;
 pub mod meta;
 pub mod migrations;
 pub mod openapi;
@@ -76,6 +77,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 "/migrations/runs/{id}/cancel",
                 web::post().to(migrations::cancel),
             )
+            .route("/keys", web::get().to(keys::list))
             .route("/plans", web::get().to(plans::list))
             .route("/plans", web::post().to(plans::create))
             .route("/plans/{code}", web::get().to(plans::show))

@@ -4,8 +4,8 @@
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
 use crate::api::{
-    admins, audit, auth, billing, billing_events, impersonation, jobs, migrations, plans, servers,
-    signup, tenants, webhooks,
+    admins, audit, auth, billing, billing_events, impersonation, jobs, keys, migrations, plans,
+    servers, signup, tenants, webhooks,
 };
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
@@ -71,6 +71,7 @@ impl Modify for BearerAuth {
         jobs::show,
         migrations::start, migrations::list, migrations::show, migrations::resume,
         migrations::cancel,
+        keys::list,
         plans::list, plans::create, plans::show, plans::update,
         servers::list, servers::register, servers::update, servers::drain, servers::activate,
         signup::signup, signup::slug_availability,
@@ -85,6 +86,7 @@ impl Modify for BearerAuth {
         (name = "billing", description = "A tenant's billing through Stripe (409 `billing_disabled` without a Stripe key)"),
         (name = "jobs", description = "Provisioning progress"),
         (name = "migrations", description = "Fleet migration runs: every tenant database to the newest schema"),
+        (name = "keys", description = "Encryption keys and the secrets each seals (key rotation)"),
         (name = "plans", description = "Plans and limits"),
         (name = "servers", description = "Tenant database servers"),
         (name = "signup", description = "Self-serve signup (public)"),

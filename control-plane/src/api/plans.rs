@@ -397,7 +397,8 @@ fn dedup(mut features: Vec<String>) -> Vec<String> {
     features
 }
 
-/// Change a plan; its tenants' runtimes pick the new limits up at once.
+/// Change a plan; its tenants' runtimes pick the new limits up at once, and a new
+/// `max_db_connections` is applied to their database roles by queued jobs.
 #[utoipa::path(patch, path = "/api/v1/plans/{code}", tag = "plans", security(("bearer" = [])),
     params(("code" = String, Path)), request_body = PlanPatch,
     responses((status = 200, body = PlanView), (status = 404, body = crate::api::openapi::ProblemDoc),
@@ -421,7 +422,8 @@ pub async fn update(
     txn.execute_raw(write(&after, false))
         .await
         .map_err(|error| write_error(error, &after))?;
-    provisioner::tenants::plan_changed(&txn, &after.code)
+    let limit_changed = before.limits.max_db_connections != after.limits.max_db_connections;
+    provisioner::tenants::plan_changed(&txn, &after.code, limit_changed)
         .await
         .map_err(provision_error)?;
     let entry = Entry::new(&admin, "plan.updated", "plan", &after.code)

@@ -145,6 +145,9 @@ pub async fn apply(
     if after != before {
         write_mirror(txn, tenant_id, &after, now).await?;
     }
+    if after.plan != before.plan {
+        crate::role_limits::queue(txn, tenant_id).await?;
+    }
     let access = enforce(txn, billing, &tenant, &after, cause, now).await?;
     let changed = after != before || access.is_some();
     if changed {

@@ -102,6 +102,7 @@ async fn every_role_may_read_and_roles_reach_what_they_own() {
             "/api/v1/plans",
             "/api/v1/servers",
             "/api/v1/audit",
+            "/api/v1/keys",
         ] {
             let reply = api.call(Method::GET, path, Some(&token), None).await;
             assert_eq!(reply.status, 200, "{role} GET {path}");

@@ -258,6 +258,13 @@ async fn checkout_makes_one_customer_then_plan_change_and_cancel_reach_stripe() 
         .await
         .expect("plan change");
     assert_eq!(view.plan, "growth");
+    let role_limit_jobs =
+        format!("SELECT count(*) FROM jobs WHERE kind = 'role_limits' AND tenant_id = '{tenant}'");
+    assert_eq!(
+        s.fleet.count(&role_limit_jobs).await,
+        1,
+        "the new plan's connection limit is queued for the tenant's role"
+    );
     let sub = s
         .fleet
         .tenant(tenant)

@@ -58,6 +58,19 @@ async fn wait_active(fleet: &Fleet, tenant: Uuid, within: Duration) -> Duration 
     panic!("tenant {tenant} not active within {within:?}");
 }
 
+/// Waits until no job is queued or running (the workers have recorded every ending).
+async fn wait_until_no_job_runs(fleet: &Fleet, within: Duration) {
+    let started = Instant::now();
+    let busy = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')";
+    while fleet.count(busy).await > 0 {
+        assert!(
+            started.elapsed() < within,
+            "jobs still running after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_idle_worker_starts_a_queued_job_at_once_not_at_its_next_poll() {
     let fleet = Fleet::on_primary(10).await;
@@ -123,6 +136,8 @@ async fn many_workers_woken_together_run_every_job_exactly_once() {
     for tenant in &created {
         wait_active(&fleet, tenant.tenant_id, Duration::from_secs(60)).await;
     }
+    // A tenant is active a moment before its job is recorded as finished.
+    wait_until_no_job_runs(&fleet, Duration::from_secs(30)).await;
     stop.cancel();
     let rows = fleet
         .control

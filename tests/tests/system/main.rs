@@ -3,12 +3,14 @@
 mod admin_auth;
 mod admin_authz;
 mod admin_catalogue;
+mod admin_cli;
 mod admin_tenants;
 mod billing;
 mod billing_admin;
 mod billing_core;
 mod billing_runtime;
 mod bootstrap;
+mod fleet_jobs;
 mod fleet_migrations;
 mod fleet_ops;
 mod health;
