@@ -7,6 +7,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod fleet_metrics;
 pub mod limits;
 pub mod startup;
 pub mod state;

@@ -40,7 +40,10 @@ fn tenant_migrations_are_ordered_and_named() {
 
 #[test]
 fn latest_versions_are_the_last_migrations() {
-    assert_eq!(latest_control_version(), "m20261203_000010_billing");
+    assert_eq!(
+        latest_control_version(),
+        "m20261203_000012_backups_and_relocation"
+    );
     assert_eq!(
         latest_tenant_version(),
         "m20261122_000005_create_refresh_tokens"

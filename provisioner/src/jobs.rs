@@ -15,6 +15,12 @@ pub enum JobKind {
     Delete,
     /// Makes the tenant's Stripe customer (retried while Stripe is down).
     StripeCustomer,
+    /// Takes one backup (`payload.backup_id`).
+    Backup,
+    /// Restores a backup (`payload.backup_id`) into a new database and switches to it.
+    Restore,
+    /// Moves the tenant to another server (`payload.target_server`).
+    Relocate,
 }
 
 impl JobKind {
@@ -23,6 +29,9 @@ impl JobKind {
             Self::Provision => "provision",
             Self::Delete => "delete",
             Self::StripeCustomer => "stripe_customer",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Relocate => "relocate",
         }
     }
 
@@ -31,6 +40,9 @@ impl JobKind {
             "provision" => Some(Self::Provision),
             "delete" => Some(Self::Delete),
             "stripe_customer" => Some(Self::StripeCustomer),
+            "backup" => Some(Self::Backup),
+            "restore" => Some(Self::Restore),
+            "relocate" => Some(Self::Relocate),
             _ => None,
         }
     }
@@ -62,6 +74,25 @@ pub async fn enqueue(
     ))
     .await?;
     Ok(id)
+}
+
+/// [`enqueue`] with a payload (inside the caller's transaction, if `db` is one).
+pub async fn enqueue_with(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    tenant_id: Uuid,
+    payload: &[(PayloadKey, serde_json::Value)],
+) -> Result<Uuid, DbErr> {
+    let id = enqueue(db, kind, tenant_id).await?;
+    for (key, value) in payload {
+        set_in_payload(db, id, *key, value.clone()).await?;
+    }
+    Ok(id)
+}
+
+/// The uuid under `key` in the job's payload, if it holds one.
+pub fn payload_uuid(job: &jobs::Model, key: PayloadKey) -> Option<Uuid> {
+    payload_value(job, key).as_str()?.parse().ok()
 }
 
 /// How long until the earliest queued job is due (zero when one is due now); `None` when
@@ -100,6 +131,16 @@ pub enum PayloadKey {
     AdminPasswordHash,
     /// The first admin's set-password token, sealed, until the invitation is sent.
     AdminInvite,
+    /// The backup a backup job takes or a restore job restores.
+    BackupId,
+    /// The server a relocation moves the tenant to.
+    TargetServer,
+    /// The server a relocation moves the tenant from.
+    SourceServer,
+    /// The database a restore or relocation builds (the tenant's next `db_name`).
+    TargetDatabase,
+    /// How long the tenant's writes were frozen, in milliseconds (set at the switch).
+    FreezeMs,
 }
 
 impl PayloadKey {
@@ -107,6 +148,11 @@ impl PayloadKey {
         match self {
             Self::AdminPasswordHash => "admin_password_hash",
             Self::AdminInvite => "admin_invite",
+            Self::BackupId => "backup_id",
+            Self::TargetServer => "target_server",
+            Self::SourceServer => "source_server",
+            Self::TargetDatabase => "target_database",
+            Self::FreezeMs => "freeze_ms",
         }
     }
 }
@@ -295,7 +341,14 @@ mod tests {
 
     #[test]
     fn job_kinds_round_trip_through_their_names() {
-        for kind in [JobKind::Provision, JobKind::Delete, JobKind::StripeCustomer] {
+        for kind in [
+            JobKind::Provision,
+            JobKind::Delete,
+            JobKind::StripeCustomer,
+            JobKind::Backup,
+            JobKind::Restore,
+            JobKind::Relocate,
+        ] {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("bake"), None);

@@ -14,7 +14,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Serialises placement decisions so two provisions never take the same last slot.
-const PLACEMENT_LOCK: i64 = 0x6572_705f_706c_6163;
+pub(crate) const PLACEMENT_LOCK: i64 = 0x6572_705f_706c_6163;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A server to register.

@@ -3,8 +3,9 @@
 //! queued (`NOTIFY jobs_queued`, see [`crate::jobs::CHANNEL`]), a retry's backoff ends, or
 //! the poll interval passes (the backstop for a lost notification). Beside the job loop a
 //! spare keeper refills spare databases right after a provision claimed one, and every
-//! maintenance interval the worker sweeps trials (and billing's grace and retention), purges
-//! and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
+//! maintenance interval the worker sweeps trials (and billing's grace and retention), purges,
+//! queues scheduled backups and prunes old ones, drops retired databases, thaws abandoned
+//! freezes, keeps evacuations going and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
 //! job in flight at shutdown finishes its current step; an interrupted one resumes
 //! elsewhere after its lease expires.
 
@@ -54,6 +55,9 @@ impl Worker {
             .with_backup_dir(settings.data_dir.join("backups"))
             .with_trial_grace(days(config.trial_grace_days))
             .with_deleted_retention(days(config.deleted_retention_days))
+            .with_retired_keep(Duration::from_secs(
+                u64::from(config.retired_database_keep_hours) * 3600,
+            ))
             .with_billing(billing);
         let mailer = Mailer::from_settings(settings)
             .inspect_err(|error| tracing::warn!("invitations will not be sent: {error:#}"))
@@ -167,10 +171,14 @@ impl Worker {
             }) => {
                 self.spares_wanted.notify_one();
                 self.send_invitation(job_id).await;
+                self.keep_evacuating().await;
                 true
             }
             Ok(outcome) => {
                 tracing::info!(?outcome, "job run");
+                if matches!(outcome, Executed::Finished { .. }) {
+                    self.keep_evacuating().await;
+                }
                 true
             }
             Err(error) => {
@@ -191,9 +199,39 @@ impl Worker {
         }
     }
 
+    /// Queues the next relocations of servers being emptied (a finished job may have
+    /// freed a slot).
+    async fn keep_evacuating(&self) {
+        match self.provisioner.evacuate_servers().await {
+            Ok(queued) if !queued.is_empty() => tracing::info!(?queued, "relocations queued"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!("evacuation failed: {error}"),
+        }
+    }
+
+    /// Backups on each plan's schedule, retention, databases replaced by restores and
+    /// relocations whose time is up, freezes nobody holds any more, evacuations.
+    async fn maintain_backups(&self) {
+        let provisioner = &self.provisioner;
+        if let Err(error) = provisioner.schedule_backups().await {
+            tracing::warn!("backup schedule failed: {error}");
+        }
+        if let Err(error) = provisioner.prune_backups().await {
+            tracing::warn!("backup retention failed: {error}");
+        }
+        if let Err(error) = provisioner.drop_due_copies().await {
+            tracing::warn!("dropping retired databases failed: {error}");
+        }
+        if let Err(error) = provisioner.thaw_abandoned().await {
+            tracing::warn!("thawing abandoned freezes failed: {error}");
+        }
+        self.keep_evacuating().await;
+    }
+
     /// Housekeeping (spares have their own keeper); each part logs its own failure and
     /// never stops the worker.
     async fn maintain(&self) {
+        self.maintain_backups().await;
         match self.provisioner.sweep().await {
             Ok(report) => tracing::debug!(?report, "tenant sweep done"),
             Err(error) => tracing::warn!("tenant sweep failed: {error}"),

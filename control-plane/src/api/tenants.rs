@@ -157,6 +157,8 @@ pub struct TenantView {
     pub server: Option<ServerRef>,
     /// The newest tenant migration applied to its database.
     pub schema_version: Option<String>,
+    /// Since when its writes are frozen (a restore's or relocation's switch), if they are.
+    pub frozen_since: Option<DateTime<Utc>>,
     pub admin_email: String,
     pub usage: Usage,
     pub billing: Billing,
@@ -362,6 +364,7 @@ pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> 
         failure_reason: tenant.failure_reason,
         plan: tenant.plan_code,
         schema_version: tenant.schema_version,
+        frozen_since: tenant.frozen_at.map(|at| at.with_timezone(&Utc)),
         admin_email: tenant.admin_email,
         created_at: tenant.created_at.with_timezone(&Utc),
         updated_at: tenant.updated_at.with_timezone(&Utc),

@@ -1,6 +1,7 @@
 //! The control-database migrator: plans, database servers, tenants, jobs, admin users and
 //! their refresh tokens, the append-only audit log, idempotency keys and usage counters;
-//! and the control database closed to `PUBLIC`.
+//! billing; backups, database copies and write freezes; and the control database closed
+//! to `PUBLIC`.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -16,6 +17,7 @@ mod m20261122_000007_create_audit_log;
 mod m20261123_000008_create_idempotency_and_usage;
 mod m20261124_000009_close_control_database;
 mod m20261203_000010_billing;
+mod m20261203_000012_backups_and_relocation;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -38,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_idempotency_and_usage::Migration),
             Box::new(m20261124_000009_close_control_database::Migration),
             Box::new(m20261203_000010_billing::Migration),
+            Box::new(m20261203_000012_backups_and_relocation::Migration),
         ]
     }
 

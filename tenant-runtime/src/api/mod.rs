@@ -114,9 +114,10 @@ const STANDARD_ERRORS: [StandardError; 15] = [
     StandardError {
         status: 503,
         name: "Unavailable",
-        description: "`tenant_provisioning` (still being set up), `service_unavailable` (the \
-                      tenant directory), `connection_budget_exhausted`, `tenant_busy`, \
-                      `tenant_database_unavailable`",
+        description: "`tenant_provisioning` (still being set up), `tenant_maintenance` (its \
+                      data is being restored or moved: writes frozen for a moment), \
+                      `service_unavailable` (the tenant directory), `connection_budget_exhausted`, \
+                      `tenant_busy`, `tenant_database_unavailable`",
         retry_after: true,
         when: When::Always,
     },

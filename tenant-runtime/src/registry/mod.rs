@@ -61,6 +61,9 @@ pub struct TenantHandle {
     /// When payments started failing (the grace period runs from here).
     pub billing_past_due_since: Option<DateTime<Utc>>,
     pub plan: PlanLimits,
+    /// Writes are frozen for a restore's or relocation's switch (a few seconds): every
+    /// request is answered 503 `tenant_maintenance` until the switch announces the end.
+    pub frozen: bool,
     /// Sampled database size in bytes, for the storage limit (-1: not sampled yet).
     pub storage_bytes: AtomicI64,
     /// Present only for a tenant with a database that may be used: active, or suspended
