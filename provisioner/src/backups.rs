@@ -41,22 +41,24 @@ pub async fn request(
             status: tenant.status,
         });
     }
-    let id = queue(&txn, tenant_id, BackupKind::Manual).await?;
+    let id = queue(&txn, tenant_id, BackupKind::Manual, Utc::now()).await?;
     let backup = find(&txn, tenant_id, id).await?;
     txn.commit().await?;
     Ok(backup)
 }
 
-/// The backup row and the job that takes it.
+/// The backup row and the job that takes it; `at` is when it was asked for (the
+/// schedule's clock decides when the next one is due).
 async fn queue(
     txn: &DatabaseTransaction,
     tenant_id: Uuid,
     kind: BackupKind,
+    at: DateTime<Utc>,
 ) -> Result<Uuid, ProvisionError> {
     let id = Uuid::now_v7();
     let payload = [(PayloadKey::BackupId, json!(id))];
     let job_id = jobs::enqueue_with(txn, JobKind::Backup, tenant_id, &payload).await?;
-    insert_row(txn, id, tenant_id, kind, Some(job_id)).await?;
+    insert_row(txn, id, tenant_id, (kind, at), Some(job_id)).await?;
     Ok(id)
 }
 
@@ -64,18 +66,19 @@ async fn insert_row(
     db: &impl ConnectionTrait,
     id: Uuid,
     tenant_id: Uuid,
-    kind: BackupKind,
+    (kind, at): (BackupKind, DateTime<Utc>),
     job_id: Option<Uuid>,
 ) -> Result<(), sea_orm::DbErr> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO tenant_backups (id, tenant_id, kind, job_id) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO tenant_backups (id, tenant_id, kind, job_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
         [
             id.into(),
             tenant_id.into(),
             kind.as_str().into(),
             job_id.into(),
+            at.into(),
         ],
     ))
     .await?;
@@ -198,14 +201,8 @@ impl Provisioner {
             Some(backup) => backup.id,
             None => {
                 let id = Uuid::now_v7();
-                insert_row(
-                    &self.control_db,
-                    id,
-                    tenant_id,
-                    BackupKind::Final,
-                    Some(job.id),
-                )
-                .await?;
+                let kind = (BackupKind::Final, self.clock.now());
+                insert_row(&self.control_db, id, tenant_id, kind, Some(job.id)).await?;
                 id
             }
         };
@@ -263,7 +260,7 @@ impl Provisioner {
         .await?;
         let due = due_for_backup(&txn, now).await?;
         for tenant_id in &due {
-            queue(&txn, *tenant_id, BackupKind::Scheduled).await?;
+            queue(&txn, *tenant_id, BackupKind::Scheduled, now).await?;
         }
         txn.commit().await?;
         Ok(due)
@@ -331,7 +328,7 @@ impl Provisioner {
 /// Backups beyond their tenant's plan's retention count, newest kept.
 const PRUNABLE: &str = "SELECT id, storage_key FROM ( \
        SELECT b.id, b.storage_key, p.backup_retention_count AS keep, \
-              row_number() OVER (PARTITION BY b.tenant_id ORDER BY b.completed_at DESC) AS n \
+              row_number() OVER (PARTITION BY b.tenant_id ORDER BY b.created_at DESC) AS n \
        FROM tenant_backups b JOIN tenants t ON t.id = b.tenant_id \
        JOIN plans p ON p.code = t.plan_code \
        WHERE b.state = 'completed' AND b.kind IN ('manual', 'scheduled')) ranked \

@@ -181,9 +181,7 @@ impl Provisioner {
             return Ok(());
         }
         let now = self.clock.now();
-        let freeze_ms = tenant
-            .frozen_at
-            .map_or(0, |at| (now - at.to_utc()).num_milliseconds().max(0));
+        let freeze_ms = freeze_ms(&txn, switch.tenant_id).await?;
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE tenants SET server_id = $2, db_name = $3, \
@@ -371,6 +369,20 @@ impl Provisioner {
         }
         Ok(thawed)
     }
+}
+
+/// How long the tenant has been frozen, by the control database's own clock (the one
+/// that set `frozen_at`), in milliseconds; 0 when it is not frozen.
+async fn freeze_ms(txn: &impl ConnectionTrait, tenant_id: Uuid) -> Result<i64, StepError> {
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce((EXTRACT(EPOCH FROM clock_timestamp() - frozen_at) * 1000)::bigint, 0) \
+             AS ms FROM tenants WHERE id = $1",
+            [tenant_id.into()],
+        ))
+        .await?;
+    Ok(row.map_or(Ok(0), |row| row.try_get::<i64>("", "ms"))?)
 }
 
 /// The tenant's role name (set at placement; derived for rows made before).
