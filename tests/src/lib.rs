@@ -8,6 +8,7 @@ pub mod fake_stripe;
 pub mod fleet;
 pub mod postgres;
 pub mod proxy;
+pub mod relocation_bench;
 pub mod runtime;
 pub mod runtime_bench;
 pub mod signup_bench;

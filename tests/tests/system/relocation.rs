@@ -264,3 +264,11 @@ async fn evacuating_a_server_moves_every_tenant_a_bounded_number_at_a_time() {
         .await;
     assert_eq!(emptied, 1, "the evacuation ended; the server stays drained");
 }
+
+#[tokio::test]
+async fn the_relocation_benchmark_runs_end_to_end_and_loses_no_acknowledged_write() {
+    let figures = system_tests::relocation_bench::run(2_000).await;
+    println!("{}", system_tests::relocation_bench::report(&figures));
+    assert!(figures.writes_acknowledged > 0, "the writer wrote");
+    assert_eq!(figures.writes_lost, 0);
+}
