@@ -155,17 +155,9 @@ impl Provisioner {
         role: &str,
         file: &Path,
     ) -> Result<(), StepError> {
-        let statements = [
-            format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
-            format!("CREATE DATABASE \"{database}\" OWNER \"{role}\" TEMPLATE template0"),
-            servers::close_to_public(database),
-        ];
-        servers::run_each(admin, &statements).await?;
+        create_empty(admin, database, role).await?;
         dump::restore_dump(admin_url, database, file).await?;
-        let copy = connect_admin(&servers::url_for_database(admin_url, database)).await?;
-        copy.batch_execute(&grant_statements(database, role))
-            .await?;
-        Ok(())
+        grant_copy(admin_url, database, role).await
     }
 
     /// Points the tenant at its new database in one transaction: the row (server, name,
@@ -369,6 +361,55 @@ impl Provisioner {
         }
         Ok(thawed)
     }
+}
+
+/// `database` made afresh (dropping what a previous attempt left), empty, owned by the
+/// role and closed to `PUBLIC`.
+pub(crate) async fn create_empty(
+    admin: &Client,
+    database: &str,
+    role: &str,
+) -> Result<(), StepError> {
+    let statements = [
+        format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
+        format!("CREATE DATABASE \"{database}\" OWNER \"{role}\" TEMPLATE template0"),
+        servers::close_to_public(database),
+    ];
+    servers::run_each(admin, &statements).await?;
+    Ok(())
+}
+
+/// Whether `database` exists and holds no table yet (what [`create_empty`] made).
+pub(crate) async fn is_empty(
+    admin_url: &str,
+    admin: &Client,
+    database: &str,
+) -> Result<bool, StepError> {
+    if !crate::template::database_exists(admin, database).await? {
+        return Ok(false);
+    }
+    let copy = connect_admin(&servers::url_for_database(admin_url, database)).await?;
+    let tables: i64 = copy
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(tables == 0)
+}
+
+/// Grants the role what a provisioned database grants, in the filled copy.
+pub(crate) async fn grant_copy(
+    admin_url: &str,
+    database: &str,
+    role: &str,
+) -> Result<(), StepError> {
+    let copy = connect_admin(&servers::url_for_database(admin_url, database)).await?;
+    copy.batch_execute(&grant_statements(database, role))
+        .await?;
+    Ok(())
 }
 
 /// How long the tenant has been frozen, by the control database's own clock (the one

@@ -35,18 +35,8 @@ pub async fn dump_database(
 ) -> Result<Dump, StepError> {
     let url = url_for_database(admin_url, database);
     let mut client = connect_admin(&url).await?;
-    let txn = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let snapshot: String = txn
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await?
-        .get(0);
-    let row_counts = count_rows(&txn).await?;
-    let schema_version = schema_version(&txn).await?;
+    let txn = snapshot_transaction(&mut client).await?;
+    let (snapshot, row_counts, schema_version) = exported(&txn).await?;
     let partial = path.with_extension("partial");
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir)
@@ -75,17 +65,90 @@ pub async fn dump_database(
     })
 }
 
-/// Restores the dump at `file` into the existing, empty `database`, in one transaction
-/// (all or nothing), as the server's admin: objects keep the admin as owner, as in a
-/// provisioned database, and the grants are applied afterwards by the caller.
-pub async fn restore_dump(admin_url: &str, database: &str, file: &Path) -> Result<(), StepError> {
-    let mut command = pg_command("pg_restore", &url_for_database(admin_url, database))?;
+/// Copies `database` into the existing, empty `target` (another server's, through its
+/// admin URL) by piping `pg_dump -Fc` into `pg_restore`, so restoring starts while dumping
+/// goes on (no file between them). Returns the row counts of the dump's snapshot, which the
+/// caller checks on the target.
+pub async fn stream_database(
+    admin_url: &str,
+    database: &str,
+    target_admin_url: &str,
+    target: &str,
+) -> Result<RowCounts, StepError> {
+    let url = url_for_database(admin_url, database);
+    let mut client = connect_admin(&url).await?;
+    let txn = snapshot_transaction(&mut client).await?;
+    let (snapshot, row_counts, _) = exported(&txn).await?;
+    let mut dump = pg_command("pg_dump", &url)?;
+    dump.arg("--format=custom")
+        .arg(format!("--snapshot={snapshot}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut dumper = dump
+        .spawn()
+        .map_err(|error| StepError::Transient(format!("running pg_dump: {error}")))?;
+    let pipe: std::process::Stdio = dumper
+        .stdout
+        .take()
+        .ok_or_else(|| StepError::Transient("pg_dump has no output".into()))?
+        .try_into()
+        .map_err(|error| StepError::Transient(format!("piping pg_dump: {error}")))?;
+    let mut restore = restore_command(&url_for_database(target_admin_url, target))?;
+    restore.stdin(pipe);
+    let restored = run(restore, "pg_restore").await;
+    let dumped = dumper
+        .wait_with_output()
+        .await
+        .map_err(|error| StepError::Transient(format!("running pg_dump: {error}")))?;
+    check_output(&dumped, "pg_dump")?;
+    restored?;
+    txn.commit().await?;
+    Ok(row_counts)
+}
+
+/// A read-only `REPEATABLE READ` transaction: its snapshot is what a dump run with it sees.
+async fn snapshot_transaction(
+    client: &mut tokio_postgres::Client,
+) -> Result<tokio_postgres::Transaction<'_>, StepError> {
+    Ok(client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?)
+}
+
+/// Exports the transaction's snapshot for `pg_dump --snapshot` and reads, in it, every
+/// table's row count and the schema version.
+async fn exported(
+    txn: &tokio_postgres::Transaction<'_>,
+) -> Result<(String, RowCounts, Option<String>), StepError> {
+    let snapshot: String = txn
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await?
+        .get(0);
+    Ok((snapshot, count_rows(txn).await?, schema_version(txn).await?))
+}
+
+/// `pg_restore` into `url`'s database in one transaction (all or nothing), as the server's
+/// admin: objects keep the admin as owner, as in a provisioned database; the grants are
+/// applied afterwards by the caller. The archive is the last argument, or stdin.
+fn restore_command(url: &str) -> Result<tokio::process::Command, StepError> {
+    let mut command = pg_command("pg_restore", url)?;
     command
         .arg("--no-owner")
         .arg("--no-acl")
         .arg("--exit-on-error")
-        .arg("--single-transaction")
-        .arg(file);
+        .arg("--single-transaction");
+    Ok(command)
+}
+
+/// Restores the dump at `file` into the existing, empty `database`, in one transaction
+/// (all or nothing), as the server's admin: objects keep the admin as owner, as in a
+/// provisioned database, and the grants are applied afterwards by the caller.
+pub async fn restore_dump(admin_url: &str, database: &str, file: &Path) -> Result<(), StepError> {
+    let mut command = restore_command(&url_for_database(admin_url, database))?;
+    command.arg(file);
     run(command, "pg_restore").await
 }
 
@@ -226,6 +289,10 @@ async fn run(mut command: tokio::process::Command, program: &str) -> Result<(), 
         .output()
         .await
         .map_err(|error| StepError::Transient(format!("running {program}: {error}")))?;
+    check_output(&output, program)
+}
+
+fn check_output(output: &std::process::Output, program: &str) -> Result<(), StepError> {
     if output.status.success() {
         return Ok(());
     }

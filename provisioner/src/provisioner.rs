@@ -1,8 +1,9 @@
 //! [`Provisioner`]: what runs jobs and sweeps, and how it is set up (control database,
-//! keyring, lease, backup directory and store, retention and grace periods, clock, billing, where new tenant
-//! databases come from, and the crash tests' fail point). Its work lives beside it: the
-//! job runner in `saga`, the steps in `provision` and `delete`, housekeeping in `spares`,
-//! `sweeper` and `reconcile`.
+//! keyring, lease, backup directory and store, retention and grace periods, clock,
+//! billing, where new tenant databases come from, and the crash tests' fail point). Its
+//! work lives beside it: the job runner in `saga`, the steps in `provision`, `delete`,
+//! `backups`, `restore` and `relocation`, housekeeping in `spares`, `sweeper`, `copies`
+//! and `reconcile`.
 
 use crate::backup_store::{BackupStore, LocalDir};
 use crate::billing::Billing;

@@ -2,9 +2,9 @@
 //!
 //! The saga is `prepare_target -> freeze -> copy -> switch`. Before the freeze the target
 //! gets the tenant's role (same password, same connection limit) and an empty database;
-//! under the freeze the live database is dumped (row counts from the dump's snapshot),
-//! restored into the target, granted as a provisioned database is, and its row counts
-//! checked; the switch then points the tenant at the target (see [`crate::copies`]). The
+//! under the freeze the live database is piped from `pg_dump` into `pg_restore` on the
+//! target (row counts from the dump's snapshot), granted as a provisioned database is, and
+//! its row counts checked; the switch then points the tenant at the target (see [`crate::copies`]). The
 //! source database is kept, closed, for `retired_keep` and then dropped with its role.
 //!
 //! **Why the whole dump under the freeze** rather than a copy followed by a catch-up of what
@@ -23,7 +23,7 @@
 //! pass and after each job) keeps that many relocations in flight, each to the active
 //! server with the most room, until nothing lives there.
 
-use crate::copies::{Switch, copy_name, role_of};
+use crate::copies::{Switch, copy_name, create_empty, grant_copy, is_empty, role_of};
 use crate::dump;
 use crate::error::ProvisionError;
 use crate::jobs::{self, JobKind, PayloadKey};
@@ -191,7 +191,7 @@ impl Provisioner {
             self.freeze(tenant_id, "relocation").await
         })
         .await?;
-        self.step(job, "copy", || self.copy_to_target(job, tenant_id, place))
+        self.step(job, "copy", || self.copy_to_target(tenant_id, place))
             .await?;
         self.step(job, "switch", || {
             let switch = Switch {
@@ -223,14 +223,17 @@ impl Provisioner {
         self.record_building(job.id, tenant_id, target, database, "relocation")
             .await?;
         let (_, admin) = self.admin_of_server(target).await?;
-        ensure_role(&admin, &role_of(&tenant), &password, limit).await
+        let role = role_of(&tenant);
+        ensure_role(&admin, &role, &password, limit).await?;
+        // Made now, so that the freeze does not wait for `CREATE DATABASE`.
+        create_empty(&admin, database, &role).await
     }
 
-    /// Under the freeze: the live database dumped, restored into the target, granted, and
-    /// its row counts checked against the dump's.
+    /// Under the freeze: the live database piped from `pg_dump` into `pg_restore` on the
+    /// target (made empty before the freeze; made again if a previous attempt filled it),
+    /// granted, and its row counts checked against those of the dump's snapshot.
     async fn copy_to_target(
         &self,
-        job: &job_rows::Model,
         tenant_id: Uuid,
         (target, database): (Uuid, &str),
     ) -> Result<(), StepError> {
@@ -240,21 +243,16 @@ impl Provisioner {
             .clone()
             .ok_or_else(|| StepError::Permanent("the tenant has no database".into()))?;
         let (source_url, _) = self.server_admin(&tenant).await?;
-        let staging = self.staging_dir.join(format!("{}.relocate.dump", job.id));
-        let dumped = dump::dump_database(source_url.expose(), &live, &staging).await?;
         let (target_url, admin) = self.admin_of_server(target).await?;
-        let built = self
-            .build_copy(
-                target_url.expose(),
-                &admin,
-                database,
-                &role_of(&tenant),
-                &dumped.path,
-            )
-            .await;
-        let _ = tokio::fs::remove_file(&dumped.path).await;
-        built?;
-        dump::verify_counts(target_url.expose(), database, &dumped.row_counts).await
+        let role = role_of(&tenant);
+        if !is_empty(target_url.expose(), &admin, database).await? {
+            create_empty(&admin, database, &role).await?;
+        }
+        let counts =
+            dump::stream_database(source_url.expose(), &live, target_url.expose(), database)
+                .await?;
+        grant_copy(target_url.expose(), database, &role).await?;
+        dump::verify_counts(target_url.expose(), database, &counts).await
     }
 
     /// Keeps each evacuating server's relocations in flight up to its concurrency, and

@@ -5,9 +5,9 @@
 //! spare keeper refills spare databases right after a provision claimed one, and every
 //! maintenance interval the worker sweeps trials (and billing's grace and retention), purges,
 //! queues scheduled backups and prunes old ones, drops retired databases, thaws abandoned
-//! freezes, keeps evacuations going and reconciles, until shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
-//! job in flight at shutdown finishes its current step; an interrupted one resumes
-//! elsewhere after its lease expires.
+//! freezes, keeps evacuations going and reconciles, until shutdown; with billing enabled a
+//! [`BillingLoop`] runs beside it. A job in flight at shutdown finishes its current step;
+//! an interrupted one resumes elsewhere after its lease expires.
 
 use crate::billing::{Billing, BillingLoop};
 use crate::servers::{self, NewServer};

@@ -272,10 +272,12 @@ pub async fn try_connect(url: &str) -> Result<tokio_postgres::Client, tokio_post
     Ok(client)
 }
 
-/// Adds `rows` settings (`bulk-<n>`) to a tenant database.
+/// Adds `rows` settings (`bulk-<n>`, each about 100 bytes of hardly compressible JSON) to
+/// a tenant database.
 pub async fn fill_settings(db: &tokio_postgres::Client, rows: i64) {
     db.execute(
-        "INSERT INTO settings (key, value) SELECT 'bulk-' || g, to_jsonb(g) \
+        "INSERT INTO settings (key, value) SELECT 'bulk-' || g, \
+           jsonb_build_object('n', g, 'note', md5(g::text) || md5((g * 7)::text)) \
          FROM generate_series((SELECT count(*) FROM settings) + 1, \
                               (SELECT count(*) FROM settings) + $1) g",
         &[&rows],

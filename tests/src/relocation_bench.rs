@@ -26,6 +26,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Figures {
     pub rows: i64,
+    /// `pg_database_size` of the tenant's database before the backup.
+    pub database_bytes: i64,
     pub backup: Duration,
     pub backup_bytes: i64,
     pub restore: Duration,
@@ -49,7 +51,14 @@ pub async fn run(rows: i64) -> Figures {
         .expect("drain");
     let tenant = fleet.active_tenant("bench-move").await;
     let primary = Server::primary().admin_url();
-    fleet::fill_settings(&fleet.live_db(tenant.id, primary).await, rows).await;
+    let live = fleet.live_db(tenant.id, primary).await;
+    fleet::fill_settings(&live, rows).await;
+    live.batch_execute("VACUUM ANALYZE").await.expect("vacuum");
+    let database_bytes: i64 = live
+        .query_one("SELECT pg_database_size(current_database())", &[])
+        .await
+        .expect("size")
+        .get(0);
     servers::set_draining(&fleet.control, second, false)
         .await
         .expect("activate");
@@ -87,6 +96,7 @@ pub async fn run(rows: i64) -> Figures {
     let lost = lost_writes(&target, &acknowledged).await;
     Figures {
         rows,
+        database_bytes,
         backup: backup_time,
         backup_bytes: stored.size_bytes.unwrap_or_default(),
         restore: restore_time,
@@ -223,7 +233,11 @@ impl ServerUrls {
 pub fn report(figures: &Figures) -> String {
     let ms = |duration: Duration| format!("{:.0} ms", duration.as_secs_f64() * 1000.0);
     [
-        format!("tenant rows (settings)            {}", figures.rows),
+        format!(
+            "tenant rows (settings)            {}  (database {:.1} MiB)",
+            figures.rows,
+            figures.database_bytes as f64 / 1_048_576.0
+        ),
         format!(
             "backup (dump, store, checksum)    {}  ({} bytes)",
             ms(figures.backup),

@@ -2,12 +2,13 @@
 //! retention (`plans.backup_interval_hours`, `plans.backup_retention_count`); a server
 //! being emptied (`database_servers.evacuation_concurrency`: how many of its tenants are
 //! relocated at once); a tenant's write freeze (`tenants.frozen_at`,
-//! `tenants.freeze_reason`: while set, the runtime answers 503 `tenant_maintenance`); every backup taken (`tenant_backups`: where it is stored, its
-//! size, SHA-256, schema version and the row count of each table, counted in the dump's own
-//! snapshot); and the databases of a tenant that are not (or not yet) its live one
-//! (`tenant_db_copies`: a restore's or relocation's target while it is built, the old
-//! database after a switch until it is dropped), so the reconciler never takes them for
-//! orphans and a sweep drops retired ones when their time is up.
+//! `tenants.freeze_reason`: while set, the runtime answers 503 `tenant_maintenance`);
+//! every backup taken (`tenant_backups`: where it is stored, its size, SHA-256, schema
+//! version and the row count of each table, counted in the dump's own snapshot); and the
+//! databases of a tenant that are not (or not yet) its live one (`tenant_db_copies`: a
+//! restore's or relocation's target while it is built, the old database after a switch
+//! until it is dropped), so the reconciler never takes them for orphans and a sweep drops
+//! retired ones when their time is up.
 
 use sea_orm_migration::prelude::*;
 

@@ -17,6 +17,7 @@ fn allowed_roles(path: &str) -> &'static [&'static str] {
     {
         &["owner", "billing"]
     } else if path.starts_with("/api/v1/tenants") || path.starts_with("/api/v1/servers") {
+        // Tenants and servers, their backups, restores, relocation and evacuation included.
         &["owner", "operator"]
     } else if path.starts_with("/api/v1/plans") {
         &["owner", "billing"]
