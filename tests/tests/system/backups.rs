@@ -119,7 +119,7 @@ async fn a_restore_switches_the_tenant_to_a_new_verified_database_and_retires_th
         "kept a day"
     );
     clock.advance(chrono::Duration::hours(25));
-    assert_eq!(worker.drop_due_copies().await.unwrap(), [old.clone()]);
+    assert_eq!(worker.drop_due_copies().await.unwrap(), [old.as_str()]);
     assert!(!fleet::exists(&admin, "database", &old).await);
     assert!(fleet::exists(&admin, "role", restored.db_role.as_deref().unwrap()).await);
 }

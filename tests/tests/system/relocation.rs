@@ -90,7 +90,7 @@ async fn a_tenant_moves_to_another_server_with_equal_row_counts_and_its_credenti
         fleet::try_connect(&fleet.tenant_url(&before, Server::primary().admin_url(), &old)).await;
     assert!(refused.is_err(), "the source no longer lets the role in");
     clock.advance(chrono::Duration::hours(25));
-    assert_eq!(worker.drop_due_copies().await.unwrap(), [old.clone()]);
+    assert_eq!(worker.drop_due_copies().await.unwrap(), [old.as_str()]);
     assert!(!fleet::exists(&source, "database", &old).await);
     assert!(
         !fleet::exists(&source, "role", &role).await,
