@@ -76,6 +76,7 @@ impl From<&tenant_backups::Model> for BackupView {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RestoreRequest {
     /// A completed backup of this tenant.
+    #[schema(schema_with = common::openapi::uuid)]
     pub backup_id: Uuid,
     /// Why: kept in the audit log (required).
     #[schema(schema_with = common::openapi::reason)]
@@ -86,6 +87,7 @@ pub struct RestoreRequest {
 pub struct RelocateRequest {
     /// The server to move to; `null` or absent: the active server with the most room.
     #[serde(default)]
+    #[schema(schema_with = common::openapi::uuid_or_null)]
     pub server_id: Option<Uuid>,
     /// Why: kept in the audit log (required).
     #[schema(schema_with = common::openapi::reason)]
