@@ -131,21 +131,25 @@ async fn exported(
 }
 
 /// `pg_restore` into `url`'s database in one transaction (all or nothing), as the server's
-/// admin: objects keep the admin as owner, as in a provisioned database; the grants are
-/// applied afterwards by the caller. The archive is the last argument, or stdin.
+/// admin, **keeping each object's owner**: the platform's tables stay the admin's, as in a
+/// provisioned database, and anything made through the role (which may `SET ROLE
+/// pg_database_owner`, the owner of `public`) stays that role's. `--no-owner` would hand
+/// such a function to the admin, so a `SECURITY DEFINER` one, or an index expression
+/// evaluated during the restore, would run with the admin's rights. (Both servers of a
+/// relocation must therefore know the admin role that owns the platform's objects.)
+/// Privileges are left out and granted afresh by the caller. The archive is the last
+/// argument, or stdin.
 fn restore_command(url: &str) -> Result<tokio::process::Command, StepError> {
     let mut command = pg_command("pg_restore", url)?;
     command
-        .arg("--no-owner")
         .arg("--no-acl")
         .arg("--exit-on-error")
         .arg("--single-transaction");
     Ok(command)
 }
 
-/// Restores the dump at `file` into the existing, empty `database`, in one transaction
-/// (all or nothing), as the server's admin: objects keep the admin as owner, as in a
-/// provisioned database, and the grants are applied afterwards by the caller.
+/// Restores the dump at `file` into the existing, empty `database` (see
+/// `restore_command`).
 pub async fn restore_dump(admin_url: &str, database: &str, file: &Path) -> Result<(), StepError> {
     let mut command = restore_command(&url_for_database(admin_url, database))?;
     command.arg(file);

@@ -67,6 +67,20 @@ async fn a_restore_switches_the_tenant_to_a_new_verified_database_and_retires_th
     let tenant = fleet.active_tenant("rewind").await;
     let url = Server::primary().admin_url();
     fleet::fill_settings(&fleet.live_db(tenant.id, url).await, 100).await;
+    let database = tenant.db_name.clone().unwrap();
+    let own = fleet::connect(&fleet.tenant_url(&tenant, url, &database)).await;
+    // Through `pg_database_owner` (the owner of `public`, which the role may become) the
+    // role can make a function; a restore must not hand it to the admin (a `SECURITY
+    // DEFINER` one would then run as the admin).
+    own.batch_execute(
+        "SET ROLE pg_database_owner; \
+         CREATE FUNCTION whoami() RETURNS text SECURITY DEFINER LANGUAGE sql \
+         AS 'SELECT current_user::text'; RESET ROLE",
+    )
+    .await
+    .unwrap();
+    let definer: String = own.query_one("SELECT whoami()", &[]).await.unwrap().get(0);
+    drop(own);
     let backup = backed_up(&fleet, tenant.id).await;
     fleet::fill_settings(&fleet.live_db(tenant.id, url).await, 40).await;
 
@@ -104,6 +118,11 @@ async fn a_restore_switches_the_tenant_to_a_new_verified_database_and_retires_th
     )
     .await
     .expect("the tenant role writes to its restored database");
+    let after: String = own.query_one("SELECT whoami()", &[]).await.unwrap().get(0);
+    assert_eq!(
+        after, definer,
+        "the function keeps its owner, not the admin"
+    );
     let old = tenant.db_name.clone().unwrap();
     let refused = fleet::try_connect(&fleet.tenant_url(&restored, url, &old)).await;
     assert!(
