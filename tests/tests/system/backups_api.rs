@@ -155,4 +155,26 @@ async fn a_backup_then_a_restore_through_the_api_reach_the_runtime() {
         )
         .await;
     assert_eq!(evacuate.status, 422, "{:?}", evacuate.body);
+
+    let plan = api
+        .patch(
+            "/api/v1/plans/starter",
+            json!({ "backup_interval_hours": 24, "backup_retention_count": 3 }),
+        )
+        .await;
+    assert_eq!(plan.status, 200, "{:?}", plan.body);
+    assert_eq!(
+        (
+            &plan.body["backup_interval_hours"],
+            &plan.body["backup_retention_count"]
+        ),
+        (&json!(24), &json!(3))
+    );
+    let never = api
+        .patch(
+            "/api/v1/plans/starter",
+            json!({ "backup_interval_hours": 9000 }),
+        )
+        .await;
+    assert_eq!((never.status, never.code()), (422, "validation_failed"));
 }
