@@ -153,6 +153,9 @@ pub struct ProvisionerSettings {
     pub trial_grace_days: u32,
     /// Days a deleted tenant's final backup is kept before it is purged.
     pub deleted_retention_days: u32,
+    /// Hours the database a restore or relocation replaced is kept (closed) before it is
+    /// dropped, so a bad switch can still be undone by hand.
+    pub retired_database_keep_hours: u32,
     /// Whether the reconciler drops orphan databases and roles (otherwise it only reports).
     pub reconcile_repair: bool,
     /// A superuser URL of a Postgres server registered as `default` (capacity
@@ -328,6 +331,7 @@ impl Default for ProvisionerSettings {
             maintenance_interval_secs: 60,
             trial_grace_days: 14,
             deleted_retention_days: 30,
+            retired_database_keep_hours: 24,
             reconcile_repair: false,
             default_server_url: None,
             default_server_capacity: 500,

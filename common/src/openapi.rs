@@ -159,6 +159,35 @@ pub fn reason() -> Object {
     text_schema(3, 500, "\\S[\\s\\S]+\\S")
 }
 
+/// The pattern of a hyphenated UUID, the form the APIs give out and parse.
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// A UUID in a JSON body (a schema's `format` alone does not constrain the string).
+pub fn uuid() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Uuid,
+        )))
+        .pattern(Some(UUID_PATTERN))
+        .build()
+}
+
+/// A UUID or `null`.
+pub fn uuid_or_null() -> Object {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Uuid,
+        )))
+        .pattern(Some(UUID_PATTERN))
+        .build()
+}
+
 /// A name of 1 to `max` characters once trimmed (something that is not a space).
 pub fn name(max: usize) -> Object {
     text_schema(1, max, "\\S")

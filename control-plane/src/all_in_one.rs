@@ -76,11 +76,6 @@ pub async fn launch(
             Ok(())
         }));
     }
-    let (metrics_db, token) = (db.clone(), shutdown.clone());
-    services.push(tokio::spawn(async move {
-        crate::fleet_metrics::run(metrics_db, token).await;
-        Ok(())
-    }));
     let bootstrap = {
         let (settings, token) = (settings.clone(), shutdown.clone());
         tokio::spawn(async move { bootstrap::run(&state, &settings, &token).await })

@@ -1,15 +1,73 @@
-//! Fleet gauges on the control plane's `/metrics`, read from the control database every
-//! [`REFRESH`] (so they are the fleet's, whichever worker did the work): jobs by kind and
-//! state, how long the jobs that finished in the last hour took by kind and outcome, the
-//! latest migration run's progress, and how many tenants are behind this build's schema.
+//! The control plane's `GET /metrics`: the process's own series (requests, ...) plus
+//! gauges about the fleet, read from the control database at each scrape (so they are the
+//! fleet's, whichever worker did the work; aggregate queries only, since per-tenant series
+//! would grow with the fleet):
+//!
+//! - jobs: `erp_jobs{kind,state}`, and for those finished in the last hour
+//!   `erp_jobs_finished_last_hour{kind,outcome}`, `erp_job_seconds_last_hour_mean` and
+//!   `_max`;
+//! - migration runs: `erp_migration_run_active`, `erp_migration_run_tenants{state}` (the
+//!   newest run's progress), `erp_tenants_behind_schema`;
+//! - backups: `control_backups_stored` and `control_backup_stored_bytes` (completed
+//!   backups still in the store, and their total size); `control_backup_latest_bytes_max`
+//!   (the largest of each live tenant's newest backup); `control_backup_latest_age_seconds_max`
+//!   (the oldest of each live tenant's newest completed backup: the fleet's worst recovery
+//!   point); `control_tenants_without_backup`.
+//!
+//! A control database that does not answer leaves the gauges as they were (they expire
+//! after two minutes) and the scrape still succeeds.
 
+use crate::state::AppState;
+use actix_web::{HttpResponse, web};
 use provisioner::fleet::{self, TenantSchema};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
-/// How often the gauges are read again.
-const REFRESH: Duration = Duration::from_secs(15);
+const FLEET_BACKUPS: &str = "WITH latest AS ( \
+       SELECT t.id, max(b.completed_at) AS at, \
+              (array_agg(b.size_bytes ORDER BY b.completed_at DESC) \
+                 FILTER (WHERE b.completed_at IS NOT NULL))[1] AS bytes \
+       FROM tenants t LEFT JOIN tenant_backups b ON b.tenant_id = t.id AND b.state = 'completed' \
+       WHERE t.status IN ('active', 'suspended') GROUP BY t.id) \
+     SELECT (SELECT count(*) FROM tenant_backups WHERE state = 'completed')::float8 AS stored, \
+            (SELECT coalesce(sum(size_bytes), 0) FROM tenant_backups \
+               WHERE state = 'completed')::float8 AS stored_bytes, \
+            coalesce(max(bytes), 0)::float8 AS latest_bytes_max, \
+            coalesce(max(EXTRACT(EPOCH FROM now() - at)), 0)::float8 AS latest_age_max, \
+            (count(*) FILTER (WHERE at IS NULL))::float8 AS without \
+     FROM latest";
+
+/// `GET /metrics` with the fleet's gauges refreshed first.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Err(error) = record_backup_gauges(&state.db).await {
+        tracing::warn!("backup gauges not refreshed: {error}");
+    }
+    match snapshot(&state.db).await {
+        Ok(snapshot) => publish(&snapshot),
+        Err(error) => tracing::warn!("fleet gauges not refreshed: {error}"),
+    }
+    common::http::metrics().await
+}
+
+async fn record_backup_gauges(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let Some(row) = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, FLEET_BACKUPS))
+        .await?
+    else {
+        return Ok(());
+    };
+    let gauges = [
+        ("control_backups_stored", "stored"),
+        ("control_backup_stored_bytes", "stored_bytes"),
+        ("control_backup_latest_bytes_max", "latest_bytes_max"),
+        ("control_backup_latest_age_seconds_max", "latest_age_max"),
+        ("control_tenants_without_backup", "without"),
+    ];
+    for (name, column) in gauges {
+        let value: f64 = row.try_get("", column)?;
+        metrics::gauge!(name).set(value);
+    }
+    Ok(())
+}
 
 /// What the gauges show, read in one pass.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,20 +81,6 @@ pub struct FleetSnapshot {
     /// The newest run's tenants per state (`pending`, `running`, ...).
     pub run_tenants: Vec<(&'static str, i64)>,
     pub tenants_behind: i64,
-}
-
-/// Refreshes the gauges until shutdown; a failed read is logged and tried at the next tick.
-pub async fn run(db: DatabaseConnection, shutdown: CancellationToken) {
-    while !shutdown.is_cancelled() {
-        match snapshot(&db).await {
-            Ok(snapshot) => publish(&snapshot),
-            Err(error) => tracing::debug!("fleet gauges not refreshed: {error}"),
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = tokio::time::sleep(REFRESH) => {}
-        }
-    }
 }
 
 /// Reads everything the gauges show.

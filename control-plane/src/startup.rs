@@ -39,6 +39,9 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             }))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
+            // Registered before the shared `/metrics`, which it renders after refreshing
+            // the fleet's backup gauges.
+            .route("/metrics", web::get().to(crate::fleet_metrics::metrics))
             .configure(|config| http::configure_basics(config, json_limit))
             .route("/readyz", web::get().to(readyz))
             .configure(crate::api::configure)

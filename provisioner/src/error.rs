@@ -35,6 +35,18 @@ pub enum ProvisionError {
     ServerNameTaken(String),
     #[error("database server {0} does not exist")]
     ServerNotFound(Uuid),
+    #[error("tenant {0} already has a restore or relocation in progress")]
+    TenantBusy(Uuid),
+    #[error("backup {0} of this tenant does not exist")]
+    BackupNotFound(Uuid),
+    #[error("backup {id} is {state}; only a completed backup can be restored")]
+    BackupNotRestorable { id: Uuid, state: String },
+    #[error("database server `{0}` is draining and takes no tenants")]
+    TargetDraining(String),
+    #[error("database server `{0}` has no free capacity")]
+    TargetFull(String),
+    #[error("the tenant already lives on database server `{0}`")]
+    SameServer(String),
     #[error("invalid value for `{field}`: {message}")]
     Invalid {
         field: &'static str,
@@ -65,6 +77,12 @@ impl ProvisionError {
             Self::ServerUnreachable { .. } => "server_unreachable",
             Self::ServerNameTaken(_) => "server_name_taken",
             Self::ServerNotFound(_) => "server_not_found",
+            Self::TenantBusy(_) => "tenant_busy",
+            Self::BackupNotFound(_) => "backup_not_found",
+            Self::BackupNotRestorable { .. } => "backup_not_restorable",
+            Self::TargetDraining(_) => "target_draining",
+            Self::TargetFull(_) => "target_full",
+            Self::SameServer(_) => "same_server",
             Self::Crypto(_) | Self::Db(_) | Self::TenantDb(_) => "internal_error",
         }
     }

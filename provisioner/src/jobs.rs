@@ -21,9 +21,28 @@ pub enum JobKind {
     RoleLimits,
     /// Re-seals every secret still under a previous key (no tenant; deduplicated).
     Reseal,
+    /// Takes one backup (`payload.backup_id`).
+    Backup,
+    /// Restores a backup (`payload.backup_id`) into a new database and switches to it.
+    Restore,
+    /// Moves the tenant to another server (`payload.target_server`).
+    Relocate,
 }
 
 impl JobKind {
+    /// Every kind (a lane's list of kinds is read from it, so a new kind cannot be missed).
+    pub const ALL: [Self; 9] = [
+        Self::Provision,
+        Self::Delete,
+        Self::StripeCustomer,
+        Self::MigrationRun,
+        Self::RoleLimits,
+        Self::Reseal,
+        Self::Backup,
+        Self::Restore,
+        Self::Relocate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Provision => "provision",
@@ -32,6 +51,9 @@ impl JobKind {
             Self::MigrationRun => "migration_run",
             Self::RoleLimits => "role_limits",
             Self::Reseal => "reseal",
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Relocate => "relocate",
         }
     }
 
@@ -43,7 +65,10 @@ impl JobKind {
             | Self::Delete
             | Self::StripeCustomer
             | Self::RoleLimits
-            | Self::Reseal => Lane::Sagas,
+            | Self::Reseal
+            | Self::Backup
+            | Self::Restore
+            | Self::Relocate => Lane::Sagas,
         }
     }
 
@@ -55,6 +80,9 @@ impl JobKind {
             "migration_run" => Some(Self::MigrationRun),
             "role_limits" => Some(Self::RoleLimits),
             "reseal" => Some(Self::Reseal),
+            "backup" => Some(Self::Backup),
+            "restore" => Some(Self::Restore),
+            "relocate" => Some(Self::Relocate),
             _ => None,
         }
     }
@@ -64,7 +92,8 @@ impl JobKind {
 /// that takes minutes never holds up a signup's provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
-    /// Sagas and short fleet jobs: provision, delete, Stripe customer, role limits, reseal.
+    /// Sagas and short fleet jobs: provision, delete, Stripe customer, role limits, reseal,
+    /// backup, restore, relocate.
     Sagas,
     /// Fleet-wide work: migration runs.
     Fleet,
@@ -73,18 +102,11 @@ pub enum Lane {
 impl Lane {
     /// The job kinds of the lane, as stored.
     fn kinds(self) -> Vec<&'static str> {
-        [
-            JobKind::Provision,
-            JobKind::Delete,
-            JobKind::StripeCustomer,
-            JobKind::MigrationRun,
-            JobKind::RoleLimits,
-            JobKind::Reseal,
-        ]
-        .into_iter()
-        .filter(|kind| kind.lane() == self)
-        .map(JobKind::as_str)
-        .collect()
+        JobKind::ALL
+            .into_iter()
+            .filter(|kind| kind.lane() == self)
+            .map(JobKind::as_str)
+            .collect()
     }
 }
 
@@ -192,6 +214,25 @@ pub async fn enqueue_role_limits_of_plan(
     Ok(result.rows_affected())
 }
 
+/// [`enqueue`] with a payload (inside the caller's transaction, if `db` is one).
+pub async fn enqueue_with(
+    db: &impl ConnectionTrait,
+    kind: JobKind,
+    tenant_id: Uuid,
+    payload: &[(PayloadKey, serde_json::Value)],
+) -> Result<Uuid, DbErr> {
+    let id = enqueue(db, kind, tenant_id).await?;
+    for (key, value) in payload {
+        set_in_payload(db, id, *key, value.clone()).await?;
+    }
+    Ok(id)
+}
+
+/// The uuid under `key` in the job's payload, if it holds one.
+pub fn payload_uuid(job: &jobs::Model, key: PayloadKey) -> Option<Uuid> {
+    payload_value(job, key).as_str()?.parse().ok()
+}
+
 /// How long until the earliest queued job is due (zero when one is due now); `None` when
 /// nothing is queued. Lets an idle worker sleep exactly until a retry's backoff ends.
 pub async fn next_due_in(db: &impl ConnectionTrait) -> Result<Option<Duration>, DbErr> {
@@ -228,6 +269,16 @@ pub enum PayloadKey {
     AdminPasswordHash,
     /// The first admin's set-password token, sealed, until the invitation is sent.
     AdminInvite,
+    /// The backup a backup job takes or a restore job restores.
+    BackupId,
+    /// The server a relocation moves the tenant to.
+    TargetServer,
+    /// The server a relocation moves the tenant from.
+    SourceServer,
+    /// The database a restore or relocation builds (the tenant's next `db_name`).
+    TargetDatabase,
+    /// How long the tenant's writes were frozen, in milliseconds (set at the switch).
+    FreezeMs,
 }
 
 impl PayloadKey {
@@ -235,6 +286,11 @@ impl PayloadKey {
         match self {
             Self::AdminPasswordHash => "admin_password_hash",
             Self::AdminInvite => "admin_invite",
+            Self::BackupId => "backup_id",
+            Self::TargetServer => "target_server",
+            Self::SourceServer => "source_server",
+            Self::TargetDatabase => "target_database",
+            Self::FreezeMs => "freeze_ms",
         }
     }
 }
@@ -468,14 +524,7 @@ mod tests {
 
     #[test]
     fn job_kinds_round_trip_through_their_names() {
-        for kind in [
-            JobKind::Provision,
-            JobKind::Delete,
-            JobKind::StripeCustomer,
-            JobKind::MigrationRun,
-            JobKind::RoleLimits,
-            JobKind::Reseal,
-        ] {
+        for kind in JobKind::ALL {
             assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(JobKind::parse("bake"), None);

@@ -11,6 +11,10 @@
 //!   machine joining billing and access, Checkout, the portal, metered usage);
 //! - [`fleet`]: fleet migration runs (dry run, start, list, read, resume, cancel) and the
 //!   schema-version ledger;
+//! - [`backups`]: ask for a tenant's backup, list them (the schedule and retention run in
+//!   the worker's maintenance);
+//! - [`restore`], [`relocation`]: restore a backup into a new database, move a tenant to
+//!   another server, empty a server (each a job, switched in under a short write freeze);
 //! - [`TenantDatabase`]: the way into an active tenant's database (impersonation);
 //! - [`Provisioner`]: runs jobs ([`Provisioner::try_execute_job`]), sweeps, refills spares
 //!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown.
@@ -18,6 +22,10 @@
 //! Internal: `lifecycle` (the state machine every status change obeys), `jobs` (the
 //! queue: `SKIP LOCKED`, leases, recorded steps, backoff, typed payload keys), `saga` (the
 //! job runner), `provision` and `delete` (the sagas' steps), `steps` (how a step fails),
+//! `backup_store` (where backup files live: [`BackupStore`], [`LocalDir`]), `dump`
+//! (`pg_dump`/`pg_restore` with row counts from the dump's snapshot), `copies` (a
+//! tenant's databases besides its live one, write freezes, and the sweeps that finish
+//! them),
 //! `template` (the per-server template at the newest tenant schema), `spares`
 //! (pre-cloned databases that make provisioning a rename), `seed`, `invitation`,
 //! `sweeper` (trial expiry, grace-period deletion and purge, on a [`Clock`]),
@@ -25,9 +33,13 @@
 //! jobs `role_limits` (a plan's connection limit on its tenants' roles) and `reseal`
 //! (secrets under a previous key sealed again under the current one).
 
+mod backup_store;
+pub mod backups;
 pub mod billing;
 mod clock;
+mod copies;
 mod delete;
+mod dump;
 mod error;
 pub mod fleet;
 mod invitation;
@@ -37,7 +49,9 @@ mod lifecycle;
 mod provision;
 mod provisioner;
 mod reconcile;
+pub mod relocation;
 mod reseal;
+pub mod restore;
 mod role_limits;
 mod saga;
 mod seed;
@@ -50,8 +64,9 @@ mod tenant_db;
 pub mod tenants;
 mod worker;
 
+pub use backup_store::{BackupStore, LocalDir, StoreFuture};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use delete::pg_binary;
+pub use dump::pg_binary;
 pub use error::ProvisionError;
 pub use invitation::admin_invite;
 pub use lifecycle::InvalidTransition;
@@ -59,7 +74,9 @@ pub use provisioner::{DatabaseSource, Provisioner};
 pub use reconcile::{ReconcileReport, ServerObject};
 pub use reseal::RESEAL_STEPS;
 pub use role_limits::ROLE_LIMITS_STEPS;
-pub use saga::{DELETE_STEPS, Executed, PROVISION_STEPS};
+pub use saga::{
+    BACKUP_STEPS, DELETE_STEPS, Executed, PROVISION_STEPS, RELOCATE_STEPS, RESTORE_STEPS,
+};
 pub use spares::list as list_spares;
 pub use steps::StepError;
 pub use sweeper::SweepReport;

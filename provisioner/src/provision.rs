@@ -142,21 +142,7 @@ impl Provisioner {
         let limit = self.plan_connection_limit(&tenant.plan_code).await?;
         let (_, admin) = self.server_admin(&tenant).await?;
         let role = names(&tenant)?.1;
-        // Postgres receives a SCRAM verifier, never the password itself.
-        let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
-            .await?
-            .is_some();
-        let verb = if exists { "ALTER" } else { "CREATE" };
-        admin
-            .batch_execute(&format!(
-                "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT \
-                 NOREPLICATION CONNECTION LIMIT {limit} PASSWORD '{verifier}'; \
-                 ALTER ROLE \"{role}\" SET statement_timeout = '{TENANT_STATEMENT_TIMEOUT}'"
-            ))
-            .await?;
-        Ok(())
+        ensure_role(&admin, &role, &password, limit).await
     }
 
     /// The tenant's role password: generated and stored sealed on first use, so a rerun of
@@ -250,7 +236,8 @@ impl Provisioner {
         };
         let mut tenant_db = connect_admin(&url_for_database(url.expose(), &database)).await?;
         let txn = tenant_db.transaction().await?;
-        txn.batch_execute(&tenant_grants(&database, &role)).await?;
+        txn.batch_execute(&grant_statements(&database, &role))
+            .await?;
         seed::seed(&txn, &tenant.admin_email, &first_admin).await?;
         txn.commit().await?;
         Ok(())
@@ -330,17 +317,48 @@ impl Provisioner {
             return Ok(());
         }
         let (_, admin) = self.server_admin(tenant).await?;
-        let name = TenantId(tenant.id).database_name();
+        // The names are set at placement; a tenant that crashed before has made nothing.
+        let name = tenant
+            .db_name
+            .clone()
+            .unwrap_or_else(|| TenantId(tenant.id).database_name());
         servers::drop_database_and_role(&admin, &name).await?;
         Ok(())
     }
 }
 
-/// Locks the tenant role into its own database: it may read and write the ERP tables and
-/// use their sequences, not change the audit log's past or the migration history. Every
-/// statement is idempotent: provisioning runs it once, and every fleet migration again
-/// in its transaction, so tables a migration adds are the role's to use from the commit.
-pub(crate) fn tenant_grants(database: &str, role: &str) -> String {
+/// Makes the tenant's login role on a server, or brings an existing one back to what it
+/// must be (a relocation's source left it `NOLOGIN`): the password (Postgres receives a
+/// SCRAM verifier, never the password itself), the plan's connection limit, and the
+/// statement timeout.
+pub(crate) async fn ensure_role(
+    admin: &Client,
+    role: &str,
+    password: &Secret,
+    connection_limit: i32,
+) -> Result<(), StepError> {
+    let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&role])
+        .await?
+        .is_some();
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    admin
+        .batch_execute(&format!(
+            "{verb} ROLE \"{role}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT \
+             NOREPLICATION CONNECTION LIMIT {connection_limit} PASSWORD '{verifier}'; \
+             ALTER ROLE \"{role}\" SET statement_timeout = '{TENANT_STATEMENT_TIMEOUT}'"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// What the tenant role may do in its database, run in that database: connect and make
+/// temporary tables there alone, read and write the ERP tables, but not rewrite the audit
+/// log's past or the migration history. The same for a provisioned, restored or relocated
+/// database. Every statement is idempotent: every fleet migration runs them again in its
+/// transaction, so tables a migration adds are the role's to use from the commit.
+pub(crate) fn grant_statements(database: &str, role: &str) -> String {
     format!(
         "GRANT CONNECT, TEMPORARY ON DATABASE \"{database}\" TO \"{role}\"; \
          REVOKE ALL ON SCHEMA public FROM PUBLIC; \

@@ -1,9 +1,11 @@
 //! [`Provisioner`]: what runs jobs and sweeps, and how it is set up (control database,
-//! keyring, lease, backup directory, retention and grace periods, clock, billing, where new tenant
-//! databases come from, and the crash tests' fail point). Its work lives beside it: the
-//! job runner in `saga`, the steps in `provision` and `delete`, housekeeping in `spares`,
-//! `sweeper` and `reconcile`.
+//! keyring, lease, backup directory and store, retention and grace periods, clock,
+//! billing, where new tenant databases come from, and the crash tests' fail point). Its
+//! work lives beside it: the job runner in `saga`, the steps in `provision`, `delete`,
+//! `backups`, `restore` and `relocation`, housekeeping in `spares`, `sweeper`, `copies`
+//! and `reconcile`.
 
+use crate::backup_store::{BackupStore, LocalDir};
 use crate::billing::Billing;
 use crate::clock::{Clock, SystemClock};
 use crate::fleet::TenantSchema;
@@ -23,6 +25,12 @@ pub struct Provisioner {
     pub(crate) worker_id: String,
     pub(crate) lease: Duration,
     pub(crate) backup_dir: PathBuf,
+    /// Where backups are kept (a [`LocalDir`] at `backup_dir` unless set otherwise).
+    pub(crate) store: Arc<dyn BackupStore>,
+    /// Local scratch space for dumps on their way into or out of the store.
+    pub(crate) staging_dir: PathBuf,
+    /// How long a database replaced by a restore or relocation is kept before it is dropped.
+    pub(crate) retired_keep: Duration,
     pub(crate) deleted_retention: Duration,
     pub(crate) trial_grace: Duration,
     pub(crate) clock: Arc<dyn Clock>,
@@ -54,6 +62,9 @@ impl Provisioner {
             worker_id: worker_id.to_owned(),
             lease: Duration::from_secs(60),
             backup_dir: PathBuf::from(".data/backups"),
+            store: Arc::new(LocalDir::new(".data/backups")),
+            staging_dir: LocalDir::new(".data/backups").staging_dir(),
+            retired_keep: Duration::from_secs(DAY),
             deleted_retention: Duration::from_secs(30 * DAY),
             trial_grace: Duration::from_secs(14 * DAY),
             clock: Arc::new(SystemClock),
@@ -108,9 +119,18 @@ impl Provisioner {
         &self.billing
     }
 
-    /// Where final backups of deleted tenants go.
+    /// Where backups go: a local directory (the store) with its scratch space inside.
     pub fn with_backup_dir(mut self, dir: PathBuf) -> Self {
+        let store = LocalDir::new(&dir);
+        self.staging_dir = store.staging_dir();
+        self.store = Arc::new(store);
         self.backup_dir = dir;
+        self
+    }
+
+    /// How long a database replaced by a restore or relocation is kept (closed).
+    pub fn with_retired_keep(mut self, keep: Duration) -> Self {
+        self.retired_keep = keep;
         self
     }
 

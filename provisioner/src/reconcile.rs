@@ -1,10 +1,12 @@
 //! The reconciler: compares what the control database says each server holds with what the
 //! server really holds (`pg_database`, `pg_roles`), and reports or repairs the drift.
 //!
-//! - an **orphan** is a tenant database or role (`t_<32 hex>`) named after one of *our*
-//!   tenants, on a server where that tenant does not live (any more): left by a crash, a
-//!   compensation that could not reach the server, a delete or relocation cut short.
-//!   Repair drops it.
+//! - an **orphan** is a tenant database or role (`t_<32 hex>`, and for databases a restore
+//!   or relocation made, `t_<32 hex>_<12 hex>`) named after one of *our* tenants, on a
+//!   server where it does not belong: not the tenant's live database there, nor one of its
+//!   recorded copies (`tenant_db_copies`: a target being built, a database retired by a
+//!   switch); left by a crash, a compensation that could not reach the server, a delete cut
+//!   short. Repair drops it.
 //! - an **unknown** object is a `t_<32 hex>` name that matches none of our tenants. A
 //!   server may be shared by several fleets (staging and production on one managed
 //!   Postgres; concurrent test runs), and our tenant rows are never deleted, so such an
@@ -33,8 +35,13 @@ use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// Tenant object names: `t_` and a UUID's 32 hex digits (see `TenantId::database_name`).
-const TENANT_OBJECT_PATTERN: &str = "^t_[0-9a-f]{32}$";
+/// Tenant role names: `t_` and a UUID's 32 hex digits (see `TenantId::database_name`).
+const TENANT_ROLE_PATTERN: &str = "^t_[0-9a-f]{32}$";
+/// Tenant database names: the role's name, or (a restore's or relocation's database) that
+/// and `_` and 12 hex digits of the job that made it.
+const TENANT_DATABASE_PATTERN: &str = "^t_[0-9a-f]{32}(_[0-9a-f]{12})?$";
+/// `t_` and 32 hex digits: the part of a database name that names its tenant.
+const TENANT_PREFIX_LEN: usize = 34;
 
 /// One object on one server.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -127,10 +134,10 @@ impl Provisioner {
     ) -> Option<(tokio_postgres::Client, Catalogue)> {
         let url = servers::admin_url(&self.keyring, server).ok()?;
         let admin = connect_admin(url.expose()).await.ok()?;
-        let names = |sql: &'static str| {
+        let names = |sql: &'static str, pattern: &'static str| {
             let admin = &admin;
             async move {
-                let rows = admin.query(sql, &[&TENANT_OBJECT_PATTERN]).await.ok()?;
+                let rows = admin.query(sql, &[&pattern]).await.ok()?;
                 Some(
                     rows.iter()
                         .map(|row| row.get::<_, String>(0))
@@ -138,8 +145,16 @@ impl Provisioner {
                 )
             }
         };
-        let databases = names("SELECT datname FROM pg_database WHERE datname ~ $1").await?;
-        let roles = names("SELECT rolname FROM pg_roles WHERE rolname ~ $1").await?;
+        let databases = names(
+            "SELECT datname FROM pg_database WHERE datname ~ $1",
+            TENANT_DATABASE_PATTERN,
+        )
+        .await?;
+        let roles = names(
+            "SELECT rolname FROM pg_roles WHERE rolname ~ $1",
+            TENANT_ROLE_PATTERN,
+        )
+        .await?;
         let open = admin.query(OPEN_DATABASES, &[]).await.ok()?;
         let open = open.iter().map(|row| row.get(0)).collect();
         let catalogue = Catalogue {
@@ -150,28 +165,34 @@ impl Provisioner {
         Some((admin, catalogue))
     }
 
-    /// Every tenant of ours by object name: where it should live (if anywhere) and whether
-    /// its database must exist there.
+    /// Every tenant of ours by role name: where it should live (if anywhere), its live
+    /// database's name, whether that must exist, and its other databases (a restore's or
+    /// relocation's, building or retired) by server.
     async fn our_tenants(&self) -> Result<HashMap<String, Placement>, ProvisionError> {
         let rows = self
             .control_db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT id, server_id, \
-                        db_name IS NOT NULL AND status IN \
+                "SELECT t.id, t.server_id, t.db_name, \
+                        t.db_name IS NOT NULL AND t.status IN \
                           ('pending', 'provisioning', 'active', 'suspended', 'deleting') AS lives, \
-                        status IN ('active', 'suspended') AS required \
-                 FROM tenants",
+                        t.status IN ('active', 'suspended') AS required, \
+                        coalesce((SELECT jsonb_agg(jsonb_build_array(c.server_id, c.db_name)) \
+                          FROM tenant_db_copies c WHERE c.tenant_id = t.id), '[]') AS copies \
+                 FROM tenants t",
             ))
             .await?;
         let mut tenants = HashMap::with_capacity(rows.len());
         for row in rows {
             let id: Uuid = row.try_get("", "id")?;
+            let copies: serde_json::Value = row.try_get("", "copies")?;
             let placement = Placement {
                 tenant_id: id,
                 server_id: row.try_get("", "server_id")?,
+                database: row.try_get("", "db_name")?,
                 lives: row.try_get("", "lives")?,
                 required: row.try_get("", "required")?,
+                copies: serde_json::from_value(copies).unwrap_or_default(),
             };
             tenants.insert(TenantId(id).database_name(), placement);
         }
@@ -198,15 +219,38 @@ impl Provisioner {
 struct Placement {
     tenant_id: Uuid,
     server_id: Option<Uuid>,
+    /// Its live database's name.
+    database: Option<String>,
     /// Placed, named and not failed or deleted: its objects belong on `server_id`.
     lives: bool,
     /// Active or suspended: its database must exist.
     required: bool,
+    /// Its other databases (server, name): building targets and retired sources.
+    copies: Vec<(Uuid, String)>,
 }
 
 impl Placement {
     fn lives_on(&self, server: Uuid) -> bool {
         self.lives && self.server_id == Some(server)
+    }
+
+    /// Whether its role belongs on `server`: it lives there or has a copy there.
+    fn role_belongs_on(&self, server: Uuid) -> bool {
+        self.lives_on(server) || self.copies.iter().any(|(on, _)| *on == server)
+    }
+
+    /// Whether the database `name` belongs on `server`: its live one, or a copy.
+    fn database_belongs_on(&self, server: Uuid, name: &str) -> bool {
+        (self.lives_on(server) && self.database.as_deref() == Some(name))
+            || self
+                .copies
+                .iter()
+                .any(|(on, copy)| *on == server && copy == name)
+    }
+
+    /// The live database's name (the role's name for rows made before names could differ).
+    fn database_name(&self, role: &str) -> String {
+        self.database.clone().unwrap_or_else(|| role.to_owned())
     }
 }
 
@@ -222,16 +266,22 @@ fn compare(
         server: server.name.clone(),
         name: name.clone(),
     };
-    for (names, orphans) in [
-        (&catalogue.databases, &mut report.orphan_databases),
-        (&catalogue.roles, &mut report.orphan_roles),
-    ] {
-        for name in names {
-            match ours.get(name) {
-                None => report.unknown_objects.push(object(name)),
-                Some(tenant) if !tenant.lives_on(server.id) => orphans.push(object(name)),
-                Some(_) => {}
+    for name in &catalogue.databases {
+        match ours.get(name.get(..TENANT_PREFIX_LEN).unwrap_or(name)) {
+            None => report.unknown_objects.push(object(name)),
+            Some(tenant) if !tenant.database_belongs_on(server.id, name) => {
+                report.orphan_databases.push(object(name));
             }
+            Some(_) => {}
+        }
+    }
+    for name in &catalogue.roles {
+        match ours.get(name) {
+            None => report.unknown_objects.push(object(name)),
+            Some(tenant) if !tenant.role_belongs_on(server.id) => {
+                report.orphan_roles.push(object(name));
+            }
+            Some(_) => {}
         }
     }
     report
@@ -239,10 +289,10 @@ fn compare(
         .extend(catalogue.open.iter().map(object));
     report.missing_databases.extend(
         ours.iter()
-            .filter(|(name, tenant)| {
+            .filter(|(role, tenant)| {
                 tenant.required
                     && tenant.server_id == Some(server.id)
-                    && !catalogue.databases.contains(*name)
+                    && !catalogue.databases.contains(&tenant.database_name(role))
             })
             .map(|(_, tenant)| tenant.tenant_id),
     );

@@ -30,6 +30,15 @@ pub const DELETE_STEPS: [&str; 5] = [
     "finish",
 ];
 
+/// The backup job's one step.
+pub const BACKUP_STEPS: [&str; 1] = ["dump"];
+
+/// The restore saga's steps, in order.
+pub const RESTORE_STEPS: [&str; 5] = ["check_backup", "build_copy", "verify", "freeze", "switch"];
+
+/// The relocation saga's steps, in order.
+pub const RELOCATE_STEPS: [&str; 4] = ["prepare_target", "freeze", "copy", "switch"];
+
 /// What one call of [`Provisioner::try_execute_job`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Executed {
@@ -52,10 +61,17 @@ impl Provisioner {
     #[cfg(feature = "fail-points")]
     pub fn crash_at(&self, step: &str) {
         assert!(
-            PROVISION_STEPS.contains(&step)
-                || DELETE_STEPS.contains(&step)
-                || crate::ROLE_LIMITS_STEPS.contains(&step)
-                || crate::RESEAL_STEPS.contains(&step),
+            [
+                &PROVISION_STEPS[..],
+                &DELETE_STEPS,
+                &BACKUP_STEPS,
+                &RESTORE_STEPS,
+                &RELOCATE_STEPS,
+                &crate::ROLE_LIMITS_STEPS,
+                &crate::RESEAL_STEPS,
+            ]
+            .iter()
+            .any(|steps| steps.contains(&step)),
             "no saga has a step `{step}`"
         );
         if let Ok(mut point) = self.fail_point.lock() {
@@ -99,6 +115,9 @@ impl Provisioner {
             }
             (Some(JobKind::RoleLimits), Some(tenant)) => self.role_limits(&job, tenant).await,
             (Some(JobKind::Reseal), None) => self.reseal(&job).await,
+            (Some(JobKind::Backup), Some(tenant)) => self.backup(&job, tenant).await,
+            (Some(JobKind::Restore), Some(tenant)) => self.restore(&job, tenant).await,
+            (Some(JobKind::Relocate), Some(tenant)) => self.relocate(&job, tenant).await,
             _ => Err(StepError::Permanent(format!(
                 "unsupported job `{}`",
                 job.kind
@@ -122,11 +141,14 @@ impl Provisioner {
                 job_id,
                 "succeeded",
             ),
-            Err(StepError::Cancelled) => finished(
-                jobs::finish(db, job, worker, "cancelled", None).await?,
-                job_id,
-                "cancelled",
-            ),
+            Err(StepError::Cancelled) => {
+                self.on_cancel(job).await?;
+                finished(
+                    jobs::finish(db, job, worker, "cancelled", None).await?,
+                    job_id,
+                    "cancelled",
+                )
+            }
             Err(StepError::LostLease) => Ok(Executed::LostLease { job_id }),
             Err(StepError::Crash(step)) => Ok(Executed::Crashed { job_id, step }),
             Err(StepError::Transient(error)) if job.attempts < job.max_attempts => {
@@ -149,10 +171,24 @@ impl Provisioner {
         }
     }
 
-    /// Undoes a job that gave up. Only provisioning makes things that need undoing.
+    /// Undoes a job that gave up: a provision drops what it made, a backup records why it
+    /// failed, a restore or relocation drops its target and thaws the tenant unless it
+    /// already switched.
     async fn compensate(&self, job: &job_rows::Model, error: &str) -> Result<(), DbErr> {
         match (JobKind::parse(&job.kind), job.tenant_id) {
             (Some(JobKind::Provision), Some(tenant)) => self.undo_provision(tenant, error).await,
+            (Some(JobKind::Backup), _) => self.fail_backup(job, error).await,
+            (Some(JobKind::Restore | JobKind::Relocate), _) => self.abandon_move(job).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// What a job stopped by its tenant's deletion leaves: a cancelled provision is cleaned
+    /// up by the delete job; a move must still thaw the tenant and drop its target.
+    async fn on_cancel(&self, job: &job_rows::Model) -> Result<(), DbErr> {
+        match JobKind::parse(&job.kind) {
+            Some(JobKind::Backup) => self.fail_backup(job, "cancelled").await,
+            Some(JobKind::Restore | JobKind::Relocate) => self.abandon_move(job).await,
             _ => Ok(()),
         }
     }

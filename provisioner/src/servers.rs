@@ -14,7 +14,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Serialises placement decisions so two provisions never take the same last slot.
-const PLACEMENT_LOCK: i64 = 0x6572_705f_706c_6163;
+pub(crate) const PLACEMENT_LOCK: i64 = 0x6572_705f_706c_6163;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A server to register.
@@ -162,11 +162,13 @@ pub(crate) async fn has_free_capacity(db: &impl ConnectionTrait) -> Result<bool,
     Ok(row.is_some_and(|row| row.try_get::<bool>("", "free").unwrap_or(false)))
 }
 
-/// Active servers with room, most free capacity first.
+/// Active servers with room, most free capacity first. A relocation headed to a server
+/// holds its slot already.
 const FREE_SERVERS: &str = "SELECT s.* FROM database_servers s \
      LEFT JOIN tenants t ON t.server_id = s.id AND t.status NOT IN ('deleted', 'failed') \
      WHERE s.state = 'active' GROUP BY s.id \
-     HAVING s.capacity - count(t.id) > 0 \
+     HAVING s.capacity - count(t.id) - (SELECT count(*) FROM jobs j WHERE j.kind = 'relocate' \
+       AND j.state IN ('queued', 'running') AND j.payload->>'target_server' = s.id::text) > 0 \
      ORDER BY s.capacity - count(t.id) DESC, s.name";
 
 /// The server's admin URL, unsealed.

@@ -114,19 +114,9 @@ impl Provisioner {
         Ok(due)
     }
 
-    /// Removes the tenant's backups from disk, then forgets where they were.
+    /// Removes the tenant's backups from the store, then forgets where they were.
     async fn purge(&self, tenant_id: Uuid) -> Result<(), ProvisionError> {
-        let dir = self.backup_dir.join(tenant_id.to_string());
-        match tokio::fs::remove_dir_all(&dir).await {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
-                return Err(ProvisionError::Invalid {
-                    field: "backup_dir",
-                    message: format!("removing {}: {error}", dir.display()),
-                });
-            }
-        }
+        self.forget_all_backups(tenant_id).await?;
         self.control_db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -3,12 +3,13 @@
 //! queued (`NOTIFY jobs_queued`, see [`crate::jobs::CHANNEL`]), a retry's backoff ends, or
 //! the poll interval passes (the backstop for a lost notification). Beside the job loop a
 //! fleet lane runs migration runs (one starts at boot when tenants are behind the build's
-//! schema), a spare keeper refills spare databases right after a provision claimed one, and every
-//! maintenance interval the worker sweeps trials (and billing's grace and retention), purges
-//! and reconciles, and queues a `reseal` job while secrets are under a previous key, until
-//! shutdown; with billing enabled a [`BillingLoop`] runs beside it. A
-//! job in flight at shutdown finishes its current step; an interrupted one resumes
-//! elsewhere after its lease expires.
+//! schema), a spare keeper refills spare databases right after a provision claimed one, and
+//! every maintenance interval the worker sweeps trials (and billing's grace and retention),
+//! purges, queues scheduled backups and prunes old ones, drops retired databases, thaws
+//! abandoned freezes, keeps evacuations going, reconciles, and queues a `reseal` job while
+//! secrets are under a previous key, until shutdown; with billing enabled a
+//! [`BillingLoop`] runs beside it. A job in flight at shutdown finishes its current step;
+//! an interrupted one resumes elsewhere after its lease expires.
 
 use crate::billing::{Billing, BillingLoop};
 use crate::servers::{self, NewServer};
@@ -56,6 +57,9 @@ impl Worker {
             .with_backup_dir(settings.data_dir.join("backups"))
             .with_trial_grace(days(config.trial_grace_days))
             .with_deleted_retention(days(config.deleted_retention_days))
+            .with_retired_keep(Duration::from_secs(
+                u64::from(config.retired_database_keep_hours) * 3600,
+            ))
             .with_billing(billing);
         let mailer = Mailer::from_settings(settings)
             .inspect_err(|error| tracing::warn!("invitations will not be sent: {error:#}"))
@@ -218,10 +222,14 @@ impl Worker {
             }) => {
                 self.spares_wanted.notify_one();
                 self.send_invitation(job_id).await;
+                self.keep_evacuating().await;
                 true
             }
             Ok(outcome) => {
                 tracing::info!(?outcome, "job run");
+                if matches!(outcome, Executed::Finished { .. }) {
+                    self.keep_evacuating().await;
+                }
                 true
             }
             Err(error) => {
@@ -242,6 +250,35 @@ impl Worker {
         }
     }
 
+    /// Queues the next relocations of servers being emptied (a finished job may have
+    /// freed a slot).
+    async fn keep_evacuating(&self) {
+        match self.provisioner.evacuate_servers().await {
+            Ok(queued) if !queued.is_empty() => tracing::info!(?queued, "relocations queued"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!("evacuation failed: {error}"),
+        }
+    }
+
+    /// Backups on each plan's schedule, retention, databases replaced by restores and
+    /// relocations whose time is up, freezes nobody holds any more, evacuations.
+    async fn maintain_backups(&self) {
+        let provisioner = &self.provisioner;
+        if let Err(error) = provisioner.schedule_backups().await {
+            tracing::warn!("backup schedule failed: {error}");
+        }
+        if let Err(error) = provisioner.prune_backups().await {
+            tracing::warn!("backup retention failed: {error}");
+        }
+        if let Err(error) = provisioner.drop_due_copies().await {
+            tracing::warn!("dropping retired databases failed: {error}");
+        }
+        if let Err(error) = provisioner.thaw_abandoned().await {
+            tracing::warn!("thawing abandoned freezes failed: {error}");
+        }
+        self.keep_evacuating().await;
+    }
+
     /// Housekeeping (spares have their own keeper); each part logs its own failure and
     /// never stops the worker.
     async fn maintain(&self) {
@@ -250,6 +287,7 @@ impl Worker {
             Ok(false) => {}
             Err(error) => tracing::warn!("could not look for secrets to re-seal: {error}"),
         }
+        self.maintain_backups().await;
         match self.provisioner.sweep().await {
             Ok(report) => tracing::debug!(?report, "tenant sweep done"),
             Err(error) => tracing::warn!("tenant sweep failed: {error}"),

@@ -4,6 +4,10 @@
 //! limit, take a slot of the tenant's rate and concurrency limits, count the call. The handle
 //! then rides in the request's extensions ([`Tenant`]).
 //!
+//! A tenant whose writes are frozen (a restore's or relocation's switch) gets 503
+//! `tenant_maintenance` with `Retry-After` for everything, reads included: its role cannot
+//! log in meanwhile.
+//!
 //! A tenant suspended for billing is still let through to what its admin needs to pay:
 //! sign-in (`/auth/...`), `/me` (which says why) and `/billing...`; everything else gets
 //! 402 `payment_required`. An admin suspension refuses everything with 403.
@@ -162,7 +166,23 @@ fn not_found(slug: &str) -> ApiError {
     ApiError::not_found("tenant_not_found", format!("no company is called `{slug}`"))
 }
 
+/// How long a client is told to wait while the tenant's writes are frozen (a switch takes
+/// about a second or two).
+const MAINTENANCE_RETRY_SECS: u64 = 2;
+
 fn check_status(handle: &TenantHandle, slug: &str, path: &str) -> ApiResult<()> {
+    let live = matches!(
+        handle.status,
+        TenantStatus::Active | TenantStatus::Suspended
+    );
+    if handle.frozen && live {
+        return Err(ApiError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tenant_maintenance",
+            "this company's data is being moved or restored; retry in a moment",
+            MAINTENANCE_RETRY_SECS,
+        ));
+    }
     match handle.status {
         TenantStatus::Active => Ok(()),
         TenantStatus::Suspended if handle.suspended_for_billing() && open_while_unpaid(path) => {

@@ -101,6 +101,21 @@ impl Fleet {
         id
     }
 
+    /// The id of the server registered as `name`.
+    pub async fn server_id(&self, name: &str) -> Uuid {
+        let row = self
+            .control
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM database_servers WHERE name = $1",
+                [name.into()],
+            ))
+            .await
+            .expect("read servers")
+            .expect("the server is registered");
+        row.try_get("", "id").expect("an id")
+    }
+
     /// Creates a tenant on the `trial` plan with an admin at `admin@<slug>.example`.
     pub async fn create_tenant(&self, slug: &str) -> Result<Created, ProvisionError> {
         self.create_tenant_on(slug, "trial").await
@@ -209,6 +224,14 @@ impl Fleet {
         row.try_get_by_index(0).expect("a count")
     }
 
+    /// A superuser connection to the tenant's live database (its current `db_name`) on the
+    /// server at `server_url`.
+    pub async fn live_db(&self, tenant_id: Uuid, server_url: &str) -> tokio_postgres::Client {
+        let tenant = self.tenant(tenant_id).await;
+        let database = tenant.db_name.expect("the tenant has a database");
+        connect(&crate::postgres::with_database(server_url, &database)).await
+    }
+
     /// The tenant role's password, opened from the control database.
     pub fn role_password(&self, tenant: &tenants::Model) -> Secret {
         let sealed = Sealed {
@@ -247,6 +270,28 @@ pub async fn try_connect(url: &str) -> Result<tokio_postgres::Client, tokio_post
     let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// Adds `rows` settings (`bulk-<n>`, each about 100 bytes of hardly compressible JSON) to
+/// a tenant database.
+pub async fn fill_settings(db: &tokio_postgres::Client, rows: i64) {
+    db.execute(
+        "INSERT INTO settings (key, value) SELECT 'bulk-' || g, \
+           jsonb_build_object('n', g, 'note', md5(g::text) || md5((g * 7)::text)) \
+         FROM generate_series((SELECT count(*) FROM settings) + 1, \
+                              (SELECT count(*) FROM settings) + $1) g",
+        &[&rows],
+    )
+    .await
+    .expect("settings inserted");
+}
+
+/// The rows of `table` in a tenant database.
+pub async fn rows_of(db: &tokio_postgres::Client, table: &str) -> i64 {
+    db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .expect("count")
+        .get(0)
 }
 
 /// Asserts that the tenant's database and role are both gone from the server.
@@ -337,11 +382,26 @@ pub(crate) async fn clean_servers(control_url: String, servers: Vec<(Uuid, Strin
         .iter()
         .map(|row| TenantId(row.get(0)).database_name())
         .collect();
+    // Databases a restore or relocation made have names of their own (`t_<id>_<job>`);
+    // they go before the roles, which hold grants in them.
+    let copies = control
+        .query(
+            "SELECT db_name FROM tenants WHERE db_name IS NOT NULL \
+             UNION SELECT db_name FROM tenant_db_copies",
+            &[],
+        )
+        .await
+        .ok()?;
+    let copies: Vec<String> = copies.iter().map(|row| row.get(0)).collect();
     for (server_id, url) in servers {
         let connecting = tokio::time::timeout(Duration::from_secs(10), try_connect(&url));
         let Ok(Ok(admin)) = connecting.await else {
             continue;
         };
+        for name in &copies {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            admin.batch_execute(&sql).await.ok()?;
+        }
         let spares = provisioner::list_spares(&admin, server_id)
             .await
             .unwrap_or_default();
@@ -397,7 +457,7 @@ async fn sweep_stale_tenant_objects(server_url: &str) {
     let Ok(admin) = try_connect(server_url).await else {
         return;
     };
-    let sql = "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9a-f]{32}$' \
+    let sql = "SELECT datname FROM pg_database WHERE datname ~ '^t_[0-9a-f]{32}(_[0-9a-f]{12})?$' \
                UNION SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{32}$'";
     let Ok(rows) = admin.query(sql, &[]).await else {
         return;
@@ -416,7 +476,7 @@ async fn sweep_stale_tenant_objects(server_url: &str) {
 fn is_stale(name: &str) -> bool {
     let created = name
         .strip_prefix("t_")
-        .and_then(|hex| Uuid::try_parse(hex).ok())
+        .and_then(|hex| Uuid::try_parse(hex.get(..32)?).ok())
         .and_then(|id| id.get_timestamp())
         .map(|stamp| {
             let (secs, nanos) = stamp.to_unix();

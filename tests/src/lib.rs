@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod migration_bench;
 pub mod postgres;
 pub mod proxy;
+pub mod relocation_bench;
 pub mod runtime;
 pub mod runtime_bench;
 pub mod signup_bench;

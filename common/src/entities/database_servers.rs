@@ -24,6 +24,8 @@ pub struct Model {
     pub spare_target: i32,
     /// Most connections the tenant runtime may open to this server.
     pub connection_budget: i32,
+    /// While set, the server is being emptied: this many of its tenants are relocated at once.
+    pub evacuation_concurrency: Option<i32>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

@@ -9,6 +9,8 @@ pub mod audit_log;
 pub mod database_servers;
 pub mod jobs;
 pub mod plans;
+pub mod tenant_backups;
+pub mod tenant_db_copies;
 pub mod tenants;
 
 use std::fmt;
@@ -179,6 +181,32 @@ string_enum! {
         Active = "active",
         /// Keeps its tenants, receives no new ones.
         Draining = "draining",
+    }
+}
+
+string_enum! {
+    /// Why a backup was taken (`tenant_backups.kind`).
+    BackupKind {
+        /// Asked for through the admin API.
+        Manual = "manual",
+        /// Taken on the plan's schedule.
+        Scheduled = "scheduled",
+        /// Taken by the delete saga before the database is dropped.
+        Final = "final",
+    }
+}
+
+string_enum! {
+    /// Where a backup is (`tenant_backups.state`).
+    BackupState {
+        /// Its job has not finished it yet.
+        Pending = "pending",
+        /// Stored, measured, checksummed, its row counts recorded: restorable.
+        Completed = "completed",
+        /// Its job gave up (see `error`).
+        Failed = "failed",
+        /// Removed from storage by retention.
+        Pruned = "pruned",
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Model {
     pub currency: String,
     pub stripe_price_id: Option<String>,
     pub is_public: bool,
+    /// Hours between scheduled backups of each tenant on the plan (0: none scheduled).
+    pub backup_interval_hours: i32,
+    /// How many manual and scheduled backups of a tenant are kept (older ones are pruned).
+    pub backup_retention_count: i32,
     pub archived: bool,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,

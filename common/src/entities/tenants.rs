@@ -49,6 +49,11 @@ pub struct Model {
     pub deleted_at: Option<DateTimeWithTimeZone>,
     pub purge_after: Option<DateTimeWithTimeZone>,
     pub row_version: i32,
+    /// Set while writes are frozen for a restore or relocation's switch: the runtime then
+    /// answers 503 `tenant_maintenance`.
+    pub frozen_at: Option<DateTimeWithTimeZone>,
+    /// `restore` or `relocation` while frozen.
+    pub freeze_reason: Option<String>,
     /// Sampled by the runtime: the database's size and how many users it has.
     pub storage_bytes: Option<i64>,
     pub user_count: Option<i32>,

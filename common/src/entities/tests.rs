@@ -26,6 +26,8 @@ fn enum_strings_agree_everywhere() {
     assert_consistent(ServerState::ALL, ServerState::as_str);
     assert_consistent(AuditActorKind::ALL, AuditActorKind::as_str);
     assert_consistent(BillingState::ALL, BillingState::as_str);
+    assert_consistent(BackupKind::ALL, BackupKind::as_str);
+    assert_consistent(BackupState::ALL, BackupState::as_str);
 }
 
 #[test]

@@ -31,14 +31,19 @@ pub fn provision_error(error: ProvisionError) -> ApiError {
         | ProvisionError::InvalidTransition(_)
         | ProvisionError::TenantDeleted(_)
         | ProvisionError::TenantNotActive { .. }
-        | ProvisionError::ServerNameTaken(_) => StatusCode::CONFLICT,
+        | ProvisionError::ServerNameTaken(_)
+        | ProvisionError::TenantBusy(_)
+        | ProvisionError::BackupNotRestorable { .. }
+        | ProvisionError::TargetDraining(_)
+        | ProvisionError::TargetFull(_)
+        | ProvisionError::SameServer(_) => StatusCode::CONFLICT,
         ProvisionError::UnknownPlan(_) | ProvisionError::ServerUnreachable { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         ProvisionError::NoCapacity => StatusCode::SERVICE_UNAVAILABLE,
-        ProvisionError::TenantNotFound(_) | ProvisionError::ServerNotFound(_) => {
-            StatusCode::NOT_FOUND
-        }
+        ProvisionError::TenantNotFound(_)
+        | ProvisionError::ServerNotFound(_)
+        | ProvisionError::BackupNotFound(_) => StatusCode::NOT_FOUND,
     };
     ApiError::new(status, error.code(), detail)
 }

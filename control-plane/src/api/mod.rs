@@ -5,6 +5,7 @@
 pub mod admins;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod billing;
 pub mod billing_events;
 pub mod error;
@@ -46,6 +47,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/tenants/{id}", web::delete().to(tenants::delete))
             .route("/tenants/{id}/suspend", web::post().to(tenants::suspend))
             .route("/tenants/{id}/resume", web::post().to(tenants::resume))
+            .route("/tenants/{id}/backups", web::get().to(backups::list))
+            .route("/tenants/{id}/backups", web::post().to(backups::create))
+            .route("/tenants/{id}/restores", web::post().to(backups::restore))
+            .route("/tenants/{id}/relocate", web::post().to(backups::relocate))
             .route("/tenants/{id}/billing", web::get().to(billing::show))
             .route(
                 "/tenants/{id}/billing/plan",
@@ -87,6 +92,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/servers/{id}", web::patch().to(servers::update))
             .route("/servers/{id}/drain", web::post().to(servers::drain))
             .route("/servers/{id}/activate", web::post().to(servers::activate))
+            .route("/servers/{id}/evacuate", web::post().to(backups::evacuate))
             .route("/signup", web::post().to(signup::signup))
             .route(
                 "/signup/slug-availability",

@@ -4,8 +4,8 @@
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
 use crate::api::{
-    admins, audit, auth, billing, billing_events, impersonation, jobs, keys, migrations, plans,
-    servers, signup, tenants, webhooks,
+    admins, audit, auth, backups, billing, billing_events, impersonation, jobs, keys, migrations,
+    plans, servers, signup, tenants, webhooks,
 };
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
@@ -65,6 +65,7 @@ impl Modify for BearerAuth {
         admins::list, admins::create, admins::update,
         tenants::list, tenants::create, tenants::show, tenants::update,
         tenants::suspend, tenants::resume, tenants::delete,
+        backups::create, backups::list, backups::restore, backups::relocate, backups::evacuate,
         billing::show, billing::change_plan, billing::cancel,
         billing_events::list, billing_events::show, billing_events::retry,
         impersonation::impersonate,
@@ -83,6 +84,7 @@ impl Modify for BearerAuth {
         (name = "auth", description = "Admin login, sessions and 2FA"),
         (name = "admins", description = "Admin accounts (owners only)"),
         (name = "tenants", description = "Tenant lifecycle"),
+        (name = "backups", description = "A tenant's backups, restores and relocation"),
         (name = "billing", description = "A tenant's billing through Stripe (409 `billing_disabled` without a Stripe key)"),
         (name = "jobs", description = "Provisioning progress"),
         (name = "migrations", description = "Fleet migration runs: every tenant database to the newest schema"),

@@ -1,7 +1,8 @@
 //! `/api/v1/plans`: plans and the limits they grant, and the Stripe price a paid plan is
 //! billed at (`stripe_price_id`, one plan per price). A change is announced through the
 //! provisioner (`plan:{code}` on the tenant change feed), so every runtime reloads the
-//! limits of that plan's tenants without a restart.
+//! limits of that plan's tenants without a restart. A plan also sets its tenants' backup
+//! schedule and how many backups are kept.
 
 use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
@@ -79,6 +80,10 @@ pub struct PlanView {
     pub stripe_price_id: Option<String>,
     pub is_public: bool,
     pub archived: bool,
+    /// Hours between scheduled backups of each tenant (0: none scheduled).
+    pub backup_interval_hours: i32,
+    /// Manual and scheduled backups kept per tenant (older ones are pruned).
+    pub backup_retention_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +117,18 @@ pub struct NewPlan {
     pub stripe_price_id: Option<String>,
     #[serde(default = "default_true")]
     pub is_public: bool,
+    /// Hours between scheduled backups of each tenant; 0 (the default): none scheduled.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 8760)]
+    pub backup_interval_hours: i64,
+    /// Manual and scheduled backups kept per tenant, newest first (default 7).
+    #[serde(default = "default_retention")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub backup_retention_count: i64,
+}
+
+fn default_retention() -> i64 {
+    7
 }
 
 /// `price_` and up to 249 visible ASCII characters, or `null`: what [`price_id`] accepts.
@@ -160,6 +177,10 @@ pub struct PlanPatch {
     pub stripe_price_id: Option<Option<String>>,
     pub is_public: Option<bool>,
     pub archived: Option<bool>,
+    #[schema(minimum = 0, maximum = 8760)]
+    pub backup_interval_hours: Option<i64>,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub backup_retention_count: Option<i64>,
 }
 
 /// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`,
@@ -191,6 +212,8 @@ impl From<&plans::Model> for PlanView {
             stripe_price_id: plan.stripe_price_id.clone(),
             is_public: plan.is_public,
             archived: plan.archived,
+            backup_interval_hours: plan.backup_interval_hours,
+            backup_retention_count: plan.backup_retention_count,
             created_at: plan.created_at.with_timezone(&Utc),
             updated_at: plan.updated_at.with_timezone(&Utc),
         }
@@ -236,7 +259,15 @@ fn check_plan(validator: &mut Validator, plan: &PlanView) {
         .check("features", known_modules(&plan.features))
         .check("trial_days", in_range(plan.trial_days.into(), 0, 365))
         .check("price_cents", in_range(plan.price_cents, 0, i64::MAX))
-        .check("stripe_price_id", price_id(plan.stripe_price_id.as_deref()));
+        .check("stripe_price_id", price_id(plan.stripe_price_id.as_deref()))
+        .check(
+            "backup_interval_hours",
+            in_range(plan.backup_interval_hours.into(), 0, 8760),
+        )
+        .check(
+            "backup_retention_count",
+            in_range(plan.backup_retention_count.into(), 1, 1000),
+        );
 }
 
 /// A Stripe price id: `price_` then visible ASCII, 255 characters at most (Stripe's ids
@@ -348,6 +379,8 @@ pub async fn create(
         stripe_price_id: body.stripe_price_id,
         is_public: body.is_public,
         archived: false,
+        backup_interval_hours: i32::try_from(body.backup_interval_hours).unwrap_or(-1),
+        backup_retention_count: i32::try_from(body.backup_retention_count).unwrap_or(-1),
         created_at: now,
         updated_at: now,
     };
@@ -468,6 +501,12 @@ fn apply(mut plan: PlanView, patch: PlanPatch) -> PlanView {
     }
     plan.is_public = patch.is_public.unwrap_or(plan.is_public);
     plan.archived = patch.archived.unwrap_or(plan.archived);
+    if let Some(hours) = patch.backup_interval_hours {
+        plan.backup_interval_hours = i32::try_from(hours).unwrap_or(-1);
+    }
+    if let Some(count) = patch.backup_retention_count {
+        plan.backup_retention_count = i32::try_from(count).unwrap_or(-1);
+    }
     plan
 }
 
@@ -478,14 +517,15 @@ fn write(plan: &PlanView, insert: bool) -> Statement {
         "INSERT INTO plans (code, name, description, max_users, max_storage_mb, \
            api_requests_per_minute, api_calls_per_month, max_concurrent_requests, \
            max_db_connections, features, trial_days, price_cents, currency, is_public, archived, \
-           stripe_price_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+           stripe_price_id, backup_interval_hours, backup_retention_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     } else {
         "UPDATE plans SET name = $2, description = $3, max_users = $4, max_storage_mb = $5, \
            api_requests_per_minute = $6, api_calls_per_month = $7, \
            max_concurrent_requests = $8, max_db_connections = $9, features = $10, \
            trial_days = $11, price_cents = $12, currency = $13, is_public = $14, \
-           archived = $15, stripe_price_id = $16, updated_at = now() WHERE code = $1"
+           archived = $15, stripe_price_id = $16, backup_interval_hours = $17, \
+           backup_retention_count = $18, updated_at = now() WHERE code = $1"
     };
     let int = |value: i64| Value::from(i32::try_from(value).unwrap_or(i32::MAX));
     Statement::from_sql_and_values(
@@ -508,6 +548,8 @@ fn write(plan: &PlanView, insert: bool) -> Statement {
             plan.is_public.into(),
             plan.archived.into(),
             plan.stripe_price_id.clone().into(),
+            plan.backup_interval_hours.into(),
+            plan.backup_retention_count.into(),
         ],
     )
 }

@@ -33,6 +33,8 @@ pub struct ServerView {
     pub tenants: i64,
     pub spare_target: i32,
     pub connection_budget: i32,
+    /// While the server is being emptied: how many of its tenants are relocated at once.
+    pub evacuation_concurrency: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -77,7 +79,7 @@ async fn load(db: &impl ConnectionTrait, only: Option<Uuid>) -> ApiResult<Vec<Se
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT s.id, s.name, s.host, s.state, s.capacity, s.spare_target, \
-                    s.connection_budget, s.created_at, \
+                    s.connection_budget, s.evacuation_concurrency, s.created_at, \
                     (SELECT count(*) FROM tenants t WHERE t.server_id = s.id \
                        AND t.status NOT IN ('deleted', 'failed')) AS tenants \
              FROM database_servers s WHERE $1::uuid IS NULL OR s.id = $1 ORDER BY s.name",
@@ -96,13 +98,14 @@ async fn load(db: &impl ConnectionTrait, only: Option<Uuid>) -> ApiResult<Vec<Se
                 tenants: row.try_get("", "tenants")?,
                 spare_target: row.try_get("", "spare_target")?,
                 connection_budget: row.try_get("", "connection_budget")?,
+                evacuation_concurrency: row.try_get("", "evacuation_concurrency")?,
                 created_at: created_at.with_timezone(&Utc),
             })
         })
         .collect()
 }
 
-async fn load_one(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<ServerView> {
+pub(crate) async fn load_one(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<ServerView> {
     load(db, Some(id))
         .await?
         .into_iter()

@@ -160,6 +160,8 @@ pub struct TenantView {
     /// Tenant migrations this build holds that its database lacks (a migration run brings
     /// it up to date; meanwhile the runtime answers 503 `tenant_migrating`).
     pub pending_migrations: Vec<String>,
+    /// Since when its writes are frozen (a restore's or relocation's switch), if they are.
+    pub frozen_since: Option<DateTime<Utc>>,
     pub admin_email: String,
     pub usage: Usage,
     pub billing: Billing,
@@ -370,6 +372,7 @@ pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> 
             Vec::new()
         },
         schema_version: tenant.schema_version,
+        frozen_since: tenant.frozen_at.map(|at| at.with_timezone(&Utc)),
         admin_email: tenant.admin_email,
         created_at: tenant.created_at.with_timezone(&Utc),
         updated_at: tenant.updated_at.with_timezone(&Utc),

@@ -1,7 +1,8 @@
 //! The control-database migrator: plans, database servers, tenants, jobs, admin users and
 //! their refresh tokens, the append-only audit log, idempotency keys and usage counters;
 //! the control database closed to `PUBLIC`; billing; the tenant schema ledger and fleet
-//! migration runs; one queued fleet job per kind and tenant.
+//! migration runs; backups, database copies and write freezes; one queued fleet job per
+//! kind and tenant.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
@@ -18,6 +19,7 @@ mod m20261123_000008_create_idempotency_and_usage;
 mod m20261124_000009_close_control_database;
 mod m20261203_000010_billing;
 mod m20261203_000011_fleet_migrations;
+mod m20261203_000012_backups_and_relocation;
 mod m20261203_000013_fleet_jobs;
 
 /// Name of the table recording applied control migrations.
@@ -42,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000009_close_control_database::Migration),
             Box::new(m20261203_000010_billing::Migration),
             Box::new(m20261203_000011_fleet_migrations::Migration),
+            Box::new(m20261203_000012_backups_and_relocation::Migration),
             Box::new(m20261203_000013_fleet_jobs::Migration),
         ]
     }

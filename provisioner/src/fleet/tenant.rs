@@ -86,7 +86,7 @@ async fn apply(
         .and_then(|row| row.try_get::<Option<String>>("", "version").ok())
         .flatten();
     schema.up(&txn).await?;
-    txn.execute_unprepared(&crate::provision::tenant_grants(
+    txn.execute_unprepared(&crate::provision::grant_statements(
         &target.database,
         &target.role,
     ))

@@ -116,8 +116,10 @@ const STANDARD_ERRORS: [StandardError; 15] = [
         name: "Unavailable",
         description: "`tenant_provisioning` (still being set up), `tenant_migrating` (its \
                       database is behind this version's schema until the migration run \
-                      reaches it), `service_unavailable` (the tenant directory), \
-                      `connection_budget_exhausted`, `tenant_busy`, `tenant_database_unavailable`",
+                      reaches it), `tenant_maintenance` (its data is being restored or \
+                      moved: writes frozen for a moment), `service_unavailable` (the tenant \
+                      directory), `connection_budget_exhausted`, `tenant_busy`, \
+                      `tenant_database_unavailable`",
         retry_after: true,
         when: When::Always,
     },

@@ -8,7 +8,6 @@ use super::{LookupError, PlanLimits, Registry, TenantHandle};
 use anyhow::{Context as _, anyhow};
 use common::crypto::Sealed;
 use common::entities::{TenantStatus, database_servers, plans, tenants};
-use common::ids::TenantId;
 use governor::{Quota, RateLimiter};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::num::NonZeroU32;
@@ -69,6 +68,7 @@ impl Registry {
             suspension_kind: tenant.suspension_kind,
             billing_state: tenant.billing_state,
             billing_past_due_since: tenant.billing_past_due_since.map(|at| at.to_utc()),
+            frozen: tenant.frozen_at.is_some(),
             storage_bytes: AtomicI64::new(tenant.storage_bytes.unwrap_or(-1)),
             schema_version: tenant.schema_version,
             rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
@@ -132,12 +132,21 @@ impl Registry {
             .keyring
             .open_str(&sealed, tenant.id.as_bytes())
             .context("opening the tenant's database password")?;
-        let name = TenantId(tenant.id).database_name();
+        // The database's name is the row's: a restore or relocation gives it a new one (the
+        // change is announced, and the new handle gets a new pool).
+        let database = tenant
+            .db_name
+            .as_deref()
+            .context("the tenant has no database name")?;
+        let role = tenant
+            .db_role
+            .as_deref()
+            .context("the tenant has no role")?;
         let mut config = server.config.clone();
         config
-            .user(tenant.db_role.as_deref().unwrap_or(&name))
+            .user(role)
             .password(password.expose())
-            .dbname(tenant.db_name.as_deref().unwrap_or(&name))
+            .dbname(database)
             .application_name(crate::SERVICE)
             .connect_timeout(self.config.connect_timeout);
         let plan_cap = u32::try_from(plan.max_db_connections.max(1)).unwrap_or(1);
@@ -154,8 +163,11 @@ impl Registry {
 /// still lets through) read its users. An admin suspension keeps the database closed:
 /// the gate refuses everything then, and no connection is opened for nothing.
 fn opens_database(tenant: &tenants::Model) -> bool {
-    tenant.status == TenantStatus::Active
-        || common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind)
+    // A frozen tenant's role cannot log in; its next handle (after the switch) opens the
+    // pool to wherever the tenant lives then.
+    tenant.frozen_at.is_none() && tenant.status == TenantStatus::Active
+        || tenant.frozen_at.is_none()
+            && common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind)
 }
 
 fn plan_limits(plan: plans::Model) -> PlanLimits {

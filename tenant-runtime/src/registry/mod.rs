@@ -64,6 +64,9 @@ pub struct TenantHandle {
     /// The newest tenant migration applied to the tenant's database (the control
     /// database's ledger; `None` when unknown). The gate compares it with the code.
     pub schema_version: Option<String>,
+    /// Writes are frozen for a restore's or relocation's switch (a few seconds): every
+    /// request is answered 503 `tenant_maintenance` until the switch announces the end.
+    pub frozen: bool,
     /// Sampled database size in bytes, for the storage limit (-1: not sampled yet).
     pub storage_bytes: AtomicI64,
     /// Present only for a tenant with a database that may be used: active, or suspended

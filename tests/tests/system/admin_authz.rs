@@ -20,6 +20,8 @@ fn allowed_roles(path: &str) -> &'static [&'static str] {
         || path.starts_with("/api/v1/servers")
         || path.starts_with("/api/v1/migrations")
     {
+        // Tenants and servers, their backups, restores, relocation and evacuation included,
+        // and fleet migration runs.
         &["owner", "operator"]
     } else if path.starts_with("/api/v1/plans") {
         &["owner", "billing"]
