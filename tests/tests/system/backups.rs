@@ -265,3 +265,50 @@ async fn the_delete_sagas_final_backup_is_a_backup_like_any_other() {
     let path = deleted.backup_path.unwrap();
     assert!(path.ends_with(last.storage_key.as_deref().unwrap()));
 }
+
+#[tokio::test]
+async fn a_freeze_whose_job_is_gone_is_thawed_by_the_sweep() {
+    let fleet = Fleet::on_primary(10).await;
+    let tenant = fleet.active_tenant("stuck").await;
+    let backup = backed_up(&fleet, tenant.id).await;
+    let job = restore::request(&fleet.control, tenant.id, backup)
+        .await
+        .unwrap();
+    let doomed = fleet.worker("doomed");
+    doomed.crash_at("freeze");
+    doomed.try_execute_job().await.unwrap();
+    let url = Server::primary().admin_url();
+    let database = tenant.db_name.clone().unwrap();
+    assert!(fleet.tenant(tenant.id).await.frozen_at.is_some());
+    assert!(
+        fleet::try_connect(&fleet.tenant_url(&tenant, url, &database))
+            .await
+            .is_err(),
+        "the role may not log in while frozen"
+    );
+    let sweeper = fleet.worker("sweeper");
+    assert!(
+        sweeper.thaw_abandoned().await.unwrap().is_empty(),
+        "its job still holds it"
+    );
+
+    // The job is abandoned (as if an operator gave up on it).
+    fleet
+        .exec(&format!(
+            "UPDATE jobs SET state = 'failed' WHERE id = '{job}'"
+        ))
+        .await;
+    assert_eq!(sweeper.thaw_abandoned().await.unwrap(), [tenant.id]);
+    assert_eq!(fleet.tenant(tenant.id).await.frozen_at, None);
+    let own = fleet::connect(&fleet.tenant_url(&tenant, url, &database)).await;
+    assert_eq!(
+        fleet::rows_of(&own, "users").await,
+        1,
+        "the live database, as it was"
+    );
+    assert_eq!(
+        sweeper.drop_due_copies().await.unwrap().len(),
+        1,
+        "its target went too"
+    );
+}
