@@ -35,18 +35,37 @@ struct SealedRow {
 }
 
 /// Queues a `reseal` job when some secret is under a previous key and none is queued
-/// yet. `true` when one was queued.
+/// yet. `true` when one was queued. After a job that failed (a secret that does not open
+/// stays under its old key) it waits [`AFTER_FAILURE`] before trying again, so a broken
+/// secret does not add a failed job every maintenance interval.
 pub(crate) async fn queue_if_needed(
     db: &impl ConnectionTrait,
     keyring: &Keyring,
 ) -> Result<bool, DbErr> {
     let previous = keyring.previous_ids();
-    if previous.is_empty() || keys::sealed_under(db, &previous).await? == 0 {
+    if previous.is_empty()
+        || keys::sealed_under(db, &previous).await? == 0
+        || failed_recently(db).await?
+    {
         return Ok(false);
     }
     Ok(jobs::enqueue_once(db, JobKind::Reseal, None)
         .await?
         .is_some())
+}
+
+/// How long after a failed `reseal` job no other is queued by itself.
+const AFTER_FAILURE: &str = "1 hour";
+
+async fn failed_recently(db: &impl ConnectionTrait) -> Result<bool, DbErr> {
+    let sql = format!(
+        "SELECT 1 AS failed FROM jobs WHERE kind = 'reseal' AND state = 'failed' \
+         AND finished_at > now() - interval '{AFTER_FAILURE}' LIMIT 1"
+    );
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?;
+    Ok(row.is_some())
 }
 
 impl Provisioner {

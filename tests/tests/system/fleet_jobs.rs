@@ -378,3 +378,40 @@ fn new_key_bytes(key: &str) -> [u8; 32] {
         .try_into()
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_secret_that_does_not_open_fails_the_reseal_job_which_is_not_queued_again_at_once() {
+    let fleet = Fleet::on_primary(10).await;
+    // The server's sealed URL, one byte flipped: it no longer opens under any key.
+    fleet
+        .exec(
+            "UPDATE database_servers SET admin_url_ciphertext = \
+             set_byte(admin_url_ciphertext, 20, get_byte(admin_url_ciphertext, 20) # 1)",
+        )
+        .await;
+    let rotated = Keyring::new("k2", [42; 32]).with_previous("test", test_key_bytes());
+    let worker = provisioner::Provisioner::new(fleet.control.clone(), rotated, "w2");
+    assert!(worker.queue_reseal_if_needed().await.unwrap());
+    let outcomes = fleet.run_jobs(&worker).await;
+    let [
+        Executed::Finished {
+            job_id,
+            state: "failed",
+        },
+    ] = outcomes.as_slice()
+    else {
+        panic!("the job fails: {outcomes:?}")
+    };
+    let error = fleet.job(*job_id).await.last_error.unwrap_or_default();
+    assert!(error.contains("did not open"), "{error}");
+    let usage = keys::usage(&fleet.control).await.unwrap();
+    assert_eq!(
+        count_under(&usage, "test", SecretKind::ServerAdminUrl),
+        1,
+        "left as it was"
+    );
+    assert!(
+        !worker.queue_reseal_if_needed().await.unwrap(),
+        "not queued again right after a failure"
+    );
+}
