@@ -209,6 +209,9 @@ pub struct Restore {
     pub tenant: String,
     #[arg(long = "backup", value_name = "BACKUP_ID")]
     pub backup_id: Uuid,
+    /// Why (kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
     #[command(flatten)]
     pub wait: WaitFlag,
 }
@@ -219,6 +222,9 @@ pub struct Relocate {
     /// The server to move to, by id or name.
     #[arg(long = "to", value_name = "SERVER")]
     pub server: String,
+    /// Why (kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
     #[command(flatten)]
     pub wait: WaitFlag,
 }

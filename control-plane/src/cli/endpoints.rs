@@ -215,17 +215,17 @@ pub fn backups(tenant: Uuid, cursor: Option<&str>) -> Request {
     Request::get(format!("/api/v1/tenants/{tenant}/backups")).with("cursor", cursor)
 }
 
-pub fn restore(tenant: Uuid, backup: Uuid) -> Request {
+pub fn restore(tenant: Uuid, backup: Uuid, reason: &str) -> Request {
     Request::post(
         format!("/api/v1/tenants/{tenant}/restores"),
-        json!({ "backup_id": backup }),
+        json!({ "backup_id": backup, "reason": reason }),
     )
 }
 
-pub fn relocate(tenant: Uuid, server: Uuid) -> Request {
+pub fn relocate(tenant: Uuid, server: Uuid, reason: &str) -> Request {
     Request::post(
         format!("/api/v1/tenants/{tenant}/relocate"),
-        json!({ "server_id": server }),
+        json!({ "server_id": server, "reason": reason }),
     )
 }
 
@@ -289,12 +289,12 @@ mod tests {
                 format!("/api/v1/tenants/{ID}/backups"),
             ),
             (
-                restore(ID, ID),
+                restore(ID, ID, "why"),
                 Method::POST,
                 format!("/api/v1/tenants/{ID}/restores"),
             ),
             (
-                relocate(ID, ID),
+                relocate(ID, ID, "why"),
                 Method::POST,
                 format!("/api/v1/tenants/{ID}/relocate"),
             ),
@@ -302,8 +302,14 @@ mod tests {
         for (request, method, path) in expected {
             assert_eq!((request.method, request.path), (method, path));
         }
-        assert_eq!(restore(ID, ID).body, Some(json!({"backup_id": ID})));
-        assert_eq!(relocate(ID, ID).body, Some(json!({"server_id": ID})));
+        assert_eq!(
+            restore(ID, ID, "why").body,
+            Some(json!({"backup_id": ID, "reason": "why"}))
+        );
+        assert_eq!(
+            relocate(ID, ID, "why").body,
+            Some(json!({"server_id": ID, "reason": "why"}))
+        );
         assert_eq!(
             migration_runs(Some("c1")).query,
             vec![("cursor", "c1".to_owned())]

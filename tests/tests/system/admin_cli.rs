@@ -1,7 +1,8 @@
 //! The admin CLI (`control-plane admin ...`) against a running platform: signing in with
 //! a stored session, a tenant's whole life (created with `--wait` until provisioned,
 //! listed, shown, suspended, resumed, deleted), a server drained, `--json` output parsed,
-//! the access token refreshed when it expires, and the exit statuses scripts rely on.
+//! the access token refreshed when it expires, a fleet migration run, a backup and a
+//! restore waited for, and the exit statuses scripts rely on.
 //! The CLI library is driven through the same clap parser as the binary.
 
 use clap::Parser as _;
@@ -303,5 +304,101 @@ async fn an_admin_with_2fa_signs_in_with_a_code() {
     assert_eq!(
         cli.run(&["--json", "whoami"]).await.json()["totp_enabled"],
         true
+    );
+}
+
+#[tokio::test]
+async fn the_cli_runs_a_fleet_migration_backs_a_tenant_up_and_restores_it() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let cli = CliUser::new();
+    assert_eq!(cli.login(&api, ADMIN_PASSWORD).await.code, 0);
+    let tenant = api.active_tenant("cli-fleet").await;
+    // As after a deploy whose code holds one tenant migration more than this database.
+    let names = migrations::pending_tenant_migrations(None);
+    let control = system_tests::fleet::connect(&api.app.db.url()).await;
+    let id: uuid::Uuid = tenant.parse().unwrap();
+    control
+        .execute(
+            "UPDATE tenants SET schema_version = $2 WHERE id = $1",
+            &[&id, &names[names.len() - 2]],
+        )
+        .await
+        .unwrap();
+
+    let dry = cli
+        .run(&["--json", "migrations", "run", "--dry-run"])
+        .await
+        .json();
+    assert_eq!(dry["tenants_behind"], 1, "{dry}");
+    let ran = cli
+        .run(&[
+            "--json",
+            "migrations",
+            "run",
+            "--canary-count",
+            "1",
+            "--wait",
+        ])
+        .await;
+    let run = ran.json();
+    let status = cli
+        .run(&[
+            "--json",
+            "migrations",
+            "status",
+            run["id"].as_str().unwrap(),
+        ])
+        .await
+        .json();
+    assert_eq!(
+        (status["state"].as_str(), status["succeeded"].as_i64()),
+        (Some("succeeded"), Some(1)),
+        "{status}"
+    );
+    let listed = cli.run(&["migrations", "status"]).await;
+    assert!(listed.out.contains("succeeded"), "{listed:?}");
+    let resume = cli
+        .run(&["migrations", "resume", run["id"].as_str().unwrap()])
+        .await;
+    assert_eq!(
+        resume.code, 5,
+        "a finished run is not resumable: {resume:?}"
+    );
+
+    let backup = cli
+        .run(&["--json", "backups", "create", "cli-fleet", "--wait"])
+        .await;
+    assert_eq!(backup.code, 0, "{backup:?}");
+    let backups = cli
+        .run(&["--json", "backups", "list", "cli-fleet"])
+        .await
+        .json();
+    let backup_id = backups["items"][0]["id"]
+        .as_str()
+        .expect("a backup")
+        .to_owned();
+    let restored = cli
+        .run(&[
+            "--json",
+            "restore",
+            "cli-fleet",
+            "--backup",
+            &backup_id,
+            "--reason",
+            "a bad import",
+            "--wait",
+        ])
+        .await;
+    assert_eq!(restored.code, 0, "{restored:?}");
+    let database: String = control
+        .query_one("SELECT db_name FROM tenants WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_ne!(
+        database,
+        common::ids::TenantId(id).database_name(),
+        "switched to the restored copy"
     );
 }

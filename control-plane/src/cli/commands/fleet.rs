@@ -155,7 +155,11 @@ pub(super) async fn restore_tenant(
     let mut api = ctx.api()?;
     let tenant = tenant_id(&mut api, &restore.tenant).await?;
     let answer = api
-        .call(&endpoints::restore(tenant, restore.backup_id))
+        .call(&endpoints::restore(
+            tenant,
+            restore.backup_id,
+            &restore.reason,
+        ))
         .await?;
     finish_work(ctx, &mut api, answer, restore.wait).await
 }
@@ -167,8 +171,19 @@ pub(super) async fn relocate_tenant(
     let mut api = ctx.api()?;
     let tenant = tenant_id(&mut api, &relocate.tenant).await?;
     let server = server_id(&mut api, &relocate.server).await?;
-    let answer = api.call(&endpoints::relocate(tenant, server)).await?;
+    let answer = api
+        .call(&endpoints::relocate(tenant, server, &relocate.reason))
+        .await?;
     finish_work(ctx, &mut api, answer, relocate.wait).await
+}
+
+/// The answer with `job_id` set when it is the job itself (a restore and a relocation
+/// answer their job's view, whose `id` is the job's).
+fn naming_its_job(mut answer: Value) -> Value {
+    if !answer["job_id"].is_string() && answer["kind"].is_string() {
+        answer["job_id"] = answer["id"].clone();
+    }
+    answer
 }
 
 /// Prints work just accepted (a restore, a relocation), after waiting for its job with
@@ -179,6 +194,7 @@ async fn finish_work(
     answer: Value,
     wait: WaitFlag,
 ) -> Result<(), CliError> {
+    let answer = naming_its_job(answer);
     if wait.wait && !answer["job_id"].is_string() {
         let _ = writeln!(
             ctx.console.err,
