@@ -43,7 +43,7 @@ fn latest_versions_are_the_last_migrations() {
     assert_eq!(latest_control_version(), "m20261203_000013_fleet_jobs");
     assert_eq!(
         latest_tenant_version(),
-        "m20261122_000005_create_refresh_tokens"
+        "m20261203_000006_grant_billing_manage"
     );
     assert_eq!(
         names::<tenant::Migrator>().last(),

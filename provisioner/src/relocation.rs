@@ -150,9 +150,10 @@ async fn roomiest(txn: &DatabaseTransaction, source: Uuid) -> Result<Uuid, Provi
 }
 
 /// Empties a server: it takes no new tenants (`draining`) and its tenants are relocated,
-/// `concurrency` (1 to 16) at a time, by the workers' maintenance.
+/// `concurrency` (1 to 16) at a time: the first ones queued here, the rest by the workers
+/// as relocations end (and at every maintenance interval).
 pub async fn evacuate(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>),
     server_id: Uuid,
     concurrency: i32,
 ) -> Result<(), ProvisionError> {
@@ -169,6 +170,7 @@ pub async fn evacuate(
         [server_id.into(), concurrency.into()],
     ))
     .await?;
+    keep_evacuating(db, server_id, concurrency).await?;
     Ok(())
 }
 
@@ -270,71 +272,73 @@ impl Provisioner {
         for row in evacuating {
             let server: Uuid = row.try_get("", "id")?;
             let concurrency: i32 = row.try_get("", "evacuation_concurrency")?;
-            queued.extend(self.evacuate_one(server, concurrency).await?);
+            queued.extend(keep_evacuating(&self.control_db, server, concurrency).await?);
         }
         Ok(queued)
     }
+}
 
-    async fn evacuate_one(
-        &self,
-        server: Uuid,
-        concurrency: i32,
-    ) -> Result<Vec<Uuid>, ProvisionError> {
-        let (in_flight, waiting, living) = self.evacuation_state(server).await?;
-        if living == 0 {
-            self.control_db
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "UPDATE database_servers SET evacuation_concurrency = NULL WHERE id = $1",
-                    [server.into()],
-                ))
-                .await?;
-            tracing::info!(%server, "server evacuated");
-            return Ok(Vec::new());
-        }
-        let room = usize::try_from(i64::from(concurrency) - in_flight).unwrap_or(0);
-        let mut queued = Vec::new();
-        for tenant in waiting.into_iter().take(room) {
-            match request(&self.control_db, tenant, None).await {
-                Ok(job) => queued.push(job),
-                // Changed meanwhile (deleted, moved by hand): the next pass looks again.
-                Err(ProvisionError::TenantBusy(_) | ProvisionError::TenantNotActive { .. }) => {}
-                Err(ProvisionError::NoCapacity) => {
-                    tracing::warn!(%server, "evacuation waits: no other server has room");
-                    break;
-                }
-                Err(error) => return Err(error),
+/// Queues relocations from an evacuating server up to its concurrency (none when enough
+/// are in flight), or ends the evacuation once nothing lives there. Returns the jobs
+/// queued. Run when the evacuation is asked for (so the first moves start at once), after
+/// every job a worker finishes, and every maintenance interval.
+pub(crate) async fn keep_evacuating(
+    db: &(impl ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>),
+    server: Uuid,
+    concurrency: i32,
+) -> Result<Vec<Uuid>, ProvisionError> {
+    let (in_flight, waiting, living) = evacuation_state(db, server).await?;
+    if living == 0 {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE database_servers SET evacuation_concurrency = NULL WHERE id = $1",
+            [server.into()],
+        ))
+        .await?;
+        tracing::info!(%server, "server evacuated");
+        return Ok(Vec::new());
+    }
+    let room = usize::try_from(i64::from(concurrency) - in_flight).unwrap_or(0);
+    let mut queued = Vec::new();
+    for tenant in waiting.into_iter().take(room) {
+        match request(db, tenant, None).await {
+            Ok(job) => queued.push(job),
+            // Changed meanwhile (deleted, moved by hand): the next pass looks again.
+            Err(ProvisionError::TenantBusy(_) | ProvisionError::TenantNotActive { .. }) => {}
+            Err(ProvisionError::NoCapacity) => {
+                tracing::warn!(%server, "evacuation waits: no other server has room");
+                break;
             }
+            Err(error) => return Err(error),
         }
-        Ok(queued)
     }
+    Ok(queued)
+}
 
-    /// Relocations from the server in flight, its movable tenants not yet being moved, and
-    /// how many tenants still live there.
-    async fn evacuation_state(
-        &self,
-        server: Uuid,
-    ) -> Result<(i64, Vec<Uuid>, i64), ProvisionError> {
-        let row = self
-            .control_db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT (SELECT count(*) FROM jobs WHERE kind = 'relocate' \
+/// Relocations from the server in flight, its movable tenants not yet being moved, and
+/// how many tenants still live there.
+async fn evacuation_state(
+    db: &impl ConnectionTrait,
+    server: Uuid,
+) -> Result<(i64, Vec<Uuid>, i64), ProvisionError> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT (SELECT count(*) FROM jobs WHERE kind = 'relocate' \
                    AND state IN ('queued', 'running') AND payload->>'source_server' = $1::text) \
                    AS in_flight, \
                  (SELECT count(*) FROM tenants WHERE server_id = $1 \
                    AND status NOT IN ('deleted', 'failed')) AS living",
-                [server.into()],
-            ))
-            .await?
-            .ok_or(ProvisionError::ServerNotFound(server))?;
-        let waiting = tenants_to_move(&self.control_db, server).await?;
-        Ok((
-            row.try_get("", "in_flight")?,
-            waiting,
-            row.try_get("", "living")?,
+            [server.into()],
         ))
-    }
+        .await?
+        .ok_or(ProvisionError::ServerNotFound(server))?;
+    let waiting = tenants_to_move(db, server).await?;
+    Ok((
+        row.try_get("", "in_flight")?,
+        waiting,
+        row.try_get("", "living")?,
+    ))
 }
 
 async fn tenants_to_move(

@@ -233,10 +233,14 @@ pub struct Relocate {
 pub enum Servers {
     /// Every server with its load.
     List,
-    /// Place no new tenants on a server; with --wait, until it holds none.
+    /// Place no new tenants on a server; with --evacuate, also move its tenants to the
+    /// other servers, that many at a time; with --wait, until it holds none.
     Drain {
         /// By id or name.
         server: String,
+        /// Relocate every tenant of the server, this many at once (1 to 16).
+        #[arg(long, value_name = "CONCURRENCY", value_parser = clap::value_parser!(u8).range(1..=16))]
+        evacuate: Option<u8>,
         #[command(flatten)]
         wait: WaitFlag,
     },

@@ -144,6 +144,15 @@ pub fn drain_server(id: Uuid) -> Request {
     Request::post(format!("/api/v1/servers/{id}/drain"), json!({}))
 }
 
+/// `POST /api/v1/servers/{id}/evacuate`: drain, and relocate its tenants `concurrency` at
+/// a time.
+pub fn evacuate_server(id: Uuid, concurrency: u8) -> Request {
+    Request::post(
+        format!("/api/v1/servers/{id}/evacuate"),
+        json!({ "concurrency": concurrency }),
+    )
+}
+
 /// `POST /api/v1/migrations/runs`: which tenants and how carefully. Absent fields are
 /// left to the API's defaults.
 #[derive(Debug, Clone, Default, PartialEq)]

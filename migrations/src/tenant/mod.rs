@@ -1,5 +1,7 @@
 //! The tenant-database migrator: users, roles and permissions, settings, the append-only
-//! audit log and refresh tokens of one tenant. Every tenant database runs the same list.
+//! audit log and refresh tokens of one tenant, and `billing.manage` for admins of
+//! companies made before billing. Every tenant database runs the same list (existing
+//! ones through a fleet migration run).
 
 use sea_orm_migration::prelude::*;
 
@@ -8,6 +10,7 @@ mod m20261122_000002_create_roles_and_permissions;
 mod m20261122_000003_create_settings;
 mod m20261122_000004_create_audit_log;
 mod m20261122_000005_create_refresh_tokens;
+mod m20261203_000006_grant_billing_manage;
 
 /// Name of the table recording applied tenant migrations.
 pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
@@ -25,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_settings::Migration),
             Box::new(m20261122_000004_create_audit_log::Migration),
             Box::new(m20261122_000005_create_refresh_tokens::Migration),
+            Box::new(m20261203_000006_grant_billing_manage::Migration),
         ]
     }
 

@@ -9,6 +9,7 @@ use clap::Parser as _;
 use control_plane::cli::{AdminCli, Console};
 use serde_json::Value;
 use std::path::PathBuf;
+use system_tests::Server;
 use system_tests::admin::AdminApi;
 use system_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
@@ -401,4 +402,27 @@ async fn the_cli_runs_a_fleet_migration_backs_a_tenant_up_and_restores_it() {
         common::ids::TenantId(id).database_name(),
         "switched to the restored copy"
     );
+
+    // Draining with --evacuate moves the tenant to the other server and waits until the
+    // drained one holds nothing.
+    let second = Server::second().admin_url();
+    let other = api.register_server("second", second, second, 10).await;
+    let drained = cli
+        .run(&[
+            "--json",
+            "servers",
+            "drain",
+            "primary",
+            "--evacuate",
+            "2",
+            "--wait",
+        ])
+        .await;
+    assert_eq!(drained.code, 0, "{drained:?}");
+    let server: uuid::Uuid = control
+        .query_one("SELECT server_id FROM tenants WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(server, other, "the tenant now lives on the other server");
 }

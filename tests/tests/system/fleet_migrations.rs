@@ -692,3 +692,46 @@ async fn the_fleet_gauges_count_jobs_by_kind_and_outcome_and_the_newest_run_by_s
     control_plane::fleet_metrics::publish(&after);
     assert!(common::metrics::render().contains("erp_migration_run_tenants{state=\"failed\"}"));
 }
+
+#[tokio::test]
+async fn a_run_of_this_builds_migrations_gives_older_admins_billing_manage() {
+    let fleet = Fleet::on_primary(10).await;
+    let id = tenants(&fleet, "older", 1).await[0];
+    // As a company made before billing existed: no `billing.manage`, one migration behind.
+    let client = tenant_admin(&fleet, id, Server::primary().admin_url()).await;
+    client
+        .batch_execute(
+            "DELETE FROM role_permissions WHERE permission_code = 'billing.manage'; \
+             DELETE FROM tenant_schema_migrations \
+               WHERE version = 'm20261203_000006_grant_billing_manage'",
+        )
+        .await
+        .unwrap();
+    fleet
+        .exec(&format!(
+            "UPDATE tenants SET schema_version = 'm20261122_000005_create_refresh_tokens' \
+             WHERE id = '{id}'"
+        ))
+        .await;
+    let current = TenantSchema::current();
+    let txn = fleet.control.begin().await.unwrap();
+    fleet::start(&txn, &current, &request(), "test")
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    execute(&fleet.worker("w")).await;
+    let granted = client
+        .query_one(
+            "SELECT count(*) FROM role_permissions rp JOIN roles r ON r.id = rp.role_id \
+             WHERE r.name = 'admin' AND rp.permission_code = 'billing.manage'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(granted, 1);
+    assert_eq!(
+        fleet.tenant(id).await.schema_version.as_deref(),
+        Some("m20261203_000006_grant_billing_manage")
+    );
+}

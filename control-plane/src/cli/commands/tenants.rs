@@ -154,9 +154,19 @@ pub(super) async fn servers(ctx: &mut Ctx<'_, '_>, command: Servers) -> Result<(
             let page = api.call(&endpoints::servers()).await?;
             ctx.print(&page, |page| table::render(SERVER_COLUMNS, items(page)));
         }
-        Servers::Drain { server, wait } => {
+        Servers::Drain {
+            server,
+            evacuate,
+            wait,
+        } => {
             let id = server_id(&mut api, &server).await?;
-            let mut view = api.call(&endpoints::drain_server(id)).await?;
+            let mut view = match evacuate {
+                Some(concurrency) => {
+                    api.call(&endpoints::evacuate_server(id, concurrency))
+                        .await?
+                }
+                None => api.call(&endpoints::drain_server(id)).await?,
+            };
             if wait.wait {
                 view = watch::wait(&mut api, Target::ServerEmpty(id), ctx.watch()).await?;
             }
