@@ -246,17 +246,7 @@ pub async fn resume(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let txn = state.db.begin().await?;
-    let run = fleet::resume(&txn, id).await.map_err(fleet_error)?;
-    audit::record(
-        &txn,
-        &meta,
-        Entry::new(&admin, "migration_run.resumed", "migration_run", id),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(run))
+    change_run(&state, &admin, &meta, path.into_inner(), RunChange::Resume).await
 }
 
 /// Cancel a queued, running or halted run: no further tenant starts; those migrating
@@ -272,15 +262,31 @@ pub async fn cancel(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
+    change_run(&state, &admin, &meta, path.into_inner(), RunChange::Cancel).await
+}
+
+/// What an admin does to an existing run.
+#[derive(Debug, Clone, Copy)]
+enum RunChange {
+    Resume,
+    Cancel,
+}
+
+/// The change and its audit entry in one transaction; 202 with the run.
+async fn change_run(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    id: Uuid,
+    change: RunChange,
+) -> ApiResult<HttpResponse> {
     let txn = state.db.begin().await?;
-    let run = fleet::cancel(&txn, id).await.map_err(fleet_error)?;
-    audit::record(
-        &txn,
-        &meta,
-        Entry::new(&admin, "migration_run.cancelled", "migration_run", id),
-    )
-    .await?;
+    let (changed, action) = match change {
+        RunChange::Resume => (fleet::resume(&txn, id).await, "migration_run.resumed"),
+        RunChange::Cancel => (fleet::cancel(&txn, id).await, "migration_run.cancelled"),
+    };
+    let run = changed.map_err(fleet_error)?;
+    audit::record(&txn, meta, Entry::new(admin, action, "migration_run", id)).await?;
     txn.commit().await?;
     Ok(HttpResponse::Accepted().json(run))
 }
