@@ -26,7 +26,7 @@ use common::entities::plans::MODULES;
 use common::entities::{SuspensionKind, TenantStatus};
 use governor::clock::{Clock, QuantaClock};
 use std::future::{Ready, ready};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// The request's tenant, admitted by the gate.
 #[derive(Clone)]
@@ -211,9 +211,6 @@ fn check_status(handle: &TenantHandle, slug: &str, path: &str) -> ApiResult<()> 
     }
 }
 
-/// The tenant schema this build's code needs: its newest tenant migration.
-static REQUIRED_SCHEMA: LazyLock<String> = LazyLock::new(migrations::latest_tenant_version);
-
 /// Refuses, with 503 and `Retry-After`, a tenant whose database is behind the schema this
 /// code needs: new code never runs on an old schema. (Old code on a newer schema is
 /// served: tenant migrations only add, so a runtime not yet upgraded keeps working
@@ -221,7 +218,7 @@ static REQUIRED_SCHEMA: LazyLock<String> = LazyLock::new(migrations::latest_tena
 /// migration run that the deploy starts; its own migration is one transaction, and the
 /// ledger's change reaches every runtime by `NOTIFY` right after the commit.
 fn check_schema(handle: &TenantHandle) -> ApiResult<()> {
-    if migrations::is_behind(handle.schema_version.as_deref(), &REQUIRED_SCHEMA) {
+    if handle.schema_behind {
         return Err(ApiError::retry_later(
             StatusCode::SERVICE_UNAVAILABLE,
             "tenant_migrating",

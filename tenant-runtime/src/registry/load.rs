@@ -11,8 +11,8 @@ use common::entities::{TenantStatus, database_servers, plans, tenants};
 use governor::{Quota, RateLimiter};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -70,7 +70,10 @@ impl Registry {
             billing_past_due_since: tenant.billing_past_due_since.map(|at| at.to_utc()),
             frozen: tenant.frozen_at.is_some(),
             storage_bytes: AtomicI64::new(tenant.storage_bytes.unwrap_or(-1)),
-            schema_version: tenant.schema_version,
+            schema_behind: migrations::is_behind(
+                tenant.schema_version.as_deref(),
+                &REQUIRED_SCHEMA,
+            ),
             rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
             in_flight: Arc::new(Semaphore::new(plan.max_concurrent_requests as usize)),
             plan,
@@ -165,10 +168,13 @@ impl Registry {
 fn opens_database(tenant: &tenants::Model) -> bool {
     // A frozen tenant's role cannot log in; its next handle (after the switch) opens the
     // pool to wherever the tenant lives then.
-    tenant.frozen_at.is_none() && tenant.status == TenantStatus::Active
-        || tenant.frozen_at.is_none()
-            && common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind)
+    tenant.frozen_at.is_none()
+        && (tenant.status == TenantStatus::Active
+            || common::entities::suspended_for_payment(tenant.status, tenant.suspension_kind))
 }
+
+/// The tenant schema this build's code needs: its newest tenant migration.
+static REQUIRED_SCHEMA: LazyLock<String> = LazyLock::new(migrations::latest_tenant_version);
 
 fn plan_limits(plan: plans::Model) -> PlanLimits {
     let features = plan

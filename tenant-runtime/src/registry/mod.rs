@@ -61,9 +61,10 @@ pub struct TenantHandle {
     /// When payments started failing (the grace period runs from here).
     pub billing_past_due_since: Option<DateTime<Utc>>,
     pub plan: PlanLimits,
-    /// The newest tenant migration applied to the tenant's database (the control
-    /// database's ledger; `None` when unknown). The gate compares it with the code.
-    pub schema_version: Option<String>,
+    /// The tenant's database lacks a tenant migration this build's code holds (decided
+    /// once, when the handle is loaded from the ledger's `schema_version`): the gate
+    /// answers 503 `tenant_migrating` until the migration's `NOTIFY` reloads the handle.
+    pub schema_behind: bool,
     /// Writes are frozen for a restore's or relocation's switch (a few seconds): every
     /// request is answered 503 `tenant_maintenance` until the switch announces the end.
     pub frozen: bool,
