@@ -143,9 +143,13 @@ pub async fn enqueue(
 pub async fn enqueue_fleet(
     db: &impl ConnectionTrait,
     kind: JobKind,
-    payload: serde_json::Value,
+    payload: &[(PayloadKey, serde_json::Value)],
 ) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
+    let payload: serde_json::Map<String, serde_json::Value> = payload
+        .iter()
+        .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
+        .collect();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "WITH queued AS (INSERT INTO jobs (id, kind, payload) VALUES ($1, $2, $3) RETURNING id) \
@@ -153,7 +157,7 @@ pub async fn enqueue_fleet(
         [
             id.into(),
             kind.as_str().into(),
-            payload.into(),
+            serde_json::Value::Object(payload).into(),
             CHANNEL.into(),
         ],
     ))
@@ -279,6 +283,8 @@ pub enum PayloadKey {
     TargetDatabase,
     /// How long the tenant's writes were frozen, in milliseconds (set at the switch).
     FreezeMs,
+    /// The migration run a `migration_run` job runs.
+    RunId,
 }
 
 impl PayloadKey {
@@ -291,6 +297,7 @@ impl PayloadKey {
             Self::SourceServer => "source_server",
             Self::TargetDatabase => "target_database",
             Self::FreezeMs => "freeze_ms",
+            Self::RunId => "run_id",
         }
     }
 }

@@ -17,7 +17,7 @@ pub(crate) use ledger::record_provisioned;
 pub use ledger::{record_template, tenants_behind};
 pub use schema::TenantSchema;
 
-use crate::jobs::{self, JobKind};
+use crate::jobs::{self, JobKind, PayloadKey};
 use chrono::{DateTime, Utc};
 use common::fleet::{BehindTenant, DryRunView, RunCounts, RunTenantView, RunView, ServerShare};
 use sea_orm::{
@@ -254,7 +254,12 @@ pub async fn start(
         [id.into(), canary.into()],
     ))
     .await?;
-    let job = jobs::enqueue_fleet(txn, JobKind::MigrationRun, json!({ "run_id": id })).await?;
+    let job = jobs::enqueue_fleet(
+        txn,
+        JobKind::MigrationRun,
+        &[(PayloadKey::RunId, json!(id))],
+    )
+    .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE migration_runs SET total = $2, canary_size = $3, job_id = $4 WHERE id = $1",
@@ -410,7 +415,12 @@ pub async fn resume(txn: &DatabaseTransaction, id: Uuid) -> Result<RunView, Flee
         [id.into()],
     ))
     .await?;
-    let job = jobs::enqueue_fleet(txn, JobKind::MigrationRun, json!({ "run_id": id })).await?;
+    let job = jobs::enqueue_fleet(
+        txn,
+        JobKind::MigrationRun,
+        &[(PayloadKey::RunId, json!(id))],
+    )
+    .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE migration_runs SET state = 'queued', halted_reason = NULL, finished_at = NULL, \

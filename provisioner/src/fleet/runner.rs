@@ -93,9 +93,7 @@ impl Provisioner {
     }
 
     async fn run_migrations(&self, job: &job_rows::Model) -> Result<(), StepError> {
-        let run_id = job.payload["run_id"]
-            .as_str()
-            .and_then(|id| id.parse::<Uuid>().ok())
+        let run_id = jobs::payload_uuid(job, jobs::PayloadKey::RunId)
             .ok_or_else(|| StepError::Permanent("the job names no run".into()))?;
         let run = load_run(&self.control_db, run_id).await?;
         if !matches!(run.state.as_str(), "queued" | "running") {
