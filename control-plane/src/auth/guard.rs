@@ -5,6 +5,11 @@
 //! Handlers take [`Authorized<P>`] (the admin, checked for permission `P`) rather than
 //! checking inside: extractors run before the body is parsed, so a caller without the
 //! role gets 403 and learns nothing about what a valid body would be.
+//!
+//! The actions themselves are plain functions taking `&Authorized<P>` as proof, called
+//! by the API handler and by the portal page alike (the portal builds the proof with
+//! [`Authorized::check`] from its session's admin): one permission per action, whichever
+//! door the request came through.
 
 use crate::auth::roles::{Action, allows};
 use crate::state::AppState;
@@ -100,6 +105,18 @@ pub struct Authorized<P> {
     permission: PhantomData<P>,
 }
 
+impl<P: perm::Permission> Authorized<P> {
+    /// The admin, checked for permission `P`: how a door other than a bearer token (the
+    /// portal's session) obtains the proof the shared action functions ask for.
+    pub fn check(admin: CurrentAdmin) -> ApiResult<Self> {
+        admin.require(P::ACTION)?;
+        Ok(Self {
+            admin,
+            permission: PhantomData,
+        })
+    }
+}
+
 impl<P> Deref for Authorized<P> {
     type Target = CurrentAdmin;
 
@@ -114,14 +131,7 @@ impl<P: perm::Permission + 'static> FromRequest for Authorized<P> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let admin = CurrentAdmin::from_request(request, payload);
-        Box::pin(async move {
-            let admin = admin.await?;
-            admin.require(P::ACTION)?;
-            Ok(Self {
-                admin,
-                permission: PhantomData,
-            })
-        })
+        Box::pin(async move { Self::check(admin.await?) })
     }
 }
 
