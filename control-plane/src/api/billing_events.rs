@@ -185,7 +185,7 @@ pub async fn retry_event(
     let txn = state.db.begin().await?;
     let before = ledger::event(&txn, id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| not_found(id))?;
     if !ledger::retry(&txn, id).await? {
         return Err(ApiError::conflict(
             "event_not_failed",
