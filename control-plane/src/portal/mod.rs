@@ -13,9 +13,13 @@
 //! - one module per area: [`sign_in`], [`dashboard`], [`tenants`] (with
 //!   [`tenant_actions`]).
 
+pub mod admins;
 pub mod dashboard;
 pub mod errors;
+pub mod jobs;
 pub mod nav;
+pub mod plans;
+pub mod servers;
 pub mod session;
 pub mod sign_in;
 pub mod tenant_actions;
@@ -33,4 +37,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/sign-in/code", web::post().to(sign_in::submit_code))
         .route("/sign-out", web::post().to(sign_in::sign_out));
     tenants::configure(config);
+    // The areas beyond tenants.
+    plans::configure(config);
+    servers::configure(config);
+    jobs::configure(config);
+    admins::configure(config);
 }
