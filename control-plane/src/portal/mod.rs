@@ -13,7 +13,9 @@
 //! - one module per area: [`sign_in`], [`dashboard`], [`tenants`] (with
 //!   [`tenant_actions`]).
 
+pub mod account;
 pub mod admins;
+pub mod audit;
 pub mod dashboard;
 pub mod errors;
 pub mod jobs;
@@ -42,4 +44,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
     servers::configure(config);
     jobs::configure(config);
     admins::configure(config);
+    audit::configure(config);
+    account::configure(config);
 }
