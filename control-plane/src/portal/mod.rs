@@ -19,6 +19,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod errors;
 pub mod jobs;
+pub mod migrations;
 pub mod nav;
 pub mod plans;
 pub mod servers;
@@ -46,4 +47,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
     admins::configure(config);
     audit::configure(config);
     account::configure(config);
+    migrations::configure(config);
 }
