@@ -11,11 +11,13 @@
 //! - [`errors`]: every failure as a page (or a redirect to sign-in);
 //! - [`nav`]: the layout around every page;
 //! - one module per area: [`sign_in`], [`dashboard`], [`tenants`] (with
-//!   [`tenant_actions`]).
+//!   [`tenant_actions`]), [`plans`], [`servers`], [`jobs`], [`admins`], [`audit`],
+//!   [`account`], [`migrations`], [`billing`].
 
 pub mod account;
 pub mod admins;
 pub mod audit;
+pub mod billing;
 pub mod dashboard;
 pub mod errors;
 pub mod jobs;
@@ -48,4 +50,5 @@ pub fn configure(config: &mut web::ServiceConfig) {
     audit::configure(config);
     account::configure(config);
     migrations::configure(config);
+    billing::configure(config);
 }
