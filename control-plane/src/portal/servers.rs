@@ -263,26 +263,21 @@ pub async fn update(
         capacity: number(&form.capacity, "capacity", &mut errors),
         spare_target: number(&form.spare_target, "spare_target", &mut errors),
     };
-    let outcome = if errors.is_empty() {
-        api::update_server(&state, &admin, &meta, id, patch).await
-    } else {
-        Err(ApiError::invalid("form", "see the fields"))
-    };
-    match outcome {
-        Ok(server) => Ok(render::redirect(
-            &request,
-            &format!("/servers/{id}"),
-            Some(Flash::success(format!("Server {} saved.", server.name))),
-        )),
-        Err(error) => {
-            if errors.is_empty() {
-                errors = FormErrors::from_api_error(error, &[])?;
+    if errors.is_empty() {
+        match api::update_server(&state, &admin, &meta, id, patch).await {
+            Ok(server) => {
+                return Ok(render::redirect(
+                    &request,
+                    &format!("/servers/{id}"),
+                    Some(Flash::success(format!("Server {} saved.", server.name))),
+                ));
             }
-            let reader = signed.authorize::<perm::Read>()?;
-            let server = api::show_server(&state, &reader, id).await?;
-            show_page(&signed, server, Some(form), errors)
+            Err(error) => errors = FormErrors::from_api_error(error, &[])?,
         }
     }
+    let reader = signed.authorize::<perm::Read>()?;
+    let server = api::show_server(&state, &reader, id).await?;
+    show_page(&signed, server, Some(form), errors)
 }
 
 /// Draining or activating, as a path segment.
