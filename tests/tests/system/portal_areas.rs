@@ -350,3 +350,75 @@ async fn jobs_and_audit_pages_list_with_their_filters() {
     let (status, _) = owner.get(&format!("/jobs/{}", uuid::Uuid::now_v7())).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_server_is_drained_after_a_confirmation_and_shows_its_fill_level() {
+    let api = AdminApi::start().await;
+    let server = api.register_primary().await;
+    let owner = Browser::sign_in(&api, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, list) = owner.get("/servers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("class=\"usage-bar\""), "{list}");
+    assert!(list.contains(&format!("/tenants?server={server}")));
+
+    let (status, confirm) = owner.get(&format!("/servers/{server}/drain")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("data-action=\"confirm-drain\""));
+    let forged = owner
+        .post(&format!("/servers/{server}/drain"), &[], false)
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let drained = owner
+        .post(&format!("/servers/{server}/drain"), &[], true)
+        .await;
+    assert_eq!(drained.status(), StatusCode::SEE_OTHER);
+    let shown = api.get("/api/v1/servers").await;
+    assert_eq!(shown.body["items"][0]["state"], "draining");
+    let (_, page) = owner.get(&format!("/servers/{server}")).await;
+    assert!(page.contains("data-action=\"activate\""));
+}
+
+#[tokio::test]
+async fn an_owner_changes_a_role_and_disables_an_admin_but_not_the_last_owner() {
+    let api = AdminApi::start().await;
+    let made = api
+        .post(
+            "/api/v1/admins",
+            json!({ "email": "ops@tests.example", "password": "an ops password", "role": "support" }),
+        )
+        .await;
+    let id = made.body["id"].as_str().expect("id").to_owned();
+    let owner = Browser::sign_in(&api, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (status, list) = owner.get("/admins").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(list.contains("data-row=\"ops@tests.example\""));
+
+    let role = owner
+        .post(&format!("/admins/{id}"), &[("role", "operator")], true)
+        .await;
+    assert_eq!(role.status(), StatusCode::SEE_OTHER);
+    let disabled = owner
+        .post(&format!("/admins/{id}"), &[("disabled", "true")], true)
+        .await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    let admins = api.get("/api/v1/admins").await;
+    let ops = admins.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|admin| admin["id"] == id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(
+        (ops["role"].as_str(), ops["disabled"].as_bool()),
+        (Some("operator"), Some(true))
+    );
+
+    let me = api.get("/api/v1/me").await;
+    let my_id = me.body["id"].as_str().expect("id");
+    let refused = owner
+        .post(&format!("/admins/{my_id}"), &[("role", "support")], true)
+        .await;
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER, "said as a flash");
+    assert_eq!(api.get("/api/v1/me").await.body["role"], "owner");
+}
