@@ -7,6 +7,8 @@ pub mod bench;
 pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
+pub mod portal;
+pub mod portal_bench;
 pub mod postgres;
 pub mod proxy;
 pub mod relocation_bench;
@@ -19,6 +21,7 @@ pub mod webhook_bench;
 pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use fleet::Fleet;
+pub use portal::PortalClient;
 pub use postgres::{Server, TestDb};
 pub use proxy::Proxy;
 
