@@ -15,7 +15,7 @@ use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct AuditFilter {
     /// The admin who acted.
     pub actor_id: Option<Uuid>,

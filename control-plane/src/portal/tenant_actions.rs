@@ -559,6 +559,26 @@ pub async fn impersonate(
     }
 }
 
+// ---- back up now -----------------------------------------------------------------------
+
+/// `POST /tenants/{id}/backups`: queues a backup now (the button on the tenant's page).
+pub async fn back_up(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    meta: RequestMeta,
+    id: web::Path<String>,
+    submitted: PortalForm<crate::portal::sign_in::NoFields>,
+) -> PageResult {
+    let admin = submitted.signed.authorize::<perm::ManageTenants>()?;
+    let id = tenant_id(&id)?;
+    crate::api::backups::request_backup(&state, &admin, &meta, id).await?;
+    Ok(render::redirect(
+        &request,
+        &format!("/tenants/{id}"),
+        Some(Flash::success("Backup queued: it appears below when done.")),
+    ))
+}
+
 async fn load(state: &AppState, signed: &Signed, id: &str) -> Result<TenantView, PageError> {
     let reader = signed.authorize::<perm::Read>()?;
     Ok(api::show_tenant(&state.db, &reader, tenant_id(id)?).await?)

@@ -4,6 +4,9 @@
 //! being created is seen to become active without a reload. The actions live in
 //! [`crate::portal::tenant_actions`].
 
+use crate::api::audit::{AuditEntry, AuditFilter, list_entries};
+use crate::api::backups::{BackupView, list_backups};
+use crate::api::jobs::{JobFilter, JobView, list_jobs};
 use crate::api::pagination::PageQuery;
 use crate::api::plans::PlanView;
 use crate::api::servers::ServerView;
@@ -211,9 +214,16 @@ struct ShowPage {
     tenant: TenantView,
     panel: String,
     usage: Vec<UsageBar>,
-    billing: Badge,
+    billing: String,
     plan_name: String,
+    backups: Vec<(BackupView, Badge)>,
+    jobs: Vec<(JobView, Badge)>,
+    audit: Vec<AuditEntry>,
+    can_back_up: bool,
 }
+
+/// How many of a tenant's last backups, jobs and audit entries its page shows.
+const RECENT: u64 = 5;
 
 /// `GET /tenants/{id}`.
 pub async fn show(state: web::Data<AppState>, signed: Signed, id: web::Path<String>) -> PageResult {
@@ -223,12 +233,50 @@ pub async fn show(state: web::Data<AppState>, signed: Signed, id: web::Path<Stri
         .await?
         .into_iter()
         .find(|plan| plan.code == tenant.plan);
+    let recent = PageQuery {
+        limit: Some(RECENT),
+        cursor: None,
+    };
+    let jobs_filter = JobFilter {
+        status: None,
+        kind: None,
+        tenant: Some(tenant.id),
+    };
+    let audit_filter = AuditFilter {
+        target_kind: Some("tenant".into()),
+        target_id: Some(tenant.id.to_string()),
+        ..AuditFilter::default()
+    };
     let page = ShowPage {
         layout: nav::layout(&signed, tenant.name.clone()),
         panel: StatusPanel::new(&signed, &tenant).render_html(),
         usage: usage_bars(&tenant, plan.as_ref()),
-        billing: Badge::status(&tenant.billing.state),
+        billing: crate::portal::billing::tenant_box(&state, &reader, tenant.id).await?,
         plan_name: plan.map_or_else(|| tenant.plan.clone(), |plan| plan.name),
+        backups: list_backups(&state, &reader, tenant.id)
+            .await?
+            .items
+            .into_iter()
+            .take(RECENT as usize)
+            .map(|backup| {
+                let badge = Badge::status(&backup.state);
+                (backup, badge)
+            })
+            .collect(),
+        jobs: list_jobs(&state, &reader, &jobs_filter, &recent)
+            .await?
+            .items
+            .into_iter()
+            .map(|job| {
+                let badge = Badge::status(&job.state);
+                (job, badge)
+            })
+            .collect(),
+        audit: list_entries(&state, &reader, &audit_filter, &recent)
+            .await?
+            .items,
+        can_back_up: signed.can(Action::ManageTenants)
+            && matches!(tenant.status.as_str(), "active" | "suspended"),
         tenant,
     };
     Ok(render::page(StatusCode::OK, &page.layout, &page))
