@@ -4,6 +4,7 @@
 
 use crate::api_error::ApiError;
 use crate::problem::Problem;
+use actix_web::http::StatusCode;
 use std::collections::BTreeMap;
 
 /// What went wrong with a submitted form; empty for a fresh form.
@@ -88,6 +89,15 @@ impl FormErrors {
         self.fields.is_empty() && self.summary.is_none()
     }
 
+    /// The status a form page answers with: 200 when fresh, 422 when sent back with errors.
+    pub fn status(&self) -> StatusCode {
+        if self.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
     /// Fields with errors that the form does not show (so none is silently lost).
     pub fn fields_except(&self, shown: &[&str]) -> Vec<(String, String)> {
         self.fields
@@ -98,11 +108,34 @@ impl FormErrors {
     }
 }
 
+/// The `(value, label)` options of a filter's select: first "any" (an empty value), then
+/// `choices` as given.
+pub fn any_or(
+    any: &str,
+    choices: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    std::iter::once((String::new(), any.to_owned()))
+        .chain(choices)
+        .collect()
+}
+
+/// [`any_or`] over status words, labelled as people read them (`past_due`: "past due").
+pub fn any_or_words<'a>(
+    any: &str,
+    words: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    any_or(
+        any,
+        words
+            .into_iter()
+            .map(|word| (word.to_owned(), word.replace('_', " "))),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::problem::FieldError;
-    use actix_web::http::StatusCode;
 
     #[test]
     fn field_errors_go_next_to_their_fields() {
@@ -128,6 +161,13 @@ mod tests {
         let problem = Problem::new(StatusCode::CONFLICT, "invalid_transition", "not active");
         let errors = FormErrors::from_problem(&problem, &[]);
         assert_eq!(errors.summary.as_deref(), Some("not active"));
+    }
+
+    #[test]
+    fn filter_choices_start_with_any() {
+        let choices = any_or_words("Any status", ["past_due"]);
+        assert_eq!(choices[0], (String::new(), "Any status".to_owned()));
+        assert_eq!(choices[1], ("past_due".to_owned(), "past due".to_owned()));
     }
 
     #[test]

@@ -54,11 +54,7 @@ async fn account_page(
     section: Section,
     errors: FormErrors,
 ) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let (password_errors, disable_errors) = match section {
         Section::Password => (errors, FormErrors::default()),
         Section::Disable => (FormErrors::default(), errors),

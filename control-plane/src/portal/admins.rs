@@ -11,7 +11,6 @@ use crate::portal::errors::{PageError, PageResult};
 use crate::portal::nav;
 use crate::portal::session::{PortalForm, Signed};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 use common::api_error::ApiError;
@@ -58,11 +57,7 @@ async fn list_page(
     errors: FormErrors,
 ) -> PageResult {
     let owner = signed.authorize::<perm::ManageAdmins>()?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ListPage {
         layout: nav::layout(signed, "Admins"),
         admins: api::list_admins(state, &owner).await?.items,

@@ -15,6 +15,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use common::api_error::{ApiError, ApiResult};
 use common::entities::AuditActorKind;
+use common::web::form::any_or_words;
 use common::web::layout::Layout;
 use common::web::paging::Pager;
 use common::web::render;
@@ -139,13 +140,10 @@ pub async fn list(
             })
             .collect(),
         pager: Pager::new("/audit", &form.params(), page.next_cursor.as_deref()),
-        actor_kinds: std::iter::once((String::new(), "Anyone".to_owned()))
-            .chain(
-                AuditActorKind::ALL
-                    .iter()
-                    .map(|kind| (kind.as_str().to_owned(), kind.as_str().to_owned())),
-            )
-            .collect(),
+        actor_kinds: any_or_words(
+            "Anyone",
+            AuditActorKind::ALL.iter().map(|kind| kind.as_str()),
+        ),
         form,
     };
     Ok(render::page(StatusCode::OK, &page_html.layout, &page_html))

@@ -20,6 +20,7 @@ use common::api_error::{ApiError, ApiResult};
 use common::billing::BillingView;
 use common::web::badge::Badge;
 use common::web::flash::Flash;
+use common::web::form::any_or_words;
 use common::web::layout::Layout;
 use common::web::paging::Pager;
 use common::web::render;
@@ -108,9 +109,7 @@ pub async fn list(
             })
             .collect(),
         pager: Pager::new("/billing", &form.params(), page.next_cursor.as_deref()),
-        states: std::iter::once((String::new(), "Any state".to_owned()))
-            .chain(STATES.iter().map(|s| ((*s).to_owned(), (*s).to_owned())))
-            .collect(),
+        states: any_or_words("Any state", STATES.iter().copied()),
         can_retry: signed.can(Action::ManageBilling),
         form,
     };

@@ -15,6 +15,7 @@ use askama::Template;
 use common::api_error::ApiError;
 use common::entities::JobState;
 use common::web::badge::Badge;
+use common::web::form::any_or_words;
 use common::web::layout::Layout;
 use common::web::paging::Pager;
 use common::web::render;
@@ -81,12 +82,6 @@ struct ListPage {
     pager: Pager,
 }
 
-fn options<'a>(any: &str, values: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
-    std::iter::once((String::new(), any.to_owned()))
-        .chain(values.map(|value| (value.to_owned(), value.replace('_', " "))))
-        .collect()
-}
-
 /// `GET /jobs`.
 pub async fn list(
     state: web::Data<AppState>,
@@ -108,8 +103,8 @@ pub async fn list(
             })
             .collect(),
         pager: Pager::new("/jobs", &form.params(), page.next_cursor.as_deref()),
-        statuses: options("Any status", JobState::ALL.iter().map(|s| s.as_str())),
-        kinds: options("Any kind", JobKind::ALL.iter().map(|kind| kind.as_str())),
+        statuses: any_or_words("Any status", JobState::ALL.iter().map(|s| s.as_str())),
+        kinds: any_or_words("Any kind", JobKind::ALL.iter().map(|kind| kind.as_str())),
         form,
     };
     Ok(render::page(StatusCode::OK, &page_html.layout, &page_html))

@@ -128,11 +128,7 @@ async fn list_page(
 ) -> PageResult {
     let reader = signed.authorize::<perm::Read>()?;
     let page = api::list_runs(state, &reader, paging).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page_html = ListPage {
         layout: nav::layout(signed, "Migrations"),
         rows: page

@@ -295,11 +295,7 @@ fn form_page(
     fields: Fields,
     errors: FormErrors,
 ) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let title = match &editing {
         Some(code) => format!("Plan {code}"),
         None => "New plan".to_owned(),

@@ -100,11 +100,7 @@ pub struct RegisterForm {
 }
 
 fn new_page(signed: &Signed, form: RegisterForm, errors: FormErrors) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = NewPage {
         layout: nav::layout(signed, "Register a server"),
         form: RegisterForm {
@@ -202,11 +198,7 @@ fn show_page(
     form: Option<EditForm>,
     errors: FormErrors,
 ) -> PageResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let form = form.unwrap_or_else(|| EditForm {
         capacity: server.capacity.to_string(),
         spare_target: server.spare_target.to_string(),

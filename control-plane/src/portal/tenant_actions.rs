@@ -208,11 +208,7 @@ async fn edit_page(
         .filter(|plan| !plan.archived || plan.code == tenant.plan)
         .map(|plan| (plan.code, plan.name))
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = EditPage {
         layout: nav::layout(signed, format!("Edit {}", tenant.name)),
         form_name: form.name,
@@ -358,11 +354,7 @@ fn confirm_page(
     reason: String,
     errors: FormErrors,
 ) -> HttpResponse {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ConfirmPage {
         layout: nav::layout(signed, format!("{} {}", change.title(), tenant.name)),
         tenant,
@@ -493,11 +485,7 @@ fn impersonate_page(
     errors: FormErrors,
     issued: Option<Issued>,
 ) -> HttpResponse {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let status = errors.status();
     let page = ImpersonatePage {
         layout: nav::layout(signed, format!("Impersonate in {}", tenant.name)),
         tenant,

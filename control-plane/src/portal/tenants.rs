@@ -24,6 +24,7 @@ use askama::Template;
 use common::api_error::{ApiError, ApiResult};
 use common::entities::BillingState;
 use common::web::badge::Badge;
+use common::web::form::{any_or, any_or_words};
 use common::web::layout::Layout;
 use common::web::paging::{Pager, SortLink, sort_link};
 use common::web::render;
@@ -112,26 +113,26 @@ pub async fn list(
         ],
         search: filter.search.clone().unwrap_or_default(),
         server_filter: filter.server.map(|id| id.to_string()).unwrap_or_default(),
-        statuses: choices(
+        statuses: any_or_words(
             "Any status",
             common::entities::TenantStatus::ALL
                 .iter()
                 .map(|status| status.as_str()),
         ),
-        plans: with_any(
+        plans: any_or(
             "Any plan",
             plans(&state, &reader)
                 .await?
                 .into_iter()
                 .map(|plan| (plan.code, plan.name)),
         ),
-        servers: with_any(
+        servers: any_or(
             "Any server",
             servers
                 .iter()
                 .map(|server| (server.id.to_string(), server.name.clone())),
         ),
-        billing_states: choices(
+        billing_states: any_or_words(
             "Any billing state",
             BillingState::ALL.iter().map(|state| state.as_str()),
         ),
@@ -173,20 +174,6 @@ fn server_name(servers: &[ServerView], id: Option<Uuid>) -> String {
         .iter()
         .find(|server| Some(server.id) == id)
         .map_or_else(|| "—".to_owned(), |server| server.name.clone())
-}
-
-/// `(value, label)` options for a filter, the first meaning "any".
-fn choices<'a>(any: &str, values: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
-    with_any(
-        any,
-        values.map(|value| (value.to_owned(), value.replace('_', " "))),
-    )
-}
-
-fn with_any(any: &str, values: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
-    std::iter::once((String::new(), any.to_owned()))
-        .chain(values)
-        .collect()
 }
 
 /// Every database server (for names and the server filter).
