@@ -17,10 +17,11 @@ import schemathesis
 PLAN = "starter"
 # Cursors the API would give out: base64url of a migration run id / of the tenant list's
 # `[sort value, id]` (the nil id fits every sort) / of an audit entry id / of a Stripe
-# event's `{received_at}|{id}`.
+# event's `{received_at}|{id}` / of a job's `{created_at}|{id}`.
 TENANT_CURSOR = "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"
 TENANT_LIST_CURSOR = "WyIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAiLCIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAiXQ"
 AUDIT_CURSOR = "OTAwMDAwMDAw"
+JOB_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA"
 EVENT_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxldnRfMA"
 
 BODY = {
@@ -44,6 +45,7 @@ QUERY = {
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},
     ("GET", "/api/v1/audit"): {"cursor": AUDIT_CURSOR},
     ("GET", "/api/v1/billing/events"): {"cursor": EVENT_CURSOR},
+    ("GET", "/api/v1/jobs"): {"cursor": JOB_CURSOR},
     # A migration run's cursor, and one over a run's tenants, are base64url ids.
     ("GET", "/api/v1/migrations/runs"): {"cursor": TENANT_CURSOR},
     ("GET", "/api/v1/migrations/runs/{id}"): {"cursor": TENANT_CURSOR},
