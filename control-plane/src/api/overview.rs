@@ -124,17 +124,23 @@ async fn counts(db: &impl ConnectionTrait, sql: &str) -> ApiResult<Vec<Count>> {
         .collect()
 }
 
+/// Signups and deletions per week: one pass over each range of the last `WEEKS` weeks,
+/// grouped, then joined to every week (a week with neither still counts, as zero).
 async fn weeks(db: &impl ConnectionTrait) -> ApiResult<Vec<Week>> {
     let sql = format!(
         "WITH weeks AS ( \
              SELECT generate_series(date_trunc('week', now()) - interval '{back} weeks', \
-                                    date_trunc('week', now()), interval '1 week') AS starts) \
-         SELECT w.starts::date AS starts, \
-             (SELECT count(*) FROM tenants t WHERE t.created_at >= w.starts \
-                 AND t.created_at < w.starts + interval '1 week') AS signups, \
-             (SELECT count(*) FROM tenants t WHERE t.deleted_at >= w.starts \
-                 AND t.deleted_at < w.starts + interval '1 week') AS cancellations \
-         FROM weeks w ORDER BY w.starts",
+                                    date_trunc('week', now()), interval '1 week') AS starts), \
+         events AS ( \
+             SELECT date_trunc('week', created_at) AS week, 1 AS signup, 0 AS cancel \
+             FROM tenants WHERE created_at >= date_trunc('week', now()) - interval '{back} weeks' \
+             UNION ALL \
+             SELECT date_trunc('week', deleted_at), 0, 1 \
+             FROM tenants WHERE deleted_at >= date_trunc('week', now()) - interval '{back} weeks') \
+         SELECT w.starts::date AS starts, coalesce(sum(e.signup), 0)::bigint AS signups, \
+             coalesce(sum(e.cancel), 0)::bigint AS cancellations \
+         FROM weeks w LEFT JOIN events e ON e.week = w.starts \
+         GROUP BY w.starts ORDER BY w.starts",
         back = WEEKS - 1
     );
     rows(db, &sql)

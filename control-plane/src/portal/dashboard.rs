@@ -4,6 +4,7 @@
 
 use crate::api::overview::{self, Overview, ServerFill};
 use crate::auth::guard::perm;
+use crate::auth::roles::Action;
 use crate::portal::errors::PageResult;
 use crate::portal::nav;
 use crate::portal::session::Signed;
@@ -25,6 +26,7 @@ struct DashboardPage {
     chart: String,
     statuses: Vec<(Badge, i64)>,
     servers: Vec<ServerRow>,
+    can_create: bool,
 }
 
 struct ServerRow {
@@ -68,6 +70,7 @@ pub async fn show(state: web::Data<AppState>, signed: Signed) -> PageResult {
                 server: server.clone(),
             })
             .collect(),
+        can_create: signed.can(Action::ManageTenants),
         overview,
     };
     Ok(render::page(StatusCode::OK, &page.layout, &page))

@@ -314,6 +314,12 @@ pub struct StatusPanel {
     badge: Badge,
     reason: Option<String>,
     job: Option<JobProgress>,
+    /// Where it lives and at which schema: settled only when provisioning ends, so shown
+    /// in the panel that refreshes.
+    server: Option<(Uuid, String)>,
+    schema_version: Option<String>,
+    pending_migrations: usize,
+    frozen_since: Option<String>,
     /// Still changing: htmx polls again.
     transitional: bool,
     actions: Vec<(&'static str, &'static str)>,
@@ -334,6 +340,15 @@ impl StatusPanel {
                 .clone()
                 .or_else(|| tenant.status_reason.clone()),
             job: tenant.last_job.as_ref().map(JobProgress::of),
+            server: tenant
+                .server
+                .as_ref()
+                .map(|server| (server.id, server.name.clone())),
+            schema_version: tenant.schema_version.clone(),
+            pending_migrations: tenant.pending_migrations.len(),
+            frozen_since: tenant
+                .frozen_since
+                .map(|at| at.format("%H:%M:%S UTC").to_string()),
             transitional,
             actions: tenant_actions::available(signed, tenant),
         }

@@ -33,8 +33,12 @@ CREATE TABLE portal_sessions (
 );
 CREATE INDEX portal_sessions_admin ON portal_sessions (admin_id);
 CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
+CREATE INDEX tenants_created_at ON tenants (created_at);
+CREATE INDEX tenants_deleted_at ON tenants (deleted_at) WHERE deleted_at IS NOT NULL;
 "#;
 
 const DOWN: &str = r#"
+DROP INDEX tenants_deleted_at;
+DROP INDEX tenants_created_at;
 DROP TABLE portal_sessions;
 "#;
