@@ -103,6 +103,10 @@ pub struct ControlPlaneSettings {
     pub signups_per_ip_per_hour: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// An admin portal session ends after this long without a request.
+    pub portal_idle_timeout_secs: u64,
+    /// An admin portal session ends this long after sign-in, however busy.
+    pub portal_session_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -254,6 +258,8 @@ impl Default for ControlPlaneSettings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             signups_per_ip_per_hour: 10,
             trust_forwarded_for: false,
+            portal_idle_timeout_secs: 30 * 60,
+            portal_session_max_secs: 12 * 60 * 60,
         }
     }
 }
@@ -701,6 +707,18 @@ impl Settings {
                 self.control_plane.refresh_token_ttl_secs,
                 300,
                 90 * 24 * 3600,
+            ),
+        );
+        check(
+            "control_plane.portal_idle_timeout_secs",
+            within(self.control_plane.portal_idle_timeout_secs, 60, 24 * 3600),
+        );
+        check(
+            "control_plane.portal_session_max_secs",
+            within(
+                self.control_plane.portal_session_max_secs,
+                300,
+                30 * 24 * 3600,
             ),
         );
         check(

@@ -2,7 +2,8 @@
 //! configuration, telemetry, metrics, the problem+json error body and the HTTP services'
 //! error type, HTTP basics, bearer tokens and their claims, the sign-in lock-out policy,
 //! the tenant change feed's format, a tenant's audit log rows, the control-database
-//! connection and its entities, and the billing view both services answer.
+//! connection and its entities, the billing view both services answer, and the UI kit of
+//! both web interfaces (`web`).
 
 pub mod api_error;
 pub mod bearer;
@@ -28,5 +29,6 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tenant_audit;
 pub mod tokens;
+pub mod web;
 
 pub use secret::Secret;

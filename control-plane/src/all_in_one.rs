@@ -138,8 +138,16 @@ pub fn banner(settings: &Settings, platform: &Platform, admin: Option<&CreatedAd
         "http://{}:{}",
         settings.control_plane.host, platform.control_plane_port
     );
+    let portal_host = match settings.control_plane.host.as_str() {
+        "0.0.0.0" | "::" | "[::]" => "localhost",
+        host => host,
+    };
     let mut lines = vec![
         "ERP platform is up".to_owned(),
+        format!(
+            "  admin portal    http://{portal_host}:{}/  (open it in a browser; sign in as the super-admin below)",
+            platform.control_plane_port
+        ),
         format!(
             "  control plane   {control_plane}  (admin API {control_plane}/api/v1, /healthz, /readyz, /metrics)"
         ),

@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod fleet_metrics;
 pub mod limits;
+pub mod portal;
 pub mod startup;
 pub mod state;
 

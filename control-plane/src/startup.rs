@@ -1,5 +1,6 @@
 //! Builds the control plane's HTTP server on a bound listener (port 0 in tests) and runs it
-//! until the shutdown token fires, with its `/readyz`.
+//! until the shutdown token fires, with its `/readyz`: the admin API, Stripe's webhook,
+//! Swagger UI, and the admin portal at `/`.
 
 use crate::SERVICE;
 use crate::state::AppState;
@@ -47,7 +48,8 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             .configure(crate::api::configure)
             .configure(|config| crate::api::webhooks::configure(config, json_limit))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-            .default_service(web::to(http::not_found))
+            .configure(crate::portal::configure)
+            .default_service(web::to(crate::portal::errors::not_found))
     })
 }
 

@@ -44,6 +44,10 @@ pub struct ApiConfig {
     pub tenant_origin: TenantOrigin,
     /// Largest request body accepted (JSON bodies and Stripe's webhook alike).
     pub max_body_bytes: usize,
+    /// A portal session lapses after this many idle seconds...
+    pub portal_idle_timeout_secs: u64,
+    /// ...and this many seconds after sign-in in any case.
+    pub portal_session_max_secs: u64,
 }
 
 impl AppState {
@@ -77,6 +81,8 @@ impl AppState {
                 expects_default_server: settings.provisioner.default_server_url.is_some(),
                 tenant_origin,
                 max_body_bytes: control_plane.max_body_bytes,
+                portal_idle_timeout_secs: control_plane.portal_idle_timeout_secs,
+                portal_session_max_secs: control_plane.portal_session_max_secs,
             }),
             default_server: StartupStatus::waiting("server `default` not registered yet"),
             billing,

@@ -40,7 +40,7 @@ fn tenant_migrations_are_ordered_and_named() {
 
 #[test]
 fn latest_versions_are_the_last_migrations() {
-    assert_eq!(latest_control_version(), "m20261203_000013_fleet_jobs");
+    assert_eq!(latest_control_version(), "m20261203_000014_portal_sessions");
     assert_eq!(
         latest_tenant_version(),
         "m20261203_000006_grant_billing_manage"

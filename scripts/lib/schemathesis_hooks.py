@@ -15,9 +15,11 @@ import os
 import schemathesis
 
 PLAN = "starter"
-# Cursors the API would give out: base64url of a tenant (or migration run) id / of an
-# audit entry id / of a Stripe event's `{received_at}|{id}`.
+# Cursors the API would give out: base64url of a migration run id / of the tenant list's
+# `[sort value, id]` (the nil id fits every sort) / of an audit entry id / of a Stripe
+# event's `{received_at}|{id}`.
 TENANT_CURSOR = "MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"
+TENANT_LIST_CURSOR = "WyIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAiLCIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAiXQ"
 AUDIT_CURSOR = "OTAwMDAwMDAw"
 EVENT_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxldnRfMA"
 
@@ -39,7 +41,7 @@ BODY = {
 }
 
 QUERY = {
-    ("GET", "/api/v1/tenants"): {"cursor": TENANT_CURSOR},
+    ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},
     ("GET", "/api/v1/audit"): {"cursor": AUDIT_CURSOR},
     ("GET", "/api/v1/billing/events"): {"cursor": EVENT_CURSOR},
     # A migration run's cursor, and one over a run's tenants, are base64url ids.

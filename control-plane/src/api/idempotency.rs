@@ -35,27 +35,27 @@ impl Key {
         scope: String,
         body: &impl Serialize,
     ) -> ApiResult<Option<Self>> {
-        let Some(value) = request.headers().get(HEADER) else {
-            return Ok(None);
-        };
-        let key = value
-            .to_str()
-            .ok()
-            .filter(|key| {
-                (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic())
-            })
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "Idempotency-Key",
-                    "must be 1 to 255 visible ASCII characters",
-                )
-            })?;
+        match request.headers().get(HEADER) {
+            Some(value) => Self::new(value.to_str().unwrap_or_default(), scope, body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A key given some other way (the portal's create form carries one per form shown,
+    /// so a form submitted twice creates one tenant).
+    pub fn new(key: &str, scope: String, body: &impl Serialize) -> ApiResult<Self> {
+        if !(1..=255).contains(&key.len()) || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            ));
+        }
         let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
-        Ok(Some(Self {
+        Ok(Self {
             scope,
             key: key.to_owned(),
             request_sha256: format!("{:x}", Sha256::digest(&canonical)),
-        }))
+        })
     }
 
     /// Claims the key inside `txn`. `Some(replay)` when an earlier request already used it

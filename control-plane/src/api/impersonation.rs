@@ -69,13 +69,27 @@ pub async fn impersonate(
     body: Body<ImpersonationRequest>,
 ) -> ApiResult<web::Json<ImpersonationToken>> {
     let body = body.into_inner()?;
+    let tenant_id = path.into_inner();
+    Ok(web::Json(
+        impersonate_user(&state, &admin, &meta, tenant_id, body).await?,
+    ))
+}
+
+/// Issues the impersonation token after recording it in both audit logs, for the API and
+/// the portal alike.
+pub async fn impersonate_user(
+    state: &AppState,
+    admin: &Authorized<perm::Impersonate>,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    body: ImpersonationRequest,
+) -> ApiResult<ImpersonationToken> {
     let minutes = body.minutes.unwrap_or(MAX_MINUTES);
     Validator::default()
         .check("reason", validate::reason(&body.reason))
         .check("user_email", validate::email(body.user_email.trim()))
         .check("minutes", within_limit(minutes))
         .finish()?;
-    let tenant_id = path.into_inner();
     let ttl = minutes * 60;
     let expires_at = Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(900));
     let tenant_db = TenantDatabase::open(&state.db, &state.keyring, tenant_id)
@@ -91,31 +105,31 @@ pub async fn impersonate(
                 "the tenant has no active user with that email",
             )
         })?;
-    let (actor, entry) = tenant_entry(&admin, &meta, &user, &body.reason, expires_at);
+    let (actor, entry) = tenant_entry(admin, meta, &user, &body.reason, expires_at);
     tenant_db
         .record_audit(&actor, entry)
         .await
         .map_err(provision_error)?;
     let txn = state.db.begin().await?;
-    let entry = Entry::new(&admin, "tenant.impersonated", "tenant", tenant_id)
+    let entry = Entry::new(admin, "tenant.impersonated", "tenant", tenant_id)
         .after(
             json!({ "user_id": user.id, "user_email": body.user_email.trim().to_lowercase(),
                        "expires_at": expires_at }),
         )
         .reason(body.reason.trim());
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
     let claims =
         Claims::tenant_user(tenant_id, user.id, user.roles.clone(), ttl).impersonated_by(admin.id);
     let access_token = state.tokens.sign(&claims).map_err(ApiError::internal)?;
-    Ok(web::Json(ImpersonationToken {
+    Ok(ImpersonationToken {
         access_token,
         expires_in: ttl,
         expires_at,
         tenant_id,
         user_id: user.id,
         roles: user.roles,
-    }))
+    })
 }
 
 fn within_limit(minutes: u64) -> Result<(), String> {

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod meta;
 pub mod migrations;
 pub mod openapi;
+pub mod overview;
 pub mod pagination;
 pub mod plans;
 pub mod servers;
@@ -83,6 +84,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 web::post().to(migrations::cancel),
             )
             .route("/keys", web::get().to(keys::list))
+            .route("/overview", web::get().to(overview::show))
             .route("/plans", web::get().to(plans::list))
             .route("/plans", web::post().to(plans::create))
             .route("/plans/{code}", web::get().to(plans::show))

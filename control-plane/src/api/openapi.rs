@@ -5,7 +5,7 @@
 
 use crate::api::{
     admins, audit, auth, backups, billing, billing_events, impersonation, jobs, keys, migrations,
-    plans, servers, signup, tenants, webhooks,
+    overview, plans, servers, signup, tenants, webhooks,
 };
 use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, PATH_ERROR, QUERY_ERROR, STARTING_ERROR,
@@ -73,6 +73,7 @@ impl Modify for BearerAuth {
         migrations::start, migrations::list, migrations::show, migrations::resume,
         migrations::cancel,
         keys::list,
+        overview::show,
         plans::list, plans::create, plans::show, plans::update,
         servers::list, servers::register, servers::update, servers::drain, servers::activate,
         signup::signup, signup::slug_availability,
@@ -89,6 +90,7 @@ impl Modify for BearerAuth {
         (name = "jobs", description = "Provisioning progress"),
         (name = "migrations", description = "Fleet migration runs: every tenant database to the newest schema"),
         (name = "keys", description = "Encryption keys and the secrets each seals (key rotation)"),
+        (name = "overview", description = "The fleet at a glance (the portal's dashboard)"),
         (name = "plans", description = "Plans and limits"),
         (name = "servers", description = "Tenant database servers"),
         (name = "signup", description = "Self-serve signup (public)"),

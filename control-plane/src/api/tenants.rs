@@ -15,12 +15,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult, Validator};
-use common::entities::{SuspensionKind, TenantStatus, database_servers, jobs, tenants};
+use common::entities::{
+    BillingState, SuspensionKind, TenantStatus, database_servers, jobs, tenants,
+};
 use common::http::Body;
 use provisioner::tenants::{self as lifecycle, NewTenant, TenantUpdate};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -29,7 +31,7 @@ use std::str::FromStr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct TenantFilter {
     /// `provisioning`, `active`, `suspended`, `deleting`, `deleted`, `failed`.
     #[param(schema_with = status_schema)]
@@ -40,6 +42,74 @@ pub struct TenantFilter {
     pub server: Option<Uuid>,
     /// Part of the slug or name, any case.
     pub search: Option<String>,
+    /// A billing state: `none`, `trialing`, `active`, `past_due`, `unpaid`, `paused`,
+    /// `incomplete`, `canceled`.
+    #[param(schema_with = billing_state_schema)]
+    pub billing: Option<String>,
+    /// `created` (the default), `slug` or `name`.
+    #[param(schema_with = sort_schema)]
+    pub sort: Option<String>,
+    /// `asc` (the default) or `desc`.
+    #[param(schema_with = direction_schema)]
+    pub dir: Option<String>,
+}
+
+fn billing_state_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(BillingState::ALL.iter().map(|state| state.as_str()))
+}
+
+fn sort_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(["created", "slug", "name"])
+}
+
+fn direction_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(["asc", "desc"])
+}
+
+/// The column a tenant list is sorted by; ties (equal names) are broken by id, so the
+/// keyset cursor is always a single position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSort {
+    Created,
+    Slug,
+    Name,
+}
+
+impl TenantSort {
+    fn parse(sort: Option<&str>) -> ApiResult<Self> {
+        match sort.unwrap_or("created") {
+            "created" => Ok(Self::Created),
+            "slug" => Ok(Self::Slug),
+            "name" => Ok(Self::Name),
+            _ => Err(ApiError::invalid("sort", "must be created, slug or name")),
+        }
+    }
+
+    /// The SQL expression sorted on (ids are time-ordered v7 uuids: `created` is `id`).
+    fn column(self) -> &'static str {
+        match self {
+            Self::Created => "id",
+            Self::Slug => "slug",
+            Self::Name => "lower(name)",
+        }
+    }
+
+    /// The cursor's value as the column's type (cursors carry text).
+    fn placeholder(self) -> &'static str {
+        match self {
+            Self::Created => "$1::uuid",
+            Self::Slug | Self::Name => "$1",
+        }
+    }
+
+    fn key(self, tenant: &tenants::Model) -> String {
+        let value = match self {
+            Self::Created => tenant.id.to_string(),
+            Self::Slug => tenant.slug.clone(),
+            Self::Name => tenant.name.to_lowercase(),
+        };
+        json!([value, tenant.id]).to_string()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -185,42 +255,93 @@ pub struct Reason {
     pub reason: String,
 }
 
-/// Tenants, filtered, newest last, a page at a time.
+/// Tenants, filtered and sorted (oldest first by default), a page at a time.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
     params(TenantFilter, PageQuery),
     responses((status = 200, body = Page<TenantSummary>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     filter: web::Query<TenantFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<TenantSummary>>> {
+    Ok(web::Json(
+        list_tenants(&state.db, &admin, &filter, &paging).await?,
+    ))
+}
+
+/// The tenant list, for the API and the portal alike: keyset-paged on the sort column
+/// and id, so any page costs the same however many tenants there are.
+pub async fn list_tenants(
+    db: &impl ConnectionTrait,
+    _admin: &Authorized<perm::Read>,
+    filter: &TenantFilter,
+    paging: &PageQuery,
+) -> ApiResult<Page<TenantSummary>> {
     let limit = paging.limit()?;
+    let sort = TenantSort::parse(filter.sort.as_deref())?;
+    let descending = match filter.dir.as_deref().unwrap_or("asc") {
+        "asc" => false,
+        "desc" => true,
+        _ => return Err(ApiError::invalid("dir", "must be asc or desc")),
+    };
     let mut query = tenants::Entity::find()
-        .order_by_asc(tenants::Column::Id)
+        .filter(list_conditions(filter)?)
+        .order_by(
+            Expr::cust(sort.column()),
+            if descending { Order::Desc } else { Order::Asc },
+        )
+        .order_by(
+            tenants::Column::Id,
+            if descending { Order::Desc } else { Order::Asc },
+        )
         .limit(limit + 1);
-    if let Some(after) = paging.after(|key| Uuid::parse_str(key).ok())? {
-        query = query.filter(tenants::Column::Id.gt(after));
+    if let Some((value, id)) = paging.after(parse_tenant_cursor)? {
+        let comparison = if descending { "<" } else { ">" };
+        query = query.filter(Expr::cust_with_values(
+            format!(
+                "({}, id) {comparison} ({}, $2)",
+                sort.column(),
+                sort.placeholder()
+            ),
+            [sea_orm::Value::from(value), sea_orm::Value::from(id)],
+        ));
     }
-    if let Some(status) = &filter.status {
+    let rows = query.all(db).await?;
+    Ok(page(
+        rows,
+        limit,
+        |tenant| sort.key(tenant),
+        |tenant| TenantSummary::from(tenant),
+    ))
+}
+
+fn parse_tenant_cursor(key: &str) -> Option<(String, Uuid)> {
+    let (value, id): (String, Uuid) = serde_json::from_str(key).ok()?;
+    Some((value, id))
+}
+
+fn list_conditions(filter: &TenantFilter) -> ApiResult<Condition> {
+    let mut condition = Condition::all();
+    if let Some(status) = non_empty(&filter.status) {
         let status = TenantStatus::from_str(status)
             .map_err(|_| ApiError::invalid("status", "is not a tenant status"))?;
-        query = query.filter(tenants::Column::Status.eq(status));
+        condition = condition.add(tenants::Column::Status.eq(status));
     }
-    if let Some(plan) = &filter.plan {
-        query = query.filter(tenants::Column::PlanCode.eq(plan.clone()));
+    if let Some(billing) = non_empty(&filter.billing) {
+        let billing = BillingState::from_str(billing)
+            .map_err(|_| ApiError::invalid("billing", "is not a billing state"))?;
+        condition = condition.add(tenants::Column::BillingState.eq(billing));
+    }
+    if let Some(plan) = non_empty(&filter.plan) {
+        condition = condition.add(tenants::Column::PlanCode.eq(plan.to_owned()));
     }
     if let Some(server) = filter.server {
-        query = query.filter(tenants::Column::ServerId.eq(server));
+        condition = condition.add(tenants::Column::ServerId.eq(server));
     }
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    if let Some(search) = non_empty(&filter.search) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        query = query.filter(
+        condition = condition.add(
             Condition::any()
                 .add(Expr::cust_with_values(
                     "lower(slug) LIKE $1",
@@ -229,13 +350,14 @@ pub async fn list(
                 .add(Expr::cust_with_values("lower(name) LIKE $1", [pattern])),
         );
     }
-    let rows = query.all(&state.db).await?;
-    Ok(web::Json(page(
-        rows,
-        limit,
-        |t| t.id.to_string(),
-        |t| TenantSummary::from(t),
-    )))
+    Ok(condition)
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
 }
 
 fn escape_like(text: &str) -> String {
@@ -261,10 +383,39 @@ pub async fn create(
     body: Body<NewTenantRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    let key = Key::from_request(&request, format!("admin:{}:create_tenant", admin.id), &body)?;
+    let key = Key::from_request(&request, create_scope(&admin), &body)?;
+    Ok(
+        match create_tenant(&state, &admin, &meta, body, key).await? {
+            Creation::Created(answer) => HttpResponse::Accepted().json(answer),
+            Creation::Replayed(replay) => replay_response(&replay),
+        },
+    )
+}
+
+/// The idempotency scope of an admin's tenant creations (API and portal share it).
+pub fn create_scope(admin: &CurrentAdmin) -> String {
+    format!("admin:{}:create_tenant", admin.id)
+}
+
+/// What a create did: made the tenant, or replayed an earlier request with the same key.
+#[derive(Debug)]
+pub enum Creation {
+    Created(TenantJob),
+    Replayed(Replay),
+}
+
+/// Creates a tenant and queues its provisioning, for the API and the portal alike; with
+/// `key`, a repeat of the same request replays the first answer instead.
+pub async fn create_tenant(
+    state: &AppState,
+    admin: &Authorized<perm::ManageTenants>,
+    meta: &RequestMeta,
+    body: NewTenantRequest,
+    key: Option<Key>,
+) -> ApiResult<Creation> {
     let txn = state.db.begin().await?;
     if let Some(replay) = claim(&txn, key.as_ref()).await? {
-        return Ok(replay_response(&replay));
+        return Ok(Creation::Replayed(replay));
     }
     let created = lifecycle::create(
         &txn,
@@ -282,13 +433,13 @@ pub async fn create(
         .await
         .map_err(provision_error)?;
     let answer = tenant_job(&tenant, created.job_id);
-    let entry = Entry::new(&admin, "tenant.created", "tenant", tenant.id).after(json!(body));
-    audit::record(&txn, &meta, entry).await?;
+    let entry = Entry::new(admin, "tenant.created", "tenant", tenant.id).after(json!(body));
+    audit::record(&txn, meta, entry).await?;
     if let Some(key) = &key {
         key.remember(&txn, 202, &json!(answer)).await?;
     }
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(answer))
+    Ok(Creation::Created(answer))
 }
 
 async fn claim(txn: &DatabaseTransaction, key: Option<&Key>) -> ApiResult<Option<Replay>> {
@@ -322,14 +473,25 @@ fn tenant_job(tenant: &tenants::Model, job_id: Uuid) -> TenantJob {
     responses((status = 200, body = TenantView), (status = 404, description = "`tenant_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<TenantView>> {
-    Ok(web::Json(view(&state.db, path.into_inner()).await?))
+    Ok(web::Json(
+        show_tenant(&state.db, &admin, path.into_inner()).await?,
+    ))
+}
+
+/// One tenant, for the API and the portal alike.
+pub async fn show_tenant(
+    db: &impl ConnectionTrait,
+    _admin: &Authorized<perm::Read>,
+    id: Uuid,
+) -> ApiResult<TenantView> {
+    view(db, id).await
 }
 
 /// Builds the full view of a tenant.
-pub async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> {
+async fn view(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<TenantView> {
     let tenant = lifecycle::find(db, id).await.map_err(provision_error)?;
     let server = match tenant.server_id {
         Some(server_id) => database_servers::Entity::find_by_id(server_id)
@@ -410,7 +572,19 @@ pub async fn update(
     body: Body<TenantPatch>,
 ) -> ApiResult<web::Json<TenantView>> {
     let body = body.into_inner()?;
-    let id = path.into_inner();
+    Ok(web::Json(
+        update_tenant(&state, &admin, &meta, path.into_inner(), body).await?,
+    ))
+}
+
+/// Renames a tenant or moves it to another plan, for the API and the portal alike.
+pub async fn update_tenant(
+    state: &AppState,
+    admin: &Authorized<perm::ManageTenants>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: TenantPatch,
+) -> ApiResult<TenantView> {
     let txn = state.db.begin().await?;
     let change = TenantUpdate {
         name: body.name.clone(),
@@ -419,12 +593,12 @@ pub async fn update(
     let before = lifecycle::update(&txn, id, change)
         .await
         .map_err(provision_error)?;
-    let entry = Entry::new(&admin, "tenant.updated", "tenant", id)
+    let entry = Entry::new(admin, "tenant.updated", "tenant", id)
         .before(json!({ "name": before.name, "plan": before.plan_code }))
         .after(json!(body));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(web::Json(view(&state.db, id).await?))
+    view(&state.db, id).await
 }
 
 /// Suspend an active tenant (its users are refused from the next request on).
@@ -441,15 +615,11 @@ pub async fn suspend(
     body: Body<Reason>,
 ) -> ApiResult<web::Json<TenantView>> {
     let body = body.into_inner()?;
-    change_status(
-        &state,
-        &admin,
-        &meta,
-        path.into_inner(),
-        &body.reason,
-        StatusChange::Suspend,
-    )
-    .await
+    let change = StatusChange::Suspend;
+    let id = path.into_inner();
+    Ok(web::Json(
+        change_status(&state, &admin, &meta, id, &body.reason, change).await?,
+    ))
 }
 
 /// Resume a suspended tenant.
@@ -466,31 +636,29 @@ pub async fn resume(
     body: Body<Reason>,
 ) -> ApiResult<web::Json<TenantView>> {
     let body = body.into_inner()?;
-    change_status(
-        &state,
-        &admin,
-        &meta,
-        path.into_inner(),
-        &body.reason,
-        StatusChange::Resume,
-    )
-    .await
+    let change = StatusChange::Resume;
+    let id = path.into_inner();
+    Ok(web::Json(
+        change_status(&state, &admin, &meta, id, &body.reason, change).await?,
+    ))
 }
 
-#[derive(Debug, Clone, Copy)]
-enum StatusChange {
+/// What an admin does to a tenant's access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
     Suspend,
     Resume,
 }
 
-async fn change_status(
+/// Suspends or resumes a tenant with a reason, for the API and the portal alike.
+pub async fn change_status(
     state: &AppState,
-    admin: &CurrentAdmin,
+    admin: &Authorized<perm::ManageTenants>,
     meta: &RequestMeta,
     id: Uuid,
     reason: &str,
     change: StatusChange,
-) -> ApiResult<web::Json<TenantView>> {
+) -> ApiResult<TenantView> {
     Validator::default()
         .check("reason", validate::reason(reason))
         .finish()?;
@@ -515,7 +683,7 @@ async fn change_status(
         .reason(reason.trim());
     audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(web::Json(view(&state.db, id).await?))
+    view(&state.db, id).await
 }
 
 /// Delete a tenant: 202 with the job that backs it up and drops its database.
@@ -532,21 +700,33 @@ pub async fn delete(
     body: Body<Reason>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    let id = path.into_inner();
+    let answer = delete_tenant(&state, &admin, &meta, path.into_inner(), &body.reason).await?;
+    Ok(HttpResponse::Accepted().json(answer))
+}
+
+/// Deletes a tenant (a job backs it up and drops its database), for the API and the
+/// portal alike.
+pub async fn delete_tenant(
+    state: &AppState,
+    admin: &Authorized<perm::ManageTenants>,
+    meta: &RequestMeta,
+    id: Uuid,
+    reason: &str,
+) -> ApiResult<TenantJob> {
     Validator::default()
-        .check("reason", validate::reason(&body.reason))
+        .check("reason", validate::reason(reason))
         .finish()?;
     let txn = state.db.begin().await?;
     let before = lifecycle::find(&txn, id).await.map_err(provision_error)?;
-    let job_id = lifecycle::delete(&txn, id, &body.reason)
+    let job_id = lifecycle::delete(&txn, id, reason)
         .await
         .map_err(provision_error)?;
     let tenant = lifecycle::find(&txn, id).await.map_err(provision_error)?;
-    let entry = Entry::new(&admin, "tenant.deleted", "tenant", id)
+    let entry = Entry::new(admin, "tenant.deleted", "tenant", id)
         .before(json!({ "status": before.status }))
         .after(json!({ "status": tenant.status, "job_id": job_id }))
-        .reason(body.reason.trim());
-    audit::record(&txn, &meta, entry).await?;
+        .reason(reason.trim());
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(tenant_job(&tenant, job_id)))
+    Ok(tenant_job(&tenant, job_id))
 }

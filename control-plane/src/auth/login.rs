@@ -46,6 +46,21 @@ pub async fn check(state: &AppState, credentials: &Credentials) -> ApiResult<adm
     Ok(admin)
 }
 
+/// The second step of a sign-in that stopped at `totp_required` (the portal's TOTP page):
+/// the same lock-out, code check and bookkeeping as a one-step login.
+pub async fn check_second_step(
+    state: &AppState,
+    admin: &admin_users::Model,
+    code: &str,
+) -> ApiResult<()> {
+    refuse_if_locked(admin)?;
+    if admin.disabled {
+        return Err(bad_credentials());
+    }
+    check_second_factor(state, admin, Some(code)).await?;
+    record_success(&state.db, admin).await
+}
+
 pub async fn find_by_email(state: &AppState, email: &str) -> ApiResult<Option<admin_users::Model>> {
     Ok(admin_users::Entity::find()
         .filter(Expr::cust_with_values(

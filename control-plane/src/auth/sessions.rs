@@ -163,7 +163,8 @@ async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> ApiResult<()>
     Ok(())
 }
 
-/// Revokes every session of an admin (after a password change, disabling, 2FA change).
+/// Revokes every session of an admin (after a password change, disabling, 2FA change):
+/// the API's refresh tokens and the portal's sessions alike.
 pub async fn revoke_all_of(db: &impl ConnectionTrait, admin_id: Uuid) -> ApiResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -172,5 +173,5 @@ pub async fn revoke_all_of(db: &impl ConnectionTrait, admin_id: Uuid) -> ApiResu
         [admin_id.into()],
     ))
     .await?;
-    Ok(())
+    crate::auth::portal_sessions::end_all_of(db, admin_id).await
 }

@@ -21,6 +21,7 @@ mod m20261203_000010_billing;
 mod m20261203_000011_fleet_migrations;
 mod m20261203_000012_backups_and_relocation;
 mod m20261203_000013_fleet_jobs;
+mod m20261203_000014_portal_sessions;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_fleet_migrations::Migration),
             Box::new(m20261203_000012_backups_and_relocation::Migration),
             Box::new(m20261203_000013_fleet_jobs::Migration),
+            Box::new(m20261203_000014_portal_sessions::Migration),
         ]
     }
 
