@@ -259,10 +259,24 @@ impl Browser {
             .await
     }
 
+    /// [`Browser::wait_for`] for what takes longer than a page (a tenant provisioned).
+    pub async fn wait_for_within(&self, css: &str, deadline: Duration) -> Element {
+        let what = format!("an element matching {css}");
+        self.until_within(&what, deadline, async || {
+            self.all(css).await.into_iter().next()
+        })
+        .await
+    }
+
     /// Waits (up to [`DEADLINE`]) for an element matching `css` whose text contains `text`.
     pub async fn wait_for_text(&self, css: &str, text: &str) -> Element {
+        self.wait_for_text_within(css, text, DEADLINE).await
+    }
+
+    /// [`Browser::wait_for_text`] for what takes longer than a page (a tenant provisioned).
+    pub async fn wait_for_text_within(&self, css: &str, text: &str, deadline: Duration) -> Element {
         let what = format!("{css} to show {text:?}");
-        self.until(&what, async || {
+        self.until_within(&what, deadline, async || {
             for element in self.all(css).await {
                 if element.text().await.is_ok_and(|shown| shown.contains(text)) {
                     return Some(element);
@@ -293,18 +307,38 @@ impl Browser {
 
     /// Polls `probe` until it gives a value; panics after [`DEADLINE`] naming `what` was
     /// awaited and where the browser was.
-    async fn until<T>(&self, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    async fn until<T>(&self, what: &str, probe: impl AsyncFnMut() -> Option<T>) -> T {
+        self.until_within(what, DEADLINE, probe).await
+    }
+
+    async fn until_within<T>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        mut probe: impl AsyncFnMut() -> Option<T>,
+    ) -> T {
         let started = Instant::now();
         loop {
             if let Some(found) = probe().await {
                 return found;
             }
-            if started.elapsed() > DEADLINE {
+            if started.elapsed() > deadline {
                 let at = self.client.current_url().await.map(|u| u.to_string());
-                panic!("waited {DEADLINE:?} for {what}; the browser is at {at:?}");
+                panic!("waited {deadline:?} for {what}; the browser is at {at:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the session has `count` windows or tabs (a link opened a new one) and
+    /// returns them.
+    pub async fn wait_for_windows(&self, count: usize) -> Vec<fantoccini::wd::WindowHandle> {
+        let what = format!("{count} windows");
+        self.until(&what, async || {
+            let windows = self.client.windows().await.expect("window handles");
+            (windows.len() == count).then_some(windows)
+        })
+        .await
     }
 
     /// Resizes the window, e.g. to [`TABLET`] for the tablet layout.
@@ -375,14 +409,31 @@ fn decode_screenshot(body: &Value) -> Option<Vec<u8>> {
 }
 
 /// One WebDriver command over a plain blocking socket, for `Drop`, where no async runtime
-/// can be relied on. HTTP/1.0 so the answer is never chunked; `None` on any failure.
+/// can be relied on; the body is read by its `Content-Length` (chromedriver keeps
+/// connections open). `None` on any failure.
 fn blocking_webdriver(port: u16, method: &str, path: &str) -> Option<Value> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(DEADLINE)).ok()?;
-    let request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let at = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    serde_json::from_slice(&response[at + 4..]).ok()
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    serde_json::from_slice(&body).ok()
 }
