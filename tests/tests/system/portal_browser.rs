@@ -4,5 +4,6 @@
 
 mod access;
 mod helpers;
+mod screenshots;
 mod sign_in;
 mod tenants;
