@@ -8,6 +8,7 @@ pub mod browser;
 pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
+pub mod portal;
 pub mod postgres;
 pub mod proxy;
 pub mod relocation_bench;
@@ -21,6 +22,7 @@ pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};
 pub use browser::Browser;
 pub use fleet::Fleet;
+pub use portal::PortalClient;
 pub use postgres::{Server, TestDb};
 pub use proxy::Proxy;
 

@@ -19,6 +19,7 @@ mod health;
 mod impersonation;
 mod job_wakeup;
 mod migrations_cli;
+mod portal_access;
 mod portal_browser;
 mod provisioning;
 mod provisioning_faults;
