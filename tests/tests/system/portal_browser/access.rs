@@ -1,9 +1,7 @@
 //! Who may do what: a `support` admin sees no action it may not take and is refused when it
 //! forges one; a form with a missing or wrong CSRF token changes nothing.
 
-use super::helpers::{
-    Portal, csrf_token, open_tenant, post_form, session_cookie, sign_in, staff_admin, tenant,
-};
+use super::helpers::{Portal, csrf_token, forger, open_tenant, sign_in, staff_admin, tenant};
 use system_tests::admin::STAFF_PASSWORD;
 
 #[tokio::test]
@@ -25,17 +23,11 @@ async fn a_support_admin_sees_no_tenant_actions_but_impersonate_and_a_forged_one
         assert!(!browser.has(&button).await, "support sees {verb}");
     }
 
-    let cookie = session_cookie(browser).await;
     let csrf = csrf_token(browser).await;
     let path = format!("/tenants/{id}/suspend");
-    let forged = post_form(
-        &portal,
-        &cookie,
-        &path,
-        &[("csrf", &csrf), ("reason", "forged")],
-    )
-    .await;
-    assert_eq!(forged, 403);
+    let fields = [("csrf", csrf.as_str()), ("reason", "forged by support")];
+    let forged = forger(&portal).await.post_raw(&path, &fields).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
     assert_eq!(tenant(&portal.api, &id).await["status"], "active");
     portal.finish().await;
 }
@@ -46,37 +38,20 @@ async fn a_form_without_its_csrf_token_or_with_a_wrong_one_changes_nothing() {
     let browser = &portal.browser;
     let id = portal.api.active_tenant("guarded").await;
     open_tenant(browser, &id).await;
-    let cookie = session_cookie(browser).await;
+    let forger = forger(&portal).await;
     let path = format!("/tenants/{id}/suspend");
+    let reason = ("reason", "a reason long enough");
 
-    let wrong = post_form(
-        &portal,
-        &cookie,
-        &path,
-        &[("csrf", "wrong"), ("reason", "a reason long enough")],
-    )
-    .await;
-    assert_eq!(wrong, 403);
-    let missing = post_form(
-        &portal,
-        &cookie,
-        &path,
-        &[("reason", "a reason long enough")],
-    )
-    .await;
-    assert_eq!(missing, 403);
+    let wrong = forger.post_raw(&path, &[("csrf", "wrong"), reason]).await;
+    assert_eq!(wrong.status, 403, "{}", wrong.body);
+    let missing = forger.post_raw(&path, &[reason]).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
     assert_eq!(tenant(&portal.api, &id).await["status"], "active");
 
     // The same form with the page's token goes through: the refusals were the token's.
     let csrf = csrf_token(browser).await;
-    let right = post_form(
-        &portal,
-        &cookie,
-        &path,
-        &[("csrf", &csrf), ("reason", "a reason long enough")],
-    )
-    .await;
-    assert_eq!(right, 303);
+    let right = forger.post_raw(&path, &[("csrf", &csrf), reason]).await;
+    assert_eq!(right.status, 303, "{}", right.body);
     assert_eq!(tenant(&portal.api, &id).await["status"], "suspended");
     portal.finish().await;
 }

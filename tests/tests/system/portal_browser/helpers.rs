@@ -1,10 +1,10 @@
-//! One helper per thing an admin does in the portal, and the few plain-HTTP requests the
-//! tests forge (a form posted with the session's cookie but a wrong CSRF token).
+//! One helper per thing an admin does in the portal, and a plain-HTTP client holding the
+//! browser's session for the requests the tests forge (a wrong CSRF token, say).
 
 use serde_json::json;
 use system_tests::admin::STAFF_PASSWORD;
 use system_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
-use system_tests::{AdminApi, Browser};
+use system_tests::{AdminApi, Browser, PortalClient};
 
 /// The session cookie the portal sets.
 pub const SESSION_COOKIE: &str = "__Host-portal";
@@ -153,25 +153,11 @@ pub async fn csrf_token(browser: &Browser) -> String {
         .unwrap_or_default()
 }
 
-/// Posts a form to the portal outside the browser with the session `cookie`, as a forged
-/// request would; returns the status (redirects not followed).
-pub async fn post_form(portal: &Portal, cookie: &str, path: &str, fields: &[(&str, &str)]) -> u16 {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish();
-    let response = client
-        .post(portal.api.url(path))
-        .header("Cookie", format!("{SESSION_COOKIE}={cookie}"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("form posted");
-    response.status().as_u16()
+/// A plain-HTTP client of the portal holding the browser's session, to forge forms.
+pub async fn forger(portal: &Portal) -> PortalClient {
+    let mut client = PortalClient::new(&portal.api.app.control_plane_url);
+    client.session = Some(session_cookie(&portal.browser).await);
+    client
 }
 
 /// A tenant's fields as the admin API reads them.
