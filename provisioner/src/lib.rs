@@ -69,6 +69,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use dump::pg_binary;
 pub use error::ProvisionError;
 pub use invitation::admin_invite;
+pub use jobs::JobKind;
 pub use lifecycle::InvalidTransition;
 pub use provisioner::{DatabaseSource, Provisioner};
 pub use reconcile::{ReconcileReport, ServerObject};

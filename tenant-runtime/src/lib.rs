@@ -1,6 +1,7 @@
 //! The tenant runtime: resolves each request's tenant, admits it through status, plan and
 //! rate gates, and serves its ERP API from the tenant's own database through a bounded
-//! registry of connection pools. This crate is the library; `main.rs` only parses flags.
+//! registry of connection pools, and the ERP web app (`web`). This crate is the library;
+//! `main.rs` only parses flags.
 
 pub mod api;
 pub mod auth;
@@ -12,6 +13,7 @@ pub mod resolve;
 pub mod startup;
 pub mod state;
 pub mod usage;
+pub mod web;
 
 pub use startup::{Application, build_app};
 pub use state::AppState;

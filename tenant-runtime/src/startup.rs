@@ -63,6 +63,12 @@ pub fn build_app(
                     .configure(api::routes)
                     .default_service(web::to(http::not_found)),
             )
+            .configure(common::web::assets::configure)
+            .service(
+                web::resource("/impersonate")
+                    .wrap(from_fn(gate::gate))
+                    .route(web::post().to(crate::web::impersonate)),
+            )
             .default_service(web::to(http::not_found))
     })?;
     state.bind_origin(

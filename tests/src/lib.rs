@@ -9,6 +9,7 @@ pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
 pub mod portal;
+pub mod portal_bench;
 pub mod postgres;
 pub mod proxy;
 pub mod relocation_bench;

@@ -37,6 +37,20 @@ pub fn page<T: Template>(status: StatusCode, layout: &Layout, template: &T) -> H
     }
 }
 
+/// Lets the page's forms post to `origin` as well (the portal's impersonation form opens
+/// the tenant's app on its own host): the one widening of the policy, for one response.
+pub fn allow_form_target(response: &mut HttpResponse, origin: &str) {
+    let widened = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&widened) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// A response builder with the page headers set.
 pub fn html(status: StatusCode) -> HttpResponseBuilder {
     let mut response = HttpResponse::build(status);

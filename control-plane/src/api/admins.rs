@@ -42,16 +42,24 @@ pub struct AdminPatch {
     responses((status = 200, body = Page<AdminView>), (status = 403, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::ManageAdmins>,
+    admin: Authorized<perm::ManageAdmins>,
 ) -> ApiResult<web::Json<Page<AdminView>>> {
+    Ok(web::Json(list_admins(&state, &admin).await?))
+}
+
+/// Every admin, oldest first (owners only: the list names who holds which power).
+pub async fn list_admins(
+    state: &AppState,
+    _admin: &Authorized<perm::ManageAdmins>,
+) -> ApiResult<Page<AdminView>> {
     let rows = admin_users::Entity::find()
         .order_by_asc(admin_users::Column::CreatedAt)
         .all(&state.db)
         .await?;
-    Ok(web::Json(Page {
+    Ok(Page {
         items: rows.iter().map(AdminView::from).collect(),
         next_cursor: None,
-    }))
+    })
 }
 
 fn role_schema() -> utoipa::openapi::Object {
@@ -73,7 +81,17 @@ pub async fn create(
     meta: RequestMeta,
     body: Body<NewAdmin>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
+    let view = create_admin(&state, &admin, &meta, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Create an admin (validated, audited).
+pub async fn create_admin(
+    state: &AppState,
+    admin: &Authorized<perm::ManageAdmins>,
+    meta: &RequestMeta,
+    body: NewAdmin,
+) -> ApiResult<AdminView> {
     let email = body.email.trim().to_lowercase();
     Validator::default()
         .check("email", crate::api::validate::email(&email))
@@ -111,14 +129,14 @@ pub async fn create(
     let after = json!({ "email": email, "role": body.role });
     audit::record(
         &txn,
-        &meta,
-        Entry::new(&admin, "admin.created", "admin", id).after(after),
+        meta,
+        Entry::new(admin, "admin.created", "admin", id).after(after),
     )
     .await?;
     txn.commit().await?;
     let row = admin_users::Entity::find_by_id(id).one(&state.db).await?;
     let row = row.ok_or_else(|| ApiError::internal(anyhow::anyhow!("admin vanished")))?;
-    Ok(HttpResponse::Created().json(AdminView::from(&row)))
+    Ok(AdminView::from(&row))
 }
 
 /// Change an admin's role or disable them (which ends their sessions at once).
@@ -133,8 +151,19 @@ pub async fn update(
     path: web::Path<Uuid>,
     body: Body<AdminPatch>,
 ) -> ApiResult<web::Json<AdminView>> {
-    let body = body.into_inner()?;
-    let id = path.into_inner();
+    let view = update_admin(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(web::Json(view))
+}
+
+/// Change an admin's role or disable them (sessions ended at once; audited; 409
+/// `last_owner` if no enabled owner would be left).
+pub async fn update_admin(
+    state: &AppState,
+    admin: &Authorized<perm::ManageAdmins>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: AdminPatch,
+) -> ApiResult<AdminView> {
     let mut validator = Validator::default();
     if let Some(role) = &body.role {
         validator.check("role", parse_role(role).map(drop));
@@ -156,14 +185,14 @@ pub async fn update(
     if body.disabled == Some(true) {
         sessions::revoke_all_of(&txn, id).await?;
     }
-    let entry = Entry::new(&admin, "admin.updated", "admin", id)
+    let entry = Entry::new(admin, "admin.updated", "admin", id)
         .before(json!({ "role": before.role, "disabled": before.disabled }))
         .after(json!({ "role": body.role, "disabled": body.disabled }));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     let row = admin_users::Entity::find_by_id(id).one(&txn).await?;
     txn.commit().await?;
     let row = row.ok_or_else(|| ApiError::internal(anyhow::anyhow!("admin vanished")))?;
-    Ok(web::Json(AdminView::from(&row)))
+    Ok(AdminView::from(&row))
 }
 
 /// The platform must keep one enabled owner, or nobody could manage admins again.

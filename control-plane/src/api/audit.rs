@@ -77,10 +77,22 @@ impl From<&audit_log::Model> for AuditEntry {
     responses((status = 200, body = Page<AuditEntry>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     filter: web::Query<AuditFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<AuditEntry>>> {
+    Ok(web::Json(
+        list_entries(&state, &admin, &filter, &paging).await?,
+    ))
+}
+
+/// Audit entries matching `filter`, newest first.
+pub async fn list_entries(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    filter: &AuditFilter,
+    paging: &PageQuery,
+) -> ApiResult<Page<AuditEntry>> {
     let limit = paging.limit()?;
     let mut query = audit_log::Entity::find()
         .order_by_desc(audit_log::Column::Id)
@@ -118,10 +130,10 @@ pub async fn list(
         query = query.filter(audit_log::Column::At.lt(until));
     }
     let rows = query.all(&state.db).await?;
-    Ok(web::Json(page(
+    Ok(page(
         rows,
         limit,
         |row| row.id.to_string(),
         |row| AuditEntry::from(row),
-    )))
+    ))
 }

@@ -10,7 +10,7 @@ use crate::auth::totp;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use common::api_error::{ApiError, ApiResult};
+use common::api_error::{ApiError, ApiResult, Validator};
 use common::entities::admin_users;
 use common::http::Body;
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
@@ -81,6 +81,13 @@ pub struct RecoveryCodes {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    #[schema(schema_with = common::openapi::password)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DisableTotp {
     pub password: String,
     /// A current TOTP code or a recovery code.
@@ -137,8 +144,13 @@ pub async fn me(
     state: web::Data<AppState>,
     admin: CurrentAdmin,
 ) -> ApiResult<web::Json<AdminView>> {
-    let row = load(&state, admin.id).await?;
-    Ok(web::Json(AdminView::from(&row)))
+    Ok(web::Json(show_me(&state, &admin).await?))
+}
+
+/// The signed-in admin's own account (any role: it is their own).
+pub async fn show_me(state: &AppState, admin: &CurrentAdmin) -> ApiResult<AdminView> {
+    let row = load(state, admin.id).await?;
+    Ok(AdminView::from(&row))
 }
 
 async fn load(state: &AppState, id: Uuid) -> ApiResult<admin_users::Model> {
@@ -156,7 +168,16 @@ pub async fn enroll_totp(
     state: web::Data<AppState>,
     admin: CurrentAdmin,
 ) -> ApiResult<web::Json<TotpEnrollment>> {
-    let row = load(&state, admin.id).await?;
+    Ok(web::Json(start_totp_enrolment(&state, &admin).await?))
+}
+
+/// A new TOTP secret for the admin, stored sealed, not in force until confirmed (409
+/// `totp_already_enabled` while 2FA is on).
+pub async fn start_totp_enrolment(
+    state: &AppState,
+    admin: &CurrentAdmin,
+) -> ApiResult<TotpEnrollment> {
+    let row = load(state, admin.id).await?;
     if row.totp_enabled {
         return Err(ApiError::conflict(
             "totp_already_enabled",
@@ -182,10 +203,10 @@ pub async fn enroll_totp(
             ],
         ))
         .await?;
-    Ok(web::Json(TotpEnrollment {
+    Ok(TotpEnrollment {
         secret: totp::secret_base32(&secret),
         otpauth_uri: uri,
-    }))
+    })
 }
 
 /// Confirm enrolment with a current code; answers the recovery codes (shown once).
@@ -200,8 +221,19 @@ pub async fn confirm_totp(
     meta: RequestMeta,
     body: Body<TotpCode>,
 ) -> ApiResult<web::Json<RecoveryCodes>> {
-    let body = body.into_inner()?;
-    let row = load(&state, admin.id).await?;
+    let codes = confirm_totp_enrolment(&state, &admin, &meta, body.into_inner()?).await?;
+    Ok(web::Json(codes))
+}
+
+/// Puts 2FA in force once a current code proves the authenticator has the secret; the
+/// recovery codes are answered once and only their hashes kept (audited).
+pub async fn confirm_totp_enrolment(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    meta: &RequestMeta,
+    body: TotpCode,
+) -> ApiResult<RecoveryCodes> {
+    let row = load(state, admin.id).await?;
     if row.totp_enabled {
         return Err(ApiError::conflict(
             "totp_already_enabled",
@@ -211,7 +243,7 @@ pub async fn confirm_totp(
     if row.totp_secret_ciphertext.is_none() {
         return Err(ApiError::conflict("totp_not_enrolled", "call enroll first"));
     }
-    if !login::accept_code(&state, &row, &body.code).await? {
+    if !login::accept_code(state, &row, &body.code).await? {
         return Err(ApiError::invalid("code", "the code is wrong or expired"));
     }
     let (codes, hashes) = totp::new_recovery_codes();
@@ -225,14 +257,14 @@ pub async fn confirm_totp(
     .await?;
     audit::record(
         &txn,
-        &meta,
-        Entry::new(&admin, "admin.2fa_enabled", "admin", admin.id),
+        meta,
+        Entry::new(admin, "admin.2fa_enabled", "admin", admin.id),
     )
     .await?;
     txn.commit().await?;
-    Ok(web::Json(RecoveryCodes {
+    Ok(RecoveryCodes {
         recovery_codes: codes,
-    }))
+    })
 }
 
 /// Turn TOTP off (needs the password and a code); ends every session of the admin.
@@ -246,14 +278,25 @@ pub async fn disable_totp(
     meta: RequestMeta,
     body: Body<DisableTotp>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
-    let row = load(&state, admin.id).await?;
+    turn_totp_off(&state, &admin, &meta, body.into_inner()?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Turns 2FA off after the password and a code check out as at sign-in; every session
+/// of the admin ends (audited).
+pub async fn turn_totp_off(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    meta: &RequestMeta,
+    body: DisableTotp,
+) -> ApiResult<()> {
+    let row = load(state, admin.id).await?;
     let credentials = Credentials {
         email: row.email.clone(),
         password: body.password.clone(),
         totp: Some(body.code.clone()),
     };
-    login::check(&state, &credentials).await?;
+    login::check(state, &credentials).await?;
     let txn = state.db.begin().await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -266,10 +309,70 @@ pub async fn disable_totp(
     sessions::revoke_all_of(&txn, admin.id).await?;
     audit::record(
         &txn,
-        &meta,
-        Entry::new(&admin, "admin.2fa_disabled", "admin", admin.id),
+        meta,
+        Entry::new(admin, "admin.2fa_disabled", "admin", admin.id),
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Change one's own password (the current one is checked under the sign-in lock-out).
+/// Every session of the admin ends, so one opened with the old password does not outlive
+/// it; the portal opens a fresh session for the browser that made the change.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 204, description = "the password is changed; sign in again"),
+        (status = 422, description = "`validation_failed` (`current_password` wrong, `new_password` unacceptable)", body = crate::api::openapi::ProblemDoc),
+        (status = 429, description = "`account_locked`", body = crate::api::openapi::ProblemDoc)))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    admin: CurrentAdmin,
+    meta: RequestMeta,
+    body: Body<PasswordChange>,
+) -> ApiResult<HttpResponse> {
+    change_own_password(&state, &admin, &meta, body.into_inner()?).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sets the admin's new password once the current one checks out (field errors on
+/// `current_password` and `new_password`); ends every session of theirs (audited).
+pub async fn change_own_password(
+    state: &AppState,
+    admin: &CurrentAdmin,
+    meta: &RequestMeta,
+    body: PasswordChange,
+) -> ApiResult<()> {
+    Validator::default()
+        .check(
+            "new_password",
+            common::passwords::acceptable(&body.new_password),
+        )
+        .finish()?;
+    let row = load(state, admin.id).await?;
+    if !login::check_current_password(state, &row, &body.current_password).await? {
+        return Err(ApiError::invalid(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    let hash = common::passwords::hash_off_thread(body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
+    let txn = state.db.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE admin_users SET password_hash = $2, updated_at = now() WHERE id = $1",
+        [admin.id.into(), hash.into()],
+    ))
+    .await?;
+    sessions::revoke_all_of(&txn, admin.id).await?;
+    audit::record(
+        &txn,
+        meta,
+        Entry::new(admin, "admin.password_changed", "admin", admin.id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }

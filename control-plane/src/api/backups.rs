@@ -113,17 +113,27 @@ pub async fn create(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let tenant_id = path.into_inner();
+    let view = request_backup(&state, &admin, &meta, path.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(view))
+}
+
+/// Queue a backup of the tenant now (audited): the `pending` backup and its job.
+pub async fn request_backup(
+    state: &AppState,
+    admin: &Authorized<perm::ManageTenants>,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+) -> ApiResult<BackupView> {
     let txn = state.db.begin().await?;
     let backup = backups::request(&txn, tenant_id)
         .await
         .map_err(provision_error)?;
     let view = BackupView::from(&backup);
-    let entry = Entry::new(&admin, "tenant.backup_requested", "tenant", tenant_id)
+    let entry = Entry::new(admin, "tenant.backup_requested", "tenant", tenant_id)
         .after(json!({ "backup_id": view.id, "job_id": view.job_id }));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(view))
+    Ok(view)
 }
 
 /// The tenant's backups, newest first.
@@ -133,16 +143,27 @@ pub async fn create(
         (status = 404, description = "`tenant_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Page<BackupView>>> {
-    let rows = backups::list(&state.db, path.into_inner())
+    Ok(web::Json(
+        list_backups(&state, &admin, path.into_inner()).await?,
+    ))
+}
+
+/// The tenant's backups, newest first.
+pub async fn list_backups(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    tenant_id: Uuid,
+) -> ApiResult<Page<BackupView>> {
+    let rows = backups::list(&state.db, tenant_id)
         .await
         .map_err(provision_error)?;
-    Ok(web::Json(Page {
+    Ok(Page {
         items: rows.iter().map(BackupView::from).collect(),
         next_cursor: None,
-    }))
+    })
 }
 
 /// Restore a backup into a new database, verified, then switched in under a short write
@@ -160,20 +181,30 @@ pub async fn restore(
     path: web::Path<Uuid>,
     body: Body<RestoreRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
-    let tenant_id = path.into_inner();
+    let job = restore_backup(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(HttpResponse::Accepted().json(job))
+}
+
+/// Queue the restore of one of the tenant's backups (audited with the reason): the job.
+pub async fn restore_backup(
+    state: &AppState,
+    admin: &Authorized<perm::ManageTenants>,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    body: RestoreRequest,
+) -> ApiResult<JobView> {
     check_reason(&body.reason)?;
     let txn = state.db.begin().await?;
     let job_id = restore::request(&txn, tenant_id, body.backup_id)
         .await
         .map_err(provision_error)?;
-    let entry = Entry::new(&admin, "tenant.restore_requested", "tenant", tenant_id)
+    let entry = Entry::new(admin, "tenant.restore_requested", "tenant", tenant_id)
         .after(json!({ "backup_id": body.backup_id, "job_id": job_id }))
         .reason(body.reason.trim());
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     let view = job_view(&txn, job_id).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(view))
+    Ok(view)
 }
 
 /// Move the tenant to another server: copied under a short write freeze (the runtime
@@ -193,8 +224,18 @@ pub async fn relocate(
     path: web::Path<Uuid>,
     body: Body<RelocateRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
-    let tenant_id = path.into_inner();
+    let job = relocate_tenant(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(HttpResponse::Accepted().json(job))
+}
+
+/// Queue the tenant's move to another server (audited with the reason): the job.
+pub async fn relocate_tenant(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    tenant_id: Uuid,
+    body: RelocateRequest,
+) -> ApiResult<JobView> {
     check_reason(&body.reason)?;
     let txn = state.db.begin().await?;
     let before = provisioner::tenants::find(&txn, tenant_id)
@@ -204,13 +245,13 @@ pub async fn relocate(
         .await
         .map_err(provision_error)?;
     let view = job_view(&txn, job_id).await?;
-    let entry = Entry::new(&admin, "tenant.relocation_requested", "tenant", tenant_id)
+    let entry = Entry::new(admin, "tenant.relocation_requested", "tenant", tenant_id)
         .before(json!({ "server_id": before.server_id }))
         .after(json!({ "server_id": body.server_id, "job_id": job_id }))
         .reason(body.reason.trim());
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(view))
+    Ok(view)
 }
 
 /// Empty a server: it takes no new tenants, and its tenants are relocated, `concurrency` at
@@ -228,20 +269,31 @@ pub async fn evacuate(
     path: web::Path<Uuid>,
     body: Body<EvacuateRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
-    let id = path.into_inner();
+    let view =
+        evacuate_server(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(HttpResponse::Accepted().json(view))
+}
+
+/// Start emptying a server, `concurrency` relocations at a time (audited).
+pub async fn evacuate_server(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: EvacuateRequest,
+) -> ApiResult<ServerView> {
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
     relocation::evacuate(&txn, id, body.concurrency)
         .await
         .map_err(provision_error)?;
     let view = load_one(&txn, id).await?;
-    let entry = Entry::new(&admin, "server.evacuating", "server", id)
+    let entry = Entry::new(admin, "server.evacuating", "server", id)
         .before(json!({ "state": before.state }))
         .after(json!({ "state": view.state, "concurrency": body.concurrency }));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(view))
+    Ok(view)
 }
 
 fn check_reason(reason: &str) -> ApiResult<()> {

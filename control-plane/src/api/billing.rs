@@ -39,11 +39,22 @@ pub struct PlanChange {
         (status = 409, description = "`billing_disabled`: no Stripe key is configured", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let view = account::overview(&state.db, &state.billing, path.into_inner()).await?;
-    Ok(web::Json(view))
+    Ok(web::Json(
+        show_billing(&state, &admin, path.into_inner()).await?,
+    ))
+}
+
+/// The company's plan, subscription state and this period's usage (409
+/// `billing_disabled` without a Stripe key).
+pub async fn show_billing(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    tenant_id: Uuid,
+) -> ApiResult<BillingView> {
+    Ok(account::overview(&state.db, &state.billing, tenant_id).await?)
 }
 
 /// Move a subscribed company to another paid plan (Stripe prorates); audited.
@@ -62,17 +73,28 @@ pub async fn change_plan(
     path: web::Path<Uuid>,
     body: Body<PlanChange>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let body = body.into_inner()?;
-    let id = path.into_inner();
+    let view =
+        change_billed_plan(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(web::Json(view))
+}
+
+/// Move a subscribed company to another paid plan through Stripe (audited).
+pub async fn change_billed_plan(
+    state: &AppState,
+    admin: &Authorized<perm::ManageBilling>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: PlanChange,
+) -> ApiResult<BillingView> {
     let txn = state.db.begin().await?;
     let before = account::overview(&txn, &state.billing, id).await?;
     let after = account::change_plan(&txn, &state.billing, id, body.plan.trim()).await?;
-    let entry = Entry::new(&admin, "billing.plan_changed", "tenant", id)
+    let entry = Entry::new(admin, "billing.plan_changed", "tenant", id)
         .before(audited(&before))
         .after(audited(&after));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(web::Json(after))
+    Ok(after)
 }
 
 /// End the company's subscription at the end of its period (served until then); audited
@@ -91,21 +113,32 @@ pub async fn cancel(
     path: web::Path<Uuid>,
     body: Body<Reason>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let body = body.into_inner()?;
-    let id = path.into_inner();
+    let view =
+        cancel_subscription(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(web::Json(view))
+}
+
+/// End the company's subscription at its period's end (audited with the reason).
+pub async fn cancel_subscription(
+    state: &AppState,
+    admin: &Authorized<perm::ManageBilling>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: Reason,
+) -> ApiResult<BillingView> {
     Validator::default()
         .check("reason", validate::reason(&body.reason))
         .finish()?;
     let txn = state.db.begin().await?;
     let before = account::overview(&txn, &state.billing, id).await?;
     let after = account::cancel(&txn, &state.billing, id).await?;
-    let entry = Entry::new(&admin, "billing.canceled", "tenant", id)
+    let entry = Entry::new(admin, "billing.canceled", "tenant", id)
         .before(audited(&before))
         .after(audited(&after))
         .reason(body.reason.trim());
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(web::Json(after))
+    Ok(after)
 }
 
 /// What the audit log keeps of a view: the subscription's facts, not this period's usage

@@ -88,10 +88,22 @@ impl From<LedgerEvent> for EventView {
     responses((status = 200, body = Page<EventView>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     filter: web::Query<EventFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<EventView>>> {
+    Ok(web::Json(
+        list_events(&state, &admin, &filter, &paging).await?,
+    ))
+}
+
+/// Stored Stripe events, newest first.
+pub async fn list_events(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    filter: &EventFilter,
+    paging: &PageQuery,
+) -> ApiResult<Page<EventView>> {
     let limit = paging.limit()?;
     let cursor = paging.after(parse_cursor)?;
     if let Some(wanted) = &filter.state
@@ -105,9 +117,9 @@ pub async fn list(
         event_type: filter.r#type.clone(),
     };
     let rows = ledger::list(&state.db, &filter, cursor.as_ref(), limit + 1).await?;
-    Ok(web::Json(page(rows, limit, cursor_of, |event| {
+    Ok(page(rows, limit, cursor_of, |event| {
         EventView::from(event.clone())
-    })))
+    }))
 }
 
 /// A cursor is `{received_at as RFC 3339}|{event id}` (then base64url, by `pagination`).
@@ -130,14 +142,22 @@ fn parse_cursor(key: &str) -> Option<LedgerCursor> {
         (status = 404, description = "`event_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<EventView>> {
-    let id = path.into_inner();
-    let event = ledger::event(&state.db, &id)
+    Ok(web::Json(show_event(&state, &admin, &path).await?))
+}
+
+/// One stored event with its raw payload (404 `event_not_found`).
+pub async fn show_event(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    id: &str,
+) -> ApiResult<EventView> {
+    let event = ledger::event(&state.db, id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
-    Ok(web::Json(event.into()))
+        .ok_or_else(|| not_found(id))?;
+    Ok(event.into())
 }
 
 /// Put a failed event back in the queue (applied again at once); audited.
@@ -152,12 +172,21 @@ pub async fn retry(
     meta: RequestMeta,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<EventView>> {
-    let id = path.into_inner();
+    Ok(web::Json(retry_event(&state, &admin, &meta, &path).await?))
+}
+
+/// Put a failed event back in the queue (409 `event_not_failed` otherwise; audited).
+pub async fn retry_event(
+    state: &AppState,
+    admin: &Authorized<perm::ManageBilling>,
+    meta: &RequestMeta,
+    id: &str,
+) -> ApiResult<EventView> {
     let txn = state.db.begin().await?;
-    let before = ledger::event(&txn, &id)
+    let before = ledger::event(&txn, id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
-    if !ledger::retry(&txn, &id).await? {
+        .ok_or_else(|| not_found(id))?;
+    if !ledger::retry(&txn, id).await? {
         return Err(ApiError::conflict(
             "event_not_failed",
             format!(
@@ -166,15 +195,15 @@ pub async fn retry(
             ),
         ));
     }
-    let entry = Entry::new(&admin, "billing.event_retried", "stripe_event", &id)
+    let entry = Entry::new(admin, "billing.event_retried", "stripe_event", id)
         .before(json!({ "state": before.state, "attempts": before.attempts,
                         "last_error": before.last_error }));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    let event = ledger::event(&state.db, &id)
+    let event = ledger::event(&state.db, id)
         .await?
-        .ok_or_else(|| not_found(&id))?;
-    Ok(web::Json(event.into()))
+        .ok_or_else(|| not_found(id))?;
+    Ok(event.into())
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -1,16 +1,42 @@
-//! `GET /api/v1/jobs/{id}`: a provisioning or fleet job's progress. The payload is never
-//! shown (it holds sealed invitations and password hashes).
+//! `GET /api/v1/jobs` and `GET /api/v1/jobs/{id}`: provisioning and fleet jobs, newest
+//! first with filters, and one job's progress. The payload is never shown (it holds sealed
+//! invitations and password hashes).
 
+use crate::api::pagination::{Page, PageQuery, page};
 use crate::auth::guard::{Authorized, perm};
 use crate::state::AppState;
 use actix_web::web;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use common::api_error::{ApiError, ApiResult};
-use common::entities::jobs;
-use sea_orm::EntityTrait;
-use serde::Serialize;
-use utoipa::ToSchema;
+use common::entities::{JobState, jobs};
+use provisioner::JobKind;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// `?status=&kind=&tenant=`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct JobFilter {
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    #[param(schema_with = status_schema)]
+    pub status: Option<String>,
+    /// `provision`, `delete`, `backup`, ...
+    #[param(schema_with = kind_schema)]
+    pub kind: Option<String>,
+    /// Jobs of this tenant.
+    pub tenant: Option<Uuid>,
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(JobState::ALL.iter().map(|state| state.as_str()))
+}
+
+fn kind_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(JobKind::ALL.iter().map(|kind| kind.as_str()))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
@@ -61,19 +87,93 @@ impl From<&jobs::Model> for JobView {
     }
 }
 
+/// Jobs, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    params(JobFilter, PageQuery),
+    responses((status = 200, body = Page<JobView>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    admin: Authorized<perm::Read>,
+    filter: web::Query<JobFilter>,
+    paging: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<JobView>>> {
+    Ok(web::Json(
+        list_jobs(&state, &admin, &filter, &paging).await?,
+    ))
+}
+
+/// Jobs matching `filter`, newest first (keyset on creation time, then id).
+pub async fn list_jobs(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    filter: &JobFilter,
+    paging: &PageQuery,
+) -> ApiResult<Page<JobView>> {
+    let limit = paging.limit()?;
+    let mut query = jobs::Entity::find()
+        .order_by_desc(jobs::Column::CreatedAt)
+        .order_by_desc(jobs::Column::Id)
+        .limit(limit + 1);
+    if let Some((at, id)) = paging.after(parse_cursor)? {
+        query = query.filter(Expr::cust_with_values(
+            "(created_at, id) < ($1, $2)",
+            [sea_orm::Value::from(at), id.into()],
+        ));
+    }
+    if let Some(status) = &filter.status {
+        let status = JobState::from_str(status).map_err(|_| {
+            ApiError::invalid(
+                "status",
+                "must be queued, running, succeeded, failed or cancelled",
+            )
+        })?;
+        query = query.filter(jobs::Column::State.eq(status));
+    }
+    if let Some(kind) = &filter.kind {
+        let kind =
+            JobKind::parse(kind).ok_or_else(|| ApiError::invalid("kind", "is not a job kind"))?;
+        query = query.filter(jobs::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(tenant) = filter.tenant {
+        query = query.filter(jobs::Column::TenantId.eq(tenant));
+    }
+    let rows = query.all(&state.db).await?;
+    Ok(page(rows, limit, cursor_of, |job| JobView::from(job)))
+}
+
+/// A cursor is `{created_at as RFC 3339}|{id}` (then base64url, by `pagination`).
+fn cursor_of(job: &jobs::Model) -> String {
+    format!("{}|{}", job.created_at.to_rfc3339(), job.id)
+}
+
+fn parse_cursor(key: &str) -> Option<(DateTime<FixedOffset>, Uuid)> {
+    let (at, id) = key.split_once('|')?;
+    Some((DateTime::parse_from_rfc3339(at).ok()?, id.parse().ok()?))
+}
+
 /// One job.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = JobView), (status = 404, description = "`job_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<JobView>> {
-    let id = path.into_inner();
+    Ok(web::Json(
+        show_job(&state, &admin, path.into_inner()).await?,
+    ))
+}
+
+/// One job (404 `job_not_found`).
+pub async fn show_job(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    id: Uuid,
+) -> ApiResult<JobView> {
     let job = jobs::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("job_not_found", format!("no job {id}")))?;
-    Ok(web::Json(JobView::from(&job)))
+    Ok(JobView::from(&job))
 }

@@ -140,15 +140,34 @@ pub async fn start(
     body: Body<StartRun>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
+    if body.dry_run {
+        return Ok(HttpResponse::Ok().json(plan_run(&state, &admin, &body).await?));
+    }
+    Ok(HttpResponse::Accepted().json(start_run(&state, &admin, &meta, &body).await?))
+}
+
+/// What a run with these settings would do, without starting it (`dry_run` is ignored).
+pub async fn plan_run(
+    state: &AppState,
+    _admin: &Authorized<perm::ManageServers>,
+    body: &StartRun,
+) -> ApiResult<DryRunView> {
+    body.validate()?;
+    fleet::plan(&state.db, &fleet::TenantSchema::current(), &body.request())
+        .await
+        .map_err(fleet_error)
+}
+
+/// Queue a run with these settings (audited; `dry_run` is ignored: see [`plan_run`]).
+pub async fn start_run(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    body: &StartRun,
+) -> ApiResult<RunView> {
     body.validate()?;
     let request = body.request();
     let schema = fleet::TenantSchema::current();
-    if body.dry_run {
-        let plan = fleet::plan(&state.db, &schema, &request)
-            .await
-            .map_err(fleet_error)?;
-        return Ok(HttpResponse::Ok().json(plan));
-    }
     let txn = state.db.begin().await?;
     let run = fleet::start(&txn, &schema, &request, &format!("admin:{}", admin.id))
         .await
@@ -157,12 +176,12 @@ pub async fn start(
                         "canary_size": run.canary_size, "filter": run.filter });
     audit::record(
         &txn,
-        &meta,
-        Entry::new(&admin, "migration_run.started", "migration_run", run.id).after(after),
+        meta,
+        Entry::new(admin, "migration_run.started", "migration_run", run.id).after(after),
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(run))
+    Ok(run)
 }
 
 /// Migration runs, newest first.
@@ -171,20 +190,24 @@ pub async fn start(
     responses((status = 200, body = Page<RunView>), (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<RunView>>> {
+    Ok(web::Json(list_runs(&state, &admin, &paging).await?))
+}
+
+/// Migration runs, newest first.
+pub async fn list_runs(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    paging: &PageQuery,
+) -> ApiResult<Page<RunView>> {
     let limit = paging.limit()?;
     let after = paging.after(|key| key.parse::<Uuid>().ok())?;
     let runs = fleet::list(&state.db, after, limit + 1)
         .await
         .map_err(fleet_error)?;
-    Ok(web::Json(page(
-        runs,
-        limit,
-        |run| run.id.to_string(),
-        Clone::clone,
-    )))
+    Ok(page(runs, limit, |run| run.id.to_string(), Clone::clone))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -207,12 +230,23 @@ fn tenant_state_schema() -> utoipa::openapi::Object {
         (status = 422, body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<Uuid>,
     filter: web::Query<TenantFilter>,
     paging: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<RunDetail>> {
-    let id = path.into_inner();
+    let run = show_run(&state, &admin, path.into_inner(), &filter, &paging).await?;
+    Ok(web::Json(run))
+}
+
+/// One run with its counts and a page of its tenants' results.
+pub async fn show_run(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    id: Uuid,
+    filter: &TenantFilter,
+    paging: &PageQuery,
+) -> ApiResult<RunDetail> {
     let limit = paging.limit()?;
     let after = paging.after(|key| key.parse::<Uuid>().ok())?;
     if let Some(wanted) = &filter.state
@@ -226,11 +260,11 @@ pub async fn show(
         .map_err(fleet_error)?;
     let tenants: Page<RunTenantView> =
         page(rows, limit, |row| row.tenant_id.to_string(), Clone::clone);
-    Ok(web::Json(RunDetail {
+    Ok(RunDetail {
         run,
         tenants: tenants.items,
         next_cursor: tenants.next_cursor,
-    }))
+    })
 }
 
 /// Resume a halted, cancelled or failed run where it stopped (its failed tenants are
@@ -246,7 +280,8 @@ pub async fn resume(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    change_run(&state, &admin, &meta, path.into_inner(), RunChange::Resume).await
+    let run = change_run(&state, &admin, &meta, path.into_inner(), RunChange::Resume).await?;
+    Ok(HttpResponse::Accepted().json(run))
 }
 
 /// Cancel a queued, running or halted run: no further tenant starts; those migrating
@@ -262,24 +297,25 @@ pub async fn cancel(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    change_run(&state, &admin, &meta, path.into_inner(), RunChange::Cancel).await
+    let run = change_run(&state, &admin, &meta, path.into_inner(), RunChange::Cancel).await?;
+    Ok(HttpResponse::Accepted().json(run))
 }
 
 /// What an admin does to an existing run.
 #[derive(Debug, Clone, Copy)]
-enum RunChange {
+pub enum RunChange {
     Resume,
     Cancel,
 }
 
-/// The change and its audit entry in one transaction; 202 with the run.
-async fn change_run(
+/// Resume or cancel a run: the change and its audit entry in one transaction.
+pub async fn change_run(
     state: &AppState,
     admin: &Authorized<perm::ManageServers>,
     meta: &RequestMeta,
     id: Uuid,
     change: RunChange,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<RunView> {
     let txn = state.db.begin().await?;
     let (changed, action) = match change {
         RunChange::Resume => (fleet::resume(&txn, id).await, "migration_run.resumed"),
@@ -288,7 +324,7 @@ async fn change_run(
     let run = changed.map_err(fleet_error)?;
     audit::record(&txn, meta, Entry::new(admin, action, "migration_run", id)).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Accepted().json(run))
+    Ok(run)
 }
 
 fn fleet_error(error: FleetError) -> ApiError {

@@ -38,6 +38,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/me/2fa/enroll", web::post().to(auth::enroll_totp))
             .route("/me/2fa/confirm", web::post().to(auth::confirm_totp))
             .route("/me/2fa/disable", web::post().to(auth::disable_totp))
+            .route("/me/password", web::post().to(auth::change_password))
             .route("/admins", web::get().to(admins::list))
             .route("/admins", web::post().to(admins::create))
             .route("/admins/{id}", web::patch().to(admins::update))
@@ -71,6 +72,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 "/billing/events/{id}/retry",
                 web::post().to(billing_events::retry),
             )
+            .route("/jobs", web::get().to(jobs::list))
             .route("/jobs/{id}", web::get().to(jobs::show))
             .route("/migrations/runs", web::post().to(migrations::start))
             .route("/migrations/runs", web::get().to(migrations::list))

@@ -61,7 +61,7 @@ impl Modify for BearerAuth {
     info(title = "ERP platform: control plane admin API", version = "1"),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
-        auth::enroll_totp, auth::confirm_totp, auth::disable_totp,
+        auth::enroll_totp, auth::confirm_totp, auth::disable_totp, auth::change_password,
         admins::list, admins::create, admins::update,
         tenants::list, tenants::create, tenants::show, tenants::update,
         tenants::suspend, tenants::resume, tenants::delete,
@@ -69,7 +69,7 @@ impl Modify for BearerAuth {
         billing::show, billing::change_plan, billing::cancel,
         billing_events::list, billing_events::show, billing_events::retry,
         impersonation::impersonate,
-        jobs::show,
+        jobs::list, jobs::show,
         migrations::start, migrations::list, migrations::show, migrations::resume,
         migrations::cancel,
         keys::list,

@@ -317,17 +317,25 @@ fn known_modules(features: &[String]) -> Result<(), String> {
     responses((status = 200, body = Page<PlanView>)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
 ) -> ApiResult<web::Json<Page<PlanView>>> {
+    Ok(web::Json(list_plans(&state, &admin).await?))
+}
+
+/// Every plan, cheapest first, archived ones included.
+pub async fn list_plans(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+) -> ApiResult<Page<PlanView>> {
     let rows = plans::Entity::find()
         .order_by_asc(plans::Column::PriceCents)
         .order_by_asc(plans::Column::Code)
         .all(&state.db)
         .await?;
-    Ok(web::Json(Page {
+    Ok(Page {
         items: rows.iter().map(PlanView::from).collect(),
         next_cursor: None,
-    }))
+    })
 }
 
 /// One plan.
@@ -336,11 +344,20 @@ pub async fn list(
     responses((status = 200, body = PlanView), (status = 404, description = "`plan_not_found`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn show(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
     path: web::Path<String>,
 ) -> ApiResult<web::Json<PlanView>> {
-    let plan = find(&state.db, &path, false).await?;
-    Ok(web::Json(PlanView::from(&plan)))
+    Ok(web::Json(show_plan(&state, &admin, &path).await?))
+}
+
+/// One plan by its code (404 `plan_not_found`).
+pub async fn show_plan(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    code: &str,
+) -> ApiResult<PlanView> {
+    let plan = find(&state.db, code, false).await?;
+    Ok(PlanView::from(&plan))
 }
 
 async fn find(db: &impl ConnectionTrait, code: &str, lock: bool) -> ApiResult<plans::Model> {
@@ -365,7 +382,17 @@ pub async fn create(
     meta: RequestMeta,
     body: Body<NewPlan>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
+    let plan = create_plan(&state, &admin, &meta, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(plan))
+}
+
+/// Create a plan (validated field by field, audited).
+pub async fn create_plan(
+    state: &AppState,
+    admin: &Authorized<perm::ManagePlans>,
+    meta: &RequestMeta,
+    body: NewPlan,
+) -> ApiResult<PlanView> {
     let now = Utc::now();
     let plan = PlanView {
         code: body.code.trim().to_owned(),
@@ -394,11 +421,11 @@ pub async fn create(
     txn.execute_raw(write(&plan, true))
         .await
         .map_err(|error| write_error(error, &plan))?;
-    let entry = Entry::new(&admin, "plan.created", "plan", &plan.code).after(json!(plan));
-    audit::record(&txn, &meta, entry).await?;
+    let entry = Entry::new(admin, "plan.created", "plan", &plan.code).after(json!(plan));
+    audit::record(&txn, meta, entry).await?;
     let stored = find(&txn, &plan.code, false).await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(PlanView::from(&stored)))
+    Ok(PlanView::from(&stored))
 }
 
 /// A unique violation is a taken code or a Stripe price another plan has.
@@ -444,10 +471,20 @@ pub async fn update(
     path: web::Path<String>,
     body: Body<PlanPatch>,
 ) -> ApiResult<web::Json<PlanView>> {
-    let body = body.into_inner()?;
-    let patch = body;
+    let plan = update_plan(&state, &admin, &meta, &path, body.into_inner()?).await?;
+    Ok(web::Json(plan))
+}
+
+/// Change a plan (validated, announced to its tenants' runtimes, audited).
+pub async fn update_plan(
+    state: &AppState,
+    admin: &Authorized<perm::ManagePlans>,
+    meta: &RequestMeta,
+    code: &str,
+    patch: PlanPatch,
+) -> ApiResult<PlanView> {
     let txn = state.db.begin().await?;
-    let before = PlanView::from(&find(&txn, &path, true).await?);
+    let before = PlanView::from(&find(&txn, code, true).await?);
     let after = apply(before.clone(), patch);
     let mut validator = Validator::default();
     check_plan(&mut validator, &after);
@@ -459,13 +496,13 @@ pub async fn update(
     provisioner::tenants::plan_changed(&txn, &after.code, limit_changed)
         .await
         .map_err(provision_error)?;
-    let entry = Entry::new(&admin, "plan.updated", "plan", &after.code)
+    let entry = Entry::new(admin, "plan.updated", "plan", &after.code)
         .before(json!(before))
         .after(json!(after));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     let stored = find(&txn, &after.code, false).await?;
     txn.commit().await?;
-    Ok(web::Json(PlanView::from(&stored)))
+    Ok(PlanView::from(&stored))
 }
 
 fn apply(mut plan: PlanView, patch: PlanPatch) -> PlanView {

@@ -6,7 +6,7 @@ use crate::api::error::provision_error;
 use crate::api::meta::RequestMeta;
 use crate::api::pagination::Page;
 use crate::audit::{self, Entry};
-use crate::auth::guard::{Authorized, CurrentAdmin, perm};
+use crate::auth::guard::{Authorized, perm};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -66,12 +66,29 @@ pub struct ServerPatch {
     responses((status = 200, body = Page<ServerView>)))]
 pub async fn list(
     state: web::Data<AppState>,
-    _admin: Authorized<perm::Read>,
+    admin: Authorized<perm::Read>,
 ) -> ApiResult<web::Json<Page<ServerView>>> {
-    Ok(web::Json(Page {
+    Ok(web::Json(list_servers(&state, &admin).await?))
+}
+
+/// Every server by name, with how many live tenants it holds.
+pub async fn list_servers(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+) -> ApiResult<Page<ServerView>> {
+    Ok(Page {
         items: load(&state.db, None).await?,
         next_cursor: None,
-    }))
+    })
+}
+
+/// One server with its load (404 `server_not_found`).
+pub async fn show_server(
+    state: &AppState,
+    _admin: &Authorized<perm::Read>,
+    id: Uuid,
+) -> ApiResult<ServerView> {
+    load_one(&state.db, id).await
 }
 
 async fn load(db: &impl ConnectionTrait, only: Option<Uuid>) -> ApiResult<Vec<ServerView>> {
@@ -125,7 +142,17 @@ pub async fn register(
     meta: RequestMeta,
     body: Body<RegisterServer>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
+    let view = register_server(&state, &admin, &meta, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Register a server after connecting to it (audited; the admin URL is never echoed).
+pub async fn register_server(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    body: RegisterServer,
+) -> ApiResult<ServerView> {
     Validator::default()
         .check("admin_url", postgres_url(&body.admin_url))
         .finish()?;
@@ -147,12 +174,12 @@ pub async fn register(
     let after = json!({ "name": view.name, "host": view.host, "capacity": view.capacity });
     audit::record(
         &txn,
-        &meta,
-        Entry::new(&admin, "server.registered", "server", id).after(after),
+        meta,
+        Entry::new(admin, "server.registered", "server", id).after(after),
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(view)
 }
 
 fn postgres_url(url: &str) -> Result<(), String> {
@@ -175,8 +202,18 @@ pub async fn update(
     path: web::Path<Uuid>,
     body: Body<ServerPatch>,
 ) -> ApiResult<web::Json<ServerView>> {
-    let body = body.into_inner()?;
-    let id = path.into_inner();
+    let view = update_server(&state, &admin, &meta, path.into_inner(), body.into_inner()?).await?;
+    Ok(web::Json(view))
+}
+
+/// Resize a server or change its spare target (audited).
+pub async fn update_server(
+    state: &AppState,
+    admin: &Authorized<perm::ManageServers>,
+    meta: &RequestMeta,
+    id: Uuid,
+    body: ServerPatch,
+) -> ApiResult<ServerView> {
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
     if let Some(capacity) = body.capacity {
@@ -189,13 +226,13 @@ pub async fn update(
             .await
             .map_err(provision_error)?;
     }
-    let entry = Entry::new(&admin, "server.updated", "server", id)
+    let entry = Entry::new(admin, "server.updated", "server", id)
         .before(json!({ "capacity": before.capacity, "spare_target": before.spare_target }))
         .after(json!(body));
-    audit::record(&txn, &meta, entry).await?;
+    audit::record(&txn, meta, entry).await?;
     let view = load_one(&txn, id).await?;
     txn.commit().await?;
-    Ok(web::Json(view))
+    Ok(view)
 }
 
 /// Stop placing new tenants on the server (its tenants stay).
@@ -208,7 +245,9 @@ pub async fn drain(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ServerView>> {
-    set_draining(&state, &admin, &meta, path.into_inner(), true).await
+    Ok(web::Json(
+        set_draining(&state, &admin, &meta, path.into_inner(), true).await?,
+    ))
 }
 
 /// Place new tenants on the server again.
@@ -221,16 +260,19 @@ pub async fn activate(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ServerView>> {
-    set_draining(&state, &admin, &meta, path.into_inner(), false).await
+    Ok(web::Json(
+        set_draining(&state, &admin, &meta, path.into_inner(), false).await?,
+    ))
 }
 
-async fn set_draining(
+/// Drain a server (`draining`: no new tenants placed on it) or activate it again (audited).
+pub async fn set_draining(
     state: &AppState,
-    admin: &CurrentAdmin,
+    admin: &Authorized<perm::ManageServers>,
     meta: &RequestMeta,
     id: Uuid,
     draining: bool,
-) -> ApiResult<web::Json<ServerView>> {
+) -> ApiResult<ServerView> {
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
     servers::set_draining(&txn, id, draining)
@@ -247,5 +289,5 @@ async fn set_draining(
         .after(json!({ "state": view.state }));
     audit::record(&txn, meta, entry).await?;
     txn.commit().await?;
-    Ok(web::Json(view))
+    Ok(view)
 }

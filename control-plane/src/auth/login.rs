@@ -197,3 +197,22 @@ async fn record_success(db: &impl ConnectionTrait, admin: &admin_users::Model) -
     .await?;
     Ok(())
 }
+
+/// Whether `password` is the signed-in admin's current one (to change it), under the same
+/// lock-out as a sign-in: a locked account is refused, a wrong password counts as a
+/// failed attempt, so a stolen session cannot guess the password at leisure.
+pub async fn check_current_password(
+    state: &AppState,
+    admin: &admin_users::Model,
+    password: &str,
+) -> ApiResult<bool> {
+    refuse_if_locked(admin)?;
+    let stored = Some(admin.password_hash.clone());
+    if common::passwords::verify_off_thread(password.to_owned(), stored).await {
+        record_success(&state.db, admin).await?;
+        Ok(true)
+    } else {
+        record_failure(&state.db, admin).await?;
+        Ok(false)
+    }
+}

@@ -11,11 +11,20 @@
 //! - [`errors`]: every failure as a page (or a redirect to sign-in);
 //! - [`nav`]: the layout around every page;
 //! - one module per area: [`sign_in`], [`dashboard`], [`tenants`] (with
-//!   [`tenant_actions`]).
+//!   [`tenant_actions`]), [`plans`], [`servers`], [`jobs`], [`admins`], [`audit`],
+//!   [`account`], [`migrations`], [`billing`].
 
+pub mod account;
+pub mod admins;
+pub mod audit;
+pub mod billing;
 pub mod dashboard;
 pub mod errors;
+pub mod jobs;
+pub mod migrations;
 pub mod nav;
+pub mod plans;
+pub mod servers;
 pub mod session;
 pub mod sign_in;
 pub mod tenant_actions;
@@ -33,4 +42,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/sign-in/code", web::post().to(sign_in::submit_code))
         .route("/sign-out", web::post().to(sign_in::sign_out));
     tenants::configure(config);
+    // The areas beyond tenants.
+    plans::configure(config);
+    servers::configure(config);
+    jobs::configure(config);
+    admins::configure(config);
+    audit::configure(config);
+    account::configure(config);
+    migrations::configure(config);
+    billing::configure(config);
 }

@@ -4,7 +4,7 @@
 //! being created is seen to become active without a reload. The actions live in
 //! [`crate::portal::tenant_actions`].
 
-use crate::api::pagination::{Page, PageQuery};
+use crate::api::pagination::PageQuery;
 use crate::api::plans::PlanView;
 use crate::api::servers::ServerView;
 use crate::api::tenants::{self as api, TenantFilter, TenantSummary, TenantView};
@@ -191,9 +191,9 @@ pub async fn servers(
     state: &web::Data<AppState>,
     reader: &Authorized<perm::Read>,
 ) -> ApiResult<Vec<ServerView>> {
-    let reader = Authorized::check((**reader).clone())?;
-    let page: Page<ServerView> = crate::api::servers::list(state.clone(), reader).await?.0;
-    Ok(page.items)
+    Ok(crate::api::servers::list_servers(state, reader)
+        .await?
+        .items)
 }
 
 /// Every plan (for the plan filter and the create and edit forms).
@@ -201,9 +201,7 @@ pub async fn plans(
     state: &web::Data<AppState>,
     reader: &Authorized<perm::Read>,
 ) -> ApiResult<Vec<PlanView>> {
-    let reader = Authorized::check((**reader).clone())?;
-    let page: Page<PlanView> = crate::api::plans::list(state.clone(), reader).await?.0;
-    Ok(page.items)
+    Ok(crate::api::plans::list_plans(state, reader).await?.items)
 }
 
 #[derive(Template)]

@@ -102,28 +102,41 @@ impl FromRequest for CurrentUser {
             let state = request
                 .app_data::<web::Data<AppState>>()
                 .expect("AppState is registered");
-            let claims = verified_claims(&request, state, &tenant)?;
-            let user_id: Uuid = claims.sub.parse().map_err(|_| bearer::invalid_token())?;
-            let db = db::connect(&tenant).await?;
-            let user = load_user(db.client(), user_id)
-                .await?
-                .filter(|user| user.status == "active")
-                .ok_or_else(|| {
-                    ApiError::unauthorized("invalid_token", "this user can no longer sign in")
-                })?;
-            Ok(Self {
-                user,
-                claims,
-                tenant,
-                db,
-                request,
-            })
+            let claims = bearer::verified_claims(&request, &state.tokens, TENANT_RUNTIME_AUDIENCE)?;
+            Self::with_claims(request, tenant, claims).await
         })
     }
 }
 
-fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> ApiResult<Claims> {
-    let claims = bearer::verified_claims(request, &state.tokens, TENANT_RUNTIME_AUDIENCE)?;
+impl CurrentUser {
+    /// The user verified `claims` name, if they are this tenant's and the user is active:
+    /// for doors that carry the token otherwise than in `Authorization` (the web app's
+    /// impersonation form).
+    pub async fn with_claims(
+        request: HttpRequest,
+        tenant: Tenant,
+        claims: Claims,
+    ) -> ApiResult<Self> {
+        ensure_own_tenant(&claims, &tenant)?;
+        let user_id: Uuid = claims.sub.parse().map_err(|_| bearer::invalid_token())?;
+        let db = db::connect(&tenant).await?;
+        let user = load_user(db.client(), user_id)
+            .await?
+            .filter(|user| user.status == "active")
+            .ok_or_else(|| {
+                ApiError::unauthorized("invalid_token", "this user can no longer sign in")
+            })?;
+        Ok(Self {
+            user,
+            claims,
+            tenant,
+            db,
+            request,
+        })
+    }
+}
+
+fn ensure_own_tenant(claims: &Claims, tenant: &Tenant) -> ApiResult<()> {
     let token_tenant = claims
         .tid
         .as_deref()
@@ -134,7 +147,7 @@ fn verified_claims(request: &HttpRequest, state: &AppState, tenant: &Tenant) -> 
             "this token belongs to another company",
         ));
     }
-    Ok(claims)
+    Ok(())
 }
 
 /// 403 `forbidden` when `granted` holds a permission `grantor` lacks: a user manager can

@@ -265,3 +265,78 @@ async fn the_last_owner_cannot_be_demoted() {
     assert_eq!((reply.status, reply.code()), (409, "last_owner"));
     assert_eq!(api.get("/api/v1/me").await.body["role"], "owner");
 }
+
+#[tokio::test]
+async fn an_admin_changes_their_password_and_their_sessions_end() {
+    let api = AdminApi::start().await;
+    let email = "changer@tests.example";
+    let created = api
+        .post(
+            "/api/v1/admins",
+            json!({ "email": email, "password": "the first password", "role": "support" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let login = api.login(email, "the first password", None).await;
+    let token = login.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+    let call = |body| {
+        api.call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&token),
+            Some(body),
+        )
+    };
+
+    let wrong = call(change("not my password", "a second password")).await;
+    assert_eq!((wrong.status, wrong.code()), (422, "validation_failed"));
+    assert_eq!(wrong.body["errors"][0]["field"], "current_password");
+    let short = call(change("the first password", "short")).await;
+    assert_eq!(short.status, 422);
+    assert_eq!(short.body["errors"][0]["field"], "new_password");
+
+    let changed = call(change("the first password", "a second password")).await;
+    assert_eq!(changed.status, 204, "{:?}", changed.body);
+    let refresh = json!({ "refresh_token": login.body["refresh_token"] });
+    let after = api
+        .call(Method::POST, "/api/v1/auth/refresh", None, Some(refresh))
+        .await;
+    assert_eq!((after.status, after.code()), (401, "refresh_token_revoked"));
+    let old = api.login(email, "the first password", None).await;
+    assert_eq!(old.status, 401);
+    let new = api.login(email, "a second password", None).await;
+    assert_eq!(new.status, 200);
+    assert_eq!(api.audit("admin.password_changed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_locks_the_account() {
+    let api = AdminApi::start().await;
+    let token = api.token_for(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let body = json!({ "current_password": "a guess", "new_password": "a second password" });
+    for _ in 0..5 {
+        let guess = api
+            .call(
+                Method::POST,
+                "/api/v1/me/password",
+                Some(&token),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(guess.status, 422, "{:?}", guess.body);
+    }
+    let locked = api
+        .call(
+            Method::POST,
+            "/api/v1/me/password",
+            Some(&token),
+            Some(body),
+        )
+        .await;
+    assert_eq!((locked.status, locked.code()), (429, "account_locked"));
+}

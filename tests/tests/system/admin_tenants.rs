@@ -367,3 +367,37 @@ async fn a_deleted_tenant_can_be_neither_renamed_nor_replanned() {
     );
     assert!(api.audit("tenant.updated").await.is_empty());
 }
+
+#[tokio::test]
+async fn jobs_are_listed_newest_first_filtered_and_paged() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let first = api.active_tenant("jobs-one").await;
+    let second = api.active_tenant("jobs-two").await;
+
+    let newest = api.get("/api/v1/jobs?kind=provision&limit=1").await;
+    assert_eq!(newest.status, 200, "{:?}", newest.body);
+    assert_eq!(newest.body["items"][0]["tenant_id"], second.as_str());
+    let cursor = newest.body["next_cursor"].as_str().expect("a next page");
+    let older = api
+        .get(&format!(
+            "/api/v1/jobs?kind=provision&limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(older.body["items"][0]["tenant_id"], first.as_str());
+
+    let of_first = api
+        .get(&format!("/api/v1/jobs?tenant={first}&status=succeeded"))
+        .await;
+    let items = of_first.body["items"].as_array().expect("items");
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|job| job["tenant_id"] == first.as_str()));
+    assert!(items.iter().all(|job| job.get("payload").is_none()));
+    let none = api.get("/api/v1/jobs?status=failed&kind=provision").await;
+    assert_eq!(none.body["items"], json!([]));
+
+    for bad in ["status=lost", "kind=teleport"] {
+        let refused = api.get(&format!("/api/v1/jobs?{bad}")).await;
+        assert_eq!((refused.status, refused.code()), (422, "validation_failed"));
+    }
+}

@@ -176,3 +176,68 @@ async fn impersonation_enters_as_the_tenant_role_so_a_trap_the_tenant_planted_ga
         .get(0);
     assert!(!superuser, "the tenant's trap ran with superuser rights");
 }
+
+/// The portal's "open the tenant's app" door: the runtime's `POST /impersonate` takes the
+/// token from a form, shows who the admin acts as, and refuses what is not an
+/// impersonation token of this tenant.
+#[tokio::test]
+async fn the_web_app_opens_with_an_impersonation_token_only() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let tenant = api.active_tenant("opened").await;
+    let _another = api.active_tenant("another").await;
+    activate_first_admin(&api, &tenant).await;
+    let granted = api
+        .post(
+            &format!("/api/v1/tenants/{tenant}/impersonate"),
+            json!({ "user_email": "admin@opened.example", "reason": "ticket 7", "minutes": 5 }),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{:?}", granted.body);
+    let token = granted.body["access_token"].as_str().expect("token");
+    let open = |slug: &'static str, token: String| {
+        let client = api.app.client.clone();
+        let url = format!("{}/impersonate", api.app.tenant_runtime_url);
+        async move {
+            let response = client
+                .post(url)
+                .header("X-Tenant", slug)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(format!("access_token={token}"))
+                .send()
+                .await
+                .expect("sent");
+            (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            )
+        }
+    };
+
+    let (status, page) = open("opened", token.to_owned()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("data-user=\"admin@opened.example\""),
+        "{page}"
+    );
+    assert!(page.contains("A platform admin is acting as"), "{page}");
+
+    let (status, page) = open("another", token.to_owned()).await;
+    assert_eq!(status, 403, "another company's page: {page}");
+    assert!(page.contains("tenant_mismatch"), "{page}");
+
+    let plain = TokenKeys::from_settings(&api.app.settings)
+        .expect("key")
+        .sign(&common::tokens::Claims::tenant_user(
+            tenant.parse().expect("id"),
+            uuid::Uuid::now_v7(),
+            vec!["admin".into()],
+            300,
+        ))
+        .expect("signed");
+    let (status, page) = open("opened", plain).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("not_impersonation"), "{page}");
+    let (status, _) = open("opened", "garbage".into()).await;
+    assert_eq!(status, 401);
+}

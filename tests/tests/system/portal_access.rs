@@ -181,3 +181,20 @@ async fn the_tenant_list_sorts_by_name_and_pages_by_keyset() {
     assert_eq!(bad.status, 422);
     assert_eq!(bad.code(), "validation_failed");
 }
+
+#[tokio::test]
+async fn the_portal_benchmark_runs_end_to_end() {
+    let timings = system_tests::portal_bench::run(120, 2).await;
+    assert_eq!(timings.len(), 8, "every page measured");
+    assert!(
+        timings
+            .iter()
+            .all(|timing| timing.latencies.sorted.len() == 2)
+    );
+    let report = system_tests::portal_bench::report(120, &timings);
+    assert_eq!(report.lines().count(), 2 + 8, "{report}");
+    assert!(
+        report.contains("/tenants?sort=created&dir=desc&cursor=(page 10)"),
+        "{report}"
+    );
+}
