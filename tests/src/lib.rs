@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod bench;
+pub mod browser;
 pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
@@ -20,6 +21,7 @@ pub mod webhook_bench;
 
 pub use admin::AdminApi;
 pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use browser::Browser;
 pub use fleet::Fleet;
 pub use portal::PortalClient;
 pub use postgres::{Server, TestDb};

@@ -21,6 +21,7 @@ mod job_wakeup;
 mod migrations_cli;
 mod portal_access;
 mod portal_areas;
+mod portal_browser;
 mod provisioning;
 mod provisioning_faults;
 mod relocation;
