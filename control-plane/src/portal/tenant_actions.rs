@@ -525,20 +525,17 @@ pub async fn impersonate(
     };
     match impersonation::impersonate_user(&state, &admin, &meta, tenant.id, request).await {
         Ok(token) => {
+            // The button posts the token to the tenant's own host: the one origin this
+            // page's forms may reach beside ours.
+            let origin = state.config.tenant_origin.tenant_url(&tenant.slug);
             let issued = Issued {
                 token,
-                app_url: format!(
-                    "{}/impersonate",
-                    state.config.tenant_origin.tenant_url(&tenant.slug)
-                ),
+                app_url: format!("{origin}/impersonate"),
             };
-            Ok(impersonate_page(
-                &signed,
-                tenant,
-                form,
-                FormErrors::default(),
-                Some(issued),
-            ))
+            let mut page =
+                impersonate_page(&signed, tenant, form, FormErrors::default(), Some(issued));
+            render::allow_form_target(&mut page, &origin);
+            Ok(page)
         }
         Err(error) => {
             let errors = FormErrors::from_api_error(error, &[("user_not_found", "user_email")])?;

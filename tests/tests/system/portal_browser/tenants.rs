@@ -156,8 +156,25 @@ async fn impersonating_opens_the_tenants_app_in_a_new_tab() {
         "the button posts to {app_url} in a new tab"
     );
     assert_eq!(browser.wait_for_windows(1).await.len(), 1);
+    let portal_window = browser.client().window().await.expect("this window");
     browser.click_action("open-app").await;
-    browser.wait_for_windows(2).await;
+    let windows = browser.wait_for_windows(2).await;
+    let app_window = windows
+        .into_iter()
+        .find(|window| *window != portal_window)
+        .expect("the new tab");
+    browser
+        .client()
+        .switch_to_window(app_window)
+        .await
+        .expect("into the new tab");
+    browser
+        .wait_for("[data-user=\"admin@helpme.example\"]")
+        .await;
+    browser
+        .wait_for_text(".flash-info", "A platform admin is acting as")
+        .await;
+    browser.screenshot("impersonating").await;
     let audited = portal.api.audit("tenant.impersonated").await;
     assert_eq!(audited.len(), 1, "{audited:?}");
     portal.finish().await;
