@@ -324,10 +324,11 @@ impl Provisioner {
         tenant: &tenant_rows::Model,
         copy: &tenant_db_copies::Model,
     ) -> Result<bool, StepError> {
-        let lives = !matches!(tenant.status, TenantStatus::Deleted | TenantStatus::Failed)
-            && tenant.server_id == Some(copy.server_id);
-        if lives {
-            return Ok(true);
+        let alive = !matches!(tenant.status, TenantStatus::Deleted | TenantStatus::Failed);
+        if let (true, Some(current)) = (alive, tenant.server_id) {
+            if self.same_cluster(current, copy.server_id).await? {
+                return Ok(true);
+            }
         }
         let others = tenant_db_copies::Entity::find()
             .filter(tenant_db_copies::Column::TenantId.eq(tenant.id))
@@ -336,6 +337,23 @@ impl Provisioner {
             .all(&self.control_db)
             .await?;
         Ok(!others.is_empty())
+    }
+
+    /// Whether two registered servers are one Postgres cluster (registered twice, as the
+    /// contract check and a careless operator may): the tenant's role is shared then, and
+    /// dropping it with the old copy would lock the tenant out of its new one. Compared by
+    /// the address and port each connection landed on, which needs no privilege.
+    async fn same_cluster(&self, first: Uuid, second: Uuid) -> Result<bool, StepError> {
+        if first == second {
+            return Ok(true);
+        }
+        const WHERE: &str = "SELECT coalesce(host(inet_server_addr()), 'local') \
+             || ':' || coalesce(inet_server_port(), 0)::text";
+        let (_, one) = self.admin_of_server(first).await?;
+        let (_, other) = self.admin_of_server(second).await?;
+        let here: String = one.query_one(WHERE, &[]).await?.get(0);
+        let there: String = other.query_one(WHERE, &[]).await?.get(0);
+        Ok(here == there)
     }
 
     /// Thaws every frozen tenant that no queued or running restore or relocation holds

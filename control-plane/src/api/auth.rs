@@ -323,7 +323,8 @@ pub async fn turn_totp_off(
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])),
     request_body = PasswordChange,
     responses((status = 204, description = "the password is changed; sign in again"),
-        (status = 422, description = "`validation_failed` (`current_password` wrong, `new_password` unacceptable)", body = crate::api::openapi::ProblemDoc),
+        (status = 403, description = "`wrong_password`: the current password is wrong", body = crate::api::openapi::ProblemDoc),
+        (status = 422, description = "`validation_failed` (`new_password` unacceptable)", body = crate::api::openapi::ProblemDoc),
         (status = 429, description = "`account_locked`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -351,9 +352,11 @@ pub async fn change_own_password(
         .finish()?;
     let row = load(state, admin.id).await?;
     if !login::check_current_password(state, &row, &body.current_password).await? {
-        return Err(ApiError::invalid(
-            "current_password",
-            "is not your current password",
+        // A wrong password is a refusal, not a malformed request: 403, like the API's
+        // other checks of who the caller is.
+        return Err(ApiError::forbidden(
+            "wrong_password",
+            "the current password is wrong",
         ));
     }
     let hash = common::passwords::hash_off_thread(body.new_password)

@@ -118,7 +118,13 @@ pub async fn change_password(
             fresh_session(&state, &request, &signed, flash).await
         }
         Err(error) => {
-            let errors = form_errors(error, &[("account_locked", "current_password")])?;
+            let errors = form_errors(
+                error,
+                &[
+                    ("account_locked", "current_password"),
+                    ("wrong_password", "current_password"),
+                ],
+            )?;
             account_page(&state, &signed, Section::Password, errors).await
         }
     }
