@@ -325,10 +325,10 @@ impl Provisioner {
         copy: &tenant_db_copies::Model,
     ) -> Result<bool, StepError> {
         let alive = !matches!(tenant.status, TenantStatus::Deleted | TenantStatus::Failed);
-        if let (true, Some(current)) = (alive, tenant.server_id) {
-            if self.same_cluster(current, copy.server_id).await? {
-                return Ok(true);
-            }
+        if let (true, Some(current)) = (alive, tenant.server_id)
+            && self.same_cluster(current, copy.server_id).await?
+        {
+            return Ok(true);
         }
         let others = tenant_db_copies::Entity::find()
             .filter(tenant_db_copies::Column::TenantId.eq(tenant.id))
