@@ -204,9 +204,25 @@ impl Provisioner {
                 schema_version: None,
                 purpose: "relocation",
             };
-            async move { self.switch_to(&switch).await }
+            async move {
+                self.open_role_on(target, tenant_id).await?;
+                self.switch_to(&switch).await
+            }
         })
         .await
+    }
+
+    /// `LOGIN` for the tenant's role on the target, right before the switch. A no-op when
+    /// the target is another cluster (its role was made with `LOGIN`); when the old and new
+    /// server are one cluster registered twice, the freeze's `NOLOGIN` on the source hit
+    /// this very role, and the moved tenant could not log in again without this.
+    async fn open_role_on(&self, target: Uuid, tenant_id: Uuid) -> Result<(), StepError> {
+        let tenant = tenants::find(&self.control_db, tenant_id).await?;
+        let (_, admin) = self.admin_of_server(target).await?;
+        admin
+            .batch_execute(&format!("ALTER ROLE \"{}\" LOGIN", role_of(&tenant)))
+            .await?;
+        Ok(())
     }
 
     /// The tenant's role on the target (same password and connection limit, so the
