@@ -22,7 +22,6 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use common::api_error::{ApiError, ApiResult};
-use common::entities::plans::MODULES;
 use common::entities::{SuspensionKind, TenantStatus};
 use governor::clock::{Clock, QuantaClock};
 use std::future::{Ready, ready};
@@ -244,13 +243,12 @@ fn is_billing(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// `/api/v1/{module}/...` of an ERP module the plan does not include.
+/// An API route of an ERP module the plan does not include (`crate::erp::modules`).
 fn check_feature(handle: &TenantHandle, path: &str) -> ApiResult<()> {
-    let module = path
-        .strip_prefix("/api/v1/")
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default();
-    if !MODULES.contains(&module) || handle.plan.features.iter().any(|f| f == module) {
+    let Some(module) = crate::erp::modules::of_api_path(path) else {
+        return Ok(());
+    };
+    if handle.plan.features.iter().any(|f| f == module) {
         return Ok(());
     }
     Err(ApiError::forbidden(

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod erp;
 pub mod gate;
 pub mod listener;
 pub mod registry;

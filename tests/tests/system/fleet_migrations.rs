@@ -731,7 +731,7 @@ async fn a_run_of_this_builds_migrations_gives_older_admins_billing_manage() {
         .get::<_, i64>(0);
     assert_eq!(granted, 1);
     assert_eq!(
-        fleet.tenant(id).await.schema_version.as_deref(),
-        Some("m20261203_000006_grant_billing_manage")
+        fleet.tenant(id).await.schema_version,
+        Some(migrations::latest_tenant_version())
     );
 }

@@ -1,0 +1,12 @@
+//! The ERP a company runs: the library functions both doors call, the JSON API
+//! (`crate::api`) and the web app (`crate::web`), so each rule lives once. Each area owns
+//! its tables (created by the tenant migrator) and writes its changes, their audit entries
+//! and the events they raise in one transaction of the tenant's database.
+//!
+//! - `modules`: which plan module each route belongs to (the gate and the navigation ask).
+//! - `quantity`: quantities and money as decimals, and unit conversions to an item's base unit.
+//! - `events`: the business events outbound webhooks deliver, raised inside the change.
+
+pub mod events;
+pub mod modules;
+pub mod quantity;
