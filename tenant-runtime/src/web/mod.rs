@@ -11,7 +11,9 @@
 //! - `impersonation`: the door a super-admin's impersonation opens (a marked session).
 //! - `dashboard`: the start page.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
+//! - `billing`: plan, subscription, usage, and the ways to pay.
 
+pub mod billing;
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
@@ -64,5 +66,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(users::show))
                 .route(web::post().to(users::update)),
         )
-        .service(page!("/roles").route(web::get().to(users::roles)));
+        .service(page!("/roles").route(web::get().to(users::roles)))
+        .service(page!("/billing").route(web::get().to(billing::show)))
+        .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
+        .service(page!("/billing/portal").route(web::post().to(billing::portal)))
+        .service(page!("/billing/plan").route(web::post().to(billing::change_plan)))
+        .service(page!("/billing/cancel").route(web::post().to(billing::cancel)));
 }
