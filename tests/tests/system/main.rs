@@ -13,6 +13,7 @@ mod billing_core;
 mod billing_runtime;
 mod bootstrap;
 mod erp_app;
+mod erp_browser;
 mod fleet_jobs;
 mod fleet_migrations;
 mod fleet_ops;
