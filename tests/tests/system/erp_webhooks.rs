@@ -667,8 +667,11 @@ async fn rolled_back_events_are_never_delivered_and_two_workers_never_send_one_t
     committed.commit().await.expect("commit");
 
     let (one, two) = (extra_worker(&api).await, extra_worker(&api).await);
-    let (a, b) =
-        futures_util::future::join(one.deliver_due("hooks"), two.deliver_due("hooks")).await;
+    let (a, b) = futures_util::future::join(
+        Box::pin(one.deliver_due("hooks")),
+        Box::pin(two.deliver_due("hooks")),
+    )
+    .await;
     let (a, b) = (a.expect("round"), b.expect("round"));
     assert_eq!(
         a + b,

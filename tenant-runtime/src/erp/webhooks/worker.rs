@@ -137,7 +137,7 @@ impl Webhooks {
             slug: slug.to_owned(),
         };
         tokio::spawn(async move {
-            if let Err(error) = hooks.wake_at(tenant, None).await {
+            if let Err(error) = hooks.wake_now(tenant).await {
                 tracing::warn!(error = format!("{error:#}"), %tenant, "recording a webhook wake-up failed");
             }
             if hooks.nudges.try_send(nudge).is_err() {
@@ -156,8 +156,12 @@ impl Webhooks {
             .await
             .map_err(|error| anyhow::anyhow!("looking up `{slug}`: {error}"))?;
         let Some(outcome) = delivery::round(self, &handle).await? else {
-            self.wake_at(handle.id, Some(UNAVAILABLE_RETRY_SECS))
-                .await?;
+            // A deleted company's deliveries go with it; others wait until it is back.
+            if handle.status == common::entities::TenantStatus::Deleted {
+                self.forget(handle.id).await?;
+            } else {
+                self.reschedule(handle.id, UNAVAILABLE_RETRY_SECS).await?;
+            }
             return Ok(0);
         };
         match outcome.next_due_in_secs {
@@ -247,12 +251,11 @@ impl Webhooks {
             .collect()
     }
 
-    /// Makes the tenant's wake-up due in `secs` (now when `None`), or sooner if it
-    /// already is.
-    async fn wake_at(&self, tenant: Uuid, secs: Option<f64>) -> anyhow::Result<()> {
+    /// Makes the tenant's wake-up due now (it may be leased or scheduled later).
+    async fn wake_now(&self, tenant: Uuid) -> anyhow::Result<()> {
         self.upsert_wakeup(
             tenant,
-            secs.unwrap_or(0.0),
+            0.0,
             "LEAST(webhook_wakeups.due_at, EXCLUDED.due_at)",
         )
         .await
