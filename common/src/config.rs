@@ -1119,6 +1119,22 @@ mod tests {
     use super::*;
     use figment::providers::Serialized;
 
+    #[test]
+    fn webhook_allowed_networks_must_be_cidr_networks() {
+        assert!(parse_cidr("127.0.0.1/32").is_ok());
+        assert!(parse_cidr("fd00::/8").is_ok());
+        for bad in ["127.0.0.1", "10.0.0.0/33", "::1/129", "localhost/8"] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
+        }
+        let mut settings = Settings::default();
+        settings.tenant_runtime.webhooks.allowed_networks = vec!["127.0.0.1".into()];
+        let keys: Vec<&str> = settings.problems().iter().map(|(key, _)| *key).collect();
+        assert!(
+            keys.contains(&"tenant_runtime.webhooks.allowed_networks"),
+            "{keys:?}"
+        );
+    }
+
     fn with(pairs: &[(&str, serde_json::Value)]) -> Figment {
         pairs.iter().fold(Figment::new(), |figment, (key, value)| {
             figment.merge(Serialized::default(key, value.clone()))

@@ -690,3 +690,43 @@ async fn rolled_back_events_are_never_delivered_and_two_workers_never_send_one_t
     assert_eq!((got.len(), ids.len()), (25, 25), "no event twice");
     assert!(got.iter().all(|r| !r.body.contains("rolled back")));
 }
+
+#[tokio::test]
+async fn a_worker_without_the_allow_list_refuses_to_deliver_to_loopback_without_connecting() {
+    let (api, company, token) = platform().await;
+    let receiver = Receiver::start();
+    let (endpoint, _) = register(
+        &api,
+        &token,
+        &receiver.url("/ok/strict"),
+        json!(["stock.adjusted"]),
+    )
+    .await;
+    let db = api.tenant_db(&company.id).await;
+    tenant_runtime::erp::events::emit(&db, "stock.adjusted", json!({"item": "bolt"}))
+        .await
+        .expect("emit");
+    let mut strict_settings = api.app.settings.clone();
+    strict_settings
+        .tenant_runtime
+        .webhooks
+        .allowed_networks
+        .clear();
+    let strict =
+        Webhooks::standalone(&strict_settings, api.app.db.connect().await).expect("a worker");
+    assert_eq!(strict.deliver_due("hooks").await.expect("a round"), 1);
+    let error: Option<String> = db
+        .query_one(
+            "SELECT a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
+             WHERE d.endpoint_id = $1::text::uuid",
+            &[&endpoint],
+        )
+        .await
+        .expect("one attempt")
+        .get(0);
+    assert!(error.unwrap_or_default().starts_with("url_not_allowed"));
+    assert!(
+        receiver.got("/ok/strict").is_empty(),
+        "nothing reached the receiver"
+    );
+}
