@@ -93,7 +93,12 @@ pub(super) async fn round(
         let count = claimed.len();
         let sent = futures_util::future::join_all(claimed.iter().map(|c| send(hooks, c))).await;
         for (delivery, attempt) in claimed.iter().zip(sent) {
-            settle(hooks, &mut db, handle, delivery, &attempt).await?;
+            // One delivery that cannot be recorded (its endpoint deleted meanwhile) must
+            // not hold the others back; its lease lapses into a retry if it still exists.
+            if let Err(error) = settle(hooks, &mut db, handle, delivery, &attempt).await {
+                tracing::warn!(error = format!("{error:#}"), delivery = %delivery.id,
+                    "recording a webhook attempt failed");
+            }
         }
         attempts += count;
         if i64::try_from(count).unwrap_or(0) < BATCH {
