@@ -275,7 +275,15 @@ async fn checked_url(hooks: &Webhooks, url: &str) -> ApiResult<String> {
             refusal.0,
         )
     })?;
-    Ok(checked.to_string())
+    // Normalising percent-encodes what was typed raw, which can make it longer.
+    let checked = checked.to_string();
+    if checked.chars().count() > MAX_URL_CHARS {
+        return Err(ApiError::invalid(
+            "url",
+            "at most 2000 characters once encoded",
+        ));
+    }
+    Ok(checked)
 }
 
 fn checked_description(description: &str) -> ApiResult<String> {
