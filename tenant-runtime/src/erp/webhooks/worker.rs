@@ -13,6 +13,12 @@
 //! when nothing is pending. A tenant is served by at most one round at a time in one
 //! runtime (a nudge during a round asks for another round after it); across runtimes the
 //! delivery claims in the tenant database keep a delivery from being sent twice at once.
+//!
+//! Known window: a round that ends with nothing pending deletes the wake-up; an event
+//! committed by another runtime just before that delete is still delivered by that
+//! runtime's own nudge, unless that runtime dies in between (then it waits for the
+//! tenant's next event). At shutdown, rounds in flight are dropped: their claims lapse
+//! after the lease and the deliveries are retried.
 
 use super::delivery;
 use super::guard::{Guard, GuardedResolver};
