@@ -7,6 +7,7 @@ pub mod billing;
 pub mod me;
 pub mod roles;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 use common::openapi::{
@@ -37,7 +38,30 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/billing/checkout", web::post().to(billing::checkout))
         .route("/billing/portal", web::post().to(billing::portal))
         .route("/billing/plan", web::post().to(billing::change_plan))
-        .route("/billing/cancel", web::post().to(billing::cancel));
+        .route("/billing/cancel", web::post().to(billing::cancel))
+        .route("/webhooks/endpoints", web::get().to(webhooks::list))
+        .route("/webhooks/endpoints", web::post().to(webhooks::create))
+        .route("/webhooks/endpoints/{id}", web::get().to(webhooks::show))
+        .route(
+            "/webhooks/endpoints/{id}",
+            web::patch().to(webhooks::update),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            web::delete().to(webhooks::delete),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate-secret",
+            web::post().to(webhooks::rotate_secret),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/test",
+            web::post().to(webhooks::send_test),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/deliveries",
+            web::get().to(webhooks::deliveries),
+        );
 }
 
 #[derive(OpenApi)]
@@ -49,6 +73,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         me::me, users::list, users::show, users::invite, users::update,
         roles::list, roles::create, roles::update, roles::permissions,
         billing::show, billing::checkout, billing::portal, billing::change_plan, billing::cancel,
+        webhooks::list, webhooks::create, webhooks::show, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::send_test, webhooks::deliveries,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

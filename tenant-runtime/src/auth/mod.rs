@@ -231,5 +231,7 @@ pub mod perm {
         RolesRead = "roles.read",
         RolesManage = "roles.manage",
         BillingManage = "billing.manage",
+        SettingsRead = "settings.read",
+        SettingsManage = "settings.manage",
     }
 }

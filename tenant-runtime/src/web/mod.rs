@@ -28,10 +28,15 @@ use actix_web::web;
 pub const PRODUCT: &str = "ERP";
 
 /// A page's resource behind the gate (only the app's own paths: any other path stays a
-/// plain 404, whatever the host).
+/// plain 404, whatever the host), with the webhook worker nudged when a page's action
+/// raised a business event, as for the API.
 macro_rules! page {
     ($path:expr) => {
-        web::resource($path).wrap(actix_web::middleware::from_fn(crate::gate::gate))
+        web::resource($path)
+            .wrap(actix_web::middleware::from_fn(
+                crate::erp::webhooks::nudge_after_events,
+            ))
+            .wrap(actix_web::middleware::from_fn(crate::gate::gate))
     };
 }
 
