@@ -6,7 +6,9 @@
 //! - `modules`: which plan module each route belongs to (the gate and the navigation ask).
 //! - `quantity`: quantities and money as decimals, and unit conversions to an item's base unit.
 //! - `events`: the business events outbound webhooks deliver, raised inside the change.
+//! - `stock`: the stock ledger, balances, lots, reservations and material debt.
 
 pub mod events;
 pub mod modules;
 pub mod quantity;
+pub mod stock;
