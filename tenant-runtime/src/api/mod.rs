@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod me;
 pub mod roles;
+pub mod stock;
 pub mod users;
 
 use actix_web::web;
@@ -37,7 +38,19 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/billing/checkout", web::post().to(billing::checkout))
         .route("/billing/portal", web::post().to(billing::portal))
         .route("/billing/plan", web::post().to(billing::change_plan))
-        .route("/billing/cancel", web::post().to(billing::cancel));
+        .route("/billing/cancel", web::post().to(billing::cancel))
+        .route("/stock/receipts", web::post().to(stock::receipt))
+        .route("/stock/issues", web::post().to(stock::issue))
+        .route("/stock/transfers", web::post().to(stock::transfer))
+        .route("/stock/adjustments", web::post().to(stock::adjustment))
+        .route("/stock/movements", web::get().to(stock::movements))
+        .route("/stock/movements/{movement_id}/reverse", web::post().to(stock::reverse))
+        .route("/stock/on-hand", web::get().to(stock::on_hand))
+        .route("/stock/items/{item_id}", web::get().to(stock::item))
+        .route("/stock/valuation", web::get().to(stock::valuation))
+        .route("/stock/below-reorder", web::get().to(stock::below_reorder))
+        .route("/lots", web::get().to(stock::lots))
+        .route("/lots/{id}", web::get().to(stock::lot));
 }
 
 #[derive(OpenApi)]
@@ -49,6 +62,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         me::me, users::list, users::show, users::invite, users::update,
         roles::list, roles::create, roles::update, roles::permissions,
         billing::show, billing::checkout, billing::portal, billing::change_plan, billing::cancel,
+        stock::receipt, stock::issue, stock::transfer, stock::adjustment, stock::reverse,
+        stock::movements, stock::on_hand, stock::item, stock::valuation, stock::below_reorder,
+        stock::lots, stock::lot,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

@@ -214,5 +214,7 @@ pub mod perm {
         RolesRead = "roles.read",
         RolesManage = "roles.manage",
         BillingManage = "billing.manage",
+        InventoryRead = "inventory.read",
+        InventoryWrite = "inventory.write",
     }
 }
