@@ -44,7 +44,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/stock/transfers", web::post().to(stock::transfer))
         .route("/stock/adjustments", web::post().to(stock::adjustment))
         .route("/stock/movements", web::get().to(stock::movements))
-        .route("/stock/movements/{movement_id}/reverse", web::post().to(stock::reverse))
+        .route(
+            "/stock/movements/{movement_id}/reverse",
+            web::post().to(stock::reverse),
+        )
         .route("/stock/on-hand", web::get().to(stock::on_hand))
         .route("/stock/items/{item_id}", web::get().to(stock::item))
         .route("/stock/valuation", web::get().to(stock::valuation))

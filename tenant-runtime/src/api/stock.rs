@@ -163,10 +163,9 @@ fn reference(request: &HttpRequest, body: Option<String>) -> ApiResult<Option<St
 /// 422 unless an optional text is 1 to `max` characters.
 fn bounded(field: &str, value: &Option<String>, max: usize) -> ApiResult<()> {
     match value {
-        Some(text) if text.is_empty() || text.chars().count() > max => Err(ApiError::invalid(
-            field,
-            format!("1 to {max} characters"),
-        )),
+        Some(text) if text.is_empty() || text.chars().count() > max => {
+            Err(ApiError::invalid(field, format!("1 to {max} characters")))
+        }
         _ => Ok(()),
     }
 }
@@ -525,7 +524,13 @@ pub async fn lots(
         })
         .transpose()?;
     Ok(web::Json(
-        queries::lots(auth.current.db.client(), filter.item_id, after, page.limit()?).await?,
+        queries::lots(
+            auth.current.db.client(),
+            filter.item_id,
+            after,
+            page.limit()?,
+        )
+        .await?,
     ))
 }
 

@@ -20,8 +20,8 @@ pub mod queries;
 pub mod reservations;
 
 pub use movements::{
-    Adjustment, Issue, Receipt, Transfer, post_adjustment, post_issue, post_receipt,
-    post_transfer, reverse,
+    Adjustment, Issue, Receipt, Transfer, post_adjustment, post_issue, post_receipt, post_transfer,
+    reverse,
 };
 pub use post::{Entry, Movement, MovementHeader, Posted};
 pub use reservations::{Reservation, ReservationRequest, available, release, reserve};

@@ -99,7 +99,10 @@ async fn item(db: &impl GenericClient, id: Uuid) -> ApiResult<ItemFacts> {
         return Err(ApiError::conflict("item_inactive", "this item is inactive"));
     }
     if row.get::<_, String>(3) == "service" {
-        return Err(ApiError::invalid("item_id", "a service item holds no stock"));
+        return Err(ApiError::invalid(
+            "item_id",
+            "a service item holds no stock",
+        ));
     }
     Ok(ItemFacts {
         lot_tracked: row.get(1),
@@ -242,7 +245,11 @@ fn note(field: &str, text: &str) -> ApiResult<String> {
 }
 
 /// Posts a receipt (201), or answers the one already posted under its reference.
-pub async fn post_receipt(db: &impl GenericClient, actor: &Actor, input: Receipt) -> ApiResult<Posted> {
+pub async fn post_receipt(
+    db: &impl GenericClient,
+    actor: &Actor,
+    input: Receipt,
+) -> ApiResult<Posted> {
     if let Some(done) = already_posted(db, input.reference.as_deref()).await? {
         return Ok(done);
     }
@@ -292,11 +299,17 @@ pub async fn post_issue(db: &impl GenericClient, actor: &Actor, input: Issue) ->
     lot_rule(&facts, input.lot_code.as_deref(), false)?;
     let kind = input.kind.unwrap_or("issue");
     let lots = if facts.lot_tracked {
-        pick_lots(db, input.item_id, input.location_id, quantity, input.lot_code.as_deref())
-            .await?
-            .into_iter()
-            .map(|(lot, q)| (Some(lot), q))
-            .collect()
+        pick_lots(
+            db,
+            input.item_id,
+            input.location_id,
+            quantity,
+            input.lot_code.as_deref(),
+        )
+        .await?
+        .into_iter()
+        .map(|(lot, q)| (Some(lot), q))
+        .collect()
     } else {
         vec![(None, quantity)]
     };
@@ -348,11 +361,17 @@ pub async fn post_transfer(
     let quantity = base_quantity(db, input.item_id, input.quantity, input.unit.as_deref()).await?;
     lot_rule(&facts, input.lot_code.as_deref(), false)?;
     let lots: Vec<(Option<Uuid>, Decimal)> = if facts.lot_tracked {
-        pick_lots(db, input.item_id, input.from_location_id, quantity, input.lot_code.as_deref())
-            .await?
-            .into_iter()
-            .map(|(lot, q)| (Some(lot), q))
-            .collect()
+        pick_lots(
+            db,
+            input.item_id,
+            input.from_location_id,
+            quantity,
+            input.lot_code.as_deref(),
+        )
+        .await?
+        .into_iter()
+        .map(|(lot, q)| (Some(lot), q))
+        .collect()
     } else {
         vec![(None, quantity)]
     };
@@ -372,7 +391,12 @@ pub async fn post_transfer(
             fallback: facts.standard_cost,
         };
         entries.push(leg("transfer_out", input.from_location_id, -q, average));
-        entries.push(leg("transfer_in", input.to_location_id, q, Cost::OfPrevious));
+        entries.push(leg(
+            "transfer_in",
+            input.to_location_id,
+            q,
+            Cost::OfPrevious,
+        ));
     }
     let header = MovementHeader {
         kind: "transfer",
@@ -394,7 +418,10 @@ pub async fn post_adjustment(
         return Ok(done);
     }
     if input.reason.trim().is_empty() {
-        return Err(ApiError::invalid("reason", "say why the stock is corrected"));
+        return Err(ApiError::invalid(
+            "reason",
+            "say why the stock is corrected",
+        ));
     }
     let facts = item(db, input.item_id).await?;
     location(db, input.location_id).await?;
@@ -402,8 +429,13 @@ pub async fn post_adjustment(
         return Err(ApiError::invalid("quantity", "must not be zero"));
     }
     let found = input.quantity > Decimal::ZERO;
-    let magnitude =
-        base_quantity(db, input.item_id, input.quantity.abs(), input.unit.as_deref()).await?;
+    let magnitude = base_quantity(
+        db,
+        input.item_id,
+        input.quantity.abs(),
+        input.unit.as_deref(),
+    )
+    .await?;
     lot_rule(&facts, input.lot_code.as_deref(), found)?;
     let mut entries = Vec::new();
     let entry = |lot_id, quantity, cost| NewEntry {

@@ -170,8 +170,8 @@ pub async fn post(
     let allow_negative = allows_negative(db).await?;
     let mut previous_cost = Decimal::ZERO;
     for entry in &entries {
-        previous_cost = write_entry(db, actor, id, &header, entry, previous_cost, allow_negative)
-            .await?;
+        previous_cost =
+            write_entry(db, actor, id, &header, entry, previous_cost, allow_negative).await?;
     }
     raise_reorder_events(db, &entries).await?;
     let movement = load(db, id).await?;
@@ -374,7 +374,7 @@ async fn settle_or_record_debt(
             left -= settled;
             db.execute(
                 "UPDATE material_debts SET open_quantity = open_quantity - $2, \
-                 settled_by = CASE WHEN open_quantity = $2 THEN $3 END, \
+                 settled_by = CASE WHEN open_quantity = $2 THEN $3::bigint END, \
                  settled_at = CASE WHEN open_quantity = $2 THEN now() END WHERE id = $1",
                 &[&id, &settled, &entry_id],
             )

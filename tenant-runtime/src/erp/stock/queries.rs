@@ -78,7 +78,10 @@ pub struct ItemStock {
 /// One item's stock; 404 `item_not_found`.
 pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<ItemStock> {
     let item = db
-        .query_opt("SELECT sku, base_unit FROM items WHERE id = $1", &[&item_id])
+        .query_opt(
+            "SELECT sku, base_unit FROM items WHERE id = $1",
+            &[&item_id],
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("item_not_found", "no item has this id"))?;
     let rows = db
@@ -114,7 +117,10 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
         .await?;
     let mut warehouses: Vec<WarehouseStock> = Vec::new();
     for p in &placements {
-        match warehouses.iter_mut().find(|w| w.warehouse_id == p.warehouse_id) {
+        match warehouses
+            .iter_mut()
+            .find(|w| w.warehouse_id == p.warehouse_id)
+        {
             Some(w) => w.on_hand += p.on_hand,
             None => warehouses.push(WarehouseStock {
                 warehouse_id: p.warehouse_id,
@@ -126,7 +132,10 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
     }
     for r in &reserved {
         let (warehouse_id, quantity): (Uuid, Decimal) = (r.get(0), r.get(1));
-        match warehouses.iter_mut().find(|w| w.warehouse_id == warehouse_id) {
+        match warehouses
+            .iter_mut()
+            .find(|w| w.warehouse_id == warehouse_id)
+        {
             Some(w) => w.reserved = quantity,
             None => warehouses.push(WarehouseStock {
                 warehouse_id,

@@ -35,7 +35,11 @@ pub struct Reservation {
 }
 
 /// On hand minus reserved for the item in the warehouse (locks nothing).
-pub async fn available(db: &impl GenericClient, item_id: Uuid, warehouse_id: Uuid) -> ApiResult<Decimal> {
+pub async fn available(
+    db: &impl GenericClient,
+    item_id: Uuid,
+    warehouse_id: Uuid,
+) -> ApiResult<Decimal> {
     let row = db
         .query_one(
             "SELECT coalesce((SELECT sum(b.on_hand) FROM stock_balances b \
@@ -51,7 +55,10 @@ pub async fn available(db: &impl GenericClient, item_id: Uuid, warehouse_id: Uui
 
 /// Holds `request.quantity` back; 409 `insufficient_stock` beyond what is available,
 /// 422 for a quantity that is not positive.
-pub async fn reserve(db: &impl GenericClient, request: ReservationRequest) -> ApiResult<Reservation> {
+pub async fn reserve(
+    db: &impl GenericClient,
+    request: ReservationRequest,
+) -> ApiResult<Reservation> {
     let quantity = crate::erp::quantity::positive("quantity", request.quantity)?;
     // The lock every reservation and stock change of this item in this warehouse takes.
     db.query(
@@ -63,14 +70,20 @@ pub async fn reserve(db: &impl GenericClient, request: ReservationRequest) -> Ap
     // Balance rows may not exist yet: serialise on the pair itself as well.
     db.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 0))",
-        &[&request.item_id.to_string(), &request.warehouse_id.to_string()],
+        &[
+            &request.item_id.to_string(),
+            &request.warehouse_id.to_string(),
+        ],
     )
     .await?;
     let free = available(db, request.item_id, request.warehouse_id).await?;
     if quantity > free {
         return Err(ApiError::conflict(
             "insufficient_stock",
-            format!("only {} available in this warehouse", free.max(Decimal::ZERO).normalize()),
+            format!(
+                "only {} available in this warehouse",
+                free.max(Decimal::ZERO).normalize()
+            ),
         ));
     }
     let id = Uuid::now_v7();
