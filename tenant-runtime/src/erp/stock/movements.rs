@@ -409,6 +409,10 @@ pub async fn post_transfer(
 
 /// Posts a count correction: stock found (positive, at the given or standard cost) or
 /// lost (negative, at the average cost). A reason is required.
+///
+/// The approvals seam: [`Adjustment`] is plain data, so the approvals engine can keep a
+/// large one as a pending request and call this function when it is approved (passing the
+/// request id as `reference`, which makes a repeated approval post once).
 pub async fn post_adjustment(
     db: &impl GenericClient,
     actor: &Actor,
