@@ -202,8 +202,7 @@ impl Provisioner {
         } else if !template::database_exists(&admin, &database).await?
             && !spares::claim(&admin, server_id, &database).await?
         {
-            let template = template::ensure(&admin, url.expose()).await?;
-            clone_template(&admin, &template, &database).await?;
+            clone_fresh_template(&admin, url.expose(), &database).await?;
         }
         // Ownership and the closed door are part of this step, so that a clone never stays
         // open to every role until the grant step runs.
@@ -418,4 +417,32 @@ async fn clone_template(admin: &Client, template: &str, database: &str) -> Resul
     Err(StepError::Transient(format!(
         "template `{template}` stayed busy"
     )))
+}
+
+/// Clones the server's current template into `database`, building the template first if
+/// needed. Workers of another version (a rolling upgrade; two checkouts testing against one
+/// server) drop templates that are not theirs, so the template can vanish between being
+/// ensured and being cloned: then it is built again, a few times at most.
+async fn clone_fresh_template(
+    admin: &tokio_postgres::Client,
+    admin_url: &str,
+    database: &str,
+) -> Result<(), StepError> {
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 1;
+    loop {
+        let template = template::ensure(admin, admin_url).await?;
+        let cloned = clone_template(admin, &template, database).await;
+        if cloned.is_ok()
+            || attempt == ATTEMPTS
+            || template::database_exists(admin, &template).await?
+        {
+            return cloned;
+        }
+        tracing::warn!(
+            template,
+            "the template vanished before its clone; building it again"
+        );
+        attempt += 1;
+    }
 }

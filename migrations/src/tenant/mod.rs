@@ -13,6 +13,7 @@ mod m20261122_000005_create_refresh_tokens;
 mod m20261203_000006_grant_billing_manage;
 mod m20261204_000007_erp_master_data;
 mod m20261204_000008_web_sessions;
+mod m20261204_000009_stock_ledger;
 mod m20261204_000010_webhooks;
 
 /// Name of the table recording applied tenant migrations.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_grant_billing_manage::Migration),
             Box::new(m20261204_000007_erp_master_data::Migration),
             Box::new(m20261204_000008_web_sessions::Migration),
+            Box::new(m20261204_000009_stock_ledger::Migration),
             Box::new(m20261204_000010_webhooks::Migration),
         ]
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 pub mod me;
 pub mod roles;
+pub mod stock;
 pub mod users;
 pub mod webhooks;
 
@@ -61,7 +62,22 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/webhooks/endpoints/{id}/deliveries",
             web::get().to(webhooks::deliveries),
-        );
+        )
+        .route("/stock/receipts", web::post().to(stock::receipt))
+        .route("/stock/issues", web::post().to(stock::issue))
+        .route("/stock/transfers", web::post().to(stock::transfer))
+        .route("/stock/adjustments", web::post().to(stock::adjustment))
+        .route("/stock/movements", web::get().to(stock::movements))
+        .route(
+            "/stock/movements/{movement_id}/reverse",
+            web::post().to(stock::reverse),
+        )
+        .route("/stock/on-hand", web::get().to(stock::on_hand))
+        .route("/stock/items/{item_id}", web::get().to(stock::item))
+        .route("/stock/valuation", web::get().to(stock::valuation))
+        .route("/stock/below-reorder", web::get().to(stock::below_reorder))
+        .route("/lots", web::get().to(stock::lots))
+        .route("/lots/{id}", web::get().to(stock::lot));
 }
 
 #[derive(OpenApi)]
@@ -75,6 +91,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         billing::show, billing::checkout, billing::portal, billing::change_plan, billing::cancel,
         webhooks::list, webhooks::create, webhooks::show, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::send_test, webhooks::deliveries,
+        stock::receipt, stock::issue, stock::transfer, stock::adjustment, stock::reverse,
+        stock::movements, stock::on_hand, stock::item, stock::valuation, stock::below_reorder,
+        stock::lots, stock::lot,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

@@ -233,5 +233,7 @@ pub mod perm {
         BillingManage = "billing.manage",
         SettingsRead = "settings.read",
         SettingsManage = "settings.manage",
+        InventoryRead = "inventory.read",
+        InventoryWrite = "inventory.write",
     }
 }

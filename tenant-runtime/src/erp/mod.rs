@@ -7,8 +7,10 @@
 //! - `quantity`: quantities and money as decimals, and unit conversions to an item's base unit.
 //! - `events`: the business events outbound webhooks deliver, raised inside the change.
 //! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
+//! - `stock`: the stock ledger, balances, lots, reservations and material debt.
 
 pub mod events;
 pub mod modules;
 pub mod quantity;
+pub mod stock;
 pub mod webhooks;

@@ -14,6 +14,7 @@ mod billing_runtime;
 mod bootstrap;
 mod erp_app;
 mod erp_browser;
+mod erp_stock;
 mod erp_webhooks;
 mod fleet_jobs;
 mod fleet_migrations;
