@@ -214,5 +214,7 @@ pub mod perm {
         RolesRead = "roles.read",
         RolesManage = "roles.manage",
         BillingManage = "billing.manage",
+        MasterDataRead = "master_data.read",
+        MasterDataWrite = "master_data.write",
     }
 }
