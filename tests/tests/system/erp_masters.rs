@@ -46,7 +46,9 @@ async fn owner<'a>(api: &'a AdminApi, slug: &str) -> (Session<'a>, String) {
 }
 
 fn field(reply: &Reply) -> &str {
-    reply.body["errors"][0]["field"].as_str().unwrap_or_default()
+    reply.body["errors"][0]["field"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -57,24 +59,48 @@ async fn items_are_validated_kept_verbatim_and_changed_with_an_audit_trail() {
 
     let units = acme.get("/api/v1/units").await;
     assert_eq!(units.status, 200, "{:?}", units.body);
-    assert!(units.body.as_array().expect("units").iter().any(|u| u["code"] == "pcs"));
-    let dozen = acme.post("/api/v1/units", json!({"code": "dz", "name": "Dozens"})).await;
+    assert!(
+        units
+            .body
+            .as_array()
+            .expect("units")
+            .iter()
+            .any(|u| u["code"] == "pcs")
+    );
+    let dozen = acme
+        .post("/api/v1/units", json!({"code": "dz", "name": "Dozens"}))
+        .await;
     assert_eq!(dozen.status, 201, "{:?}", dozen.body);
-    let again = acme.post("/api/v1/units", json!({"code": "dz", "name": "Dozens"})).await;
+    let again = acme
+        .post("/api/v1/units", json!({"code": "dz", "name": "Dozens"}))
+        .await;
     assert_eq!((again.status, again.code()), (409, "unit_taken"));
 
-    let hardware = acme.post("/api/v1/categories", json!({"name": "Hardware"})).await;
+    let hardware = acme
+        .post("/api/v1/categories", json!({"name": "Hardware"}))
+        .await;
     assert_eq!(hardware.status, 201, "{:?}", hardware.body);
     let hardware_id = hardware.body["id"].as_str().expect("id").to_owned();
     let bolts = acme
-        .post("/api/v1/categories", json!({"name": "Bolts", "parent_id": hardware_id}))
+        .post(
+            "/api/v1/categories",
+            json!({"name": "Bolts", "parent_id": hardware_id}),
+        )
         .await;
     assert_eq!(bolts.status, 201, "{:?}", bolts.body);
     let bolts_id = bolts.body["id"].as_str().expect("id").to_owned();
-    let same_name = acme.post("/api/v1/categories", json!({"name": "HARDWARE"})).await;
-    assert_eq!((same_name.status, same_name.code()), (409, "category_name_taken"));
+    let same_name = acme
+        .post("/api/v1/categories", json!({"name": "HARDWARE"}))
+        .await;
+    assert_eq!(
+        (same_name.status, same_name.code()),
+        (409, "category_name_taken")
+    );
     let looped = acme
-        .patch(&format!("/api/v1/categories/{hardware_id}"), json!({"parent_id": bolts_id}))
+        .patch(
+            &format!("/api/v1/categories/{hardware_id}"),
+            json!({"parent_id": bolts_id}),
+        )
         .await;
     assert_eq!((looped.status, field(&looped)), (422, "parent_id"));
 
@@ -90,20 +116,44 @@ async fn items_are_validated_kept_verbatim_and_changed_with_an_audit_trail() {
     assert_eq!(created.body["name"], html, "HTML is stored as typed");
     assert_eq!(created.body["description"], "<b>bold</b>\nline two");
     assert_eq!(created.body["standard_cost"], "0.125");
-    assert_eq!(created.body["units"], json!([{"unit": "box", "factor": "12"}]));
+    assert_eq!(
+        created.body["units"],
+        json!([{"unit": "box", "factor": "12"}])
+    );
     let id = created.body["id"].as_str().expect("id").to_owned();
     let shown = acme.get(&format!("/api/v1/items/{id}")).await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.body["name"], html);
     assert!(
-        shown.header("content-type").unwrap_or_default().starts_with("application/json"),
+        shown
+            .header("content-type")
+            .unwrap_or_default()
+            .starts_with("application/json"),
         "JSON stays JSON"
     );
 
     let mut duplicate = bolt.clone();
     duplicate["sku"] = json!("bolt-m8");
     let taken = acme.post("/api/v1/items", duplicate).await;
-    assert_eq!((taken.status, taken.code()), (409, "sku_taken"), "SKUs ignore case");
+    assert_eq!(
+        (taken.status, taken.code()),
+        (409, "sku_taken"),
+        "SKUs ignore case"
+    );
+
+    let racer = |sku: &'static str| {
+        let mut item = bolt.clone();
+        item["sku"] = json!(sku);
+        acme.post("/api/v1/items", item)
+    };
+    let (first, second) = futures_util::join!(racer("RACE-1"), racer("race-1"));
+    let mut statuses = [first.status, second.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [201, 409],
+        "two creates of one SKU at once: exactly one wins"
+    );
 
     let bad = |change: Value| {
         let mut item = bolt.clone();
@@ -118,16 +168,29 @@ async fn items_are_validated_kept_verbatim_and_changed_with_an_audit_trail() {
         (json!({"units": [{"unit": "box", "factor": "0"}]}), "units"),
         (json!({"units": [{"unit": "box", "factor": "-2"}]}), "units"),
         (json!({"units": [{"unit": "pcs", "factor": "1"}]}), "units"),
-        (json!({"units": [{"unit": "parsec", "factor": "2"}]}), "units"),
-        (json!({"category_id": "00000000-0000-7000-8000-000000000000"}), "category_id"),
+        (
+            json!({"units": [{"unit": "parsec", "factor": "2"}]}),
+            "units",
+        ),
+        (
+            json!({"category_id": "00000000-0000-7000-8000-000000000000"}),
+            "category_id",
+        ),
         (json!({"standard_cost": "-1"}), "standard_cost"),
         (json!({"sku": "-starts-with-dash"}), "sku"),
         (json!({"name": "   "}), "name"),
     ] {
         let reply = acme.post("/api/v1/items", bad(change.clone())).await;
-        assert_eq!((reply.status, field(&reply)), (422, expected), "{change}: {:?}", reply.body);
+        assert_eq!(
+            (reply.status, field(&reply)),
+            (422, expected),
+            "{change}: {:?}",
+            reply.body
+        );
     }
-    let unknown_kind = acme.post("/api/v1/items", bad(json!({"kind": "magic"}))).await;
+    let unknown_kind = acme
+        .post("/api/v1/items", bad(json!({"kind": "magic"})))
+        .await;
     assert_eq!(unknown_kind.status, 422);
 
     let changed = acme
@@ -146,13 +209,22 @@ async fn items_are_validated_kept_verbatim_and_changed_with_an_audit_trail() {
     assert_eq!(changed.body["category_id"], Value::Null);
     assert_eq!(changed.body["active"], false);
     let zero = acme
-        .patch(&format!("/api/v1/items/{id}"), json!({"units": [{"unit": "box", "factor": "0"}]}))
+        .patch(
+            &format!("/api/v1/items/{id}"),
+            json!({"units": [{"unit": "box", "factor": "0"}]}),
+        )
         .await;
     assert_eq!((zero.status, field(&zero)), (422, "units"));
     let kept = acme.get(&format!("/api/v1/items/{id}")).await;
-    assert_eq!(kept.body["units"], changed.body["units"], "a refused change loses nothing");
+    assert_eq!(
+        kept.body["units"], changed.body["units"],
+        "a refused change loses nothing"
+    );
     let missing = acme
-        .patch("/api/v1/items/00000000-0000-7000-8000-000000000000", json!({"active": true}))
+        .patch(
+            "/api/v1/items/00000000-0000-7000-8000-000000000000",
+            json!({"active": true}),
+        )
         .await;
     assert_eq!((missing.status, missing.code()), (404, "item_not_found"));
 
@@ -164,11 +236,22 @@ async fn items_are_validated_kept_verbatim_and_changed_with_an_audit_trail() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    for action in ["unit.created", "category.created", "item.created", "item.updated"] {
-        assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
+    for action in [
+        "unit.created",
+        "category.created",
+        "item.created",
+        "item.updated",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} missing from {actions:?}"
+        );
     }
     let item_entries = actions.iter().filter(|a| a.starts_with("item.")).count();
-    assert_eq!(item_entries, 2, "refused writes leave no entry: {actions:?}");
+    assert_eq!(
+        item_entries, 3,
+        "refused writes leave no entry: {actions:?}"
+    );
 }
 
 #[tokio::test]
@@ -176,12 +259,18 @@ async fn items_are_searched_filtered_and_paged_by_sku() {
     let api = AdminApi::start().await;
     api.register_primary().await;
     let (acme, _) = owner(&api, "acme").await;
-    let paint = acme.post("/api/v1/categories", json!({"name": "Paint"})).await;
+    let paint = acme
+        .post("/api/v1/categories", json!({"name": "Paint"}))
+        .await;
     let paint_id = paint.body["id"].as_str().expect("id").to_owned();
     for n in 1..=7 {
         let kind = if n % 2 == 0 { "finished" } else { "raw" };
         let category = if n <= 2 { json!(paint_id) } else { Value::Null };
-        let sku = if n == 4 { "sku-04".to_owned() } else { format!("SKU-{n:02}") };
+        let sku = if n == 4 {
+            "sku-04".to_owned()
+        } else {
+            format!("SKU-{n:02}")
+        };
         let reply = acme
             .post(
                 "/api/v1/items",
@@ -215,7 +304,9 @@ async fn items_are_searched_filtered_and_paged_by_sku() {
     assert_eq!(pages, 3);
     assert_eq!(
         seen,
-        ["SKU-01", "SKU-02", "SKU-03", "sku-04", "SKU-05", "SKU-06", "SKU-07", "ZZ-1"],
+        [
+            "SKU-01", "SKU-02", "SKU-03", "sku-04", "SKU-05", "SKU-06", "SKU-07", "ZZ-1"
+        ],
         "ordered by SKU whatever its case, each once"
     );
 
@@ -233,15 +324,25 @@ async fn items_are_searched_filtered_and_paged_by_sku() {
     assert_eq!(skus(&by_sku).len(), 7);
     let finished = acme.get("/api/v1/items?kind=finished").await;
     assert_eq!(skus(&finished), ["SKU-02", "sku-04", "SKU-06"]);
-    let in_paint = acme.get(&format!("/api/v1/items?category_id={paint_id}")).await;
+    let in_paint = acme
+        .get(&format!("/api/v1/items?category_id={paint_id}"))
+        .await;
     assert_eq!(skus(&in_paint), ["SKU-01", "SKU-02"]);
     let inactive = acme.get("/api/v1/items?active=false").await;
     assert_eq!(skus(&inactive), ["SKU-07"]);
-    let combined = acme.get("/api/v1/items?kind=raw&active=true&q=widget&limit=2").await;
+    let combined = acme
+        .get("/api/v1/items?kind=raw&active=true&q=widget&limit=2")
+        .await;
     assert_eq!(skus(&combined), ["SKU-01", "SKU-03"]);
     assert!(combined.body["next"].is_string());
 
-    for bad in ["kind=magic", "limit=0", "limit=201", "after=%21%21", "active=maybe"] {
+    for bad in [
+        "kind=magic",
+        "limit=0",
+        "limit=201",
+        "after=%21%21",
+        "active=maybe",
+    ] {
         let reply = acme.get(&format!("/api/v1/items?{bad}")).await;
         assert_eq!(reply.status, 422, "{bad}: {:?}", reply.body);
     }
@@ -267,16 +368,28 @@ async fn partners_warehouses_and_locations() {
     assert_eq!(created.status, 201, "{:?}", created.body);
     assert_eq!(created.body["name"], "Acme <Supplies>");
     assert_eq!(created.body["email"], "orders@acme.example");
-    assert_eq!(created.body["addresses"].as_array().expect("addresses").len(), 2);
+    assert_eq!(
+        created.body["addresses"]
+            .as_array()
+            .expect("addresses")
+            .len(),
+        2
+    );
     let partner = created.body["id"].as_str().expect("id").to_owned();
     let customer = acme
-        .post("/api/v1/partners", json!({"code": "BETA", "name": "Beta", "is_customer": true}))
+        .post(
+            "/api/v1/partners",
+            json!({"code": "BETA", "name": "Beta", "is_customer": true}),
+        )
         .await;
     assert_eq!(customer.status, 201, "{:?}", customer.body);
     assert_eq!(customer.body["payment_terms_days"], 30);
 
     let neither = acme
-        .post("/api/v1/partners", json!({"code": "NOBODY", "name": "Nobody"}))
+        .post(
+            "/api/v1/partners",
+            json!({"code": "NOBODY", "name": "Nobody"}),
+        )
         .await;
     assert_eq!((neither.status, field(&neither)), (422, "is_customer"));
     let bad_email = acme
@@ -287,7 +400,10 @@ async fn partners_warehouses_and_locations() {
         .await;
     assert_eq!((bad_email.status, field(&bad_email)), (422, "email"));
     let taken = acme
-        .post("/api/v1/partners", json!({"code": "acme-sup", "name": "Again", "is_customer": true}))
+        .post(
+            "/api/v1/partners",
+            json!({"code": "acme-sup", "name": "Again", "is_customer": true}),
+        )
         .await;
     assert_eq!((taken.status, taken.code()), (409, "partner_code_taken"));
 
@@ -310,7 +426,13 @@ async fn partners_warehouses_and_locations() {
         .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
     assert_eq!(changed.body["addresses"][0]["line1"], "Dock 9");
-    assert_eq!(changed.body["addresses"].as_array().expect("addresses").len(), 1);
+    assert_eq!(
+        changed.body["addresses"]
+            .as_array()
+            .expect("addresses")
+            .len(),
+        1
+    );
     let no_role = acme
         .patch(
             &format!("/api/v1/partners/{partner}"),
@@ -320,11 +442,16 @@ async fn partners_warehouses_and_locations() {
     assert_eq!(no_role.status, 422);
 
     let warehouse = acme
-        .post("/api/v1/warehouses", json!({"code": "WH1", "name": "Main warehouse"}))
+        .post(
+            "/api/v1/warehouses",
+            json!({"code": "WH1", "name": "Main warehouse"}),
+        )
         .await;
     assert_eq!(warehouse.status, 201, "{:?}", warehouse.body);
     let warehouse_id = warehouse.body["id"].as_str().expect("id").to_owned();
-    let locations = acme.get(&format!("/api/v1/warehouses/{warehouse_id}/locations")).await;
+    let locations = acme
+        .get(&format!("/api/v1/warehouses/{warehouse_id}/locations"))
+        .await;
     assert_eq!(locations.status, 200, "{:?}", locations.body);
     assert_eq!(locations.body.as_array().expect("locations").len(), 1);
     assert_eq!(locations.body[0]["code"], "MAIN");
@@ -351,13 +478,28 @@ async fn partners_warehouses_and_locations() {
         )
         .await;
     assert_eq!(retyped.status, 200, "{:?}", retyped.body);
-    assert_eq!((retyped.body["kind"].as_str(), retyped.body["active"].as_bool()), (Some("quarantine"), Some(false)));
+    assert_eq!(
+        (
+            retyped.body["kind"].as_str(),
+            retyped.body["active"].as_bool()
+        ),
+        (Some("quarantine"), Some(false))
+    );
     let same_code = acme
-        .post("/api/v1/warehouses", json!({"code": "wh1", "name": "Other"}))
+        .post(
+            "/api/v1/warehouses",
+            json!({"code": "wh1", "name": "Other"}),
+        )
         .await;
-    assert_eq!((same_code.status, same_code.code()), (409, "warehouse_code_taken"));
+    assert_eq!(
+        (same_code.status, same_code.code()),
+        (409, "warehouse_code_taken")
+    );
     let closed = acme
-        .patch(&format!("/api/v1/warehouses/{warehouse_id}"), json!({"active": false}))
+        .patch(
+            &format!("/api/v1/warehouses/{warehouse_id}"),
+            json!({"active": false}),
+        )
         .await;
     assert_eq!(closed.body["active"], false);
     let active = acme.get("/api/v1/warehouses?active=true").await;
@@ -379,7 +521,10 @@ async fn partners_warehouses_and_locations() {
         "location.created",
         "location.updated",
     ] {
-        assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} missing from {actions:?}"
+        );
     }
 }
 
@@ -389,24 +534,47 @@ async fn a_viewer_reads_master_data_but_cannot_write_and_a_plan_without_it_refus
     api.register_primary().await;
     let (acme, _) = owner(&api, "acme").await;
     let invited = acme
-        .post("/api/v1/users", json!({"email": "vic@acme.example", "roles": ["viewer"]}))
+        .post(
+            "/api/v1/users",
+            json!({"email": "vic@acme.example", "roles": ["viewer"]}),
+        )
         .await;
     assert_eq!(invited.status, 201, "{:?}", invited.body);
     let invitation = api.mailed_token("vic@acme.example", "invited").await;
-    let set = api.set_password("acme", &invitation, "vic's long password").await;
+    let set = api
+        .set_password("acme", &invitation, "vic's long password")
+        .await;
     assert_eq!(set.status, 204, "{:?}", set.body);
-    let login = api.tenant_login("acme", "vic@acme.example", "vic's long password").await;
+    let login = api
+        .tenant_login("acme", "vic@acme.example", "vic's long password")
+        .await;
     let viewer = Session {
         api: &api,
         slug: "acme".into(),
-        token: login.body["access_token"].as_str().expect("token").to_owned(),
+        token: login.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned(),
     };
-    for path in ["/api/v1/items", "/api/v1/partners", "/api/v1/warehouses", "/api/v1/units", "/api/v1/categories", "/api/v1/items/export"] {
+    for path in [
+        "/api/v1/items",
+        "/api/v1/partners",
+        "/api/v1/warehouses",
+        "/api/v1/units",
+        "/api/v1/categories",
+        "/api/v1/items/export",
+    ] {
         assert_eq!(viewer.get(path).await.status, 200, "{path}");
     }
     for (path, body) in [
-        ("/api/v1/items", json!({"sku": "A", "name": "A", "kind": "raw", "base_unit": "pcs"})),
-        ("/api/v1/partners", json!({"code": "A", "name": "A", "is_customer": true})),
+        (
+            "/api/v1/items",
+            json!({"sku": "A", "name": "A", "kind": "raw", "base_unit": "pcs"}),
+        ),
+        (
+            "/api/v1/partners",
+            json!({"code": "A", "name": "A", "is_customer": true}),
+        ),
         ("/api/v1/warehouses", json!({"code": "A", "name": "A"})),
         ("/api/v1/units", json!({"code": "A", "name": "A"})),
         ("/api/v1/categories", json!({"name": "A"})),
@@ -417,7 +585,10 @@ async fn a_viewer_reads_master_data_but_cannot_write_and_a_plan_without_it_refus
     let import = api
         .app
         .client
-        .post(format!("{}/api/v1/items/import?mode=all_or_nothing", api.app.tenant_runtime_url))
+        .post(format!(
+            "{}/api/v1/items/import?mode=all_or_nothing",
+            api.app.tenant_runtime_url
+        ))
         .header("X-Tenant", "acme")
         .bearer_auth(&viewer.token)
         .header("Content-Type", "text/csv")
@@ -440,8 +611,19 @@ async fn a_viewer_reads_master_data_but_cannot_write_and_a_plan_without_it_refus
     assert_eq!(plan.status, 201, "{:?}", plan.body);
     let company = api.company("plain", "stock-only").await;
     let token = api.owner_token(&company).await;
-    for path in ["/api/v1/items", "/api/v1/partners/export", "/api/v1/warehouses", "/api/v1/units"] {
-        let reply = api.tenant_call("plain", Method::GET, path, Some(&token), None).await;
-        assert_eq!((reply.status, reply.code()), (403, "feature_not_in_plan"), "{path}");
+    for path in [
+        "/api/v1/items",
+        "/api/v1/partners/export",
+        "/api/v1/warehouses",
+        "/api/v1/units",
+    ] {
+        let reply = api
+            .tenant_call("plain", Method::GET, path, Some(&token), None)
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "feature_not_in_plan"),
+            "{path}"
+        );
     }
 }

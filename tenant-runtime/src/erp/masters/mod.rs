@@ -64,6 +64,8 @@ fn decode_cursor(cursor: &str) -> ApiResult<String> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        // Postgres text cannot hold NUL: a forged cursor with one would be a 500.
+        .filter(|key| !key.contains('\0'))
         .ok_or_else(|| ApiError::invalid("after", "is not a cursor this API gave out"))
 }
 
@@ -164,5 +166,10 @@ mod tests {
             after: Some("!!".into()),
         };
         assert!(forged.after().is_err());
+        let nul = PageQuery {
+            limit: None,
+            after: Some(encode_cursor("a\0b")),
+        };
+        assert!(nul.after().is_err());
     }
 }

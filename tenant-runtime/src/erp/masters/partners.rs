@@ -296,7 +296,9 @@ pub fn check(input: &mut NewPartner) -> Vec<FieldError> {
             Err("a partner is a customer, a supplier or both".into()),
         );
     }
-    if !input.email.is_empty() {
+    if input.email.contains('\0') {
+        add("email", Err("not an email address".into()));
+    } else if !input.email.is_empty() {
         match common::ids::normalize_email(&input.email) {
             Some(email) => input.email = email,
             None => add("email", Err("not an email address".into())),
