@@ -142,6 +142,10 @@ pub struct TenantRuntimeSettings {
     pub usage_sample_secs: u64,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// A web app session ends after this long without a request.
+    pub web_idle_timeout_secs: u64,
+    /// A web app session ends this long after sign-in in any case.
+    pub web_session_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -325,6 +329,8 @@ impl Default for TenantRuntimeSettings {
             usage_sample_secs: 300,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            web_idle_timeout_secs: 2 * 3600,
+            web_session_max_secs: 12 * 3600,
         }
     }
 }
@@ -767,6 +773,14 @@ impl Settings {
         check(
             "tenant_runtime.refresh_token_ttl_secs",
             within(runtime.refresh_token_ttl_secs, 300, 90 * 24 * 3600),
+        );
+        check(
+            "tenant_runtime.web_idle_timeout_secs",
+            within(runtime.web_idle_timeout_secs, 60, 24 * 3600),
+        );
+        check(
+            "tenant_runtime.web_session_max_secs",
+            within(runtime.web_session_max_secs, 300, 30 * 24 * 3600),
         );
         check(
             "tenant_runtime.public_base_url",

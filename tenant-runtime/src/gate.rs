@@ -1,4 +1,5 @@
-//! The gate every `/api/v1` request passes before any handler, in this order: resolve the
+//! The gate every `/api/v1` request and every web app page passes before any handler, in
+//! this order (its refusals are problem JSON for the API, error pages for pages): resolve the
 //! tenant, look it up in the registry, refuse by status, schema version (a database behind
 //! this code's schema: 503 until the migration run reaches it), feature flag or storage
 //! limit, take a slot of the tenant's rate and concurrency limits, count the call. The handle
@@ -9,8 +10,9 @@
 //! log in meanwhile.
 //!
 //! A tenant suspended for billing is still let through to what its admin needs to pay:
-//! sign-in (`/auth/...`), `/me` (which says why) and `/billing...`; everything else gets
-//! 402 `payment_required`. An admin suspension refuses everything with 403.
+//! sign-in (`/auth/...`), `/me` (which says why) and `/billing...`, and the matching pages
+//! (sign-in and out, passwords, billing); everything else gets 402 `payment_required`. An
+//! admin suspension refuses everything with 403.
 
 use crate::registry::{LookupError, TenantHandle};
 use crate::resolve::{self, Resolution};
@@ -69,13 +71,13 @@ pub async fn gate(
     let handle = match admit(&state, &request).await {
         Ok(handle) => handle,
         Err(error) => {
-            let response = error.error_response();
+            let response = refusal(&request, &error);
             return Ok(request.into_response(response).map_into_right_body());
         }
     };
     let (headers, refused) = take_rate_slot(&handle);
     if let Some(error) = refused {
-        let mut response = error.error_response();
+        let mut response = refusal(&request, &error);
         insert_rate_headers(response.headers_mut(), &headers);
         return Ok(request.into_response(response).map_into_right_body());
     }
@@ -89,15 +91,24 @@ pub async fn gate(
             ),
             1,
         );
-        return Ok(request
-            .into_response(error.error_response())
-            .map_into_right_body());
+        let response = refusal(&request, &error);
+        return Ok(request.into_response(response).map_into_right_body());
     };
     state.usage.count(handle.id);
     request.extensions_mut().insert(Tenant(handle));
     let mut response = next.call(request).await?;
     insert_rate_headers(response.headers_mut(), &headers);
     Ok(response.map_into_left_body())
+}
+
+/// A refusal as the caller reads it: the problem JSON for the API, an error page for the
+/// web app's pages.
+fn refusal(request: &ServiceRequest, error: &ApiError) -> actix_web::HttpResponse {
+    if request.path().starts_with("/api/") {
+        error.error_response()
+    } else {
+        crate::web::errors::page(error)
+    }
 }
 
 /// Resolution, lookup and the refusals that depend only on the tenant's state.
@@ -232,9 +243,19 @@ fn check_schema(handle: &TenantHandle) -> ApiResult<()> {
 /// the billing routes, so that its admin can see why and pay.
 fn open_while_unpaid(path: &str) -> bool {
     let Some(rest) = path.strip_prefix("/api/v1/") else {
-        return false;
+        return is_open_page_while_unpaid(path);
     };
     rest.starts_with("auth/") || rest == "me" || is_billing(path)
+}
+
+/// The web app's pages an admin needs to pay: signing in and out, passwords, billing.
+fn is_open_page_while_unpaid(path: &str) -> bool {
+    matches!(
+        path,
+        "/sign-in" | "/sign-out" | "/forgot-password" | "/set-password" | "/impersonate"
+    ) || path
+        .strip_prefix("/billing")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// `/api/v1/billing` and below.
@@ -245,7 +266,9 @@ fn is_billing(path: &str) -> bool {
 
 /// An API route of an ERP module the plan does not include (`crate::erp::modules`).
 fn check_feature(handle: &TenantHandle, path: &str) -> ApiResult<()> {
-    let Some(module) = crate::erp::modules::of_api_path(path) else {
+    let module =
+        crate::erp::modules::of_api_path(path).or_else(|| crate::erp::modules::of_page_path(path));
+    let Some(module) = module else {
         return Ok(());
     };
     if handle.plan.features.iter().any(|f| f == module) {

@@ -64,11 +64,7 @@ pub fn build_app(
                     .default_service(web::to(http::not_found)),
             )
             .configure(common::web::assets::configure)
-            .service(
-                web::resource("/impersonate")
-                    .wrap(from_fn(gate::gate))
-                    .route(web::post().to(crate::web::impersonate)),
-            )
+            .configure(crate::web::routes)
             .default_service(web::to(http::not_found))
     })?;
     state.bind_origin(

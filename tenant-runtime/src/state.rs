@@ -33,6 +33,8 @@ pub struct RuntimeConfig {
     pub base_domain: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    pub web_idle_timeout_secs: u64,
+    pub web_session_max_secs: u64,
     /// What depends on where tenants reach this runtime; set once the port is bound.
     bound: OnceLock<Bound>,
 }
@@ -74,6 +76,8 @@ impl AppState {
                 base_domain: runtime.base_domain.clone(),
                 access_token_ttl_secs: runtime.access_token_ttl_secs,
                 refresh_token_ttl_secs: runtime.refresh_token_ttl_secs,
+                web_idle_timeout_secs: runtime.web_idle_timeout_secs,
+                web_session_max_secs: runtime.web_session_max_secs,
                 bound: OnceLock::new(),
             },
         })

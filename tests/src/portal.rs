@@ -1,18 +1,23 @@
-//! The admin portal over plain HTTP, as tests that need no browser use it: sign in (the
-//! session cookie kept by hand, since the portal's cookies are `Secure` and a client's jar
-//! would not send them over `http://127.0.0.1`), GET pages, and post forms with the
-//! session's CSRF token. Redirects are not followed: tests look at them.
+//! The admin portal and the ERP web app over plain HTTP, as tests that need no browser use
+//! them: sign in (the session cookie kept by hand, since both apps' cookies are `Secure`
+//! and a client's jar would not send them over `http://127.0.0.1`), GET pages, and post
+//! forms with the session's CSRF token. Redirects are not followed: tests look at them.
 
 use reqwest::header::{self, HeaderMap};
 use reqwest::redirect::Policy;
 use std::time::Duration;
 
-/// A browser-less visitor of the portal at `base`.
+/// A browser-less visitor of the portal (or, made with [`PortalClient::for_app`], of a
+/// company's web app) at `base`.
 pub struct PortalClient {
     base: String,
     client: reqwest::Client,
-    /// The `__Host-portal` cookie's value once signed in.
+    /// The session cookie's value once signed in.
     pub session: Option<String>,
+    /// The names of the session cookie and of the sign-in form's CSRF cookie.
+    cookies: (&'static str, &'static str),
+    /// The company a web app client visits (sent as `X-Tenant`).
+    tenant: Option<String>,
 }
 
 /// A page as the portal answered it.
@@ -71,6 +76,17 @@ impl PortalClient {
                 .build()
                 .expect("http client"),
             session: None,
+            cookies: ("__Host-portal", "__Host-portal-csrf"),
+            tenant: None,
+        }
+    }
+
+    /// A visitor of company `slug`'s web app on the runtime at `runtime_url`.
+    pub fn for_app(runtime_url: &str, slug: &str) -> Self {
+        Self {
+            cookies: ("__Host-erp", "__Host-erp-csrf"),
+            tenant: Some(slug.to_owned()),
+            ..Self::new(runtime_url)
         }
     }
 
@@ -86,26 +102,50 @@ impl PortalClient {
     /// Posts the sign-in form (with its CSRF cookie) and keeps the session it gives.
     pub async fn sign_in(&mut self, email: &str, password: &str) -> PageReply {
         let form = self.get("/sign-in").await;
-        let csrf_cookie = form.cookie("__Host-portal-csrf").unwrap_or_default();
+        let (session_cookie, csrf_name) = self.cookies;
+        let csrf_cookie = form.cookie(csrf_name).unwrap_or_default();
         let body = encode(&[
             ("email", email),
             ("password", password),
             ("csrf", &csrf_cookie),
             ("next", "/"),
         ]);
-        let reply = self
-            .send(
-                self.client
-                    .post(self.url("/sign-in"))
-                    .header(header::COOKIE, format!("__Host-portal-csrf={csrf_cookie}"))
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(body),
-            )
-            .await;
-        if let Some(session) = reply.cookie("__Host-portal") {
+        let request = self
+            .client
+            .post(self.url("/sign-in"))
+            .header(header::COOKIE, format!("{csrf_name}={csrf_cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body);
+        let reply = self.send(self.with_tenant(request)).await;
+        if let Some(session) = reply.cookie(session_cookie) {
             self.session = Some(session);
         }
         reply
+    }
+
+    /// Posts `fields` to `path` as a form shown before sign-in does: with the CSRF token the
+    /// page `form_page` handed out in its cookie.
+    pub async fn post_before_sign_in(
+        &self,
+        form_page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> PageReply {
+        let csrf_name = self.cookies.1;
+        let csrf_cookie = self
+            .get(form_page)
+            .await
+            .cookie(csrf_name)
+            .unwrap_or_default();
+        let mut with_token = fields.to_vec();
+        with_token.push(("csrf", &csrf_cookie));
+        let request = self
+            .client
+            .post(self.url(path))
+            .header(header::COOKIE, format!("{csrf_name}={csrf_cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(encode(&with_token));
+        self.send(self.with_tenant(request)).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -137,9 +177,20 @@ impl PortalClient {
     }
 
     fn with_session(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let request = request.header(header::ACCEPT, "text/html");
+        let request = self
+            .with_tenant(request)
+            .header(header::ACCEPT, "text/html");
         match &self.session {
-            Some(session) => request.header(header::COOKIE, format!("__Host-portal={session}")),
+            Some(session) => {
+                request.header(header::COOKIE, format!("{}={session}", self.cookies.0))
+            }
+            None => request,
+        }
+    }
+
+    fn with_tenant(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.tenant {
+            Some(slug) => request.header("X-Tenant", slug),
             None => request,
         }
     }

@@ -39,6 +39,13 @@ pub fn removal(name: &str) -> String {
     strict(name, "", Some(0))
 }
 
+/// Adds a `Set-Cookie` header (built by [`strict`] or [`removal`]) to a response.
+pub fn append(response: &mut actix_web::HttpResponse, cookie: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! What the shared page layout (`ui/base.html`) shows around every page: the product
 //! name, the navigation, who is signed in, the CSRF token for forms and htmx, the flash
-//! message, and whether only the content is wanted (an htmx fragment).
+//! message, standing banners, and whether only the content is wanted (an htmx fragment).
 
 use crate::web::flash::Flash;
 
@@ -21,6 +21,21 @@ pub struct Layout {
     pub sign_out: &'static str,
     /// Render only the page's content (an htmx request or a dialog).
     pub fragment: bool,
+    /// Standing notices above every page's content (an impersonated session, a payment
+    /// past due), unlike the flash, which is shown once.
+    pub banners: Vec<Banner>,
+}
+
+/// A notice that stays on every page while its cause lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Banner {
+    /// What it is about, for tests and styles (`data-banner`): `impersonation`, `past_due`.
+    pub kind: &'static str,
+    /// `info`, `warning` or `danger`.
+    pub tone: &'static str,
+    pub text: String,
+    /// Where to act on it, if anywhere: (label, href).
+    pub link: Option<(&'static str, &'static str)>,
 }
 
 /// One entry of the navigation.
@@ -89,6 +104,7 @@ mod tests {
             flash: None,
             sign_out: "/sign-out",
             fragment: false,
+            banners: Vec::new(),
         }
     }
 

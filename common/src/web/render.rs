@@ -88,6 +88,13 @@ pub fn redirect(request: &HttpRequest, location: &str, flash: Option<Flash>) -> 
     response.finish()
 }
 
+/// Where to go after signing in: `next` when it is a path on this site, else the start.
+pub fn safe_next(next: Option<&str>) -> String {
+    next.filter(|next| is_local_path(next))
+        .unwrap_or("/")
+        .to_owned()
+}
+
 /// Whether `next` is a path on this site (so a sign-in link cannot send people away).
 pub fn is_local_path(next: &str) -> bool {
     next.starts_with('/')

@@ -27,6 +27,7 @@ pub fn layout(signed: &Signed, title: impl Into<String>) -> Layout {
         flash: signed.flash.clone(),
         sign_out: SIGN_OUT,
         fragment: signed.fragment,
+        banners: Vec::new(),
     }
     .with_current(&signed.path)
 }
@@ -42,6 +43,7 @@ pub fn bare(title: impl Into<String>) -> Layout {
         flash: None,
         sign_out: SIGN_OUT,
         fragment: false,
+        banners: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::portal::errors::{PageError, PageResult};
 use crate::portal::nav;
 use crate::portal::session::{COOKIE, PortalForm, session_cookie};
 use crate::state::AppState;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use common::api_error::ApiError;
@@ -66,7 +66,7 @@ pub async fn form(
     request: HttpRequest,
     query: web::Query<NextQuery>,
 ) -> PageResult {
-    let next = safe_next(query.next.as_deref());
+    let next = render::safe_next(query.next.as_deref());
     match current_session(&state, &request).await? {
         Some(session) if !session.second_factor_pending => {
             Ok(render::redirect(&request, &next, None))
@@ -94,7 +94,7 @@ pub async fn submit(
     form: web::Form<PasswordForm>,
 ) -> PageResult {
     let form = form.into_inner();
-    let next = safe_next(form.next.as_deref());
+    let next = render::safe_next(form.next.as_deref());
     let expected = cookies::read(&request, CSRF_COOKIE).unwrap_or_default();
     if !csrf::matches(&expected, form.csrf.as_deref()) {
         return Err(PageError::Csrf);
@@ -127,7 +127,7 @@ pub async fn submit_code(
     form: web::Form<CodeForm>,
 ) -> PageResult {
     let form = form.into_inner();
-    let next = safe_next(form.next.as_deref());
+    let next = render::safe_next(form.next.as_deref());
     let Some(session) = current_session(&state, &request)
         .await?
         .filter(|session| session.second_factor_pending)
@@ -169,7 +169,7 @@ pub async fn sign_out(
         "/sign-in",
         Some(Flash::info("You are signed out.")),
     );
-    append_cookie(&mut response, &cookies::removal(COOKIE));
+    cookies::append(&mut response, &cookies::removal(COOKIE));
     Ok(response)
 }
 
@@ -192,7 +192,7 @@ async fn start(
             FormErrors::default(),
             StatusCode::OK,
         );
-        append_cookie(
+        cookies::append(
             &mut response,
             &session_cookie(&issued, state.config.portal_session_max_secs),
         );
@@ -208,11 +208,11 @@ fn signed_in(
     next: &str,
 ) -> HttpResponse {
     let mut response = render::redirect(request, next, None);
-    append_cookie(
+    cookies::append(
         &mut response,
         &session_cookie(issued, state.config.portal_session_max_secs),
     );
-    append_cookie(&mut response, &cookies::removal(CSRF_COOKIE));
+    cookies::append(&mut response, &cookies::removal(CSRF_COOKIE));
     response
 }
 
@@ -257,7 +257,7 @@ fn password_page(
         errors,
     };
     let mut response = render::page(status, &page.layout, &page);
-    append_cookie(&mut response, &cookies::strict(CSRF_COOKIE, &token, None));
+    cookies::append(&mut response, &cookies::strict(CSRF_COOKIE, &token, None));
     response
 }
 
@@ -273,16 +273,4 @@ fn code_page(csrf: String, next: String, errors: FormErrors, status: StatusCode)
         errors,
     };
     render::page(status, &page.layout, &page)
-}
-
-fn append_cookie(response: &mut HttpResponse, cookie: &str) {
-    if let Ok(value) = header::HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-fn safe_next(next: Option<&str>) -> String {
-    next.filter(|next| render::is_local_path(next))
-        .unwrap_or("/")
-        .to_owned()
 }

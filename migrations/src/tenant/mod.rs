@@ -1,7 +1,7 @@
 //! The tenant-database migrator: users, roles and permissions, settings, the append-only
-//! audit log and refresh tokens of one tenant, and `billing.manage` for admins of
-//! companies made before billing; the ERP's master data. Every tenant database runs the same list (existing
-//! ones through a fleet migration run).
+//! audit log and refresh tokens of one tenant, `billing.manage` for admins of companies
+//! made before billing, the ERP's tables and the web app's sessions. Every tenant
+//! database runs the same list (existing ones through a fleet migration run).
 
 use sea_orm_migration::prelude::*;
 
@@ -12,6 +12,7 @@ mod m20261122_000004_create_audit_log;
 mod m20261122_000005_create_refresh_tokens;
 mod m20261203_000006_grant_billing_manage;
 mod m20261204_000007_erp_master_data;
+mod m20261204_000008_web_sessions;
 
 /// Name of the table recording applied tenant migrations.
 pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_refresh_tokens::Migration),
             Box::new(m20261203_000006_grant_billing_manage::Migration),
             Box::new(m20261204_000007_erp_master_data::Migration),
+            Box::new(m20261204_000008_web_sessions::Migration),
         ]
     }
 

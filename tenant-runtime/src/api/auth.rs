@@ -61,29 +61,8 @@ pub async fn login(
     body: Body<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let body = body.into_inner()?;
-    let email = body.email.trim().to_owned();
-    let attempt = {
-        let db = db::connect(&tenant).await?;
-        reserve_attempt(db.client(), &email).await?
-    };
-    let (user, hash) = match attempt {
-        Attempt::Locked { seconds } => return Err(lockout::locked(seconds)),
-        Attempt::Unknown => (None, None),
-        Attempt::Counted { user, hash, active } => (active.then_some(user), hash),
-    };
-    let verified = common::passwords::verify_off_thread(body.password, hash).await;
-    let Some(user) = user.filter(|_| verified) else {
-        return Err(ApiError::unauthorized(
-            "invalid_credentials",
-            "the email or password is wrong",
-        ));
-    };
+    let user = check_credentials(&tenant, &body.email, body.password).await?;
     let db = db::connect(&tenant).await?;
-    db.execute(
-        &format!("UPDATE users SET {} WHERE id = $1", lockout::CLEAR_SQL),
-        &[&user],
-    )
-    .await?;
     let roles = load_user(db.client(), user)
         .await?
         .map(|user| user.roles)
@@ -98,6 +77,37 @@ pub async fn login(
     )
     .await?;
     Ok(web::Json(pair))
+}
+
+/// The active user these credentials prove, the one check both doors use (this API and
+/// the web app's sign-in form): 401 `invalid_credentials` for a wrong email or password or
+/// a user who may not sign in, 429 `account_locked` while locked. A success clears the
+/// failure count.
+pub async fn check_credentials(tenant: &Tenant, email: &str, password: String) -> ApiResult<Uuid> {
+    let email = email.trim();
+    let attempt = {
+        let db = db::connect(tenant).await?;
+        reserve_attempt(db.client(), email).await?
+    };
+    let (user, hash) = match attempt {
+        Attempt::Locked { seconds } => return Err(lockout::locked(seconds)),
+        Attempt::Unknown => (None, None),
+        Attempt::Counted { user, hash, active } => (active.then_some(user), hash),
+    };
+    let verified = common::passwords::verify_off_thread(password, hash).await;
+    let Some(user) = user.filter(|_| verified) else {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "the email or password is wrong",
+        ));
+    };
+    let db = db::connect(tenant).await?;
+    db.execute(
+        &format!("UPDATE users SET {} WHERE id = $1", lockout::CLEAR_SQL),
+        &[&user],
+    )
+    .await?;
+    Ok(user)
 }
 
 enum Attempt {
@@ -210,14 +220,21 @@ pub async fn request_reset(
     body: Body<ResetRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    let db = db::connect(&tenant).await?;
+    send_reset_link(&state, &tenant, &body.email).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Emails a password-reset link to `email` if a user who may sign in has it; says nothing
+/// either way (no one learns which addresses exist).
+pub async fn send_reset_link(state: &AppState, tenant: &Tenant, email: &str) -> ApiResult<()> {
+    let db = db::connect(tenant).await?;
     let token = new_opaque_token();
     let updated = db
         .query_opt(
             "UPDATE users SET set_password_token_hash = $2, \
                set_password_expires_at = now() + make_interval(secs => $3), updated_at = now() \
              WHERE lower(email) = lower($1) AND status <> 'disabled' RETURNING email",
-            &[&body.email.trim(), &hash_opaque(&token), &RESET_TTL_SECS],
+            &[&email.trim(), &hash_opaque(&token), &RESET_TTL_SECS],
         )
         .await?;
     if let Some(row) = updated {
@@ -235,7 +252,7 @@ pub async fn request_reset(
             ),
         );
     }
-    Ok(HttpResponse::Accepted().finish())
+    Ok(())
 }
 
 /// Sets a password with an emailed token (an invitation or a reset); the user becomes
@@ -249,12 +266,26 @@ pub async fn set_password(
     body: Body<SetPasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    common::passwords::acceptable(&body.password)
+    set_password_with_token(&request, &tenant, &body.token, body.password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Sets the password of the user an emailed `token` names (an invitation or a reset) and
+/// returns who it was: 400 `invalid_set_password_token` for a made-up, spent or expired
+/// token, 422 for a password too weak. The user becomes active and every earlier session
+/// of theirs ends.
+pub async fn set_password_with_token(
+    request: &HttpRequest,
+    tenant: &Tenant,
+    token: &str,
+    password: String,
+) -> ApiResult<Uuid> {
+    common::passwords::acceptable(&password)
         .map_err(|message| ApiError::invalid("password", message))?;
-    let hash = common::passwords::hash_off_thread(body.password)
+    let hash = common::passwords::hash_off_thread(password)
         .await
         .map_err(ApiError::internal)?;
-    let mut db = db::connect(&tenant).await?;
+    let mut db = db::connect(tenant).await?;
     let transaction = db.begin().await?;
     let user: Option<Uuid> = transaction
         .query_opt(
@@ -263,7 +294,7 @@ pub async fn set_password(
                failed_login_count = 0, locked_until = NULL, updated_at = now() \
              WHERE set_password_token_hash = $1 AND set_password_expires_at > now() \
                AND status <> 'disabled' RETURNING id",
-            &[&hash_opaque(&body.token), &hash],
+            &[&hash_opaque(token), &hash],
         )
         .await?
         .map(|row| row.get(0));
@@ -275,7 +306,7 @@ pub async fn set_password(
         ));
     };
     sessions::revoke_user(&transaction, user).await?;
-    let actor = Actor::new(&request, Some(user), None);
+    let actor = Actor::new(request, Some(user), None);
     let entry = audit::Entry {
         action: "user.password_set",
         target_kind: "user",
@@ -285,5 +316,5 @@ pub async fn set_password(
     };
     audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(user)
 }

@@ -82,6 +82,11 @@ async fn find(db: &impl tokio_postgres::GenericClient, id: Uuid) -> ApiResult<Ro
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", security(("bearer" = [])),
     responses((status = 200, body = [Role])))]
 pub async fn list(auth: Authorized<RolesRead>) -> ApiResult<web::Json<Vec<Role>>> {
+    Ok(web::Json(list_roles(&auth).await?))
+}
+
+/// Every role of the company with its permissions, by name.
+pub async fn list_roles(auth: &Authorized<RolesRead>) -> ApiResult<Vec<Role>> {
     let rows = auth
         .current
         .db
@@ -90,7 +95,7 @@ pub async fn list(auth: Authorized<RolesRead>) -> ApiResult<web::Json<Vec<Role>>
             &[],
         )
         .await?;
-    Ok(web::Json(rows.iter().map(role).collect()))
+    Ok(rows.iter().map(role).collect())
 }
 
 #[utoipa::path(get, path = "/api/v1/permissions", tag = "roles", security(("bearer" = [])),

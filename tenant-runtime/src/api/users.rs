@@ -76,7 +76,17 @@ pub async fn invite(
     auth: Authorized<UsersManage>,
     body: Body<InviteUser>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner()?;
+    let user = invite_user(&state, auth, body.into_inner()?).await?;
+    Ok(HttpResponse::Created().json(user))
+}
+
+/// Invites a user within the plan's seats, with roles the caller may grant, and emails
+/// them the link to choose a password (the one rule both doors use).
+pub async fn invite_user(
+    state: &AppState,
+    auth: Authorized<UsersManage>,
+    body: InviteUser,
+) -> ApiResult<UserRecord> {
     let email = common::ids::normalize_email(&body.email)
         .ok_or_else(|| ApiError::invalid("email", "not an email address"))?;
     if body.roles.is_empty() {
@@ -141,7 +151,7 @@ pub async fn invite(
             tenant.name
         ),
     );
-    Ok(HttpResponse::Created().json(user))
+    Ok(user)
 }
 
 /// Changes a user's name, status or roles.
@@ -154,8 +164,16 @@ pub async fn update(
     id: web::Path<Uuid>,
     body: Body<UpdateUser>,
 ) -> ApiResult<web::Json<UserRecord>> {
-    let body = body.into_inner()?;
-    let id = *id;
+    Ok(web::Json(update_user(auth, *id, body.into_inner()?).await?))
+}
+
+/// Changes a user's name, status or roles (the one rule both doors use): seats counted,
+/// roles only up to the caller's own permissions, an active admin always left.
+pub async fn update_user(
+    auth: Authorized<UsersManage>,
+    id: Uuid,
+    body: UpdateUser,
+) -> ApiResult<UserRecord> {
     let status = match body.status.as_deref() {
         None => None,
         Some(status @ ("active" | "disabled")) => Some(status),
@@ -216,7 +234,7 @@ pub async fn update(
     };
     audit::record(&transaction, &actor, entry).await?;
     transaction.commit().await?;
-    Ok(web::Json(after))
+    Ok(after)
 }
 
 fn snapshot(user: &UserRecord) -> serde_json::Value {

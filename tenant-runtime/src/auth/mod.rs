@@ -5,6 +5,7 @@
 //! permission check each handler declares in its signature.
 
 pub mod sessions;
+pub mod web_sessions;
 
 use crate::db;
 use crate::gate::Tenant;
@@ -118,8 +119,19 @@ impl CurrentUser {
         claims: Claims,
     ) -> ApiResult<Self> {
         ensure_own_tenant(&claims, &tenant)?;
-        let user_id: Uuid = claims.sub.parse().map_err(|_| bearer::invalid_token())?;
         let db = db::connect(&tenant).await?;
+        Self::on_connection(request, tenant, db, claims).await
+    }
+
+    /// The user `claims` name on a connection already open to the tenant's database (the
+    /// web app's session lookup opened it), if the user is active.
+    pub async fn on_connection(
+        request: HttpRequest,
+        tenant: Tenant,
+        db: TenantConnection,
+        claims: Claims,
+    ) -> ApiResult<Self> {
+        let user_id: Uuid = claims.sub.parse().map_err(|_| bearer::invalid_token())?;
         let user = load_user(db.client(), user_id)
             .await?
             .filter(|user| user.status == "active")
@@ -173,25 +185,30 @@ pub struct Authorized<P> {
     _permission: PhantomData<P>,
 }
 
+impl<P: Permission> Authorized<P> {
+    /// The proof that `current` holds `P`, or 403 `forbidden`: the one check both doors
+    /// (a bearer token's extractor, a web page's session) go through.
+    pub fn check(current: CurrentUser) -> ApiResult<Self> {
+        if !current.can(P::CODE) {
+            return Err(ApiError::forbidden(
+                "forbidden",
+                format!("this needs the `{}` permission", P::CODE),
+            ));
+        }
+        Ok(Self {
+            current,
+            _permission: PhantomData,
+        })
+    }
+}
+
 impl<P: Permission + 'static> FromRequest for Authorized<P> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, ApiResult<Self>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let current = CurrentUser::from_request(request, payload);
-        Box::pin(async move {
-            let current = current.await?;
-            if !current.can(P::CODE) {
-                return Err(ApiError::forbidden(
-                    "forbidden",
-                    format!("this needs the `{}` permission", P::CODE),
-                ));
-            }
-            Ok(Self {
-                current,
-                _permission: PhantomData,
-            })
-        })
+        Box::pin(async move { Self::check(current.await?) })
     }
 }
 

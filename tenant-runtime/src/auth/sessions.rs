@@ -105,12 +105,12 @@ pub async fn revoke_family(db: &impl tokio_postgres::GenericClient, token: &str)
     Ok(())
 }
 
-/// Revokes every session of a user (password set, user disabled).
+/// Revokes every session of a user, API and web app alike (password set, user disabled).
 pub async fn revoke_user(db: &impl tokio_postgres::GenericClient, user: Uuid) -> ApiResult<()> {
     db.execute(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
         &[&user],
     )
     .await?;
-    Ok(())
+    super::web_sessions::end_all_of(db, user).await
 }

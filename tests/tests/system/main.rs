@@ -12,6 +12,7 @@ mod billing_admin;
 mod billing_core;
 mod billing_runtime;
 mod bootstrap;
+mod erp_app;
 mod erp_csv;
 mod erp_masters;
 mod fleet_jobs;

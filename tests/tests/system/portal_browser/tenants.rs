@@ -168,11 +168,14 @@ async fn impersonating_opens_the_tenants_app_in_a_new_tab() {
         .switch_to_window(app_window)
         .await
         .expect("into the new tab");
+    // The opening page moves on to the app's dashboard, in a session whose every page
+    // says who is acting as whom.
+    browser.wait_for("[data-roles]").await;
     browser
-        .wait_for("[data-user=\"admin@helpme.example\"]")
-        .await;
-    browser
-        .wait_for_text(".flash-info", "A platform admin is acting as")
+        .wait_for_text(
+            "[data-banner=\"impersonation\"]",
+            "A platform admin is acting as admin@helpme.example",
+        )
         .await;
     browser.screenshot("impersonating").await;
     let audited = portal.api.audit("tenant.impersonated").await;

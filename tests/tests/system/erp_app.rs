@@ -1,0 +1,332 @@
+//! The ERP web app's doors: sign in and out (a session in a strict cookie on the company's
+//! own host), CSRF on every form, the invitation and reset links that set a password, a
+//! disabled user's session ending at once, and the dashboard a signed-in user lands on.
+
+use reqwest::Method;
+use serde_json::json;
+use system_tests::AdminApi;
+use system_tests::portal::PortalClient;
+use system_tests::runtime::{Company, OWNER_PASSWORD};
+
+async fn company(api: &AdminApi, slug: &str) -> Company {
+    api.register_primary().await;
+    api.company(slug, "starter").await
+}
+
+fn app(api: &AdminApi, company: &Company) -> PortalClient {
+    PortalClient::for_app(&api.app.tenant_runtime_url, &company.slug)
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_lands_on_the_dashboard_and_signs_out_for_good() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webacme").await;
+    let mut client = app(&api, &acme);
+
+    let anonymous = client.get("/").await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location(), Some("/sign-in?next=%2F"));
+
+    let wrong = client
+        .sign_in(&acme.admin_email, "not the password at all")
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(wrong.body.contains("the email or password is wrong"));
+    assert!(client.session.is_none());
+
+    let signed_in = client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.location(), Some("/"));
+    let cookie = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__Host-erp="))
+        .expect("a session cookie")
+        .to_owned();
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+
+    let dashboard = client.get("/").await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(dashboard.body.contains("webacme Manufacturing"));
+    assert!(dashboard.body.contains("data-roles=\"admin\""));
+    assert!(dashboard.body.contains("href=\"/users\""));
+
+    let out = client.post("/sign-out", &[]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location(), Some("/sign-in"));
+    let after = client.get("/").await;
+    assert_eq!(after.status, 303, "the old cookie opens nothing any more");
+}
+
+#[tokio::test]
+async fn forms_without_their_csrf_token_change_nothing() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webcsrf").await;
+    let mut client = app(&api, &acme);
+    let forged = client
+        .post_raw(
+            "/sign-in",
+            &[("email", &acme.admin_email), ("password", OWNER_PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("csrf_failed"));
+    assert!(forged.cookie("__Host-erp").is_none());
+
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let forged_out = client.post_raw("/sign-out", &[("csrf", "guess")]).await;
+    assert_eq!(forged_out.status, 403);
+    assert_eq!(client.get("/").await.status, 200, "still signed in");
+}
+
+#[tokio::test]
+async fn an_invited_user_chooses_a_password_from_the_link_and_signs_in_with_it() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webinvite").await;
+    let token = api.owner_token(&acme).await;
+    let invited = api
+        .tenant_call(
+            &acme.slug,
+            Method::POST,
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({ "email": "sam@webinvite.example", "roles": ["viewer"] })),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{:?}", invited.body);
+    let link_token = api.mailed_token("sam@webinvite.example", "invited").await;
+    let mut client = app(&api, &acme);
+    let page = format!("/set-password?token={link_token}");
+    let form = client.get(&page).await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.input("token").as_deref(), Some(link_token.as_str()));
+
+    let short = client
+        .post_before_sign_in(
+            &page,
+            "/set-password",
+            &[("token", &link_token), ("password", "short")],
+        )
+        .await;
+    assert_eq!(short.status, 422, "{}", short.body);
+    assert!(short.body.contains("characters long"), "{}", short.body);
+
+    let made_up = client
+        .post_before_sign_in(
+            &page,
+            "/set-password",
+            &[
+                ("token", "made-up"),
+                ("password", "a long enough passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(made_up.status, 400, "{}", made_up.body);
+    assert!(made_up.body.contains("not valid or has expired"));
+
+    let set = client
+        .post_before_sign_in(
+            &page,
+            "/set-password",
+            &[
+                ("token", &link_token),
+                ("password", "a long enough passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    assert_eq!(set.location(), Some("/sign-in"));
+    let signed_in = client
+        .sign_in("sam@webinvite.example", "a long enough passphrase")
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let dashboard = client.get("/").await;
+    assert!(dashboard.body.contains("data-roles=\"viewer\""));
+    assert!(
+        !dashboard.body.contains("href=\"/users\""),
+        "a viewer's navigation has no users area"
+    );
+    let spent = client
+        .post_before_sign_in(
+            &page,
+            "/set-password",
+            &[
+                ("token", &link_token),
+                ("password", "another long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(spent.status, 400, "a link works once");
+}
+
+#[tokio::test]
+async fn forgot_password_mails_a_link_and_answers_the_same_for_an_unknown_address() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webforgot").await;
+    let client = app(&api, &acme);
+    for email in [acme.admin_email.as_str(), "nobody@webforgot.example"] {
+        let reply = client
+            .post_before_sign_in("/forgot-password", "/forgot-password", &[("email", email)])
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(reply.body.contains("data-state=\"reset-sent\""));
+    }
+    let token = api.mailed_token(&acme.admin_email, "Reset your").await;
+    assert!(!token.is_empty());
+}
+
+#[tokio::test]
+async fn a_disabled_users_session_ends_on_the_next_click() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webdisable").await;
+    let token = api.owner_token(&acme).await;
+    let invited = api
+        .tenant_call(
+            &acme.slug,
+            Method::POST,
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({ "email": "kim@webdisable.example", "roles": ["staff"] })),
+        )
+        .await;
+    let id = invited.body["id"].as_str().expect("id").to_owned();
+    let link_token = api.mailed_token("kim@webdisable.example", "invited").await;
+    let set = api
+        .set_password(&acme.slug, &link_token, "a long enough passphrase")
+        .await;
+    assert_eq!(set.status, 204);
+    let mut client = app(&api, &acme);
+    client
+        .sign_in("kim@webdisable.example", "a long enough passphrase")
+        .await;
+    assert_eq!(client.get("/").await.status, 200);
+    let disabled = api
+        .tenant_call(
+            &acme.slug,
+            Method::PATCH,
+            &format!("/api/v1/users/{id}"),
+            Some(&token),
+            Some(json!({ "status": "disabled" })),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{:?}", disabled.body);
+    assert_eq!(client.get("/").await.status, 303);
+}
+
+#[tokio::test]
+async fn another_companys_session_cookie_opens_nothing_here() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webowner").await;
+    let other = api.company("webother", "starter").await;
+    let mut client = app(&api, &acme);
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let mut elsewhere = app(&api, &other);
+    elsewhere.session = client.session.clone();
+    let reply = elsewhere.get("/").await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn an_admin_invites_a_user_and_changes_their_roles_from_the_users_pages() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webusers").await;
+    let mut client = app(&api, &acme);
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let list = client.get("/users").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body
+            .contains(&format!("data-row=\"{}\"", acme.admin_email))
+    );
+
+    let bad = client
+        .post("/users", &[("email", "not an email"), ("role", "staff")])
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("not an email address"), "{}", bad.body);
+
+    let name = "<script>alert(1)</script>";
+    let invited = client
+        .post(
+            "/users",
+            &[
+                ("email", "lee@webusers.example"),
+                ("display_name", name),
+                ("role", "staff"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, 303, "{}", invited.body);
+    let list = client.get("/users").await;
+    assert!(list.body.contains("lee@webusers.example"));
+    assert!(!list.body.contains(name), "HTML in a name is escaped");
+    assert!(list.body.contains("alert(1)"), "the name is shown, as text");
+    api.mailed_token("lee@webusers.example", "invited").await;
+
+    let token = api.owner_token(&acme).await;
+    let users = api
+        .tenant_call(&acme.slug, Method::GET, "/api/v1/users", Some(&token), None)
+        .await;
+    let lee = users
+        .body
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|user| user["email"] == "lee@webusers.example")
+        .expect("lee")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let saved = client
+        .post(
+            &format!("/users/{lee}"),
+            &[
+                ("display_name", "Lee"),
+                ("status", "active"),
+                ("roles", "staff"),
+                ("roles", "manager"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let lee_now = api
+        .tenant_call(
+            &acme.slug,
+            Method::GET,
+            &format!("/api/v1/users/{lee}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(lee_now.body["roles"], json!(["manager", "staff"]));
+    assert_eq!(lee_now.body["display_name"], "Lee");
+
+    let owner = api
+        .tenant_call(&acme.slug, Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    let owner_id = owner.body["user"]["id"].as_str().expect("id").to_owned();
+    let last_admin = client
+        .post(
+            &format!("/users/{owner_id}"),
+            &[
+                ("display_name", ""),
+                ("status", "active"),
+                ("roles", "staff"),
+            ],
+        )
+        .await;
+    assert_eq!(last_admin.status, 409, "{}", last_admin.body);
+    assert!(
+        last_admin.body.contains("without an active admin"),
+        "{}",
+        last_admin.body
+    );
+
+    let roles = client.get("/roles").await;
+    assert_eq!(roles.status, 200);
+    assert!(roles.body.contains("data-row=\"viewer\""));
+}
