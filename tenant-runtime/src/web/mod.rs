@@ -10,11 +10,14 @@
 //! - `sign_in`: sign in and out, forgot password, set a password from an emailed link.
 //! - `impersonation`: the door a super-admin's impersonation opens (a marked session).
 //! - `dashboard`: the start page.
+//! - `items`: the items list, add and edit forms (partners, warehouses and the CSV import
+//!   page are still to come).
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
+pub mod items;
 pub mod nav;
 pub mod session;
 pub mod sign_in;
@@ -64,5 +67,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(users::show))
                 .route(web::post().to(users::update)),
         )
-        .service(page!("/roles").route(web::get().to(users::roles)));
+        .service(page!("/roles").route(web::get().to(users::roles)))
+        .service(
+            page!("/items")
+                .route(web::get().to(items::list))
+                .route(web::post().to(items::create)),
+        )
+        .service(
+            page!("/items/{id}")
+                .route(web::get().to(items::show))
+                .route(web::post().to(items::update)),
+        );
 }

@@ -627,3 +627,91 @@ async fn a_viewer_reads_master_data_but_cannot_write_and_a_plan_without_it_refus
         );
     }
 }
+
+#[tokio::test]
+async fn the_items_pages_list_add_and_edit_with_errors_next_to_their_fields() {
+    use system_tests::portal::PortalClient;
+    use system_tests::runtime::OWNER_PASSWORD;
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let company = api.company("webitems", "starter").await;
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &company.slug);
+    client.sign_in(&company.admin_email, OWNER_PASSWORD).await;
+    let dashboard = client.get("/").await;
+    assert!(
+        dashboard.body.contains("href=\"/items\""),
+        "Items is in the navigation"
+    );
+
+    let name = "<script>alert(1)</script>";
+    let fields = |sku: &'static str, name: &'static str, cost: &'static str| {
+        vec![
+            ("sku", sku),
+            ("name", name),
+            ("description", ""),
+            ("kind", "raw"),
+            ("base_unit", "pcs"),
+            ("reorder_point", "5"),
+            ("standard_cost", cost),
+        ]
+    };
+    let added = client.post("/items", &fields("WEB-1", name, "1.25")).await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let list = client.get("/items?q=web").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("data-row=\"WEB-1\""), "{}", list.body);
+    assert!(!list.body.contains(name), "HTML in a name is escaped");
+
+    let taken = client.post("/items", &fields("web-1", "Again", "1")).await;
+    assert_eq!(taken.status, 422, "{}", taken.body);
+    assert!(taken.body.contains("field-invalid"), "{}", taken.body);
+    assert!(taken.body.contains("SKUs ignore case"), "{}", taken.body);
+    let bad_cost = client.post("/items", &fields("WEB-2", "Two", "lots")).await;
+    assert_eq!(bad_cost.status, 422);
+    assert!(
+        bad_cost.body.contains("a decimal number"),
+        "{}",
+        bad_cost.body
+    );
+
+    let token = api.owner_token(&company).await;
+    let found = api
+        .tenant_call(
+            "webitems",
+            Method::GET,
+            "/api/v1/items?q=web-1",
+            Some(&token),
+            None,
+        )
+        .await;
+    let id = found.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let mut edit = fields("WEB-1", "Renamed", "-3");
+    edit.push(("active", "true"));
+    let refused = client.post(&format!("/items/{id}"), &edit).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("must be zero or more"),
+        "{}",
+        refused.body
+    );
+    let mut edit = fields("WEB-1", "Renamed", "3");
+    edit.push(("active", "false"));
+    let saved = client.post(&format!("/items/{id}"), &edit).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let now = api
+        .tenant_call(
+            "webitems",
+            Method::GET,
+            &format!("/api/v1/items/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (now.body["name"].as_str(), now.body["active"].as_bool()),
+        (Some("Renamed"), Some(false))
+    );
+}
