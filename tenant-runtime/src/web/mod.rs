@@ -10,13 +10,14 @@
 //! - `sign_in`: sign in and out, forgot password, set a password from an emailed link.
 //! - `impersonation`: the door a super-admin's impersonation opens (a marked session).
 //! - `dashboard`: the start page.
-//! - `items`: the items list, add and edit forms (partners, warehouses and the CSV import
-//!   page are still to come).
+//! - `items`: the items list, add and edit forms. `imports`: the CSV import page of items
+//!   and partners with its report (partners and warehouses pages are still to come).
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
+pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod session;
@@ -68,6 +69,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(users::update)),
         )
         .service(page!("/roles").route(web::get().to(users::roles)))
+        .service(
+            page!("/{what:items|partners}/import")
+                .route(web::get().to(imports::form))
+                .route(web::post().to(imports::submit)),
+        )
+        .service(page!("/{what:items|partners}/export").route(web::get().to(imports::export)))
         .service(
             page!("/items")
                 .route(web::get().to(items::list))

@@ -715,3 +715,59 @@ async fn the_items_pages_list_add_and_edit_with_errors_next_to_their_fields() {
         (Some("Renamed"), Some(false))
     );
 }
+
+#[tokio::test]
+async fn the_import_page_reports_bad_rows_by_line_and_the_export_downloads() {
+    use system_tests::portal::PortalClient;
+    use system_tests::runtime::OWNER_PASSWORD;
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let company = api.company("webcsv", "starter").await;
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &company.slug);
+    client.sign_in(&company.admin_email, OWNER_PASSWORD).await;
+    let form = client.get("/items/import").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = form.csrf();
+    let csv = "sku,name,description,kind,base_unit,category,reorder_point,standard_cost,lot_tracked,active,units\n\
+               OK-1,Fine,,raw,pcs,,0,0,false,true,\n\
+               BAD-1,Bad,,magic,pcs,,0,0,false,true,\n";
+    let upload = |mode: &str, csrf: &str| {
+        let boundary = "XBOUNDARYX";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"items.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+        );
+        (
+            format!("multipart/form-data; boundary={boundary}"),
+            body.into_bytes(),
+        )
+    };
+    let (kind, body) = upload("all_or_nothing", "wrong token");
+    let forged = client.post_body("/items/import", &kind, body).await;
+    assert_eq!(forged.status, 403, "no CSRF token, no import");
+    let (kind, body) = upload("all_or_nothing", &csrf);
+    let strict = client.post_body("/items/import", &kind, body).await;
+    assert_eq!(strict.status, 200, "{}", strict.body);
+    assert!(strict.body.contains("Nothing imported"), "{}", strict.body);
+    assert!(
+        strict.body.contains("data-row=\"3\""),
+        "line 3 is named: {}",
+        strict.body
+    );
+    let (kind, body) = upload("valid_rows_only", &csrf);
+    let lenient = client.post_body("/items/import", &kind, body).await;
+    assert!(
+        lenient.body.contains("<dd data-count=\"created\">1</dd>"),
+        "{}",
+        lenient.body
+    );
+    let list = client.get("/items").await;
+    assert!(list.body.contains("data-row=\"OK-1\""));
+    assert!(!list.body.contains("data-row=\"BAD-1\""));
+
+    let export = client.get("/items/export").await;
+    assert_eq!(export.status, 200);
+    assert!(export.body.contains("OK-1,Fine,"), "{}", export.body);
+}
