@@ -10,8 +10,9 @@
 //! - `sign_in`: sign in and out, forgot password, set a password from an emailed link.
 //! - `impersonation`: the door a super-admin's impersonation opens (a marked session).
 //! - `dashboard`: the start page.
-//! - `items`: the items list, add and edit forms. `imports`: the CSV import page of items
-//!   and partners with its report (partners and warehouses pages are still to come).
+//! - `items`, `partners`: their lists (search, paging), add and edit forms.
+//! - `warehouses`: warehouses and their locations.
+//! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 
 pub mod dashboard;
@@ -20,9 +21,11 @@ pub mod impersonation;
 pub mod imports;
 pub mod items;
 pub mod nav;
+pub mod partners;
 pub mod session;
 pub mod sign_in;
 pub mod users;
+pub mod warehouses;
 
 use actix_web::web;
 
@@ -84,5 +87,24 @@ pub fn routes(config: &mut web::ServiceConfig) {
             page!("/items/{id}")
                 .route(web::get().to(items::show))
                 .route(web::post().to(items::update)),
+        )
+        .service(
+            page!("/partners")
+                .route(web::get().to(partners::list))
+                .route(web::post().to(partners::create)),
+        )
+        .service(
+            page!("/partners/{id}")
+                .route(web::get().to(partners::show))
+                .route(web::post().to(partners::update)),
+        )
+        .service(
+            page!("/warehouses")
+                .route(web::get().to(warehouses::list))
+                .route(web::post().to(warehouses::create)),
+        )
+        .service(page!("/warehouses/{id}").route(web::get().to(warehouses::show)))
+        .service(
+            page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
         );
 }

@@ -29,6 +29,18 @@ const ENTRIES: &[Entry] = &[
         permission: "master_data.read",
     },
     Entry {
+        label: "Partners",
+        href: "/partners",
+        module: Some("master_data"),
+        permission: "master_data.read",
+    },
+    Entry {
+        label: "Warehouses",
+        href: "/warehouses",
+        module: Some("master_data"),
+        permission: "master_data.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

@@ -771,3 +771,103 @@ async fn the_import_page_reports_bad_rows_by_line_and_the_export_downloads() {
     assert_eq!(export.status, 200);
     assert!(export.body.contains("OK-1,Fine,"), "{}", export.body);
 }
+
+#[tokio::test]
+async fn the_partners_and_warehouses_pages_add_edit_and_refuse_with_field_errors() {
+    use system_tests::portal::PortalClient;
+    use system_tests::runtime::OWNER_PASSWORD;
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let company = api.company("webparts", "starter").await;
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &company.slug);
+    client.sign_in(&company.admin_email, OWNER_PASSWORD).await;
+
+    let neither = client
+        .post(
+            "/partners",
+            &[
+                ("code", "P-1"),
+                ("name", "Nobody"),
+                ("payment_terms_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(neither.status, 422, "{}", neither.body);
+    assert!(
+        neither.body.contains("a customer, a supplier or both"),
+        "{}",
+        neither.body
+    );
+    let added = client
+        .post(
+            "/partners",
+            &[
+                ("code", "P-1"),
+                ("name", "<i>Acme</i>"),
+                ("is_supplier", "on"),
+                ("email", "a@acme.example"),
+                ("payment_terms_days", "45"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let suppliers = client.get("/partners?role=supplier").await;
+    assert!(
+        suppliers.body.contains("data-row=\"P-1\""),
+        "{}",
+        suppliers.body
+    );
+    assert!(
+        !suppliers.body.contains("<i>Acme</i>"),
+        "HTML in a name is escaped"
+    );
+    let customers = client.get("/partners?role=customer").await;
+    assert!(!customers.body.contains("data-row=\"P-1\""));
+    let location = added.location().expect("redirect").to_owned();
+    let bad_email = client
+        .post(
+            &location,
+            &[
+                ("name", "Acme"),
+                ("is_supplier", "on"),
+                ("email", "nope"),
+                ("payment_terms_days", "45"),
+                ("active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_email.status, 422, "{}", bad_email.body);
+    assert!(
+        bad_email.body.contains("not an email address"),
+        "{}",
+        bad_email.body
+    );
+
+    let warehouse = client
+        .post(
+            "/warehouses",
+            &[("code", "WH-1"), ("name", "North"), ("address", "")],
+        )
+        .await;
+    assert_eq!(warehouse.status, 303, "{}", warehouse.body);
+    let page_path = warehouse.location().expect("redirect").to_owned();
+    let page = client.get(&page_path).await;
+    assert!(page.body.contains("data-row=\"MAIN\""), "{}", page.body);
+    let dock = client
+        .post(
+            &format!("{page_path}/locations"),
+            &[("code", "DOCK"), ("name", "Dock"), ("kind", "receiving")],
+        )
+        .await;
+    assert_eq!(dock.status, 303, "{}", dock.body);
+    let again = client
+        .post(
+            &format!("{page_path}/locations"),
+            &[("code", "dock"), ("name", "Dock"), ("kind", "receiving")],
+        )
+        .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(again.body.contains("field-invalid"), "{}", again.body);
+    let list = client.get("/warehouses").await;
+    assert!(list.body.contains("data-row=\"WH-1\""));
+}
