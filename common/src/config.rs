@@ -146,6 +146,37 @@ pub struct TenantRuntimeSettings {
     pub web_idle_timeout_secs: u64,
     /// A web app session ends this long after sign-in in any case.
     pub web_session_max_secs: u64,
+    /// Outbound webhooks' delivery worker (`tenant_runtime.webhooks.*`).
+    pub webhooks: WebhookSettings,
+}
+
+/// The outbound webhooks' delivery worker: `APP_TENANT_RUNTIME__WEBHOOKS__TIMEOUT_SECS`,
+/// `..._CONCURRENCY`, `..._SCAN_SECS`, `..._ALLOWED_NETWORKS`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Bound on one delivery attempt, connecting included (1 to 60).
+    pub timeout_secs: u64,
+    /// Most deliveries this runtime sends at once, over every tenant.
+    pub concurrency: u32,
+    /// How often the worker looks for tenants with deliveries due (the durable wake-ups in
+    /// the control database), beside the instant nudge a request that raised an event gives.
+    pub scan_secs: u64,
+    /// Networks (CIDR, e.g. `127.0.0.1/32`) a webhook may target although they are private,
+    /// loopback or otherwise refused, and to which plain `http://` is allowed. Empty in
+    /// production: only for tests and local development.
+    pub allowed_networks: Vec<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 10,
+            concurrency: 16,
+            scan_secs: 5,
+            allowed_networks: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -331,6 +362,7 @@ impl Default for TenantRuntimeSettings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             web_idle_timeout_secs: 2 * 3600,
             web_session_max_secs: 12 * 3600,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -783,6 +815,26 @@ impl Settings {
             within(runtime.web_session_max_secs, 300, 30 * 24 * 3600),
         );
         check(
+            "tenant_runtime.webhooks.timeout_secs",
+            within(runtime.webhooks.timeout_secs, 1, 60),
+        );
+        check(
+            "tenant_runtime.webhooks.concurrency",
+            within(u64::from(runtime.webhooks.concurrency), 1, 1000),
+        );
+        check(
+            "tenant_runtime.webhooks.scan_secs",
+            within(runtime.webhooks.scan_secs, 1, 300),
+        );
+        check(
+            "tenant_runtime.webhooks.allowed_networks",
+            runtime
+                .webhooks
+                .allowed_networks
+                .iter()
+                .try_for_each(|network| parse_cidr(network).map(|_| ())),
+        );
+        check(
             "tenant_runtime.public_base_url",
             self.tenant_runtime
                 .public_base_url
@@ -881,6 +933,19 @@ impl Settings {
         let key = self.secrets.encryption_key.as_ref()?;
         aes_256_key(key.expose()).ok()
     }
+}
+
+/// A network in CIDR notation (`10.0.0.0/8`, `::1/128`): its address and prefix length.
+pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8), String> {
+    let invalid = || format!("`{text}` is not a network in CIDR notation (e.g. 127.0.0.1/32)");
+    let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
+    let address: std::net::IpAddr = address.parse().map_err(|_| invalid())?;
+    let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+    let bits = if address.is_ipv4() { 32 } else { 128 };
+    if prefix > bits {
+        return Err(invalid());
+    }
+    Ok((address, prefix))
 }
 
 fn at_least(value: u64, minimum: u64) -> Result<(), String> {
@@ -1067,6 +1132,22 @@ fn valid_key_id(id: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use figment::providers::Serialized;
+
+    #[test]
+    fn webhook_allowed_networks_must_be_cidr_networks() {
+        assert!(parse_cidr("127.0.0.1/32").is_ok());
+        assert!(parse_cidr("fd00::/8").is_ok());
+        for bad in ["127.0.0.1", "10.0.0.0/33", "::1/129", "localhost/8"] {
+            assert!(parse_cidr(bad).is_err(), "{bad}");
+        }
+        let mut settings = Settings::default();
+        settings.tenant_runtime.webhooks.allowed_networks = vec!["127.0.0.1".into()];
+        let keys: Vec<&str> = settings.problems().iter().map(|(key, _)| *key).collect();
+        assert!(
+            keys.contains(&"tenant_runtime.webhooks.allowed_networks"),
+            "{keys:?}"
+        );
+    }
 
     fn with(pairs: &[(&str, serde_json::Value)]) -> Figment {
         pairs.iter().fold(Figment::new(), |figment, (key, value)| {

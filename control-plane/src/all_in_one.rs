@@ -153,9 +153,14 @@ pub fn banner(settings: &Settings, platform: &Platform, admin: Option<&CreatedAd
         ),
     ];
     if let Some(port) = platform.tenant_runtime_port {
+        let domain = &settings.tenant_runtime.base_domain;
         lines.push(format!(
-            "  tenant runtime  http://{}:{port}  (tenants at http://{{slug}}.{}:{port})",
-            settings.tenant_runtime.host, settings.tenant_runtime.base_domain
+            "  ERP web app     http://{{slug}}.{domain}:{port}/  (each company at its own subdomain; \
+             sign up one at {control_plane}/api/v1/signup or create it in the portal)"
+        ));
+        lines.push(format!(
+            "  tenant runtime  http://{}:{port}  (tenant API at /api/v1 with the subdomain or X-Tenant)",
+            settings.tenant_runtime.host
         ));
     }
     lines.push(admin_line(settings, admin));

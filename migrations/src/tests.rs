@@ -40,8 +40,8 @@ fn tenant_migrations_are_ordered_and_named() {
 
 #[test]
 fn latest_versions_are_the_last_migrations() {
-    assert_eq!(latest_control_version(), "m20261203_000014_portal_sessions");
-    assert_eq!(latest_tenant_version(), "m20261204_000008_web_sessions");
+    assert_eq!(latest_control_version(), "m20261204_000015_webhook_wakeups");
+    assert_eq!(latest_tenant_version(), "m20261204_000010_webhooks");
     assert_eq!(
         names::<tenant::Migrator>().last(),
         Some(&latest_tenant_version())

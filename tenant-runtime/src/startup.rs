@@ -1,6 +1,7 @@
 //! Builds the tenant runtime: its state (`state`), the HTTP server on a bound listener
 //! (port 0 in tests), and the background tasks that run
-//! beside it (change feed, usage flush and sampling, idle-connection housekeeping) until
+//! beside it (change feed, usage flush and sampling, idle-connection housekeeping, the
+//! webhook delivery worker) until
 //! shutdown, when the last usage counts are flushed.
 
 use crate::state::AppState;
@@ -59,6 +60,7 @@ pub fn build_app(
             )
             .service(
                 web::scope("/api/v1")
+                    .wrap(from_fn(crate::erp::webhooks::nudge_after_events))
                     .wrap(from_fn(gate::gate))
                     .configure(api::routes)
                     .default_service(web::to(http::not_found)),
@@ -146,7 +148,8 @@ fn spawn_background(
             async move { registry.housekeeping().await }
         }
     });
-    vec![schema, feed, flush, sample, housekeeping]
+    let webhooks = tokio::spawn(state.webhooks.clone().run(stop.clone()));
+    vec![schema, feed, flush, sample, housekeeping, webhooks]
 }
 
 /// Runs `work` every `period` until `stop`.

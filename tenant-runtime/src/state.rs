@@ -27,6 +27,8 @@ pub struct AppState {
     /// `/api/` answers 503 `starting`.
     pub control_schema: StartupStatus,
     pub config: RuntimeConfig,
+    /// Outbound webhooks: endpoint checks and the delivery worker (`erp::webhooks`).
+    pub webhooks: Arc<crate::erp::webhooks::Webhooks>,
 }
 
 pub struct RuntimeConfig {
@@ -64,12 +66,21 @@ impl AppState {
             keyring,
             RegistryConfig::from_settings(runtime),
         );
+        let registry = Arc::new(registry);
+        let mailer = Mailer::from_settings(settings)?;
+        let webhooks = crate::erp::webhooks::Webhooks::new(
+            settings,
+            control_db.clone(),
+            registry.clone(),
+            mailer.clone(),
+        )?;
         Ok(Self {
             control_db,
-            registry: Arc::new(registry),
+            registry,
             usage: Arc::new(Usage::default()),
             tokens,
-            mailer: Mailer::from_settings(settings)?,
+            mailer,
+            webhooks: Arc::new(webhooks),
             feed: Arc::new(FeedState::default()),
             control_schema: StartupStatus::waiting("control database not migrated yet"),
             config: RuntimeConfig {

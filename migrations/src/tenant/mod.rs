@@ -13,6 +13,7 @@ mod m20261122_000005_create_refresh_tokens;
 mod m20261203_000006_grant_billing_manage;
 mod m20261204_000007_erp_master_data;
 mod m20261204_000008_web_sessions;
+mod m20261204_000010_webhooks;
 
 /// Name of the table recording applied tenant migrations.
 pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_grant_billing_manage::Migration),
             Box::new(m20261204_000007_erp_master_data::Migration),
             Box::new(m20261204_000008_web_sessions::Migration),
+            Box::new(m20261204_000010_webhooks::Migration),
         ]
     }
 

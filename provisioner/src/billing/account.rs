@@ -225,6 +225,31 @@ async fn live_tenant(
 
 /// The Stripe price of an open plan; [`BillingError::PlanNotBillable`] naming the plan
 /// when it has none.
+/// The plans a company can subscribe to or move to: open (public, not archived) and with
+/// a Stripe price, as (code, name, price in cents, currency), cheapest first.
+pub async fn billable_plans(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<(String, String, i64, String)>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT code, name, price_cents, currency FROM plans \
+             WHERE is_public AND NOT archived AND stripe_price_id IS NOT NULL \
+             ORDER BY price_cents, code",
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "code")?,
+                row.try_get("", "name")?,
+                row.try_get("", "price_cents")?,
+                row.try_get("", "currency")?,
+            ))
+        })
+        .collect()
+}
+
 async fn price_of(db: &impl ConnectionTrait, plan: &str) -> Result<String, BillingError> {
     let row = db
         .query_one_raw(Statement::from_sql_and_values(

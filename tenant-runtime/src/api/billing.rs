@@ -75,9 +75,13 @@ pub async fn show(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<BillingView>> {
+    Ok(web::Json(view(&state, auth).await?))
+}
+
+/// The company's plan, subscription state and usage this period.
+pub async fn view(state: &AppState, auth: Authorized<BillingManage>) -> ApiResult<BillingView> {
     let caller = Caller::new(auth);
-    let view = account::overview(&state.control_db, state.billing(), caller.tenant_id()).await?;
-    Ok(web::Json(view))
+    Ok(account::overview(&state.control_db, state.billing(), caller.tenant_id()).await?)
 }
 
 /// Starts a subscription: answers the URL of a Stripe Checkout Session for `plan`.
@@ -96,11 +100,20 @@ pub async fn checkout(
     auth: Authorized<BillingManage>,
     body: Body<PlanChoice>,
 ) -> ApiResult<web::Json<Redirect>> {
-    let plan = plan_code(body.into_inner()?)?;
+    let url = checkout_url(&state, auth, body.into_inner()?).await?;
+    Ok(web::Json(Redirect { url }))
+}
+
+/// The Stripe Checkout page that subscribes the company to `choice`'s plan.
+pub async fn checkout_url(
+    state: &AppState,
+    auth: Authorized<BillingManage>,
+    choice: PlanChoice,
+) -> ApiResult<String> {
+    let plan = plan_code(choice)?;
     let caller = Caller::new(auth);
     let billing = state.billing();
-    let url = account::checkout(&state.control_db, billing, caller.tenant_id(), &plan).await?;
-    Ok(web::Json(Redirect { url }))
+    Ok(account::checkout(&state.control_db, billing, caller.tenant_id(), &plan).await?)
 }
 
 /// Answers the URL of a Stripe billing portal session (payment methods, invoices).
@@ -115,9 +128,15 @@ pub async fn portal(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<Redirect>> {
+    Ok(web::Json(Redirect {
+        url: portal_url(&state, auth).await?,
+    }))
+}
+
+/// Stripe's billing portal for the company (payment methods, invoices).
+pub async fn portal_url(state: &AppState, auth: Authorized<BillingManage>) -> ApiResult<String> {
     let caller = Caller::new(auth);
-    let url = account::portal(&state.control_db, state.billing(), caller.tenant_id()).await?;
-    Ok(web::Json(Redirect { url }))
+    Ok(account::portal(&state.control_db, state.billing(), caller.tenant_id()).await?)
 }
 
 /// Moves the subscription to another paid plan (Stripe prorates); answers the new view.
@@ -136,14 +155,25 @@ pub async fn change_plan(
     auth: Authorized<BillingManage>,
     body: Body<PlanChoice>,
 ) -> ApiResult<web::Json<BillingView>> {
-    let plan = plan_code(body.into_inner()?)?;
+    Ok(web::Json(
+        move_to_plan(&state, auth, body.into_inner()?).await?,
+    ))
+}
+
+/// Moves the subscription to `choice`'s plan, recorded in the company's audit log.
+pub async fn move_to_plan(
+    state: &AppState,
+    auth: Authorized<BillingManage>,
+    choice: PlanChoice,
+) -> ApiResult<BillingView> {
+    let plan = plan_code(choice)?;
     let caller = Caller::new(auth);
     let before = json!({ "plan": caller.tenant.0.plan.code });
     let billing = state.billing();
     let view = account::change_plan(&state.control_db, billing, caller.tenant_id(), &plan).await?;
     let after = json!({ "plan": view.plan, "state": view.state });
     record(&caller, "billing.plan_changed", before, after).await;
-    Ok(web::Json(view))
+    Ok(view)
 }
 
 /// Ends the subscription at the end of its period (access continues until then).
@@ -158,6 +188,14 @@ pub async fn cancel(
     state: web::Data<AppState>,
     auth: Authorized<BillingManage>,
 ) -> ApiResult<web::Json<BillingView>> {
+    Ok(web::Json(cancel_at_period_end(&state, auth).await?))
+}
+
+/// Ends the subscription at its period's end, recorded in the company's audit log.
+pub async fn cancel_at_period_end(
+    state: &AppState,
+    auth: Authorized<BillingManage>,
+) -> ApiResult<BillingView> {
     let caller = Caller::new(auth);
     let view = account::cancel(&state.control_db, state.billing(), caller.tenant_id()).await?;
     let after = json!({
@@ -165,7 +203,7 @@ pub async fn cancel(
         "period_end": view.period_end,
     });
     record(&caller, "billing.canceled", Value::Null, after).await;
-    Ok(web::Json(view))
+    Ok(view)
 }
 
 /// The plan code, checked at the edge as the plans table checks it (422 naming `plan`).

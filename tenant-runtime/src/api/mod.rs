@@ -11,6 +11,7 @@ pub mod partners;
 pub mod roles;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;
 
 use actix_web::web;
 use common::openapi::{
@@ -76,6 +77,29 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route(
             "/warehouses/{id}/locations/{location_id}",
             web::patch().to(warehouses::update_location),
+        )
+        .route("/webhooks/endpoints", web::get().to(webhooks::list))
+        .route("/webhooks/endpoints", web::post().to(webhooks::create))
+        .route("/webhooks/endpoints/{id}", web::get().to(webhooks::show))
+        .route(
+            "/webhooks/endpoints/{id}",
+            web::patch().to(webhooks::update),
+        )
+        .route(
+            "/webhooks/endpoints/{id}",
+            web::delete().to(webhooks::delete),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/rotate-secret",
+            web::post().to(webhooks::rotate_secret),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/test",
+            web::post().to(webhooks::send_test),
+        )
+        .route(
+            "/webhooks/endpoints/{id}/deliveries",
+            web::get().to(webhooks::deliveries),
         );
 }
 
@@ -94,6 +118,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         partners::list, partners::show, partners::create, partners::update, partners::export, partners::import,
         warehouses::list, warehouses::create, warehouses::update,
         warehouses::locations, warehouses::create_location, warehouses::update_location,
+        webhooks::list, webhooks::create, webhooks::show, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::send_test, webhooks::deliveries,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

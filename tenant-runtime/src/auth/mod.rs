@@ -233,5 +233,7 @@ pub mod perm {
         BillingManage = "billing.manage",
         MasterDataRead = "master_data.read",
         MasterDataWrite = "master_data.write",
+        SettingsRead = "settings.read",
+        SettingsManage = "settings.manage",
     }
 }

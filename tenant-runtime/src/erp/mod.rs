@@ -8,9 +8,11 @@
 //! - `events`: the business events outbound webhooks deliver, raised inside the change.
 //! - `masters`: master data (units, categories, items, partners, warehouses, locations).
 //! - `csv`: streamed CSV downloads and capped, line-numbered CSV imports.
+//! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
 
 pub mod csv;
 pub mod events;
 pub mod masters;
 pub mod modules;
 pub mod quantity;
+pub mod webhooks;

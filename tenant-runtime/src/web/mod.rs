@@ -14,7 +14,9 @@
 //! - `warehouses`: warehouses and their locations.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
+//! - `billing`: plan, subscription, usage, and the ways to pay.
 
+pub mod billing;
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
@@ -33,10 +35,15 @@ use actix_web::web;
 pub const PRODUCT: &str = "ERP";
 
 /// A page's resource behind the gate (only the app's own paths: any other path stays a
-/// plain 404, whatever the host).
+/// plain 404, whatever the host), with the webhook worker nudged when a page's action
+/// raised a business event, as for the API.
 macro_rules! page {
     ($path:expr) => {
-        web::resource($path).wrap(actix_web::middleware::from_fn(crate::gate::gate))
+        web::resource($path)
+            .wrap(actix_web::middleware::from_fn(
+                crate::erp::webhooks::nudge_after_events,
+            ))
+            .wrap(actix_web::middleware::from_fn(crate::gate::gate))
     };
 }
 
@@ -106,5 +113,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(page!("/warehouses/{id}").route(web::get().to(warehouses::show)))
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
-        );
+        )
+        .service(page!("/billing").route(web::get().to(billing::show)))
+        .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
+        .service(page!("/billing/portal").route(web::post().to(billing::portal)))
+        .service(page!("/billing/plan").route(web::post().to(billing::change_plan)))
+        .service(page!("/billing/cancel").route(web::post().to(billing::cancel)));
 }

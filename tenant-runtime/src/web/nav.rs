@@ -52,6 +52,12 @@ const ENTRIES: &[Entry] = &[
         module: None,
         permission: "roles.read",
     },
+    Entry {
+        label: "Billing",
+        href: "/billing",
+        module: None,
+        permission: "billing.manage",
+    },
 ];
 
 /// The layout of a signed-in page titled `title`.

@@ -75,13 +75,12 @@ fn badge(status: &str) -> Badge {
 
 /// `GET /users`.
 pub async fn list(signed: Signed) -> PageResult {
-    users_page(
-        signed,
-        InviteForm::default(),
-        FormErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    // The least surprising role to hand out by default: not admin.
+    let form = InviteForm {
+        role: "staff".into(),
+        ..InviteForm::default()
+    };
+    users_page(signed, form, FormErrors::default(), StatusCode::OK).await
 }
 
 async fn users_page(

@@ -330,3 +330,41 @@ async fn an_admin_invites_a_user_and_changes_their_roles_from_the_users_pages() 
     assert_eq!(roles.status, 200);
     assert!(roles.body.contains("data-row=\"viewer\""));
 }
+
+#[tokio::test]
+async fn the_billing_page_shows_the_plan_and_usage_to_admins_only() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webbill").await;
+    let mut client = app(&api, &acme);
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let page = client.get("/billing").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("data-state=\"billing-disabled\""));
+    assert!(
+        page.body.contains("aria-label=\"Users: 1 of "),
+        "one user counted against the plan's seats: {}",
+        page.body
+    );
+
+    let token = api.owner_token(&acme).await;
+    api.tenant_call(
+        &acme.slug,
+        Method::POST,
+        "/api/v1/users",
+        Some(&token),
+        Some(json!({ "email": "val@webbill.example", "roles": ["manager"] })),
+    )
+    .await;
+    let link = api.mailed_token("val@webbill.example", "invited").await;
+    api.set_password(&acme.slug, &link, "a long enough passphrase")
+        .await;
+    let mut manager = app(&api, &acme);
+    manager
+        .sign_in("val@webbill.example", "a long enough passphrase")
+        .await;
+    let dashboard = manager.get("/").await;
+    assert!(!dashboard.body.contains("href=\"/billing\""));
+    let refused = manager.get("/billing").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("billing.manage"));
+}
