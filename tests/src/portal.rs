@@ -176,6 +176,16 @@ impl PortalClient {
         self.send(self.with_session(request)).await
     }
 
+    /// Posts `body` as `content_type` (a multipart upload, say) with the session, as is.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: Vec<u8>) -> PageReply {
+        let request = self
+            .client
+            .post(self.url(path))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body);
+        self.send(self.with_session(request)).await
+    }
+
     fn with_session(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         let request = self
             .with_tenant(request)

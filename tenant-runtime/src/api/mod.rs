@@ -4,10 +4,14 @@
 
 pub mod auth;
 pub mod billing;
+pub mod items;
+pub mod masters;
 pub mod me;
+pub mod partners;
 pub mod roles;
 pub mod stock;
 pub mod users;
+pub mod warehouses;
 pub mod webhooks;
 
 use actix_web::web;
@@ -40,6 +44,41 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/billing/portal", web::post().to(billing::portal))
         .route("/billing/plan", web::post().to(billing::change_plan))
         .route("/billing/cancel", web::post().to(billing::cancel))
+        .route("/units", web::get().to(masters::list_units))
+        .route("/units", web::post().to(masters::create_unit))
+        .route("/categories", web::get().to(masters::list_categories))
+        .route("/categories", web::post().to(masters::create_category))
+        .route(
+            "/categories/{id}",
+            web::patch().to(masters::update_category),
+        )
+        .route("/items/export", web::get().to(items::export))
+        .route("/items/import", web::post().to(items::import))
+        .route("/items", web::get().to(items::list))
+        .route("/items", web::post().to(items::create))
+        .route("/items/{id}", web::get().to(items::show))
+        .route("/items/{id}", web::patch().to(items::update))
+        .route("/partners/export", web::get().to(partners::export))
+        .route("/partners/import", web::post().to(partners::import))
+        .route("/partners", web::get().to(partners::list))
+        .route("/partners", web::post().to(partners::create))
+        .route("/partners/{id}", web::get().to(partners::show))
+        .route("/partners/{id}", web::patch().to(partners::update))
+        .route("/warehouses", web::get().to(warehouses::list))
+        .route("/warehouses", web::post().to(warehouses::create))
+        .route("/warehouses/{id}", web::patch().to(warehouses::update))
+        .route(
+            "/warehouses/{id}/locations",
+            web::get().to(warehouses::locations),
+        )
+        .route(
+            "/warehouses/{id}/locations",
+            web::post().to(warehouses::create_location),
+        )
+        .route(
+            "/warehouses/{id}/locations/{location_id}",
+            web::patch().to(warehouses::update_location),
+        )
         .route("/webhooks/endpoints", web::get().to(webhooks::list))
         .route("/webhooks/endpoints", web::post().to(webhooks::create))
         .route("/webhooks/endpoints/{id}", web::get().to(webhooks::show))
@@ -89,6 +128,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
         me::me, users::list, users::show, users::invite, users::update,
         roles::list, roles::create, roles::update, roles::permissions,
         billing::show, billing::checkout, billing::portal, billing::change_plan, billing::cancel,
+        masters::list_units, masters::create_unit,
+        masters::list_categories, masters::create_category, masters::update_category,
+        items::list, items::show, items::create, items::update, items::export, items::import,
+        partners::list, partners::show, partners::create, partners::update, partners::export, partners::import,
+        warehouses::list, warehouses::create, warehouses::update,
+        warehouses::locations, warehouses::create_location, warehouses::update_location,
         webhooks::list, webhooks::create, webhooks::show, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::send_test, webhooks::deliveries,
         stock::receipt, stock::issue, stock::transfer, stock::adjustment, stock::reverse,

@@ -231,6 +231,8 @@ pub mod perm {
         RolesRead = "roles.read",
         RolesManage = "roles.manage",
         BillingManage = "billing.manage",
+        MasterDataRead = "master_data.read",
+        MasterDataWrite = "master_data.write",
         SettingsRead = "settings.read",
         SettingsManage = "settings.manage",
         InventoryRead = "inventory.read",

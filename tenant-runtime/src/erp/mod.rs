@@ -6,10 +6,14 @@
 //! - `modules`: which plan module each route belongs to (the gate and the navigation ask).
 //! - `quantity`: quantities and money as decimals, and unit conversions to an item's base unit.
 //! - `events`: the business events outbound webhooks deliver, raised inside the change.
+//! - `masters`: master data (units, categories, items, partners, warehouses, locations).
+//! - `csv`: streamed CSV downloads and capped, line-numbered CSV imports.
 //! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
 //! - `stock`: the stock ledger, balances, lots, reservations and material debt.
 
+pub mod csv;
 pub mod events;
+pub mod masters;
 pub mod modules;
 pub mod quantity;
 pub mod stock;

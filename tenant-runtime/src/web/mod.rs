@@ -10,6 +10,9 @@
 //! - `sign_in`: sign in and out, forgot password, set a password from an emailed link.
 //! - `impersonation`: the door a super-admin's impersonation opens (a marked session).
 //! - `dashboard`: the start page.
+//! - `items`, `partners`: their lists (search, paging), add and edit forms.
+//! - `warehouses`: warehouses and their locations.
+//! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
 
@@ -17,10 +20,14 @@ pub mod billing;
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
+pub mod imports;
+pub mod items;
 pub mod nav;
+pub mod partners;
 pub mod session;
 pub mod sign_in;
 pub mod users;
+pub mod warehouses;
 
 use actix_web::web;
 
@@ -72,6 +79,41 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::post().to(users::update)),
         )
         .service(page!("/roles").route(web::get().to(users::roles)))
+        .service(
+            page!("/{what:items|partners}/import")
+                .route(web::get().to(imports::form))
+                .route(web::post().to(imports::submit)),
+        )
+        .service(page!("/{what:items|partners}/export").route(web::get().to(imports::export)))
+        .service(
+            page!("/items")
+                .route(web::get().to(items::list))
+                .route(web::post().to(items::create)),
+        )
+        .service(
+            page!("/items/{id}")
+                .route(web::get().to(items::show))
+                .route(web::post().to(items::update)),
+        )
+        .service(
+            page!("/partners")
+                .route(web::get().to(partners::list))
+                .route(web::post().to(partners::create)),
+        )
+        .service(
+            page!("/partners/{id}")
+                .route(web::get().to(partners::show))
+                .route(web::post().to(partners::update)),
+        )
+        .service(
+            page!("/warehouses")
+                .route(web::get().to(warehouses::list))
+                .route(web::post().to(warehouses::create)),
+        )
+        .service(page!("/warehouses/{id}").route(web::get().to(warehouses::show)))
+        .service(
+            page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
+        )
         .service(page!("/billing").route(web::get().to(billing::show)))
         .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
         .service(page!("/billing/portal").route(web::post().to(billing::portal)))

@@ -23,6 +23,24 @@ struct Entry {
 /// once its pages exist.
 const ENTRIES: &[Entry] = &[
     Entry {
+        label: "Items",
+        href: "/items",
+        module: Some("master_data"),
+        permission: "master_data.read",
+    },
+    Entry {
+        label: "Partners",
+        href: "/partners",
+        module: Some("master_data"),
+        permission: "master_data.read",
+    },
+    Entry {
+        label: "Warehouses",
+        href: "/warehouses",
+        module: Some("master_data"),
+        permission: "master_data.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

@@ -14,6 +14,8 @@ mod billing_runtime;
 mod bootstrap;
 mod erp_app;
 mod erp_browser;
+mod erp_csv;
+mod erp_masters;
 mod erp_stock;
 mod erp_webhooks;
 mod fleet_jobs;
