@@ -1,7 +1,8 @@
 """Hooks for scripts/schemathesis: values a schema cannot know.
 
 Some fields must name something that exists (a plan, a role, a permission, a reachable
-server) or be a value the API itself gave out (a pagination cursor). A made-up one is
+server, a category) or be a value the API itself gave out (a pagination cursor), and some
+rules join two fields (a transfer's two locations), which a schema cannot say. A made-up one is
 rightly refused, so wherever a generated case carries such a field it gets a real one
 here, in every phase. An `Idempotency-Key` names one request: reused with another body it
 is rightly refused (422 `idempotency_key_reused`), so it is derived from the body. Nothing
@@ -24,6 +25,27 @@ AUDIT_CURSOR = "OTAwMDAwMDAw"
 JOB_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDA"
 EVENT_CURSOR = "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHxldnRfMA"
 
+# The ERP's cursors: master data lists carry base64url of the last sort key (here "zzz",
+# past every generated SKU); stock movements and on-hand an entry / row number; lots a
+# lot id; webhook lists base64url of an id's 16 bytes.
+MASTERS_CURSOR = "enp6"
+NUMBER_CURSOR = "9000000000"
+UUID_CURSOR = "00000000-0000-0000-0000-000000000000"
+BYTES_CURSOR = "AAAAAAAAAAAAAAAAAAAAAA"
+
+# A CSV import's body must start with the export's header (a made-up one is rightly 422
+# `csv_header_invalid`): the header alone, an import of nothing.
+CSV_BODY = {
+    ("POST", "/api/v1/items/import"): "sku,name,description,kind,base_unit,category,"
+    "reorder_point,standard_cost,lot_tracked,active,units\n",
+    ("POST", "/api/v1/partners/import"): "code,name,is_customer,is_supplier,email,phone,"
+    "tax_id,payment_terms_days,notes,active\n",
+}
+
+# A webhook target must be reachable and allowed: the loopback network scripts/schemathesis
+# allows the runtime (nothing listens on port 9: registration succeeds, delivery fails).
+WEBHOOK_URL = "http://127.0.0.1:9/hook"
+
 BODY = {
     ("POST", "/api/v1/tenants"): {"plan": PLAN},
     ("PATCH", "/api/v1/tenants/{id}"): {"plan": PLAN},
@@ -39,9 +61,29 @@ BODY = {
     ("PATCH", "/api/v1/users/{id}"): {"roles": ["staff"]},
     ("POST", "/api/v1/roles"): {"permissions": ["users.read"]},
     ("PATCH", "/api/v1/roles/{id}"): {"permissions": ["users.read"]},
+    # A parent, category or base unit must exist (none: top level / uncategorised; `pcs`
+    # is seeded); a conversion to the base unit itself is rightly refused (none given); a
+    # partner is a customer, a supplier or both; an email is checked beyond the schema's
+    # `format` (which schemathesis does not enforce).
+    ("POST", "/api/v1/categories"): {"parent_id": None},
+    ("PATCH", "/api/v1/categories/{id}"): {"parent_id": None},
+    ("POST", "/api/v1/items"): {"category_id": None, "units": [], "base_unit": "pcs"},
+    ("PATCH", "/api/v1/items/{id}"): {"category_id": None, "units": [], "base_unit": "pcs"},
+    ("POST", "/api/v1/partners"): {"is_customer": True, "email": "buyer@example.com"},
+    ("PATCH", "/api/v1/partners/{id}"): {"is_customer": True, "email": "buyer@example.com"},
+    ("POST", "/api/v1/webhooks/endpoints"): {"url": WEBHOOK_URL},
+    ("PATCH", "/api/v1/webhooks/endpoints/{id}"): {"url": WEBHOOK_URL},
 }
 
 QUERY = {
+    ("GET", "/api/v1/items"): {"after": MASTERS_CURSOR},
+    ("GET", "/api/v1/partners"): {"after": MASTERS_CURSOR},
+    ("GET", "/api/v1/warehouses"): {"after": MASTERS_CURSOR},
+    ("GET", "/api/v1/stock/movements"): {"after": NUMBER_CURSOR},
+    ("GET", "/api/v1/stock/on-hand"): {"after": NUMBER_CURSOR},
+    ("GET", "/api/v1/lots"): {"after": UUID_CURSOR},
+    ("GET", "/api/v1/webhooks/endpoints"): {"after": BYTES_CURSOR},
+    ("GET", "/api/v1/webhooks/endpoints/{id}/deliveries"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},
     ("GET", "/api/v1/audit"): {"cursor": AUDIT_CURSOR},
     ("GET", "/api/v1/billing/events"): {"cursor": EVENT_CURSOR},
@@ -65,6 +107,15 @@ def map_case(context, case):
     key = (case.operation.method.upper(), case.operation.path)
     replace_present(case.body, BODY.get(key, {}))
     replace_present(case.query, QUERY.get(key, {}))
+    if key in CSV_BODY:
+        case.body = CSV_BODY[key]
+    # A new partner with neither role is rightly refused; both default to false.
+    if key == ("POST", "/api/v1/partners") and hasattr(case.body, "keys"):
+        case.body["is_customer"] = True
+    # Moving stock from a location to itself is rightly refused; make the two differ.
+    if key == ("POST", "/api/v1/stock/transfers") and hasattr(case.body, "keys"):
+        if case.body.get("from_location_id") == case.body.get("to_location_id"):
+            case.body["to_location_id"] = "00000000-0000-0000-0000-000000000001"
     if case.headers is not None and "Idempotency-Key" in case.headers:
         body = json.dumps(case.body, sort_keys=True, default=str).encode()
         case.headers["Idempotency-Key"] = hashlib.sha256(body).hexdigest()
