@@ -3,7 +3,8 @@
 //! draft -> confirmed -> partially / fully delivered -> invoiced -> closed, or canceled,
 //! and the client's idempotency reference) and `sales_order_lines` (quantities in the
 //! item's base unit; the delivered quantity never exceeds the ordered one; the line's
-//! stock reservation while it is open).
+//! stock reservation while it is open), and `sales_deliveries` (one per delivery posted,
+//! with the client's idempotency reference).
 
 use sea_orm_migration::prelude::*;
 
@@ -62,9 +63,21 @@ CREATE TABLE sales_order_lines (
     PRIMARY KEY (order_id, line_no)
 );
 CREATE INDEX sales_order_lines_item_idx ON sales_order_lines (item_id);
+
+-- One delivery against an order (its stock movements carry the order as their document);
+-- the client's reference makes a double-submitted delivery post once.
+CREATE TABLE sales_deliveries (
+    id         uuid        PRIMARY KEY,
+    order_id   uuid        NOT NULL REFERENCES sales_orders (id) ON DELETE RESTRICT,
+    reference  text        NULL UNIQUE CHECK (length(reference) BETWEEN 1 AND 200),
+    created_by uuid        NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX sales_deliveries_order_idx ON sales_deliveries (order_id, id);
 "#;
 
 const DOWN: &str = r#"
+DROP TABLE IF EXISTS sales_deliveries;
 DROP TABLE IF EXISTS sales_order_lines;
 DROP TABLE IF EXISTS sales_orders;
 DROP SEQUENCE IF EXISTS sales_order_number_seq;
