@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use system_tests::AdminApi;
 use system_tests::admin::Reply;
+use system_tests::portal::PortalClient;
 use system_tests::runtime::OWNER_PASSWORD;
 use tenant_runtime::erp::stock;
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 /// A company with a warehouse (shelf), a second warehouse, items and partners.
 struct Shop {
     slug: String,
+    admin_email: String,
     token: String,
     db: tokio_postgres::Client,
     /// Base unit `pcs`; `box` is 12.
@@ -76,6 +78,7 @@ async fn shop(api: &AdminApi, slug: &str) -> Shop {
     .expect("partners");
     Shop {
         slug: slug.to_owned(),
+        admin_email: company.admin_email.clone(),
         token,
         db,
         bolt,
@@ -661,4 +664,87 @@ async fn viewers_cannot_write_orders_and_plans_without_sales_are_refused() {
         )
         .await;
     assert_eq!((gated.status, gated.code()), (403, "feature_not_in_plan"));
+}
+
+#[tokio::test]
+async fn the_pages_draft_confirm_and_deliver_an_order() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let s = shop(&api, "webshop").await;
+    s.receive(&api, s.bolt, 10).await;
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &s.slug);
+    let signed_in = client.sign_in(&s.admin_email, OWNER_PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let dashboard = client.get("/").await;
+    assert!(
+        dashboard.body.contains("href=\"/sales-orders\""),
+        "in the navigation"
+    );
+
+    let list = client.get("/sales-orders").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("Draft the order"));
+    let reference = list.input("reference").expect("a form reference");
+    let (customer, warehouse, bolt) = (
+        s.customer.to_string(),
+        s.warehouse.to_string(),
+        s.bolt.to_string(),
+    );
+    let fields = [
+        ("customer_id", customer.as_str()),
+        ("warehouse_id", warehouse.as_str()),
+        ("reference", reference.as_str()),
+        ("item_1", bolt.as_str()),
+        ("quantity_1", "4"),
+        ("price_1", "3"),
+        ("item_2", ""),
+        ("quantity_2", ""),
+    ];
+    let drafted = client.post("/sales-orders", &fields).await;
+    assert_eq!(drafted.status, 303, "{}", drafted.body);
+    let page = drafted.location().expect("to the order").to_owned();
+    // The same form sent twice is one order.
+    let again = client.post("/sales-orders", &fields).await;
+    assert_eq!(again.location(), Some(page.as_str()));
+
+    let bad = client
+        .post(
+            "/sales-orders",
+            &[
+                ("customer_id", customer.as_str()),
+                ("warehouse_id", warehouse.as_str()),
+                ("item_1", bolt.as_str()),
+                ("quantity_1", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("lines[0].quantity"), "{}", bad.body);
+
+    let confirmed = client.post(&format!("{page}/confirm"), &[]).await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    let shown = client.get(&page).await;
+    assert!(
+        shown.body.contains("data-status=\"confirmed\""),
+        "{}",
+        shown.body
+    );
+    let shelf = s.shelf.to_string();
+    let delivered = client
+        .post(
+            &format!("{page}/deliveries"),
+            &[("location_id", shelf.as_str()), ("quantity_1", "4")],
+        )
+        .await;
+    assert_eq!(delivered.status, 303, "{}", delivered.body);
+    let shown = client.get(&page).await;
+    assert!(
+        shown.body.contains("data-status=\"delivered\""),
+        "{}",
+        shown.body
+    );
+    assert_eq!(s.on_hand(s.bolt).await, d(6));
+    let refused = client.post(&format!("{page}/cancel"), &[]).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    s.assert_consistent().await;
 }
