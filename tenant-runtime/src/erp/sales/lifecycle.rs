@@ -201,6 +201,21 @@ async fn delivered_before(
     }
 }
 
+/// The delivery's lines with their index in the request, by item: the order confirmations
+/// lock stock in, so a delivery and a confirmation sharing items queue instead of
+/// deadlocking. Lines the order lacks come first (they are refused before any lock).
+fn in_lock_order(wanted: Vec<DeliveryLine>, open: &[OpenLine]) -> Vec<(usize, DeliveryLine)> {
+    let mut indexed: Vec<(usize, DeliveryLine)> = wanted.into_iter().enumerate().collect();
+    indexed.sort_by_key(|(index, wanted)| {
+        let item = open
+            .iter()
+            .find(|line| line.line_no == wanted.line)
+            .map(|line| line.item_id);
+        (item, *index)
+    });
+    indexed
+}
+
 /// Posts a delivery against a confirmed or partially delivered order: per line a
 /// `delivery` movement, the line's reservation reduced and its delivered quantity raised;
 /// the order becomes partially or fully delivered. Answers the order and whether this
@@ -235,7 +250,7 @@ pub async fn deliver(
     )
     .await?;
     let mut posted = Vec::new();
-    for (index, wanted) in delivery.lines.into_iter().enumerate() {
+    for (index, wanted) in in_lock_order(delivery.lines, &open) {
         let field = |name: &str| format!("lines[{index}].{name}");
         let quantity = quantity::positive(&field("quantity"), wanted.quantity)?;
         check_location(db, wanted.location_id, warehouse_id, &field("location_id")).await?;
