@@ -9,6 +9,7 @@ pub mod masters;
 pub mod me;
 pub mod partners;
 pub mod roles;
+pub mod sales;
 pub mod stock;
 pub mod users;
 pub mod warehouses;
@@ -116,7 +117,19 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/stock/valuation", web::get().to(stock::valuation))
         .route("/stock/below-reorder", web::get().to(stock::below_reorder))
         .route("/lots", web::get().to(stock::lots))
-        .route("/lots/{id}", web::get().to(stock::lot));
+        .route("/lots/{id}", web::get().to(stock::lot))
+        .route("/sales-orders", web::get().to(sales::list))
+        .route("/sales-orders", web::post().to(sales::create))
+        .route("/sales-orders/{id}", web::get().to(sales::show))
+        .route("/sales-orders/{id}", web::patch().to(sales::update))
+        .route("/sales-orders/{id}/confirm", web::post().to(sales::confirm))
+        .route(
+            "/sales-orders/{id}/deliveries",
+            web::post().to(sales::deliver),
+        )
+        .route("/sales-orders/{id}/invoice", web::post().to(sales::invoice))
+        .route("/sales-orders/{id}/close", web::post().to(sales::close))
+        .route("/sales-orders/{id}/cancel", web::post().to(sales::cancel));
 }
 
 #[derive(OpenApi)]
@@ -139,6 +152,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         stock::receipt, stock::issue, stock::transfer, stock::adjustment, stock::reverse,
         stock::movements, stock::on_hand, stock::item, stock::valuation, stock::below_reorder,
         stock::lots, stock::lot,
+        sales::list, sales::show, sales::create, sales::update, sales::confirm, sales::deliver,
+        sales::invoice, sales::close, sales::cancel,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

@@ -138,7 +138,7 @@ pub struct ReverseBody {
 }
 
 /// The idempotency reference: the header, else the body's; 422 when too long or empty.
-fn reference(request: &HttpRequest, body: Option<String>) -> ApiResult<Option<String>> {
+pub(crate) fn reference(request: &HttpRequest, body: Option<String>) -> ApiResult<Option<String>> {
     let header = match request.headers().get(IDEMPOTENCY_HEADER) {
         Some(value) => Some(
             value

@@ -237,5 +237,7 @@ pub mod perm {
         SettingsManage = "settings.manage",
         InventoryRead = "inventory.read",
         InventoryWrite = "inventory.write",
+        SalesRead = "sales.read",
+        SalesWrite = "sales.write",
     }
 }

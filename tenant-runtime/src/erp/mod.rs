@@ -10,11 +10,13 @@
 //! - `csv`: streamed CSV downloads and capped, line-numbered CSV imports.
 //! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
 //! - `stock`: the stock ledger, balances, lots, reservations and material debt.
+//! - `sales`: sales orders, their reservations and deliveries.
 
 pub mod csv;
 pub mod events;
 pub mod masters;
 pub mod modules;
 pub mod quantity;
+pub mod sales;
 pub mod stock;
 pub mod webhooks;

@@ -12,6 +12,7 @@
 //! - `dashboard`: the start page.
 //! - `items`, `partners`: their lists (search, paging), add and edit forms.
 //! - `warehouses`: warehouses and their locations.
+//! - `sales`: sales orders, their confirmation and deliveries.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -24,6 +25,7 @@ pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod partners;
+pub mod sales;
 pub mod session;
 pub mod sign_in;
 pub mod users;
@@ -114,6 +116,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
         )
+        .service(
+            page!("/sales-orders")
+                .route(web::get().to(sales::list))
+                .route(web::post().to(sales::create)),
+        )
+        .service(page!("/sales-orders/{id}").route(web::get().to(sales::show)))
+        .service(page!("/sales-orders/{id}/deliveries").route(web::post().to(sales::deliver)))
+        .service(page!("/sales-orders/{id}/{action}").route(web::post().to(sales::act)))
         .service(page!("/billing").route(web::get().to(billing::show)))
         .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
         .service(page!("/billing/portal").route(web::post().to(billing::portal)))

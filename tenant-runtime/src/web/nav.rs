@@ -41,6 +41,12 @@ const ENTRIES: &[Entry] = &[
         permission: "master_data.read",
     },
     Entry {
+        label: "Sales orders",
+        href: "/sales-orders",
+        module: Some("sales"),
+        permission: "sales.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

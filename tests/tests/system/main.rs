@@ -16,6 +16,7 @@ mod erp_app;
 mod erp_browser;
 mod erp_csv;
 mod erp_masters;
+mod erp_sales;
 mod erp_stock;
 mod erp_webhooks;
 mod fleet_jobs;

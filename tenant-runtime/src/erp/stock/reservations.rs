@@ -126,3 +126,28 @@ pub async fn release(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// Takes `by` off a reservation (stock delivered against it); deletes it once nothing is
+/// left and answers whether any is. 404 `reservation_not_found`.
+pub async fn reduce(db: &impl GenericClient, id: Uuid, by: Decimal) -> ApiResult<bool> {
+    let row = db
+        .query_opt(
+            "SELECT quantity FROM stock_reservations WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("reservation_not_found", "no reservation has this id")
+        })?;
+    let left = row.get::<_, Decimal>(0) - by;
+    if left <= Decimal::ZERO {
+        release(db, id).await?;
+        return Ok(false);
+    }
+    db.execute(
+        "UPDATE stock_reservations SET quantity = $2 WHERE id = $1",
+        &[&id, &left],
+    )
+    .await?;
+    Ok(true)
+}
