@@ -82,6 +82,8 @@ QUERY = {
     ("GET", "/api/v1/stock/movements"): {"after": NUMBER_CURSOR},
     ("GET", "/api/v1/stock/on-hand"): {"after": NUMBER_CURSOR},
     ("GET", "/api/v1/lots"): {"after": UUID_CURSOR},
+    # Sales orders page by base64url of the last order's id (text).
+    ("GET", "/api/v1/sales-orders"): {"after": TENANT_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints/{id}/deliveries"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},

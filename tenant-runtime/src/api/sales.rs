@@ -67,6 +67,7 @@ pub async fn show(
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key creates one order")),
     responses((status = 201, body = SalesOrder), (status = 200, body = SalesOrder, description = "created before under this key"),
               (status = 409, description = "`reference_taken`"),
+              (status = 404, description = "`customer_not_found`, `warehouse_not_found`, `item_not_found`: an id in the body names nothing"),
               (status = 422, description = "`validation_failed`: not an active customer, inactive or service item, quantity not above zero, unknown unit conversion, ...")))]
 pub async fn create(
     auth: Authorized<SalesWrite>,

@@ -78,34 +78,36 @@ struct Line {
     unit_price: Decimal,
 }
 
-/// 422 on `customer_id` unless it is an active customer.
+/// 404 `customer_not_found` for an unknown partner (as for any id that names nothing),
+/// 422 on `customer_id` for one that is not an active customer.
 async fn check_customer(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
-    let ok = db
+    let row = db
         .query_opt(
-            "SELECT 1 FROM partners WHERE id = $1 AND is_customer AND active",
+            "SELECT is_customer AND active FROM partners WHERE id = $1",
             &[&id],
         )
         .await?
-        .is_some();
-    if !ok {
+        .ok_or_else(|| ApiError::not_found("customer_not_found", "no partner has this id"))?;
+    if !row.get::<_, bool>(0) {
         return Err(ApiError::invalid(
             "customer_id",
-            "no active partner marked as a customer has this id",
+            "this partner is not an active customer",
         ));
     }
     Ok(())
 }
 
-/// 422 on `warehouse_id` unless it is an active warehouse.
+/// 404 `warehouse_not_found` for an unknown warehouse, 422 on `warehouse_id` for an
+/// inactive one.
 async fn check_warehouse(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
-    let ok = db
-        .query_opt("SELECT 1 FROM warehouses WHERE id = $1 AND active", &[&id])
+    let row = db
+        .query_opt("SELECT active FROM warehouses WHERE id = $1", &[&id])
         .await?
-        .is_some();
-    if !ok {
+        .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?;
+    if !row.get::<_, bool>(0) {
         return Err(ApiError::invalid(
             "warehouse_id",
-            "no active warehouse has this id",
+            "this warehouse is inactive",
         ));
     }
     Ok(())
@@ -130,7 +132,12 @@ async fn check_lines(db: &impl GenericClient, lines: Vec<NewLine>) -> ApiResult<
             )
             .await?;
         match item {
-            None => return Err(ApiError::invalid(&field("item_id"), "no item has this id")),
+            None => {
+                return Err(ApiError::not_found(
+                    "item_not_found",
+                    format!("{}: no item has this id", field("item_id")),
+                ));
+            }
             Some(row) if !row.get::<_, bool>(0) => {
                 return Err(ApiError::invalid(
                     &field("item_id"),
