@@ -237,5 +237,9 @@ pub mod perm {
         SettingsManage = "settings.manage",
         InventoryRead = "inventory.read",
         InventoryWrite = "inventory.write",
+        PurchasingRead = "purchasing.read",
+        PurchasingWrite = "purchasing.write",
+        ApprovalsRead = "approvals.read",
+        ApprovalsDecide = "approvals.decide",
     }
 }

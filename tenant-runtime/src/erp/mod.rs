@@ -10,11 +10,15 @@
 //! - `csv`: streamed CSV downloads and capped, line-numbered CSV imports.
 //! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
 //! - `stock`: the stock ledger, balances, lots, reservations and material debt.
+//! - `approvals`: approval rules, requests through their levels, and decisions.
+//! - `purchasing`: purchase orders and the goods received against them.
 
+pub mod approvals;
 pub mod csv;
 pub mod events;
 pub mod masters;
 pub mod modules;
+pub mod purchasing;
 pub mod quantity;
 pub mod stock;
 pub mod webhooks;
