@@ -24,3 +24,12 @@ pub(super) async fn decided(
         DocumentKind::StockAdjustment | DocumentKind::WorkOrderEdit => Ok(()),
     }
 }
+
+/// Locks document `id` of `kind` for the deciding transaction (404 when it is gone).
+pub(super) async fn lock(db: &impl GenericClient, kind: DocumentKind, id: Uuid) -> ApiResult<()> {
+    match kind {
+        DocumentKind::PurchaseOrder => purchasing::lock(db, id).await.map(|_| ()),
+        // Nothing of theirs changes on a decision (see `decided`).
+        DocumentKind::StockAdjustment | DocumentKind::WorkOrderEdit => Ok(()),
+    }
+}

@@ -225,6 +225,14 @@ pub async fn decide(
     comment: &str,
 ) -> ApiResult<ApprovalRequest> {
     let comment = check_comment(comment, approve)?;
+    // The document's lock first, then the request's: the order a document module takes
+    // them in (a cancel withdrawing the request), so the two never deadlock.
+    let unlocked = db
+        .query_opt(&format!("{SELECT} WHERE id = $1"), &[&request_id])
+        .await?
+        .ok_or_else(not_found)?;
+    let unlocked = from_row(&unlocked)?;
+    documents::lock(db, unlocked.document_type, unlocked.document_id).await?;
     let row = db
         .query_opt(
             &format!("{SELECT} WHERE id = $1 FOR UPDATE"),
@@ -445,6 +453,12 @@ pub async fn replace_rules(
             ));
         }
         seen.push((rule.document_type, amount));
+        if rule.role.contains('\0') || rule.role.chars().count() > 100 {
+            return Err(ApiError::invalid(
+                &format!("rules[{index}].role"),
+                "no role has this name",
+            ));
+        }
         let exists = db
             .query_opt("SELECT 1 FROM roles WHERE name = $1", &[&rule.role])
             .await?

@@ -369,6 +369,13 @@ async fn checked_lines(
                 ));
             }
         }
+        if line
+            .unit
+            .as_deref()
+            .is_some_and(|unit| unit.contains('\0') || unit.chars().count() > 16)
+        {
+            return Err(ApiError::invalid(&field("unit"), "not a unit of this item"));
+        }
         let quantity = quantity::positive(&field("quantity"), line.quantity)?;
         let base = quantity::to_base_unit(
             db,
