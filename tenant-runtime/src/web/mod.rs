@@ -16,6 +16,7 @@
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
 
+pub mod approvals;
 pub mod billing;
 pub mod dashboard;
 pub mod errors;
@@ -114,6 +115,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
         )
+        .service(page!("/approvals").route(web::get().to(approvals::inbox)))
+        .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))
         .service(page!("/billing").route(web::get().to(billing::show)))
         .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
         .service(page!("/billing/portal").route(web::post().to(billing::portal)))

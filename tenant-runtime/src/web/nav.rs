@@ -41,6 +41,12 @@ const ENTRIES: &[Entry] = &[
         permission: "master_data.read",
     },
     Entry {
+        label: "Approvals",
+        href: "/approvals",
+        module: Some("approvals"),
+        permission: "approvals.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use system_tests::AdminApi;
 use system_tests::admin::Reply;
+use system_tests::portal::PortalClient;
 use system_tests::runtime::OWNER_PASSWORD;
 use tenant_runtime::erp::stock;
 use uuid::Uuid;
@@ -594,4 +595,89 @@ async fn bad_orders_canceled_orders_and_bad_rules_are_refused() {
     assert_eq!(within.body["purchase_order"]["status"], "received");
     assert_eq!(b.on_hand(b.bolt).await, d("11"));
     b.assert_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_decides_from_the_approvals_inbox_page() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let b = buyer(&api, "poweb").await;
+    b.user(&api, "mia", &["manager"]).await;
+    b.rules(
+        &api,
+        json!([{ "document_type": "purchase_order", "min_amount": "0", "role": "manager" }]),
+    )
+    .await;
+    let po = id(&b.draft(&api, &b.owner, "3", "2").await);
+    let submitted = b
+        .post(
+            &api,
+            &b.owner,
+            &format!("/api/v1/purchase-orders/{po}/submit"),
+            json!({}),
+        )
+        .await;
+    let approval = submitted.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
+
+    let mut owner = PortalClient::for_app(&api.app.tenant_runtime_url, &b.slug);
+    let signed = owner
+        .sign_in(&format!("boss@{}.example", b.slug), OWNER_PASSWORD)
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let own_inbox = owner.get("/approvals").await;
+    assert_eq!(own_inbox.status, 200, "{}", own_inbox.body);
+    assert!(own_inbox.body.contains("href=\"/approvals\""));
+    assert!(
+        !own_inbox.body.contains(&approval),
+        "the requester's own order is not in their inbox"
+    );
+
+    let mut manager = PortalClient::for_app(&api.app.tenant_runtime_url, &b.slug);
+    let signed = manager
+        .sign_in(&format!("mia@{}.example", b.slug), OWNER_PASSWORD)
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let inbox = manager.get("/approvals").await;
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
+    assert!(
+        inbox.body.contains(&format!("data-row=\"{approval}\"")),
+        "{}",
+        inbox.body
+    );
+
+    let bare = manager
+        .post(
+            &format!("/approvals/{approval}"),
+            &[("decision", "reject"), ("comment", " ")],
+        )
+        .await;
+    assert_eq!(bare.status, 422, "{}", bare.body);
+    assert!(
+        bare.body.contains("data-error=\"comment\""),
+        "{}",
+        bare.body
+    );
+
+    let approved = manager
+        .post(
+            &format!("/approvals/{approval}"),
+            &[("decision", "approve"), ("comment", "")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let after = manager.get("/approvals").await;
+    assert!(!after.body.contains(&format!("data-row=\"{approval}\"")));
+    let order = b
+        .call(
+            &api,
+            &b.owner,
+            Method::GET,
+            &format!("/api/v1/purchase-orders/{po}"),
+            None,
+        )
+        .await;
+    assert_eq!(order.body["status"], "approved");
 }
