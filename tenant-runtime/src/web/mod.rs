@@ -25,6 +25,7 @@ pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod partners;
+pub mod purchasing;
 pub mod session;
 pub mod sign_in;
 pub mod users;
@@ -114,6 +115,13 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(page!("/warehouses/{id}").route(web::get().to(warehouses::show)))
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
+        )
+        .service(page!("/purchase-orders").route(web::get().to(purchasing::list)))
+        .service(page!("/purchase-orders/{id}").route(web::get().to(purchasing::show)))
+        .service(page!("/purchase-orders/{id}/receive").route(web::post().to(purchasing::receive)))
+        .service(
+            page!("/purchase-orders/{id}/{action:submit|cancel|close}")
+                .route(web::post().to(purchasing::action)),
         )
         .service(page!("/approvals").route(web::get().to(approvals::inbox)))
         .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))

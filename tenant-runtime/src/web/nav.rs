@@ -41,6 +41,12 @@ const ENTRIES: &[Entry] = &[
         permission: "master_data.read",
     },
     Entry {
+        label: "Purchase orders",
+        href: "/purchase-orders",
+        module: Some("purchasing"),
+        permission: "purchasing.read",
+    },
+    Entry {
         label: "Approvals",
         href: "/approvals",
         module: Some("approvals"),

@@ -681,3 +681,74 @@ async fn a_manager_decides_from_the_approvals_inbox_page() {
         .await;
     assert_eq!(order.body["status"], "approved");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_is_submitted_and_received_from_its_page_once_per_form() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let b = buyer(&api, "popage").await;
+    let po = id(&b.draft(&api, &b.owner, "10", "2").await);
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &b.slug);
+    let signed = client
+        .sign_in(&format!("boss@{}.example", b.slug), OWNER_PASSWORD)
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+
+    let list = client.get("/purchase-orders").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains(&format!("/purchase-orders/{po}")),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("href=\"/purchase-orders\""));
+
+    let submitted = client
+        .post(&format!("/purchase-orders/{po}/submit"), &[])
+        .await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let page = client.get(&format!("/purchase-orders/{po}")).await;
+    assert!(
+        page.body.contains("data-status=\"approved\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("BOLT"));
+    let reference = page.input("reference").expect("a reference in the form");
+    let shelf = b.shelf.to_string();
+
+    let over = client
+        .post(
+            &format!("/purchase-orders/{po}/receive"),
+            &[
+                ("reference", "other"),
+                ("location_id", &shelf),
+                ("quantity_1", "11"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, 422, "{}", over.body);
+    assert!(over.body.contains("would receive 11"), "{}", over.body);
+
+    let fields = [
+        ("reference", reference.as_str()),
+        ("location_id", shelf.as_str()),
+        ("quantity_1", "4"),
+    ];
+    let first = client
+        .post(&format!("/purchase-orders/{po}/receive"), &fields)
+        .await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let again = client
+        .post(&format!("/purchase-orders/{po}/receive"), &fields)
+        .await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(b.on_hand(b.bolt).await, d("4"));
+    let page = client.get(&format!("/purchase-orders/{po}")).await;
+    assert!(
+        page.body.contains("data-status=\"partially_received\""),
+        "{}",
+        page.body
+    );
+    b.assert_consistent().await;
+}
