@@ -116,7 +116,12 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
         )
-        .service(page!("/purchase-orders").route(web::get().to(purchasing::list)))
+        .service(
+            page!("/purchase-orders")
+                .route(web::get().to(purchasing::list))
+                .route(web::post().to(purchasing::create)),
+        )
+        .service(page!("/purchase-orders/new").route(web::get().to(purchasing::new_form)))
         .service(page!("/purchase-orders/{id}").route(web::get().to(purchasing::show)))
         .service(page!("/purchase-orders/{id}/receive").route(web::post().to(purchasing::receive)))
         .service(

@@ -5,9 +5,13 @@
 //! (`over_receipt`, a canceled order...) are shown on the page.
 
 use crate::auth::perm::{PurchasingRead, PurchasingWrite};
+use crate::erp::masters::items::ItemFilter;
+use crate::erp::masters::partners::{PartnerFilter, PartnerRole};
+use crate::erp::masters::warehouses::WarehouseFilter;
 use crate::erp::masters::{PageQuery, items, partners, warehouses};
 use crate::erp::purchasing::{
-    self, PurchaseOrder, PurchaseOrderFilter, ReceiptInput, ReceiptLineInput,
+    self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderFilter, ReceiptInput,
+    ReceiptLineInput,
 };
 use crate::web::errors::PageResult;
 use crate::web::nav;
@@ -33,6 +37,7 @@ struct ListPage {
     orders: Vec<PurchaseOrder>,
     pager: Pager,
     status: String,
+    may_write: bool,
 }
 
 #[derive(Template)]
@@ -60,6 +65,192 @@ impl OrderPage {
     }
 }
 
+/// Line rows the new-order form offers.
+const FORM_LINES: usize = 5;
+
+#[derive(Template)]
+#[template(path = "app/purchasing/new.html")]
+struct NewPage {
+    layout: Layout,
+    suppliers: Vec<(String, String)>,
+    warehouses: Vec<(String, String)>,
+    items: Vec<(String, String)>,
+    rows: Vec<usize>,
+    form: HashMap<String, String>,
+    errors: FormErrors,
+}
+
+impl NewPage {
+    fn value(&self, name: &str) -> &str {
+        self.form.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    fn row_value(&self, name: &str, row: &usize) -> &str {
+        self.value(&format!("{name}_{row}"))
+    }
+}
+
+/// `GET /purchase-orders/new`.
+pub async fn new_form(signed: Signed) -> PageResult {
+    let mut form = HashMap::new();
+    form.insert("reference".to_owned(), Uuid::now_v7().to_string());
+    new_page(signed, form, FormErrors::default(), StatusCode::OK).await
+}
+
+async fn new_page(
+    signed: Signed,
+    form: HashMap<String, String>,
+    errors: FormErrors,
+    status: StatusCode,
+) -> PageResult {
+    let layout = nav::layout(&signed, "New purchase order");
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let db = auth.current.db.client();
+    let all = PageQuery {
+        limit: Some(200),
+        after: None,
+    };
+    let suppliers = partners::list(
+        db,
+        &PartnerFilter {
+            role: Some(PartnerRole::Supplier),
+            active: Some(true),
+            ..PartnerFilter::default()
+        },
+        &all,
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|p| (p.id.to_string(), format!("{} {}", p.code, p.name)))
+    .collect();
+    let warehouses = warehouses::list(
+        db,
+        &WarehouseFilter {
+            active: Some(true),
+            ..WarehouseFilter::default()
+        },
+        &all,
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|w| (w.id.to_string(), format!("{} {}", w.code, w.name)))
+    .collect();
+    let mut items: Vec<(String, String)> = vec![(String::new(), "—".to_owned())];
+    items.extend(
+        items::list(
+            db,
+            &ItemFilter {
+                active: Some(true),
+                ..ItemFilter::default()
+            },
+            &all,
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(|i| {
+            (
+                i.id.to_string(),
+                format!("{} {} ({})", i.sku, i.name, i.base_unit),
+            )
+        }),
+    );
+    let page = NewPage {
+        layout,
+        suppliers,
+        warehouses,
+        items,
+        rows: (1..=FORM_LINES).collect(),
+        form,
+        errors,
+    };
+    Ok(render::page(status, &page.layout, &page))
+}
+
+/// `POST /purchase-orders`: creates a draft from the rows with an item (a repeated form,
+/// same rendered reference, makes one order).
+pub async fn create(
+    request: HttpRequest,
+    submitted: AppForm<HashMap<String, String>>,
+) -> PageResult {
+    let AppForm { signed, form, .. } = submitted;
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let mut current = auth.current;
+    let actor = current.actor();
+    let done = async {
+        let input = order_from_form(&form)?;
+        let transaction = current.db.begin().await?;
+        let created = purchasing::create(&transaction, &actor, input).await?;
+        transaction.commit().await?;
+        Ok::<_, ApiError>(created.order)
+    }
+    .await;
+    match done {
+        Ok(order) => Ok(render::redirect(
+            &request,
+            &format!("/purchase-orders/{}", order.id),
+            Some(Flash::success(format!("{} drafted.", order.number))),
+        )),
+        Err(error) => {
+            let errors = FormErrors::from_api_error(error, &[])?;
+            let signed = Signed::again(&request).await?;
+            new_page(signed, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// The order the form describes; 422 on an unreadable field.
+fn order_from_form(form: &HashMap<String, String>) -> Result<NewPurchaseOrder, ApiError> {
+    let id = |field: &str, message: &str| {
+        form.get(field)
+            .and_then(|value| value.parse::<Uuid>().ok())
+            .ok_or_else(|| ApiError::invalid(field, message))
+    };
+    let expected_on = match form
+        .get("expected_on")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        Some(date) => Some(
+            date.parse()
+                .map_err(|_| ApiError::invalid("expected_on", "a date as YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
+    let mut lines = Vec::new();
+    for row in 1..=FORM_LINES {
+        let Some(item_id) = form
+            .get(&format!("item_{row}"))
+            .and_then(|value| value.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        let number = |name: &str| {
+            form.get(&format!("{name}_{row}"))
+                .and_then(|value| value.trim().parse::<Decimal>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(&format!("{name}_{row}"), format!("row {row}: a number"))
+                })
+        };
+        lines.push(NewLine {
+            item_id,
+            quantity: number("quantity")?,
+            unit: None,
+            unit_price: number("price")?,
+        });
+    }
+    Ok(NewPurchaseOrder {
+        supplier_id: id("supplier_id", "choose a supplier")?,
+        warehouse_id: id("warehouse_id", "choose a warehouse")?,
+        expected_on,
+        notes: form.get("notes").cloned().unwrap_or_default(),
+        lines,
+        reference: form.get("reference").cloned().filter(|r| !r.is_empty()),
+    })
+}
+
 /// `?status=&cursor=`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -69,6 +260,7 @@ pub struct ListQuery {
 
 /// `GET /purchase-orders`.
 pub async fn list(signed: Signed, query: web::Query<ListQuery>) -> PageResult {
+    let may_write = signed.can("purchasing.write");
     let layout = nav::layout(&signed, "Purchase orders");
     let auth = signed.authorize::<PurchasingRead>()?;
     let status = query.status.clone().filter(|s| !s.is_empty());
@@ -90,6 +282,7 @@ pub async fn list(signed: Signed, query: web::Query<ListQuery>) -> PageResult {
         pager: Pager::new("/purchase-orders", &params, page.next.as_deref()),
         orders: page.items,
         status: status.unwrap_or_default(),
+        may_write,
     };
     Ok(render::page(StatusCode::OK, &page.layout, &page))
 }

@@ -752,3 +752,72 @@ async fn an_order_is_submitted_and_received_from_its_page_once_per_form() {
     );
     b.assert_consistent().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draft_is_made_from_the_new_order_page_once_per_form() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let b = buyer(&api, "ponew").await;
+    let mut client = PortalClient::for_app(&api.app.tenant_runtime_url, &b.slug);
+    let signed = client
+        .sign_in(&format!("boss@{}.example", b.slug), OWNER_PASSWORD)
+        .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let form = client.get("/purchase-orders/new").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("SUP Supplier"));
+    assert!(
+        !form.body.contains("CUS Customer"),
+        "customers are not suppliers"
+    );
+    let reference = form.input("reference").expect("reference");
+    let (supplier, warehouse, bolt) = (
+        b.supplier.to_string(),
+        b.warehouse.to_string(),
+        b.bolt.to_string(),
+    );
+
+    let bad = client
+        .post(
+            "/purchase-orders",
+            &[
+                ("reference", reference.as_str()),
+                ("supplier_id", &supplier),
+                ("warehouse_id", &warehouse),
+                ("item_1", &bolt),
+                ("quantity_1", "0"),
+                ("price_1", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+
+    let fields = [
+        ("reference", reference.as_str()),
+        ("supplier_id", supplier.as_str()),
+        ("warehouse_id", warehouse.as_str()),
+        ("notes", "<script>alert(1)</script>"),
+        ("item_1", bolt.as_str()),
+        ("quantity_1", "6"),
+        ("price_1", "2.5"),
+    ];
+    let first = client.post("/purchase-orders", &fields).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    let again = client.post("/purchase-orders", &fields).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    assert_eq!(first.location(), again.location());
+    let count: i64 =
+        b.db.query_one("SELECT count(*) FROM purchase_orders", &[])
+            .await
+            .expect("count")
+            .get(0);
+    assert_eq!(count, 1);
+    let page = client.get(first.location().expect("location")).await;
+    assert!(page.body.contains("data-status=\"draft\""), "{}", page.body);
+    assert!(
+        page.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>alert(1)"));
+}
