@@ -178,3 +178,57 @@ async fn large_orders_need_a_manager_then_an_admin_and_a_rejection_goes_back_to_
     assert_eq!(resubmitted.body["status"], "submitted");
     assert_ne!(resubmitted.body["approval_id"], approval.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_managers_approving_at_once_decide_once() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let b = buyer(&api, "porace").await;
+    let first = b.user(&api, "mia", &["manager"]).await;
+    let second = b.user(&api, "max", &["manager"]).await;
+    b.rules(
+        &api,
+        json!([{ "document_type": "purchase_order", "min_amount": "0", "role": "manager" }]),
+    )
+    .await;
+    let po = id(&b.draft(&api, &b.owner, "5", "3").await);
+    let submitted = b
+        .post(
+            &api,
+            &b.owner,
+            &format!("/api/v1/purchase-orders/{po}/submit"),
+            json!({}),
+        )
+        .await;
+    let approval = submitted.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
+    let path = format!("/api/v1/approvals/{approval}/approve");
+    let (one, two) = futures_util::join!(
+        b.post(&api, &first, &path, json!({})),
+        b.post(&api, &second, &path, json!({}))
+    );
+    let mut outcomes = [
+        (one.status, one.code().to_owned()),
+        (two.status, two.code().to_owned()),
+    ];
+    outcomes.sort();
+    assert_eq!(outcomes[0].0, 200, "{:?} {:?}", one.body, two.body);
+    assert_eq!(outcomes[1], (409, "already_decided".to_owned()));
+    let decisions: i64 =
+        b.db.query_one("SELECT count(*) FROM approval_decisions", &[])
+            .await
+            .expect("decisions")
+            .get(0);
+    assert_eq!(decisions, 1);
+    let events: i64 =
+        b.db.query_one(
+            "SELECT count(*) FROM webhook_events WHERE event_type = 'purchase_order.approved'",
+            &[],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    assert_eq!(events, 1);
+}
