@@ -82,8 +82,9 @@ QUERY = {
     ("GET", "/api/v1/stock/movements"): {"after": NUMBER_CURSOR},
     ("GET", "/api/v1/stock/on-hand"): {"after": NUMBER_CURSOR},
     ("GET", "/api/v1/lots"): {"after": UUID_CURSOR},
-    # Sales orders page by base64url of the last order's id (text).
+    # Sales and purchase orders page by base64url of the last order's id (text).
     ("GET", "/api/v1/sales-orders"): {"after": TENANT_CURSOR},
+    ("GET", "/api/v1/purchase-orders"): {"after": TENANT_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints/{id}/deliveries"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},

@@ -15,6 +15,7 @@ mod m20261204_000007_erp_master_data;
 mod m20261204_000008_web_sessions;
 mod m20261204_000009_stock_ledger;
 mod m20261204_000010_webhooks;
+mod m20261204_000011_purchasing_and_approvals;
 mod m20261204_000012_sales;
 
 /// Name of the table recording applied tenant migrations.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_web_sessions::Migration),
             Box::new(m20261204_000009_stock_ledger::Migration),
             Box::new(m20261204_000010_webhooks::Migration),
+            Box::new(m20261204_000011_purchasing_and_approvals::Migration),
             Box::new(m20261204_000012_sales::Migration),
         ]
     }

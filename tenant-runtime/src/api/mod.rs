@@ -2,12 +2,14 @@
 //! (served at `/openapi.json`, Swagger UI at `/docs/`, committed as
 //! `tenant-runtime/openapi.json`; a test fails when the two drift apart).
 
+pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod items;
 pub mod masters;
 pub mod me;
 pub mod partners;
+pub mod purchasing;
 pub mod roles;
 pub mod sales;
 pub mod stock;
@@ -129,7 +131,36 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .route("/sales-orders/{id}/invoice", web::post().to(sales::invoice))
         .route("/sales-orders/{id}/close", web::post().to(sales::close))
-        .route("/sales-orders/{id}/cancel", web::post().to(sales::cancel));
+        .route("/sales-orders/{id}/cancel", web::post().to(sales::cancel))
+        .route("/purchase-orders", web::get().to(purchasing::list))
+        .route("/purchase-orders", web::post().to(purchasing::create))
+        .route("/purchase-orders/{id}", web::get().to(purchasing::show))
+        .route("/purchase-orders/{id}", web::patch().to(purchasing::update))
+        .route(
+            "/purchase-orders/{id}/submit",
+            web::post().to(purchasing::submit),
+        )
+        .route(
+            "/purchase-orders/{id}/cancel",
+            web::post().to(purchasing::cancel),
+        )
+        .route(
+            "/purchase-orders/{id}/close",
+            web::post().to(purchasing::close),
+        )
+        .route(
+            "/purchase-orders/{id}/receipts",
+            web::post().to(purchasing::receive),
+        )
+        .route("/approvals/pending", web::get().to(approvals::pending))
+        .route("/approvals/rules", web::get().to(approvals::rules))
+        .route("/approvals/rules", web::put().to(approvals::replace_rules))
+        .route("/approvals/{id}", web::get().to(approvals::show))
+        .route(
+            "/approvals/{id}/approve",
+            web::post().to(approvals::approve),
+        )
+        .route("/approvals/{id}/reject", web::post().to(approvals::reject));
 }
 
 #[derive(OpenApi)]
@@ -154,6 +185,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         stock::lots, stock::lot,
         sales::list, sales::show, sales::create, sales::update, sales::confirm, sales::deliver,
         sales::invoice, sales::close, sales::cancel,
+        purchasing::list, purchasing::show, purchasing::create, purchasing::update,
+        purchasing::submit, purchasing::cancel, purchasing::close, purchasing::receive,
+        approvals::pending, approvals::show, approvals::approve, approvals::reject,
+        approvals::rules, approvals::replace_rules,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

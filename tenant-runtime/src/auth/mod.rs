@@ -239,5 +239,9 @@ pub mod perm {
         InventoryWrite = "inventory.write",
         SalesRead = "sales.read",
         SalesWrite = "sales.write",
+        PurchasingRead = "purchasing.read",
+        PurchasingWrite = "purchasing.write",
+        ApprovalsRead = "approvals.read",
+        ApprovalsDecide = "approvals.decide",
     }
 }

@@ -11,11 +11,15 @@
 //! - `webhooks`: the endpoints those events go to, and the worker that delivers them.
 //! - `stock`: the stock ledger, balances, lots, reservations and material debt.
 //! - `sales`: sales orders, their reservations and deliveries.
+//! - `approvals`: approval rules, requests through their levels, and decisions.
+//! - `purchasing`: purchase orders and the goods received against them.
 
+pub mod approvals;
 pub mod csv;
 pub mod events;
 pub mod masters;
 pub mod modules;
+pub mod purchasing;
 pub mod quantity;
 pub mod sales;
 pub mod stock;

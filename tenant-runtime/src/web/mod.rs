@@ -12,11 +12,14 @@
 //! - `dashboard`: the start page.
 //! - `items`, `partners`: their lists (search, paging), add and edit forms.
 //! - `warehouses`: warehouses and their locations.
+//! - `purchasing`: purchase orders, their submission and receiving.
+//! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
 
+pub mod approvals;
 pub mod billing;
 pub mod dashboard;
 pub mod errors;
@@ -26,6 +29,7 @@ pub mod items;
 pub mod nav;
 pub mod partners;
 pub mod sales;
+pub mod purchasing;
 pub mod session;
 pub mod sign_in;
 pub mod users;
@@ -124,6 +128,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(page!("/sales-orders/{id}").route(web::get().to(sales::show)))
         .service(page!("/sales-orders/{id}/deliveries").route(web::post().to(sales::deliver)))
         .service(page!("/sales-orders/{id}/{action}").route(web::post().to(sales::act)))
+        .service(
+            page!("/purchase-orders")
+                .route(web::get().to(purchasing::list))
+                .route(web::post().to(purchasing::create)),
+        )
+        .service(page!("/purchase-orders/new").route(web::get().to(purchasing::new_form)))
+        .service(page!("/purchase-orders/{id}").route(web::get().to(purchasing::show)))
+        .service(page!("/purchase-orders/{id}/receive").route(web::post().to(purchasing::receive)))
+        .service(
+            page!("/purchase-orders/{id}/{action:submit|cancel|close}")
+                .route(web::post().to(purchasing::action)),
+        )
+        .service(page!("/approvals").route(web::get().to(approvals::inbox)))
+        .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))
         .service(page!("/billing").route(web::get().to(billing::show)))
         .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
         .service(page!("/billing/portal").route(web::post().to(billing::portal)))

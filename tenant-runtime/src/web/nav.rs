@@ -47,6 +47,18 @@ const ENTRIES: &[Entry] = &[
         permission: "sales.read",
     },
     Entry {
+        label: "Purchase orders",
+        href: "/purchase-orders",
+        module: Some("purchasing"),
+        permission: "purchasing.read",
+    },
+    Entry {
+        label: "Approvals",
+        href: "/approvals",
+        module: Some("approvals"),
+        permission: "approvals.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

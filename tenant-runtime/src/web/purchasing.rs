@@ -1,0 +1,452 @@
+//! Purchase order pages: the list (newest first, a status filter), an order's page with
+//! its lines, its submit / cancel / close buttons and a receive form (one quantity per
+//! line into one location; a reference rendered into the form makes a double submit
+//! receive once). They call `erp::purchasing`, the same functions as the API; refusals
+//! (`over_receipt`, a canceled order...) are shown on the page.
+
+use crate::auth::perm::{PurchasingRead, PurchasingWrite};
+use crate::erp::masters::items::ItemFilter;
+use crate::erp::masters::partners::{PartnerFilter, PartnerRole};
+use crate::erp::masters::warehouses::WarehouseFilter;
+use crate::erp::masters::{PageQuery, items, partners, warehouses};
+use crate::erp::purchasing::{
+    self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderFilter, ReceiptInput,
+    ReceiptLineInput,
+};
+use crate::web::errors::PageResult;
+use crate::web::nav;
+use crate::web::session::{AppForm, Signed};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+use common::api_error::ApiError;
+use common::web::flash::Flash;
+use common::web::form::FormErrors;
+use common::web::layout::Layout;
+use common::web::paging::Pager;
+use common::web::render;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Template)]
+#[template(path = "app/purchasing/list.html")]
+struct ListPage {
+    layout: Layout,
+    orders: Vec<PurchaseOrder>,
+    pager: Pager,
+    status: String,
+    may_write: bool,
+}
+
+#[derive(Template)]
+#[template(path = "app/purchasing/show.html")]
+struct OrderPage {
+    layout: Layout,
+    order: PurchaseOrder,
+    supplier: String,
+    /// Each line's item SKU.
+    skus: Vec<(i32, String)>,
+    locations: Vec<(String, String)>,
+    may_write: bool,
+    receivable: bool,
+    reference: String,
+    errors: FormErrors,
+}
+
+impl OrderPage {
+    fn sku(&self, line: &i32) -> &str {
+        self.skus
+            .iter()
+            .find(|(number, _)| number == line)
+            .map(|(_, sku)| sku.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// Line rows the new-order form offers.
+const FORM_LINES: usize = 5;
+
+#[derive(Template)]
+#[template(path = "app/purchasing/new.html")]
+struct NewPage {
+    layout: Layout,
+    suppliers: Vec<(String, String)>,
+    warehouses: Vec<(String, String)>,
+    items: Vec<(String, String)>,
+    rows: Vec<usize>,
+    form: HashMap<String, String>,
+    errors: FormErrors,
+}
+
+impl NewPage {
+    fn value(&self, name: &str) -> &str {
+        self.form.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    fn row_value(&self, name: &str, row: &usize) -> &str {
+        self.value(&format!("{name}_{row}"))
+    }
+}
+
+/// `GET /purchase-orders/new`.
+pub async fn new_form(signed: Signed) -> PageResult {
+    let mut form = HashMap::new();
+    form.insert("reference".to_owned(), Uuid::now_v7().to_string());
+    new_page(signed, form, FormErrors::default(), StatusCode::OK).await
+}
+
+async fn new_page(
+    signed: Signed,
+    form: HashMap<String, String>,
+    errors: FormErrors,
+    status: StatusCode,
+) -> PageResult {
+    let layout = nav::layout(&signed, "New purchase order");
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let db = auth.current.db.client();
+    let all = PageQuery {
+        limit: Some(200),
+        after: None,
+    };
+    let suppliers = partners::list(
+        db,
+        &PartnerFilter {
+            role: Some(PartnerRole::Supplier),
+            active: Some(true),
+            ..PartnerFilter::default()
+        },
+        &all,
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|p| (p.id.to_string(), format!("{} {}", p.code, p.name)))
+    .collect();
+    let warehouses = warehouses::list(
+        db,
+        &WarehouseFilter {
+            active: Some(true),
+            ..WarehouseFilter::default()
+        },
+        &all,
+    )
+    .await?
+    .items
+    .into_iter()
+    .map(|w| (w.id.to_string(), format!("{} {}", w.code, w.name)))
+    .collect();
+    let mut items: Vec<(String, String)> = vec![(String::new(), "—".to_owned())];
+    items.extend(
+        items::list(
+            db,
+            &ItemFilter {
+                active: Some(true),
+                ..ItemFilter::default()
+            },
+            &all,
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(|i| {
+            (
+                i.id.to_string(),
+                format!("{} {} ({})", i.sku, i.name, i.base_unit),
+            )
+        }),
+    );
+    let page = NewPage {
+        layout,
+        suppliers,
+        warehouses,
+        items,
+        rows: (1..=FORM_LINES).collect(),
+        form,
+        errors,
+    };
+    Ok(render::page(status, &page.layout, &page))
+}
+
+/// `POST /purchase-orders`: creates a draft from the rows with an item (a repeated form,
+/// same rendered reference, makes one order).
+pub async fn create(
+    request: HttpRequest,
+    submitted: AppForm<HashMap<String, String>>,
+) -> PageResult {
+    let AppForm { signed, form, .. } = submitted;
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let mut current = auth.current;
+    let actor = current.actor();
+    let done = async {
+        let input = order_from_form(&form)?;
+        let transaction = current.db.begin().await?;
+        let created = purchasing::create(&transaction, &actor, input).await?;
+        transaction.commit().await?;
+        Ok::<_, ApiError>(created.order)
+    }
+    .await;
+    match done {
+        Ok(order) => Ok(render::redirect(
+            &request,
+            &format!("/purchase-orders/{}", order.id),
+            Some(Flash::success(format!("{} drafted.", order.number))),
+        )),
+        Err(error) => {
+            let errors = FormErrors::from_api_error(error, &[])?;
+            let signed = Signed::again(&request).await?;
+            new_page(signed, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// The order the form describes; 422 on an unreadable field.
+fn order_from_form(form: &HashMap<String, String>) -> Result<NewPurchaseOrder, ApiError> {
+    let id = |field: &str, message: &str| {
+        form.get(field)
+            .and_then(|value| value.parse::<Uuid>().ok())
+            .ok_or_else(|| ApiError::invalid(field, message))
+    };
+    let expected_on = match form
+        .get("expected_on")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
+        Some(date) => Some(
+            date.parse()
+                .map_err(|_| ApiError::invalid("expected_on", "a date as YYYY-MM-DD"))?,
+        ),
+        None => None,
+    };
+    let mut lines = Vec::new();
+    for row in 1..=FORM_LINES {
+        let Some(item_id) = form
+            .get(&format!("item_{row}"))
+            .and_then(|value| value.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        let number = |name: &str| {
+            form.get(&format!("{name}_{row}"))
+                .and_then(|value| value.trim().parse::<Decimal>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(&format!("{name}_{row}"), format!("row {row}: a number"))
+                })
+        };
+        lines.push(NewLine {
+            item_id,
+            quantity: number("quantity")?,
+            unit: None,
+            unit_price: number("price")?,
+        });
+    }
+    Ok(NewPurchaseOrder {
+        supplier_id: id("supplier_id", "choose a supplier")?,
+        warehouse_id: id("warehouse_id", "choose a warehouse")?,
+        expected_on,
+        notes: form.get("notes").cloned().unwrap_or_default(),
+        lines,
+        reference: form.get("reference").cloned().filter(|r| !r.is_empty()),
+    })
+}
+
+/// `?status=&cursor=`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /purchase-orders`.
+pub async fn list(signed: Signed, query: web::Query<ListQuery>) -> PageResult {
+    let may_write = signed.can("purchasing.write");
+    let layout = nav::layout(&signed, "Purchase orders");
+    let auth = signed.authorize::<PurchasingRead>()?;
+    let status = query.status.clone().filter(|s| !s.is_empty());
+    let filter = PurchaseOrderFilter {
+        status: status.clone(),
+        ..PurchaseOrderFilter::default()
+    };
+    let paging = PageQuery {
+        limit: Some(50),
+        after: query.cursor.clone().filter(|cursor| !cursor.is_empty()),
+    };
+    let page = purchasing::list(auth.current.db.client(), &filter, &paging).await?;
+    let params = [
+        ("status", status.clone().unwrap_or_default()),
+        ("cursor", query.cursor.clone().unwrap_or_default()),
+    ];
+    let page = ListPage {
+        layout,
+        pager: Pager::new("/purchase-orders", &params, page.next.as_deref()),
+        orders: page.items,
+        status: status.unwrap_or_default(),
+        may_write,
+    };
+    Ok(render::page(StatusCode::OK, &page.layout, &page))
+}
+
+/// `GET /purchase-orders/{id}`.
+pub async fn show(signed: Signed, id: web::Path<Uuid>) -> PageResult {
+    order_page(signed, *id, FormErrors::default(), StatusCode::OK).await
+}
+
+async fn order_page(
+    signed: Signed,
+    id: Uuid,
+    errors: FormErrors,
+    status: StatusCode,
+) -> PageResult {
+    let may_write = signed.can("purchasing.write");
+    let layout = nav::layout(&signed, "Purchase order");
+    let auth = signed.authorize::<PurchasingRead>()?;
+    let db = auth.current.db.client();
+    let order = purchasing::find(db, id).await?;
+    let supplier = partners::find(db, order.supplier_id).await?;
+    let mut skus = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        skus.push((line.line, items::find(db, line.item_id).await?.sku));
+    }
+    let locations = warehouses::locations(db, order.warehouse_id)
+        .await?
+        .into_iter()
+        .filter(|location| location.active)
+        .map(|location| (location.id.to_string(), location.code))
+        .collect();
+    let page = OrderPage {
+        layout: Layout {
+            title: order.number.clone(),
+            ..layout
+        },
+        receivable: ["approved", "partially_received"].contains(&order.status.as_str()),
+        supplier: format!("{} {}", supplier.code, supplier.name),
+        skus,
+        locations,
+        may_write,
+        reference: Uuid::now_v7().to_string(),
+        order,
+        errors,
+    };
+    Ok(render::page(status, &page.layout, &page))
+}
+
+/// `POST /purchase-orders/{id}/{action}` for `submit`, `cancel` and `close`.
+pub async fn action(
+    request: HttpRequest,
+    path: web::Path<(Uuid, String)>,
+    submitted: AppForm<HashMap<String, String>>,
+) -> PageResult {
+    let (id, action) = path.into_inner();
+    let auth = submitted.signed.authorize::<PurchasingWrite>()?;
+    let mut current = auth.current;
+    let actor = current.actor();
+    let done = async {
+        let transaction = current.db.begin().await?;
+        let order = match action.as_str() {
+            "submit" => purchasing::submit(&transaction, &actor, id).await?,
+            "cancel" => purchasing::cancel(&transaction, &actor, id).await?,
+            _ => purchasing::close(&transaction, &actor, id).await?,
+        };
+        transaction.commit().await?;
+        Ok::<_, ApiError>(order)
+    }
+    .await;
+    after_write(
+        &request,
+        id,
+        done.map(|order| format!("{} is {}.", order.number, order.status)),
+    )
+    .await
+}
+
+/// `POST /purchase-orders/{id}/receive`: `location_id`, `reference`, and `quantity_{line}`
+/// / `lot_{line}` per line (empty quantities are skipped).
+pub async fn receive(
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+    submitted: AppForm<HashMap<String, String>>,
+) -> PageResult {
+    let AppForm { signed, form, .. } = submitted;
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let mut current = auth.current;
+    let actor = current.actor();
+    let done = async {
+        let input = receipt_from_form(&form)?;
+        let transaction = current.db.begin().await?;
+        let receipt = purchasing::receive(&transaction, &actor, *id, input).await?;
+        transaction.commit().await?;
+        Ok::<_, ApiError>(format!(
+            "Received against {}: it is {}.",
+            receipt.purchase_order.number, receipt.purchase_order.status
+        ))
+    }
+    .await;
+    after_write(&request, *id, done).await
+}
+
+/// The receipt the form describes; 422 on a quantity that is not a number.
+fn receipt_from_form(form: &HashMap<String, String>) -> Result<ReceiptInput, ApiError> {
+    let location_id = form
+        .get("location_id")
+        .and_then(|value| value.parse::<Uuid>().ok())
+        .ok_or_else(|| ApiError::invalid("location_id", "choose a location"))?;
+    let mut lines = Vec::new();
+    for (key, value) in form {
+        let Some(line) = key.strip_prefix("quantity_") else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let line: i32 = line
+            .parse()
+            .map_err(|_| ApiError::invalid(key, "not a line of this order"))?;
+        let quantity: Decimal = value
+            .parse()
+            .map_err(|_| ApiError::invalid("quantity", format!("line {line}: not a number")))?;
+        let lot_code = form
+            .get(&format!("lot_{line}"))
+            .map(|lot| lot.trim().to_owned())
+            .filter(|lot| !lot.is_empty());
+        lines.push(ReceiptLineInput {
+            line,
+            quantity,
+            location_id,
+            lot_code,
+            lot_expires_on: None,
+        });
+    }
+    lines.sort_by_key(|line| line.line);
+    if lines.is_empty() {
+        return Err(ApiError::invalid(
+            "quantity",
+            "enter a quantity on at least one line",
+        ));
+    }
+    Ok(ReceiptInput {
+        lines,
+        reference: form.get("reference").cloned().filter(|r| !r.is_empty()),
+    })
+}
+
+/// Back to the order's page: with a flash when `done`, else its errors on the page.
+async fn after_write(
+    request: &HttpRequest,
+    id: Uuid,
+    done: Result<String, ApiError>,
+) -> PageResult {
+    match done {
+        Ok(message) => Ok(render::redirect(
+            request,
+            &format!("/purchase-orders/{id}"),
+            Some(Flash::success(message)),
+        )),
+        Err(error) => {
+            let errors = FormErrors::from_api_error(error, &[])?;
+            let signed = Signed::again(request).await?;
+            order_page(signed, id, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
