@@ -5,6 +5,7 @@
 //!
 //! - `modules`: which plan module each route belongs to (the gate and the navigation ask).
 //! - `quantity`: quantities and money as decimals, and unit conversions to an item's base unit.
+//! - `overview`: the dashboard's figures, each by its module's own rule.
 //! - `events`: the business events outbound webhooks deliver, raised inside the change.
 //! - `masters`: master data (units, categories, items, partners, warehouses, locations).
 //! - `csv`: streamed CSV downloads and capped, line-numbered CSV imports.
@@ -19,6 +20,7 @@ pub mod csv;
 pub mod events;
 pub mod masters;
 pub mod modules;
+pub mod overview;
 pub mod purchasing;
 pub mod quantity;
 pub mod sales;

@@ -1,8 +1,8 @@
-//! The app's start page: the company, its plan and the signed-in user's roles, and a card
-//! per area the user may open (the navigation's entries). The ERP's figures (stock value,
-//! items below their reorder point, open orders, pending approvals) join it as their
-//! modules land.
+//! The app's start page: the ERP's figures the user may see (stock value, items below
+//! their reorder point, open purchase and sales orders, approvals waiting for them: see
+//! `erp::overview`), each a link to its list, then the company's plan and the user's roles.
 
+use crate::erp::overview::{self, Overview};
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::Signed;
@@ -19,10 +19,12 @@ struct DashboardPage {
     plan: String,
     modules: Vec<String>,
     roles: Vec<String>,
+    figures: Overview,
 }
 
 /// `GET /`.
 pub async fn show(signed: Signed) -> PageResult {
+    let figures = overview::figures(&signed.current).await?;
     let handle = &signed.current.tenant.0;
     let page = DashboardPage {
         layout: nav::layout(&signed, "Dashboard"),
@@ -30,6 +32,7 @@ pub async fn show(signed: Signed) -> PageResult {
         plan: handle.plan.code.clone(),
         modules: handle.plan.features.clone(),
         roles: signed.current.user.roles.clone(),
+        figures,
     };
     Ok(render::page(StatusCode::OK, &page.layout, &page))
 }

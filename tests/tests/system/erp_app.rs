@@ -368,3 +368,64 @@ async fn the_billing_page_shows_the_plan_and_usage_to_admins_only() {
     assert_eq!(refused.status, 403, "{}", refused.body);
     assert!(refused.body.contains("billing.manage"));
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_the_figures_of_the_plans_modules() {
+    let api = AdminApi::start().await;
+    let acme = company(&api, "webfigures").await;
+    let token = api.owner_token(&acme).await;
+    let call = |method: Method, path: &'static str, body: serde_json::Value| {
+        let (api, token, slug) = (&api, token.clone(), acme.slug.clone());
+        async move {
+            let reply = api
+                .tenant_call(&slug, method, path, Some(&token), Some(body))
+                .await;
+            assert!(reply.status < 300, "{path}: {:?}", reply.body);
+            reply.body
+        }
+    };
+    let item = call(
+        Method::POST,
+        "/api/v1/items",
+        json!({ "sku": "BOLT-1", "name": "Bolt", "kind": "raw", "base_unit": "pcs",
+                "reorder_point": "10" }),
+    )
+    .await;
+    let warehouse = call(
+        Method::POST,
+        "/api/v1/warehouses",
+        json!({ "code": "WH1", "name": "Main" }),
+    )
+    .await;
+    let locations = api
+        .tenant_call(
+            &acme.slug,
+            Method::GET,
+            &format!("/api/v1/warehouses/{}/locations", warehouse["id"].as_str().expect("id")),
+            Some(&token),
+            None,
+        )
+        .await;
+    let location = locations.body[0]["id"].clone();
+    call(
+        Method::POST,
+        "/api/v1/stock/receipts",
+        json!({ "item_id": item["id"], "location_id": location, "quantity": "4",
+                "unit_cost": "2.5" }),
+    )
+    .await;
+
+    let mut client = app(&api, &acme);
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let dashboard = client.get("/").await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    let figure = |name: &str| {
+        let marker = format!("data-figure=\"{name}\"><span class=\"stat-value\">");
+        dashboard.body.split(&marker).nth(1).and_then(|rest| rest.split('<').next()).map(str::to_owned)
+    };
+    assert_eq!(figure("stock-value").as_deref(), Some("10.00"), "4 at 2.5");
+    assert_eq!(figure("below-reorder").as_deref(), Some("1"), "4 is below 10");
+    assert_eq!(figure("open-purchase-orders").as_deref(), Some("0"));
+    assert_eq!(figure("open-sales-orders").as_deref(), Some("0"));
+    assert_eq!(figure("pending-approvals"), None, "the starter plan has no approvals module");
+}

@@ -39,7 +39,7 @@ pub const STATUSES: &[&str] = &[
 ];
 
 /// Statuses of an order still in progress (`open=true`).
-const OPEN: &[&str] = &["draft", "submitted", "approved", "partially_received"];
+pub const OPEN: &[&str] = &["draft", "submitted", "approved", "partially_received"];
 
 /// One line of an order.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -71,7 +71,7 @@ impl Status {
 }
 
 /// The statuses `open=true` lists: not yet invoiced, closed or canceled.
-const OPEN: [&str; 4] = ["draft", "confirmed", "partially_delivered", "delivered"];
+pub const OPEN: [&str; 4] = ["draft", "confirmed", "partially_delivered", "delivered"];
 
 /// An order without its lines (the list's rows).
 #[derive(Debug, Clone, Serialize, ToSchema)]
