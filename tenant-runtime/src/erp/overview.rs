@@ -35,15 +35,13 @@ pub async fn figures(current: &CurrentUser) -> ApiResult<Overview> {
         overview.below_reorder = Some(stock::queries::below_reorder(db).await?.len());
     }
     if opens("purchasing", "purchasing.read") {
-        overview.open_purchase_orders =
-            Some(count(db, "purchase_orders", purchasing::OPEN).await?);
+        overview.open_purchase_orders = Some(count(db, "purchase_orders", purchasing::OPEN).await?);
     }
     if opens("sales", "sales.read") {
         overview.open_sales_orders = Some(count(db, "sales_orders", &sales::OPEN).await?);
     }
     if opens("approvals", "approvals.read") {
-        overview.pending_approvals =
-            Some(approvals::pending_for(db, &current.user).await?.len());
+        overview.pending_approvals = Some(approvals::pending_for(db, &current.user).await?.len());
     }
     Ok(overview)
 }

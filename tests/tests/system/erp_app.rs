@@ -401,7 +401,10 @@ async fn the_dashboard_shows_the_figures_of_the_plans_modules() {
         .tenant_call(
             &acme.slug,
             Method::GET,
-            &format!("/api/v1/warehouses/{}/locations", warehouse["id"].as_str().expect("id")),
+            &format!(
+                "/api/v1/warehouses/{}/locations",
+                warehouse["id"].as_str().expect("id")
+            ),
             Some(&token),
             None,
         )
@@ -421,11 +424,24 @@ async fn the_dashboard_shows_the_figures_of_the_plans_modules() {
     assert_eq!(dashboard.status, 200, "{}", dashboard.body);
     let figure = |name: &str| {
         let marker = format!("data-figure=\"{name}\"><span class=\"stat-value\">");
-        dashboard.body.split(&marker).nth(1).and_then(|rest| rest.split('<').next()).map(str::to_owned)
+        dashboard
+            .body
+            .split(&marker)
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .map(str::to_owned)
     };
     assert_eq!(figure("stock-value").as_deref(), Some("10.00"), "4 at 2.5");
-    assert_eq!(figure("below-reorder").as_deref(), Some("1"), "4 is below 10");
+    assert_eq!(
+        figure("below-reorder").as_deref(),
+        Some("1"),
+        "4 is below 10"
+    );
     assert_eq!(figure("open-purchase-orders").as_deref(), Some("0"));
     assert_eq!(figure("open-sales-orders").as_deref(), Some("0"));
-    assert_eq!(figure("pending-approvals"), None, "the starter plan has no approvals module");
+    assert_eq!(
+        figure("pending-approvals"),
+        None,
+        "the starter plan has no approvals module"
+    );
 }

@@ -366,7 +366,10 @@ async fn checked_lines(
                 ));
             }
             Some(_) => {
-                return Err(ApiError::invalid(&field("item_id"), "this item is inactive"));
+                return Err(ApiError::invalid(
+                    &field("item_id"),
+                    "this item is inactive",
+                ));
             }
             None => {
                 return Err(ApiError::not_found(
