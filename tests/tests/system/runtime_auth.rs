@@ -183,13 +183,26 @@ async fn sign_in_refresh_rotation_reuse_and_logout() {
 }
 
 /// Every route that takes a token, listed from the runtime's OpenAPI document, refuses a
-/// token of another company.
+/// token of another company. Both are on a plan with every module, so that the token
+/// check (not a module the plan lacks) is what answers.
 #[tokio::test]
 async fn a_token_of_one_company_is_refused_by_another_on_every_route() {
     let api = AdminApi::start().await;
     api.register_primary().await;
-    let acme = api.company("acme", "starter").await;
-    api.company("bolts", "starter").await;
+    let every_module = api
+        .post(
+            "/api/v1/plans",
+            json!({ "code": "every-module", "name": "Every module",
+                    "limits": { "max_users": 10, "max_storage_mb": 1000,
+                                "api_requests_per_minute": 6000,
+                                "api_calls_per_month": 1_000_000,
+                                "max_concurrent_requests": 50, "max_db_connections": 5 },
+                    "features": common::entities::plans::MODULES }),
+        )
+        .await;
+    assert_eq!(every_module.status, 201, "{:?}", every_module.body);
+    let acme = api.company("acme", "every-module").await;
+    api.company("bolts", "every-module").await;
     let acme_token = api.owner_token(&acme).await;
     let document: Value = api
         .app
