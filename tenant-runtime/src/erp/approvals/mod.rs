@@ -132,7 +132,7 @@ fn from_row(row: &tokio_postgres::Row) -> ApiResult<ApprovalRequest> {
         id: row.get(0),
         document_type: DocumentKind::parse(row.get(1))?,
         document_id: row.get(2),
-        amount: row.get(3),
+        amount: row.get::<_, Decimal>(3).normalize(),
         requested_by: row.get(4),
         status: row.get(5),
         level_roles: row.get(6),
@@ -423,7 +423,7 @@ pub async fn rules(db: &impl GenericClient) -> ApiResult<Rules> {
         .map(|row| {
             Ok(Rule {
                 document_type: DocumentKind::parse(row.get(0))?,
-                min_amount: row.get(1),
+                min_amount: row.get::<_, Decimal>(1).normalize(),
                 role: row.get(2),
             })
         })

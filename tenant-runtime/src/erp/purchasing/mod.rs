@@ -170,7 +170,8 @@ fn from_row(row: &tokio_postgres::Row) -> PurchaseOrder {
         status: row.get(4),
         expected_on: row.get(5),
         notes: row.get(6),
-        total: row.get(7),
+        // Stored with six decimals; answered as written (10, not 10.000000), as sales does.
+        total: row.get::<_, Decimal>(7).normalize(),
         created_by: row.get(8),
         created_at: row.get(9),
         updated_at: row.get(10),
@@ -199,9 +200,9 @@ async fn with_lines(
             order.lines.push(Line {
                 line: row.get(1),
                 item_id: row.get(2),
-                quantity: row.get(3),
-                unit_price: row.get(4),
-                received_quantity: row.get(5),
+                quantity: row.get::<_, Decimal>(3).normalize(),
+                unit_price: row.get::<_, Decimal>(4).normalize(),
+                received_quantity: row.get::<_, Decimal>(5).normalize(),
             });
         }
     }

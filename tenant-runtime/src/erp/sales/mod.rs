@@ -42,6 +42,24 @@ pub enum Status {
 }
 
 impl Status {
+    /// The actions an order in this status can take, as (action, label): what the
+    /// lifecycle allows, so a page offers no button that can only be refused.
+    pub fn actions(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Draft => &[("confirm", "Confirm (reserve stock)"), ("cancel", "Cancel")],
+            Self::Confirmed => &[("cancel", "Cancel")],
+            Self::PartiallyDelivered => &[("close", "Close")],
+            Self::Delivered => &[("invoice", "Mark invoiced"), ("close", "Close")],
+            Self::Invoiced => &[("close", "Close")],
+            Self::Closed | Self::Canceled => &[],
+        }
+    }
+
+    /// Whether goods can be delivered against an order in this status.
+    pub fn deliverable(self) -> bool {
+        matches!(self, Self::Confirmed | Self::PartiallyDelivered)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
