@@ -80,9 +80,10 @@ module "backup_bucket" {
 module "secrets" {
   source = "./modules/secrets"
 
-  name        = var.name
-  kms_key_arn = var.kms_key_arn
-  tags        = local.tags
+  name          = var.name
+  generate_keys = var.generate_secret_keys
+  kms_key_arn   = var.kms_key_arn
+  tags          = local.tags
 }
 
 module "iam" {

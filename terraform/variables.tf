@@ -148,6 +148,12 @@ variable "backup_retention_days" {
   }
 }
 
+variable "generate_secret_keys" {
+  description = "Generate APP_SECRETS__ENCRYPTION_KEY and APP_SECRETS__TOKEN_SIGNING_KEY in Secrets Manager (never in state); false: leave the entries empty to fill by hand (e.g. keys of an existing installation)."
+  type        = bool
+  default     = true
+}
+
 variable "deletion_protection" {
   description = "Protect the databases from deletion."
   type        = bool

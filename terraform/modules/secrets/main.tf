@@ -4,6 +4,9 @@
 # rotates them (rotating the encryption key needs the old one in APP_SECRETS__PREVIOUS_KEYS:
 # see the README's key rotation).
 #
+# With generate_keys = false both key entries are left empty too, for keys made elsewhere
+# (`openssl rand -base64 32`) or carried over from an existing installation.
+#
 # Secrets whose values come from elsewhere (Stripe's keys, the SMTP URL) get an empty
 # entry for the operator to fill (`aws secretsmanager put-secret-value`).
 #
@@ -13,6 +16,8 @@
 # base64 alphabet carry 252 bits; "A=" ends the 44-character encoding with zero bits, so the
 # text always decodes (strictly) to 32 bytes.
 ephemeral "aws_secretsmanager_random_password" "encryption_key" {
+  count = var.generate_keys ? 1 : 0
+
   password_length     = 42
   exclude_punctuation = true
   include_space       = false
@@ -21,6 +26,8 @@ ephemeral "aws_secretsmanager_random_password" "encryption_key" {
 # APP_SECRETS__TOKEN_SIGNING_KEY: base64 of at least 32 bytes; 64 characters of the base64
 # alphabet decode to exactly 48 bytes (no padding, no spare bits).
 ephemeral "aws_secretsmanager_random_password" "token_signing_key" {
+  count = var.generate_keys ? 1 : 0
+
   password_length     = 64
   exclude_punctuation = true
   include_space       = false
@@ -35,8 +42,10 @@ resource "aws_secretsmanager_secret" "encryption_key" {
 }
 
 resource "aws_secretsmanager_secret_version" "encryption_key" {
+  count = var.generate_keys ? 1 : 0
+
   secret_id                = aws_secretsmanager_secret.encryption_key.id
-  secret_string_wo         = "${ephemeral.aws_secretsmanager_random_password.encryption_key.random_password}A="
+  secret_string_wo         = "${ephemeral.aws_secretsmanager_random_password.encryption_key[0].random_password}A="
   secret_string_wo_version = 1
 }
 
@@ -49,8 +58,10 @@ resource "aws_secretsmanager_secret" "token_signing_key" {
 }
 
 resource "aws_secretsmanager_secret_version" "token_signing_key" {
+  count = var.generate_keys ? 1 : 0
+
   secret_id                = aws_secretsmanager_secret.token_signing_key.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.token_signing_key.random_password
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.token_signing_key[0].random_password
   secret_string_wo_version = 1
 }
 

@@ -3,6 +3,12 @@ variable "name" {
   type        = string
 }
 
+variable "generate_keys" {
+  description = "Generate the encryption and token-signing keys (write-only, never in state); false: leave them empty for the operator."
+  type        = bool
+  default     = true
+}
+
 variable "external_secrets" {
   description = "Secrets created empty, for the operator to fill: Stripe's keys, the SMTP URL, a Redis URL."
   type        = set(string)
