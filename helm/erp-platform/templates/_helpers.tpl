@@ -42,11 +42,13 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* The ServiceAccount of one component: (list $ "provisioner"). One per component, so each can be given its own cloud role (IRSA). */}}
 {{- define "erp.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
-{{- default (include "erp.fullname" .) .Values.serviceAccount.name -}}
+{{- $root := index . 0 -}}
+{{- if $root.Values.serviceAccount.create -}}
+{{- printf "%s-%s" (include "erp.fullname" $root) (index . 1) -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- default "default" $root.Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
 
