@@ -10,7 +10,7 @@ output "control_db" {
 }
 
 output "tenant_servers" {
-  description = "Tenant database servers to register with POST /api/v1/servers (admin URL from the master secret, connection_budget as given)."
+  description = "Tenant database servers to register with POST /api/v1/servers (admin URL from the master secret), each with this connection_budget."
   value       = module.tenant_servers.servers
 }
 

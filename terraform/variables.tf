@@ -94,7 +94,7 @@ variable "tenant_server_instance_class" {
 }
 
 variable "tenant_server_connection_budget" {
-  description = "Connections the tenant runtimes together may hold per server: register each server with this connection_budget; max_connections is this plus the headroom."
+  description = "Connections the tenant runtimes together may hold per server (database_servers.connection_budget); max_connections is this plus the headroom."
   type        = number
   default     = 200
 

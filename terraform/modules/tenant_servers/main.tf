@@ -1,6 +1,7 @@
 # N Postgres 15 servers that hold the tenants' databases (one database and one login role
 # per tenant). Register each with the platform after apply (POST /api/v1/servers with its
-# admin URL and connection budget): the provisioner places tenants on them.
+# admin URL and capacity; then its connection_budget in the control database): the
+# provisioner places tenants on them.
 #
 # max_connections is sized from the platform's per-server connection budget (what all tenant
 # runtimes together may hold open, database_servers.connection_budget) plus headroom for the

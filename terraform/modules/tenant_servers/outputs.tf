@@ -1,5 +1,5 @@
 output "servers" {
-  description = "Each server: what to register with POST /api/v1/servers (the admin URL's password is in master_user_secret_arn)."
+  description = "Each server: what to register with POST /api/v1/servers (the admin URL's password is in master_user_secret_arn) and its connection_budget."
   value = [
     for server in aws_db_instance.tenants : {
       identifier             = server.identifier

@@ -15,7 +15,7 @@ variable "server_count" {
 }
 
 variable "connection_budget" {
-  description = "Connections all tenant runtimes together may hold on one server (register the server with this connection_budget)."
+  description = "Connections all tenant runtimes together may hold on one server (set as its database_servers.connection_budget)."
   type        = number
   default     = 200
 
