@@ -2,6 +2,7 @@
 
 - helm (helm/erp-platform): values.yaml validates against values.schema.json (itself a valid
   draft-07 schema); every `.Values.a.b` a template names is defined in values.yaml; every
+  `include` names a defined template and every `.Files` path a file of the chart; every
   template is well-formed YAML once its template actions are replaced by placeholders, and
   each document has apiVersion and kind; values.yaml holds nothing that looks like a secret.
   When a Helm engine is at hand (a `helm` binary on PATH, else the helm-python-sdk module,
@@ -26,9 +27,11 @@
   running service's /metrics keeps the check offline and covers series that appear only
   after some event (a failed job, an evicted pool).
 
-Then a self-test breaks a copy of each input once (a wrong value type, an unknown `.Values`
-path, broken YAML, a secret in values.yaml, an unknown metric, a malformed rule, badly
-formatted Terraform) and requires the matching check to fail, so no check passes vacuously.
+Then a self-test (selftest.py) breaks a copy of each input once (a wrong value type, an
+unknown `.Values` path, an undefined include, broken YAML, a secret in values.yaml, an
+unknown metric or label, a malformed rule, PromQL that does not parse, badly formatted
+Terraform, and with a Helm engine a readiness probe gone) and requires the matching check
+to fail, so no check passes vacuously.
 
 Entry point: scripts/check-deploy [--no-self-test]; exit status 1 when any check fails.
 """

@@ -57,6 +57,25 @@ def check_values_references(chart):
     return errors
 
 
+DEFINE = re.compile(r'{{-?\s*define\s+"([^"]+)"')
+INCLUDE = re.compile(r'\b(?:include|template)\s+(?:\(\s*print\s+)?"([^"]+)"')
+FILES = re.compile(r'\.Files\.(?:Get|Glob)\s+"([^"]+)"')
+
+
+def check_includes_and_files(chart):
+    """Every `include`/`template` names a defined template; every `.Files` path matches a file."""
+    templates = sorted((chart / "templates").glob("*"))
+    defined_names = {name for t in templates for name in DEFINE.findall(t.read_text())}
+    errors = []
+    for template in templates:
+        text = template.read_text()
+        errors += [f"{template.name}: includes `{name}`, which no template defines"
+                   for name in INCLUDE.findall(text) if name not in defined_names and "/" not in name]
+        errors += [f"{template.name}: .Files path `{path}` matches no file of the chart"
+                   for path in FILES.findall(text) if not list(chart.glob(path))]
+    return errors
+
+
 def defined(values, path):
     node = values
     for key in path:
@@ -181,6 +200,7 @@ def helm_checks(chart, with_binary=True):
     checks = [
         ("values.yaml matches values.schema.json", check_values_schema),
         ("every .Values reference is defined", check_values_references),
+        ("every include and .Files path resolves", check_includes_and_files),
         ("templates are well-formed YAML", check_template_yaml),
         ("no secret in values.yaml", check_no_secrets),
     ]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .common import CHART, RUST_SOURCES, TERRAFORM, log
 from .helm_render import helm_engine, helm_engine_checks
-from .helm_static import check_no_secrets, check_template_yaml, check_values_references, check_values_schema
+from .helm_static import (check_includes_and_files, check_no_secrets, check_template_yaml,
+                          check_values_references, check_values_schema)
 from .observability import check_alert_rules, check_dashboards, exported_metrics
 from .terraform import check_terraform_fmt
 
@@ -25,6 +26,9 @@ def chart_cases():
         ("an unknown .Values path", check_values_references, "templates/control-plane.yaml",
          lambda t: t.replace("$values.replicas }}", "$values.replicas }}{{ .Values.controlPlane.nope }}", 1),
          "nope"),
+        ("an include of an undefined template", check_includes_and_files, "templates/pdb.yaml",
+         lambda t: t.replace('include "erp.selectorLabels"', 'include "erp.selectorLabel"', 1),
+         "erp.selectorLabel`"),
         ("broken template YAML", check_template_yaml, "templates/hpa.yaml",
          lambda t: t.replace("  minReplicas:", "  minReplicas: [unclosed\n  minReplicas:", 1), "hpa.yaml"),
         ("a secret in values.yaml", check_no_secrets, "values.yaml",
