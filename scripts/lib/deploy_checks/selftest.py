@@ -38,7 +38,7 @@ def chart_cases():
         ("a malformed alert rule", alerts, ALERTS,
          lambda t: re.sub(r"\bfor: \S+", "for: soon", t, count=1), "not a duration"),
         ("a label the metric does not carry", alerts, ALERTS,
-         lambda t: t.replace('{outcome="failed"}', '{result="failed"}', 1), "no label `result`"),
+         lambda t: t.replace('outcome="failed"', 'result="failed"', 1), "no label `result`"),
         ("an expression that does not parse", alerts, ALERTS,
          lambda t: t.replace("expr: max by (kind) (", "expr: max by (kind) ((", 1), ("parse", "unclosed")),
         ("an unknown metric in a dashboard", lambda chart: check_dashboards(chart, exported),
