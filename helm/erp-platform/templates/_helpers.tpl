@@ -74,7 +74,7 @@ seccompProfile:
 {{- end -}}
 
 {{/*
-Environment entries read from existing Secrets: (list $ (dict "refName" "APP_VAR" ...)).
+Environment entries read from existing Secrets: (list $ (dict "refName" "APP_SECTION__KEY" ...)).
 A ref whose Secret name is empty is left out (the setting stays unset).
 */}}
 {{- define "erp.secretEnv" -}}

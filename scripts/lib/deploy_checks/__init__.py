@@ -3,6 +3,9 @@
 - helm (helm/erp-platform): values.yaml validates against values.schema.json (itself a valid
   draft-07 schema); every `.Values.a.b` a template names is defined in values.yaml; every
   `include` names a defined template and every `.Files` path a file of the chart; every
+  `APP_*` name in the chart and the deployment READMEs is a setting the services read
+  (the fields of `Settings` in common/src/config.rs: an unknown key is only a warning at
+  start, so a typo would do nothing), or one the Redis work announced; every
   template is well-formed YAML once its template actions are replaced by placeholders, and
   each document has apiVersion and kind; values.yaml holds nothing that looks like a secret.
   When a Helm engine is at hand (a `helm` binary on PATH, else the helm-python-sdk module,
@@ -28,7 +31,7 @@
   after some event (a failed job, an evicted pool).
 
 Then a self-test (selftest.py) breaks a copy of each input once (a wrong value type, an
-unknown `.Values` path, an undefined include, broken YAML, a secret in values.yaml, an
+unknown `.Values` path, an undefined include, a misspelt setting, broken YAML, a secret in values.yaml, an
 unknown metric or label, a malformed rule, PromQL that does not parse, badly formatted
 Terraform, and with a Helm engine a readiness probe gone) and requires the matching check
 to fail, so no check passes vacuously.

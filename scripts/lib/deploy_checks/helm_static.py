@@ -8,7 +8,7 @@ import re
 import jsonschema
 import yaml
 
-from .common import log, run_checks
+from .common import ROOT, log, run_checks
 from .helm_render import helm_engine, helm_engine_checks
 
 
@@ -73,6 +73,55 @@ def check_includes_and_files(chart):
                    for name in INCLUDE.findall(text) if name not in defined_names and "/" not in name]
         errors += [f"{template.name}: .Files path `{path}` matches no file of the chart"
                    for path in FILES.findall(text) if not list(chart.glob(path))]
+    return errors
+
+
+STRUCT = re.compile(r"pub struct (\w+) \{(.*?)\n\}", re.S)
+FIELD = re.compile(r"^\s*pub (\w+): ([\w<>]+),", re.M)
+ENV_NAME = re.compile(r"\bAPP_[A-Z0-9_]*[A-Z0-9]")
+# Settings the Redis-shared limits work (issue 17) adds; the chart sets them already and the
+# services ignore them (with a warning) until they exist.
+ANNOUNCED_SETTINGS = {"APP_LIMITS__REPLICAS", "APP_REDIS__URL"}
+# Names that stand for any setting in prose.
+PLACEHOLDER_SETTINGS = {"APP_SECTION__KEY"}
+
+
+def setting_names(sources=(ROOT / "common" / "src",)):
+    """Every `APP_SECTION__KEY` the services read: the fields of `Settings` in
+    common/src/config.rs, walked into nested structs (`APP_TENANT_RUNTIME__WEBHOOKS__...`)."""
+    structs = {}
+    for root in sources:
+        for file in root.rglob("*.rs"):
+            for name, body in STRUCT.findall(file.read_text()):
+                structs.setdefault(name, FIELD.findall(body))
+    names, pending = set(), [("APP", "Settings")]
+    while pending:
+        prefix, struct = pending.pop()
+        for field, kind in structs.get(struct, []):
+            inner = re.sub(r"^(Option|Vec)<(\w+)>$", r"\2", kind)
+            env = f"{prefix}_{field.upper()}" if prefix == "APP" else f"{prefix}__{field.upper()}"
+            if inner in structs:
+                pending.append((env, inner))
+            else:
+                names.add(env)
+    return names
+
+
+def check_settings_exist(chart):
+    """Every APP_* name the chart, the Terraform and the deployment READMEs use is a setting
+    the services read: an unknown one is only a warning at start, so a typo would silently
+    do nothing."""
+    known = setting_names()
+    if "APP_DATABASE__URL" not in known or len(known) < 40:
+        return [f"only {len(known)} settings found in common/src: the scan is broken"]
+    files = sorted((chart / "templates").glob("*")) + [chart / "values.yaml"]
+    files += [chart.parent / "README.md", ROOT / "terraform" / "README.md"]
+    files += sorted((ROOT / "terraform").rglob("*.tf"))
+    errors = []
+    for file in files:
+        used = set(ENV_NAME.findall(file.read_text())) if file.exists() else set()
+        errors += [f"{file.name}: {name} is not a setting of the services (common/src/config.rs)"
+                   for name in sorted(used - known - ANNOUNCED_SETTINGS - PLACEHOLDER_SETTINGS)]
     return errors
 
 
@@ -201,6 +250,7 @@ def helm_checks(chart, with_binary=True):
         ("values.yaml matches values.schema.json", check_values_schema),
         ("every .Values reference is defined", check_values_references),
         ("every include and .Files path resolves", check_includes_and_files),
+        ("every APP_* name is a real setting", check_settings_exist),
         ("templates are well-formed YAML", check_template_yaml),
         ("no secret in values.yaml", check_no_secrets),
     ]

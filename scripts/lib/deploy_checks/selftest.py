@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .common import CHART, RUST_SOURCES, TERRAFORM, log
 from .helm_render import helm_engine, helm_engine_checks
-from .helm_static import (check_includes_and_files, check_no_secrets, check_template_yaml,
-                          check_values_references, check_values_schema)
+from .helm_static import (check_includes_and_files, check_no_secrets, check_settings_exist,
+                          check_template_yaml, check_values_references, check_values_schema)
 from .observability import check_alert_rules, check_dashboards, exported_metrics
 from .terraform import check_terraform_fmt
 
@@ -29,6 +29,9 @@ def chart_cases():
         ("an include of an undefined template", check_includes_and_files, "templates/pdb.yaml",
          lambda t: t.replace('include "erp.selectorLabels"', 'include "erp.selectorLabel"', 1),
          "erp.selectorLabel`"),
+        ("a misspelt setting", check_settings_exist, "templates/configmap.yaml",
+         lambda t: t.replace("APP_TENANT_RUNTIME__MAX_POOLS:", "APP_TENANT_RUNTIME__MAX_POOL:", 1),
+         "APP_TENANT_RUNTIME__MAX_POOL is not"),
         ("broken template YAML", check_template_yaml, "templates/hpa.yaml",
          lambda t: t.replace("  minReplicas:", "  minReplicas: [unclosed\n  minReplicas:", 1), "hpa.yaml"),
         ("a secret in values.yaml", check_no_secrets, "values.yaml",
