@@ -15,6 +15,7 @@ def log(message):
 
 
 def run_checks(area, checks, target):
+    """Runs each (title, check) on `target`, logging one line per check; all errors found."""
     errors = []
     for title, check in checks:
         found = check(target)

@@ -245,7 +245,8 @@ def leaves(node, path):
 # optional part switched on, and the hook off; and two it must refuse.
 
 
-def helm_checks(chart, with_binary=True):
+def helm_checks(chart, with_engine=True):
+    """Every check of the chart; the rendering ones only when a Helm engine is at hand."""
     checks = [
         ("values.yaml matches values.schema.json", check_values_schema),
         ("every .Values reference is defined", check_values_references),
@@ -255,9 +256,9 @@ def helm_checks(chart, with_binary=True):
         ("no secret in values.yaml", check_no_secrets),
     ]
     engine, _ = helm_engine()
-    if with_binary and engine:
+    if with_engine and engine:
         checks.append((f"lint and template with {engine}", helm_engine_checks))
-    elif with_binary:
+    elif with_engine:
         log("helm: no helm binary on PATH (nor the helm-python-sdk module): "
             "`helm lint` and `helm template` skipped")
     return run_checks("helm", checks, chart)
