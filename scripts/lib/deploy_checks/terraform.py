@@ -70,7 +70,7 @@ def terraform_tests(module, name, env):
                     if line.startswith(("Success!", "Failure!"))), "no summary")
     if done.returncode != 0:
         return [f"{name}: terraform test failed:\n{done.stdout}{done.stderr}"]
-    log(f"terraform: {name}: terraform test (mocked provider): {summary}")
+    log(f"terraform: terraform test in {name} (mocked provider): {summary}")
     return []
 
 
