@@ -2,7 +2,8 @@
 //! this order (its refusals are problem JSON for the API, error pages for pages): resolve the
 //! tenant, look it up in the registry, refuse by status, schema version (a database behind
 //! this code's schema: 503 until the migration run reaches it), feature flag or storage
-//! limit, take a slot of the tenant's rate and concurrency limits, count the call. The handle
+//! limit, take a slot of the tenant's rate and concurrency limits, count the call (API calls
+//! only: page views are not billed usage). The handle
 //! then rides in the request's extensions ([`Tenant`]).
 //!
 //! A tenant whose writes are frozen (a restore's or relocation's switch) gets 503
@@ -94,7 +95,10 @@ pub async fn gate(
         let response = refusal(&request, &error);
         return Ok(request.into_response(response).map_into_right_body());
     };
-    state.usage.count(handle.id);
+    // Billed usage is API calls: the web app's pages are the product itself, not metered.
+    if request.path().starts_with("/api/") {
+        state.usage.count(handle.id);
+    }
     request.extensions_mut().insert(Tenant(handle));
     let mut response = next.call(request).await?;
     insert_rate_headers(response.headers_mut(), &headers);

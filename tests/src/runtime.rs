@@ -120,6 +120,24 @@ impl AdminApi {
         .await
     }
 
+    /// A user of `slug` invited by its owner (`owner_token`) with `roles`, their password
+    /// set to [`OWNER_PASSWORD`] from the invitation mail: ready to sign in.
+    pub async fn member(&self, slug: &str, owner_token: &str, email: &str, roles: &[&str]) {
+        let invited = self
+            .tenant_call(
+                slug,
+                Method::POST,
+                "/api/v1/users",
+                Some(owner_token),
+                Some(json!({ "email": email, "roles": roles })),
+            )
+            .await;
+        assert_eq!(invited.status, 201, "{:?}", invited.body);
+        let mailed = self.mailed_token(email, "invited").await;
+        let set = self.set_password(slug, &mailed, OWNER_PASSWORD).await;
+        assert_eq!(set.status, 204, "{:?}", set.body);
+    }
+
     /// The token in the link of the mail to `email` whose text contains `subject`, as
     /// written under `{data_dir}/mail/` (five seconds at most).
     pub async fn mailed_token(&self, email: &str, subject: &str) -> String {

@@ -32,7 +32,9 @@ fn tone(status: &str) -> &'static str {
         | "deleting" | "relocating" | "restoring" => "info",
         "suspended" | "past_due" | "draining" | "halted" | "paused" | "canceling"
         | "incomplete" | "retrying" => "warn",
-        "failed" | "unpaid" | "dead" | "error" | "canceled_with_error" => "danger",
+        "failed" | "unpaid" | "dead" | "error" | "canceled_with_error" | "failing" | "gone" => {
+            "danger"
+        }
         _ => "muted",
     }
 }

@@ -17,6 +17,7 @@ mod m20261204_000009_stock_ledger;
 mod m20261204_000010_webhooks;
 mod m20261204_000011_purchasing_and_approvals;
 mod m20261204_000012_sales;
+mod m20261205_000015_held_adjustments;
 
 /// Name of the table recording applied tenant migrations.
 pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_webhooks::Migration),
             Box::new(m20261204_000011_purchasing_and_approvals::Migration),
             Box::new(m20261204_000012_sales::Migration),
+            Box::new(m20261205_000015_held_adjustments::Migration),
         ]
     }
 

@@ -109,7 +109,32 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/stock/issues", web::post().to(stock::issue))
         .route("/stock/transfers", web::post().to(stock::transfer))
         .route("/stock/adjustments", web::post().to(stock::adjustment))
+        .route(
+            "/stock/adjustment-requests/{id}",
+            web::get().to(stock::adjustment_request),
+        )
         .route("/stock/movements", web::get().to(stock::movements))
+        .route(
+            "/stock/movements/export",
+            web::get().to(stock::movements_export),
+        )
+        .route(
+            "/stock/on-hand/export",
+            web::get().to(stock::on_hand_export),
+        )
+        .route(
+            "/stock/valuation/export",
+            web::get().to(stock::valuation_export),
+        )
+        .route(
+            "/stock/below-reorder/export",
+            web::get().to(stock::below_reorder_export),
+        )
+        .route(
+            "/purchase-orders/export",
+            web::get().to(purchasing::lines_export),
+        )
+        .route("/sales-orders/export", web::get().to(sales::lines_export))
         .route(
             "/stock/movements/{movement_id}/reverse",
             web::post().to(stock::reverse),
@@ -182,6 +207,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         webhooks::rotate_secret, webhooks::send_test, webhooks::deliveries,
         stock::receipt, stock::issue, stock::transfer, stock::adjustment, stock::reverse,
         stock::movements, stock::on_hand, stock::item, stock::valuation, stock::below_reorder,
+        stock::adjustment_request, stock::movements_export, stock::on_hand_export, stock::valuation_export,
+        stock::below_reorder_export, purchasing::lines_export, sales::lines_export,
         stock::lots, stock::lot,
         sales::list, sales::show, sales::create, sales::update, sales::confirm, sales::deliver,
         sales::invoice, sales::close, sales::cancel,

@@ -4,6 +4,7 @@
 //! A create or a receipt repeated with the same `Idempotency-Key` header (or body
 //! `reference`) makes one document: the repeat answers the first with 200.
 
+use crate::api::stock::order_lines_download;
 use crate::auth::Authorized;
 use crate::auth::perm::{PurchasingRead, PurchasingWrite};
 use crate::erp::masters::PageQuery;
@@ -11,6 +12,7 @@ use crate::erp::purchasing::{
     self, NewPurchaseOrder, PurchaseOrder, PurchaseOrderChanges, PurchaseOrderFilter,
     PurchaseOrderPage, ReceiptInput, ReceiptResult,
 };
+use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
@@ -185,4 +187,21 @@ pub async fn receive(
     } else {
         HttpResponse::Ok().json(receipt)
     })
+}
+
+/// The lines of purchase orders as CSV, oldest order first, streamed (`open=true`: the
+/// open-orders report; `partner_id`: one supplier).
+///
+/// Columns: `order,supplier,status,expected_on,line,sku,item,ordered,received,outstanding,unit_price,line_total`
+/// (quantities in the item's base unit).
+#[utoipa::path(get, path = "/api/v1/purchase-orders/export", tag = "purchasing", security(("bearer" = [])),
+    params(OrderLinesFilter),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)"),
+              (status = 422, description = "`validation_failed`: an unknown status")))]
+pub async fn lines_export(
+    auth: Authorized<PurchasingRead>,
+    filter: web::Query<OrderLinesFilter>,
+) -> ApiResult<HttpResponse> {
+    order_lines_download(auth.current.db, OrderKind::Purchase, filter.into_inner())
 }

@@ -5,10 +5,11 @@
 //! `reference`) happens once: the repeat answers 200 with the order instead of 201.
 //! `invoice` only marks a fully delivered order invoiced: real invoicing is out of scope.
 
-use crate::api::stock::reference;
+use crate::api::stock::{order_lines_download, reference};
 use crate::auth::Authorized;
 use crate::auth::perm::{SalesRead, SalesWrite};
 use crate::erp::masters::{Page, PageQuery};
+use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use crate::erp::sales::{
     self, Delivery, NewSalesOrder, OrderFilter, SalesOrder, SalesOrderChanges, SalesOrderSummary,
 };
@@ -174,4 +175,21 @@ pub async fn cancel(
     Ok(web::Json(in_transaction!(auth, |tx, actor| sales::cancel(
         &tx, &actor, *id
     ))))
+}
+
+/// The lines of sales orders as CSV, oldest order first, streamed (`open=true`: the
+/// open-orders report; `partner_id`: one customer).
+///
+/// Columns: `order,customer,status,requested_date,line,sku,item,ordered,delivered,outstanding,unit_price,line_total`
+/// (quantities in the item's base unit).
+#[utoipa::path(get, path = "/api/v1/sales-orders/export", tag = "sales", security(("bearer" = [])),
+    params(OrderLinesFilter),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)"),
+              (status = 422, description = "`validation_failed`: an unknown status")))]
+pub async fn lines_export(
+    auth: Authorized<SalesRead>,
+    filter: web::Query<OrderLinesFilter>,
+) -> ApiResult<HttpResponse> {
+    order_lines_download(auth.current.db, OrderKind::Sales, filter.into_inner())
 }

@@ -2,17 +2,21 @@
 //! handlers over `crate::erp::stock`. Reads need `inventory.read`, writes
 //! `inventory.write`; each write is one transaction (movement, balances, audit entry).
 //! A write repeated with the same `Idempotency-Key` header (or body `reference`) posts
-//! once: the repeat answers the first movement with 200 instead of 201.
+//! once: the repeat answers the first movement with 200 instead of 201. Each report
+//! (`on-hand`, `movements`, `valuation`, `below-reorder`) has a streamed CSV `/export`.
 
 use crate::auth::Authorized;
 use crate::auth::perm::{InventoryRead, InventoryWrite};
+use crate::erp::stock::held::{self, Adjusted, HeldAdjustment};
 use crate::erp::stock::{self, Movement, Posted, queries};
+use crate::erp::{csv, reports};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use std::rc::Rc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -291,10 +295,15 @@ pub async fn transfer(
     in_transaction!(auth, |tx, actor| stock::post_transfer(&tx, &actor, input))
 }
 
+/// Corrects stock. When the company's `stock_adjustment` approval rules cover the
+/// adjustment's value (stock found at its unit cost, stock lost at the moving average),
+/// nothing moves yet: the answer is 202 with the held adjustment, posted when its approval
+/// request is finally approved (`/api/v1/approvals/...`).
 #[utoipa::path(post, path = "/api/v1/stock/adjustments", tag = "stock", security(("bearer" = [])),
     request_body = AdjustmentBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key posts once")),
     responses((status = 201, body = Movement), (status = 200, body = Movement, description = "posted before under this key"),
+              (status = 202, body = HeldAdjustment, description = "held for approval (or, repeated under its key, the held adjustment as it stands)"),
               (status = 404, description = "`item_not_found`, `location_not_found`, `lot_not_found`"),
               (status = 409, description = "`insufficient_stock`, `item_inactive`, `location_inactive`"),
               (status = 422, description = "`validation_failed`: zero quantity, unit, lot, empty reason")))]
@@ -315,7 +324,26 @@ pub async fn adjustment(
         reason: body.reason,
         reference: reference(&request, body.reference)?,
     };
-    in_transaction!(auth, |tx, actor| stock::post_adjustment(&tx, &actor, input))
+    let mut current = auth.current;
+    let actor = current.actor();
+    let mut tx = current.db.begin().await?;
+    let adjusted = held::adjust(&mut tx, &actor, input).await?;
+    tx.commit().await?;
+    Ok(match adjusted {
+        Adjusted::Posted(posted) => answer(posted),
+        Adjusted::Held(held) => HttpResponse::Accepted().json(held),
+    })
+}
+
+/// A stock adjustment held for approval, and what became of it.
+#[utoipa::path(get, path = "/api/v1/stock/adjustment-requests/{id}", tag = "stock", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = HeldAdjustment), (status = 404, description = "`adjustment_request_not_found`")))]
+pub async fn adjustment_request(
+    auth: Authorized<InventoryRead>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<HeldAdjustment>> {
+    Ok(web::Json(held::find(auth.current.db.client(), *id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/stock/movements/{movement_id}/reverse", tag = "stock",
@@ -405,25 +433,61 @@ pub async fn movements(
     filter: web::Query<MovementParams>,
     page: web::Query<PageParams>,
 ) -> ApiResult<web::Json<queries::EntryPage>> {
-    let filter = filter.into_inner();
-    if let Some(kind) = &filter.kind
-        && !ENTRY_KINDS.contains(&kind.as_str())
-    {
-        return Err(ApiError::invalid("kind", "not an entry kind"));
-    }
     let query = queries::MovementFilter {
-        item_id: filter.item_id,
-        location_id: filter.location_id,
-        kind: filter.kind,
-        document_type: filter.document_type,
-        document_id: filter.document_id,
-        from: filter.from,
-        to: filter.to,
         after: queries::cursor_i64(page.after.as_deref())?,
         limit: page.limit()?,
+        ..filter.into_inner().into_filter()?
     };
     Ok(web::Json(
         queries::movements(auth.current.db.client(), &query).await?,
+    ))
+}
+
+impl MovementParams {
+    /// The library's filter (first page); 422 for an unknown entry kind.
+    fn into_filter(self) -> ApiResult<queries::MovementFilter> {
+        if let Some(kind) = &self.kind
+            && !ENTRY_KINDS.contains(&kind.as_str())
+        {
+            return Err(ApiError::invalid("kind", "not an entry kind"));
+        }
+        Ok(queries::MovementFilter {
+            item_id: self.item_id,
+            location_id: self.location_id,
+            kind: self.kind,
+            document_type: self.document_type,
+            document_id: self.document_id,
+            from: self.from,
+            to: self.to,
+            after: None,
+            limit: queries::MAX_LIMIT,
+        })
+    }
+}
+
+/// The movements report as CSV (newest first), with the list's filters, streamed.
+///
+/// Columns: `entry,created_at,kind,item_id,location_id,lot,quantity,unit_cost,document_type,document_id,reverses,user_id,note`
+/// (`quantity` signed, in the item's base unit; `created_at` RFC 3339 UTC). Cells that
+/// start like a formula are written with a leading `'`.
+#[utoipa::path(get, path = "/api/v1/stock/movements/export", tag = "stock", security(("bearer" = [])),
+    params(MovementParams),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)"),
+              (status = 422, description = "`validation_failed`: a filter")))]
+pub async fn movements_export(
+    auth: Authorized<InventoryRead>,
+    filter: web::Query<MovementParams>,
+) -> ApiResult<HttpResponse> {
+    let filter = filter.into_inner().into_filter()?;
+    let db = Rc::new(auth.current.db);
+    Ok(csv::download(
+        "stock-movements.csv",
+        &reports::MOVEMENTS_HEADER,
+        move |after| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { reports::movements_batch(db.client(), &filter, after).await }
+        },
     ))
 }
 
@@ -444,16 +508,50 @@ pub async fn on_hand(
     page: web::Query<PageParams>,
 ) -> ApiResult<web::Json<queries::OnHandPage>> {
     let query = queries::OnHandFilter {
-        item_id: filter.item_id,
-        warehouse_id: filter.warehouse_id,
-        location_id: filter.location_id,
-        category_id: filter.category_id,
         after: queries::cursor_i64(page.after.as_deref())?,
         limit: page.limit()?,
+        ..filter.to_filter()
     };
     Ok(web::Json(
         queries::on_hand(auth.current.db.client(), &query).await?,
     ))
+}
+
+impl OnHandParams {
+    fn to_filter(&self) -> queries::OnHandFilter {
+        queries::OnHandFilter {
+            item_id: self.item_id,
+            warehouse_id: self.warehouse_id,
+            location_id: self.location_id,
+            category_id: self.category_id,
+            after: None,
+            limit: queries::MAX_LIMIT,
+        }
+    }
+}
+
+/// Stock on hand as CSV (a row per item, location and lot with stock or value), with the
+/// list's filters, streamed.
+///
+/// Columns: `sku,warehouse_id,location,lot,on_hand,warehouse_reserved,warehouse_available,value,item_id,location_id`.
+#[utoipa::path(get, path = "/api/v1/stock/on-hand/export", tag = "stock", security(("bearer" = [])),
+    params(OnHandParams),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)")))]
+pub async fn on_hand_export(
+    auth: Authorized<InventoryRead>,
+    filter: web::Query<OnHandParams>,
+) -> HttpResponse {
+    let filter = filter.to_filter();
+    let db = Rc::new(auth.current.db);
+    csv::download(
+        "stock-on-hand.csv",
+        &reports::ON_HAND_HEADER,
+        move |after| {
+            let (db, filter) = (db.clone(), filter.clone());
+            async move { reports::on_hand_batch(db.client(), &filter, after).await }
+        },
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/stock/items/{item_id}", tag = "stock", security(("bearer" = [])),
@@ -490,6 +588,53 @@ pub async fn valuation(
     Ok(web::Json(
         queries::valuation(auth.current.db.client(), group_by).await?,
     ))
+}
+
+/// The valuation report as CSV: `key,label,on_hand,value` (key: the item, location or
+/// category id, empty for items without a category; label: its SKU, code or name).
+#[utoipa::path(get, path = "/api/v1/stock/valuation/export", tag = "stock", security(("bearer" = [])),
+    params(ValuationParams),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)"),
+              (status = 422, description = "`validation_failed`: `group_by`")))]
+pub async fn valuation_export(
+    auth: Authorized<InventoryRead>,
+    params: web::Query<ValuationParams>,
+) -> ApiResult<HttpResponse> {
+    let group_by = params.group_by.clone().unwrap_or_else(|| "item".to_owned());
+    // Refused before the first byte, not midway through the download.
+    if !["item", "location", "category"].contains(&group_by.as_str()) {
+        return Err(ApiError::invalid(
+            "group_by",
+            "one of `item`, `location`, `category`",
+        ));
+    }
+    let db = Rc::new(auth.current.db);
+    let filename = format!("stock-valuation-by-{group_by}.csv");
+    Ok(csv::download(
+        &filename,
+        &reports::VALUATION_HEADER,
+        move |_| {
+            let (db, group_by) = (db.clone(), group_by.clone());
+            async move { reports::valuation_batch(db.client(), &group_by).await }
+        },
+    ))
+}
+
+/// Items below their reorder point as CSV: `sku,name,reorder_point,on_hand,item_id`.
+#[utoipa::path(get, path = "/api/v1/stock/below-reorder/export", tag = "stock", security(("bearer" = [])),
+    responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
+               description = "A CSV attachment (`Content-Disposition: attachment`)")))]
+pub async fn below_reorder_export(auth: Authorized<InventoryRead>) -> HttpResponse {
+    let db = Rc::new(auth.current.db);
+    csv::download(
+        "below-reorder.csv",
+        &reports::BELOW_REORDER_HEADER,
+        move |_| {
+            let db = db.clone();
+            async move { reports::below_reorder_batch(db.client()).await }
+        },
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/stock/below-reorder", tag = "stock", security(("bearer" = [])),
@@ -544,4 +689,25 @@ pub async fn lot(
     Ok(web::Json(
         queries::lot_trace(auth.current.db.client(), *id).await?,
     ))
+}
+
+/// The streamed order-lines CSV of purchase or sales orders (`/export` of both lists):
+/// 422 for a status the kind lacks, before the first byte.
+pub(crate) fn order_lines_download(
+    db: crate::registry::pool::TenantConnection,
+    kind: reports::OrderKind,
+    filter: reports::OrderLinesFilter,
+) -> ApiResult<HttpResponse> {
+    reports::check_lines_filter(kind, &filter)?;
+    let (filename, header) = match kind {
+        reports::OrderKind::Purchase => {
+            ("purchase-order-lines.csv", reports::PURCHASE_LINES_HEADER)
+        }
+        reports::OrderKind::Sales => ("sales-order-lines.csv", reports::SALES_LINES_HEADER),
+    };
+    let db = Rc::new(db);
+    Ok(csv::download(filename, &header, move |after| {
+        let (db, filter) = (db.clone(), filter.clone());
+        async move { reports::order_lines_batch(db.client(), kind, &filter, after).await }
+    }))
 }

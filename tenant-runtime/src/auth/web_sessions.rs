@@ -76,6 +76,10 @@ pub async fn start(
 
 /// The live session `token` opens, its idle deadline pushed on; `None` when there is none
 /// (made up, signed out, lapsed).
+///
+/// The deadline is written only when the last push is older than [`touch_slack`]: a page
+/// view is then a read, not a row update (and its WAL) per click, at the price of a session
+/// lapsing up to that much earlier than the idle timeout after its last request.
 pub async fn find(
     db: &impl tokio_postgres::GenericClient,
     lifetimes: Lifetimes,
@@ -83,13 +87,25 @@ pub async fn find(
 ) -> ApiResult<Option<WebSession>> {
     let row = db
         .query_opt(
-            "UPDATE web_sessions \
-             SET last_seen_at = now(), \
-                 idle_until = least(expires_at, now() + make_interval(secs => $2)) \
-             WHERE token_hash = $1 AND expires_at > now() AND idle_until > now() \
-             RETURNING id, user_id, csrf_token, impersonator, \
-                       extract(epoch FROM expires_at)::bigint",
-            &[&hash_opaque(token), &(lifetimes.idle_secs as f64)],
+            "WITH live AS ( \
+                 SELECT id, user_id, csrf_token, impersonator, expires_at, last_seen_at \
+                 FROM web_sessions \
+                 WHERE token_hash = $1 AND expires_at > now() AND idle_until > now()), \
+             touched AS ( \
+                 UPDATE web_sessions s \
+                 SET last_seen_at = now(), \
+                     idle_until = least(s.expires_at, now() + make_interval(secs => $2)) \
+                 FROM live \
+                 WHERE s.id = live.id \
+                   AND live.last_seen_at < now() - make_interval(secs => $3)) \
+             SELECT id, user_id, csrf_token, impersonator, \
+                    extract(epoch FROM expires_at)::bigint \
+             FROM live",
+            &[
+                &hash_opaque(token),
+                &(lifetimes.idle_secs as f64),
+                &touch_slack(lifetimes),
+            ],
         )
         .await?;
     Ok(row.map(|row| WebSession {
@@ -99,6 +115,12 @@ pub async fn find(
         impersonator: row.get(3),
         expires_at: row.get(4),
     }))
+}
+
+/// How stale a session's idle deadline may get before a request pushes it on: a minute, or
+/// half a short idle timeout.
+fn touch_slack(lifetimes: Lifetimes) -> f64 {
+    (lifetimes.idle_secs as f64 / 2.0).min(60.0)
 }
 
 /// Ends one session (sign-out).

@@ -14,6 +14,7 @@
 //! - `sales`: sales orders, their reservations and deliveries.
 //! - `approvals`: approval rules, requests through their levels, and decisions.
 //! - `purchasing`: purchase orders and the goods received against them.
+//! - `reports`: the reports' CSV exports (stock, movements, valuation, open order lines).
 
 pub mod approvals;
 pub mod csv;
@@ -23,6 +24,7 @@ pub mod modules;
 pub mod overview;
 pub mod purchasing;
 pub mod quantity;
+pub mod reports;
 pub mod sales;
 pub mod stock;
 pub mod webhooks;

@@ -4,7 +4,8 @@
 //! without a comment, someone else's level, one already decided) is shown on the page.
 
 use crate::auth::perm::{ApprovalsDecide, ApprovalsRead};
-use crate::erp::approvals::{self, ApprovalRequest};
+use crate::erp::approvals::{self, ApprovalRequest, DocumentKind};
+use crate::erp::stock::held;
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::{AppForm, Signed};
@@ -17,6 +18,7 @@ use common::web::form::FormErrors;
 use common::web::layout::Layout;
 use common::web::render;
 use serde::Deserialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 #[derive(Template)]
@@ -24,6 +26,8 @@ use uuid::Uuid;
 struct InboxPage {
     layout: Layout,
     requests: Vec<ApprovalRequest>,
+    /// What each held stock adjustment would post, by its request id.
+    adjustments: HashMap<Uuid, String>,
     may_decide: bool,
     errors: FormErrors,
 }
@@ -34,6 +38,14 @@ impl InboxPage {
         usize::try_from(request.current_level - 1)
             .ok()
             .and_then(|index| request.level_roles.get(index))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A held stock adjustment's line, for the approver to see what they approve.
+    fn adjustment_of(&self, request: &ApprovalRequest) -> String {
+        self.adjustments
+            .get(&request.document_id)
             .cloned()
             .unwrap_or_default()
     }
@@ -57,10 +69,19 @@ async fn inbox_page(signed: Signed, errors: FormErrors, status: StatusCode) -> P
     let may_decide = signed.can(approvals::DECIDE_PERMISSION);
     let layout = nav::layout(&signed, "Approvals");
     let auth = signed.authorize::<ApprovalsRead>()?;
-    let requests = approvals::pending_for(auth.current.db.client(), &auth.current.user).await?;
+    let db = auth.current.db.client();
+    let requests = approvals::pending_for(db, &auth.current.user).await?;
+    let mut adjustments = HashMap::new();
+    for request in &requests {
+        if request.document_type == DocumentKind::StockAdjustment {
+            let held = held::find(db, request.document_id).await?;
+            adjustments.insert(request.document_id, held.summary());
+        }
+    }
     let page = InboxPage {
         layout,
         requests,
+        adjustments,
         may_decide,
         errors,
     };

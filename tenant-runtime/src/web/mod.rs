@@ -18,6 +18,7 @@
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
+//! - `webhooks`: outbound webhook endpoints, their delivery log, test events and secrets.
 
 pub mod approvals;
 pub mod billing;
@@ -34,6 +35,7 @@ pub mod session;
 pub mod sign_in;
 pub mod users;
 pub mod warehouses;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -142,6 +144,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(page!("/approvals").route(web::get().to(approvals::inbox)))
         .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))
+        .service(
+            page!("/webhooks")
+                .route(web::get().to(webhooks::list))
+                .route(web::post().to(webhooks::create)),
+        )
+        .service(
+            page!("/webhooks/{id}")
+                .route(web::get().to(webhooks::show))
+                .route(web::post().to(webhooks::update)),
+        )
+        .service(
+            page!("/webhooks/{id}/{action:test|rotate-secret|delete}")
+                .route(web::post().to(webhooks::act)),
+        )
         .service(page!("/billing").route(web::get().to(billing::show)))
         .service(page!("/billing/checkout").route(web::post().to(billing::checkout)))
         .service(page!("/billing/portal").route(web::post().to(billing::portal)))

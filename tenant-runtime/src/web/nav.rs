@@ -71,6 +71,12 @@ const ENTRIES: &[Entry] = &[
         permission: "roles.read",
     },
     Entry {
+        label: "Webhooks",
+        href: "/webhooks",
+        module: None,
+        permission: "settings.read",
+    },
+    Entry {
         label: "Billing",
         href: "/billing",
         module: None,

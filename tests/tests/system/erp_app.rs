@@ -218,6 +218,39 @@ async fn a_disabled_users_session_ends_on_the_next_click() {
 }
 
 #[tokio::test]
+async fn a_session_lapses_when_idle_and_clicks_push_it_on_without_a_write_each() {
+    let api =
+        AdminApi::start_with(|settings| settings.tenant_runtime.web_idle_timeout_secs = 4).await;
+    let acme = company(&api, "webidle").await;
+    let db = api.tenant_db(&acme.id).await;
+    let last_seen = || async {
+        db.query_one("SELECT max(last_seen_at) FROM web_sessions", &[])
+            .await
+            .expect("sessions")
+            .get::<_, std::time::SystemTime>(0)
+    };
+    let mut client = app(&api, &acme);
+    client.sign_in(&acme.admin_email, OWNER_PASSWORD).await;
+    let signed_in = last_seen().await;
+    assert_eq!(client.get("/").await.status, 200);
+    assert_eq!(
+        last_seen().await,
+        signed_in,
+        "a click right after sign-in wrote the session row"
+    );
+    // Past the original idle deadline only because the clicks in between pushed it on.
+    // (Idle 4 s; the row is written when its last push is 2 s old.)
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        assert_eq!(client.get("/").await.status, 200, "still signed in");
+    }
+    assert!(last_seen().await > signed_in, "the deadline was pushed on");
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let lapsed = client.get("/").await;
+    assert_eq!(lapsed.status, 303, "an idle session lapsed");
+}
+
+#[tokio::test]
 async fn another_companys_session_cookie_opens_nothing_here() {
     let api = AdminApi::start().await;
     let acme = company(&api, "webowner").await;
@@ -444,4 +477,106 @@ async fn the_dashboard_shows_the_figures_of_the_plans_modules() {
         None,
         "the starter plan has no approvals module"
     );
+}
+
+/// The `id` of a created resource (`body.id`, or `body.endpoint.id`).
+fn created_id(reply: &system_tests::admin::Reply) -> String {
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["id"].as_str().expect("an id").to_owned()
+}
+
+#[tokio::test]
+async fn a_viewer_reads_every_page_and_is_offered_no_form_that_writes() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("webviewer", "enterprise").await;
+    let token = api.owner_token(&acme).await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (api, slug, token) = (&api, acme.slug.clone(), token.clone());
+        async move {
+            api.tenant_call(&slug, Method::POST, path, Some(&token), Some(body))
+                .await
+        }
+    };
+    let item = created_id(
+        &post(
+            "/api/v1/items",
+            json!({ "sku": "BOLT", "name": "Bolt", "kind": "raw", "base_unit": "pcs" }),
+        )
+        .await,
+    );
+    let partner = created_id(
+        &post(
+            "/api/v1/partners",
+            json!({ "code": "ACME", "name": "Acme", "is_customer": true, "is_supplier": true }),
+        )
+        .await,
+    );
+    let warehouse = created_id(
+        &post(
+            "/api/v1/warehouses",
+            json!({ "code": "WH", "name": "Main" }),
+        )
+        .await,
+    );
+    let line = json!([{ "item_id": item, "quantity": "2", "unit_price": "3" }]);
+    let purchase = created_id(
+        &post(
+            "/api/v1/purchase-orders",
+            json!({ "supplier_id": partner, "warehouse_id": warehouse, "lines": line }),
+        )
+        .await,
+    );
+    let sale = created_id(
+        &post(
+            "/api/v1/sales-orders",
+            json!({ "customer_id": partner, "warehouse_id": warehouse, "lines": line }),
+        )
+        .await,
+    );
+    api.member(&acme.slug, &token, "val@webviewer.example", &["viewer"])
+        .await;
+    let mut viewer = app(&api, &acme);
+    viewer
+        .sign_in("val@webviewer.example", OWNER_PASSWORD)
+        .await;
+
+    let pages = [
+        "/".to_owned(),
+        "/items".to_owned(),
+        format!("/items/{item}"),
+        "/partners".to_owned(),
+        format!("/partners/{partner}"),
+        "/warehouses".to_owned(),
+        format!("/warehouses/{warehouse}"),
+        "/purchase-orders".to_owned(),
+        format!("/purchase-orders/{purchase}"),
+        "/sales-orders".to_owned(),
+        format!("/sales-orders/{sale}"),
+        "/approvals".to_owned(),
+    ];
+    for path in &pages {
+        let page = viewer.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        let forms = page.body.matches("method=\"post\"").count();
+        let sign_out = page.body.matches("action=\"/sign-out\"").count();
+        assert_eq!(
+            forms, sign_out,
+            "{path} offers a viewer a form that writes (only sign-out may post)"
+        );
+    }
+    // Pages that exist only to write, and the settings a viewer may not read.
+    for path in [
+        "/purchase-orders/new",
+        "/items/import",
+        "/users",
+        "/webhooks",
+    ] {
+        assert_eq!(viewer.get(path).await.status, 403, "{path}");
+    }
+    // And a hand-made post is refused all the same.
+    let forged = viewer
+        .post(&format!("/sales-orders/{sale}/confirm"), &[])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
 }

@@ -3,9 +3,9 @@
 //! the order back to draft, and a new request when it is submitted again. The company
 //! and its users come from `erp_purchasing`'s helpers.
 
-use super::erp_purchasing::{buyer, d, id};
+use super::erp_purchasing::{Buyer, buyer, d, id};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use system_tests::AdminApi;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -231,4 +231,153 @@ async fn two_managers_approving_at_once_decide_once() {
         .expect("events")
         .get(0);
     assert_eq!(events, 1);
+}
+
+impl Buyer {
+    async fn adjust(&self, api: &AdminApi, token: &str, body: Value) -> system_tests::admin::Reply {
+        self.post(api, token, "/api/v1/stock/adjustments", body)
+            .await
+    }
+
+    async fn held(&self, api: &AdminApi, id: &str) -> Value {
+        let reply = self
+            .call(
+                api,
+                &self.owner,
+                Method::GET,
+                &format!("/api/v1/stock/adjustment-requests/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body
+    }
+}
+
+#[tokio::test]
+async fn adjustments_worth_more_than_the_rule_wait_for_a_manager_and_a_rejection_moves_nothing() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let b = buyer(&api, "adjhold").await;
+    let staff = b.user(&api, "sam", &["staff"]).await;
+    let manager = b.user(&api, "mia", &["manager"]).await;
+    let received = b
+        .post(
+            &api,
+            &staff,
+            "/api/v1/stock/receipts",
+            json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "10", "unit_cost": "2" }),
+        )
+        .await;
+    assert_eq!(received.status, 201, "{:?}", received.body);
+    b.rules(
+        &api,
+        json!([{ "document_type": "stock_adjustment", "min_amount": "50", "role": "manager" }]),
+    )
+    .await;
+
+    // Worth 2: below every rule, posted at once.
+    let small =
+        json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "-1", "reason": "dropped" });
+    assert_eq!(b.adjust(&api, &staff, small).await.status, 201);
+    assert_eq!(b.on_hand(b.bolt).await, d("9"));
+
+    // Worth 300: held; nothing moves until a manager approves.
+    let found = json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "100",
+                        "unit_cost": "3", "reason": "found a crate", "reference": "count-7" });
+    let held = b.adjust(&api, &staff, found.clone()).await;
+    assert_eq!(held.status, 202, "{:?}", held.body);
+    assert_eq!(held.body["status"], "pending");
+    assert_eq!(d(held.body["amount"].as_str().expect("amount")), d("300"));
+    assert_eq!(b.on_hand(b.bolt).await, d("9"), "held, not posted");
+    let repeat = b.adjust(&api, &staff, found).await;
+    assert_eq!(
+        (repeat.status, &repeat.body["id"]),
+        (202, &held.body["id"]),
+        "one request per reference"
+    );
+    let approval = held.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
+    let approved = b
+        .post(
+            &api,
+            &manager,
+            &format!("/api/v1/approvals/{approval}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{:?}", approved.body);
+    assert_eq!(b.on_hand(b.bolt).await, d("109"), "posted on approval");
+    let after = b.held(&api, &id(&held.body)).await;
+    assert_eq!(after["status"], "approved");
+    assert!(after["movement_id"].is_string(), "{after:?}");
+    b.assert_consistent().await;
+
+    // A loss worth more than 50 (at the moving average), rejected: nothing moves.
+    let loss = json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "-40", "reason": "water damage" });
+    let held_loss = b.adjust(&api, &staff, loss).await;
+    assert_eq!(held_loss.status, 202, "{:?}", held_loss.body);
+    let approval = held_loss.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
+    let rejected = b
+        .post(
+            &api,
+            &manager,
+            &format!("/api/v1/approvals/{approval}/reject"),
+            json!({ "comment": "recount first" }),
+        )
+        .await;
+    assert_eq!(rejected.status, 200, "{:?}", rejected.body);
+    assert_eq!(
+        b.held(&api, &id(&held_loss.body)).await["status"],
+        "rejected"
+    );
+    assert_eq!(b.on_hand(b.bolt).await, d("109"));
+
+    // Approved after the stock left: refused, and the request stays pending.
+    let late = json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "-100", "reason": "scrapped lot" });
+    let held_late = b.adjust(&api, &staff, late).await;
+    assert_eq!(held_late.status, 202, "{:?}", held_late.body);
+    let issued = b
+        .post(
+            &api,
+            &staff,
+            "/api/v1/stock/issues",
+            json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "100" }),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{:?}", issued.body);
+    let approval = held_late.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
+    let too_late = b
+        .post(
+            &api,
+            &manager,
+            &format!("/api/v1/approvals/{approval}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (too_late.status, too_late.code()),
+        (409, "insufficient_stock"),
+        "{:?}",
+        too_late.body
+    );
+    assert_eq!(
+        b.held(&api, &id(&held_late.body)).await["status"],
+        "pending"
+    );
+    assert_eq!(b.on_hand(b.bolt).await, d("9"));
+    b.assert_consistent().await;
+
+    // A bad adjustment is refused as before, held or not.
+    let unknown_unit = json!({ "item_id": b.bolt, "location_id": b.shelf, "quantity": "500",
+                               "unit": "crate", "unit_cost": "1", "reason": "x" });
+    assert_eq!(b.adjust(&api, &staff, unknown_unit).await.status, 422);
 }

@@ -120,18 +120,7 @@ impl Buyer {
     /// A signed-in user with `roles`, invited by the owner: their access token.
     pub async fn user(&self, api: &AdminApi, name: &str, roles: &[&str]) -> String {
         let email = format!("{name}@{}.example", self.slug);
-        let invited = self
-            .post(
-                api,
-                &self.owner,
-                "/api/v1/users",
-                json!({ "email": email, "roles": roles }),
-            )
-            .await;
-        assert_eq!(invited.status, 201, "{:?}", invited.body);
-        let mailed = api.mailed_token(&email, "invited").await;
-        let set = api.set_password(&self.slug, &mailed, OWNER_PASSWORD).await;
-        assert_eq!(set.status, 204, "{:?}", set.body);
+        api.member(&self.slug, &self.owner, &email, roles).await;
         let login = api.tenant_login(&self.slug, &email, OWNER_PASSWORD).await;
         assert_eq!(login.status, 200, "{:?}", login.body);
         login.body["access_token"]

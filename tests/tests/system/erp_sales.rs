@@ -15,26 +15,26 @@ use tenant_runtime::erp::stock;
 use uuid::Uuid;
 
 /// A company with a warehouse (shelf), a second warehouse, items and partners.
-struct Shop {
-    slug: String,
-    admin_email: String,
-    token: String,
-    db: tokio_postgres::Client,
+pub(crate) struct Shop {
+    pub(crate) slug: String,
+    pub(crate) admin_email: String,
+    pub(crate) token: String,
+    pub(crate) db: tokio_postgres::Client,
     /// Base unit `pcs`; `box` is 12.
-    bolt: Uuid,
-    gadget: Uuid,
+    pub(crate) bolt: Uuid,
+    pub(crate) gadget: Uuid,
     /// Inactive.
-    retired: Uuid,
-    customer: Uuid,
+    pub(crate) retired: Uuid,
+    pub(crate) customer: Uuid,
     /// A supplier only.
-    supplier: Uuid,
-    warehouse: Uuid,
-    shelf: Uuid,
+    pub(crate) supplier: Uuid,
+    pub(crate) warehouse: Uuid,
+    pub(crate) shelf: Uuid,
     /// In the second warehouse.
-    far: Uuid,
+    pub(crate) far: Uuid,
 }
 
-async fn shop(api: &AdminApi, slug: &str) -> Shop {
+pub(crate) async fn shop(api: &AdminApi, slug: &str) -> Shop {
     let company = api.company(slug, "starter").await;
     let token = api.owner_token(&company).await;
     let db = api.tenant_db(&company.id).await;
@@ -93,16 +93,22 @@ async fn shop(api: &AdminApi, slug: &str) -> Shop {
 }
 
 impl Shop {
-    async fn call(&self, api: &AdminApi, method: Method, path: &str, body: Option<Value>) -> Reply {
+    pub(crate) async fn call(
+        &self,
+        api: &AdminApi,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         api.tenant_call(&self.slug, method, path, Some(&self.token), body)
             .await
     }
 
-    async fn post(&self, api: &AdminApi, path: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, api: &AdminApi, path: &str, body: Value) -> Reply {
         self.call(api, Method::POST, path, Some(body)).await
     }
 
-    async fn receive(&self, api: &AdminApi, item: Uuid, quantity: i64) {
+    pub(crate) async fn receive(&self, api: &AdminApi, item: Uuid, quantity: i64) {
         let got = self
             .post(
                 api,
@@ -115,7 +121,7 @@ impl Shop {
     }
 
     /// A draft order of `(item, quantity, price)` lines; answers its id.
-    async fn draft(&self, api: &AdminApi, lines: &[(Uuid, &str, &str)]) -> String {
+    pub(crate) async fn draft(&self, api: &AdminApi, lines: &[(Uuid, &str, &str)]) -> String {
         let lines: Vec<Value> = lines
             .iter()
             .map(|(item, quantity, price)| {
@@ -134,7 +140,7 @@ impl Shop {
         got.body["id"].as_str().expect("an id").to_owned()
     }
 
-    async fn order(&self, api: &AdminApi, id: &str) -> Value {
+    pub(crate) async fn order(&self, api: &AdminApi, id: &str) -> Value {
         let got = self
             .call(
                 api,
@@ -147,7 +153,7 @@ impl Shop {
         got.body
     }
 
-    async fn act(&self, api: &AdminApi, id: &str, action: &str) -> Reply {
+    pub(crate) async fn act(&self, api: &AdminApi, id: &str, action: &str) -> Reply {
         self.post(
             api,
             &format!("/api/v1/sales-orders/{id}/{action}"),
@@ -156,7 +162,7 @@ impl Shop {
         .await
     }
 
-    async fn deliver(&self, api: &AdminApi, id: &str, lines: Value) -> Reply {
+    pub(crate) async fn deliver(&self, api: &AdminApi, id: &str, lines: Value) -> Reply {
         self.post(
             api,
             &format!("/api/v1/sales-orders/{id}/deliveries"),
@@ -166,13 +172,13 @@ impl Shop {
     }
 
     /// On hand minus reserved for the item in the main warehouse.
-    async fn available(&self, item: Uuid) -> Decimal {
+    pub(crate) async fn available(&self, item: Uuid) -> Decimal {
         stock::available(&self.db, item, self.warehouse)
             .await
             .expect("available")
     }
 
-    async fn on_hand(&self, item: Uuid) -> Decimal {
+    pub(crate) async fn on_hand(&self, item: Uuid) -> Decimal {
         let row = self
             .db
             .query_one(
@@ -184,7 +190,7 @@ impl Shop {
         row.get(0)
     }
 
-    async fn reservations_of(&self, id: &str) -> i64 {
+    pub(crate) async fn reservations_of(&self, id: &str) -> i64 {
         let row = self
             .db
             .query_one(
@@ -197,7 +203,7 @@ impl Shop {
         row.get(0)
     }
 
-    async fn assert_consistent(&self) {
+    pub(crate) async fn assert_consistent(&self) {
         let mismatches = stock::check::mismatches(&self.db).await.expect("check");
         assert!(
             mismatches.is_empty(),

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use system_tests::AdminApi;
-use system_tests::runtime::Company;
+use system_tests::portal::PortalClient;
+use system_tests::runtime::{Company, OWNER_PASSWORD};
 use tenant_runtime::erp::webhooks::Webhooks;
 use tokio::sync::Semaphore;
 
@@ -729,4 +730,148 @@ async fn a_worker_without_the_allow_list_refuses_to_deliver_to_loopback_without_
         receiver.got("/ok/strict").is_empty(),
         "nothing reached the receiver"
     );
+}
+
+/// The `/webhooks/{id}` an endpoint page's settings form posts to.
+fn endpoint_path(page: &str) -> String {
+    let form = page
+        .find("data-form=\"endpoint\"")
+        .expect("the endpoint's form");
+    let from = page[..form].rfind("action=\"").expect("its action") + "action=\"".len();
+    let rest = &page[from..];
+    rest[..rest.find('"').expect("a closing quote")].to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_adds_tests_rotates_and_disables_an_endpoint_from_the_pages() {
+    let (api, company, token) = platform().await;
+    let receiver = Receiver::start();
+    let mut admin = PortalClient::for_app(&api.app.tenant_runtime_url, "hooks");
+    admin.sign_in(&company.admin_email, OWNER_PASSWORD).await;
+    let list = admin.get("/webhooks").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("data-action=\"add-endpoint\""));
+
+    let refused = admin
+        .post(
+            "/webhooks",
+            &[
+                ("url", "https://10.1.2.3/hook"),
+                ("description", "kept"),
+                ("event_types", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("field-invalid"),
+        "the URL field is marked"
+    );
+    assert!(refused.body.contains("value=\"kept\""), "typed values kept");
+    assert!(
+        refused.body.contains("value=\"*\" checked"),
+        "the chosen events stay checked"
+    );
+
+    let url = receiver.url("/ok/page");
+    let created = admin
+        .post(
+            "/webhooks",
+            &[
+                ("url", &url),
+                ("description", "From the page"),
+                ("event_types", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.body.contains("data-secret=\"shown\""));
+    assert!(created.body.contains("whsec_"), "the secret, shown once");
+    let path = endpoint_path(&created.body);
+    let again = admin.get(&path).await;
+    assert_eq!(again.status, 200);
+    assert!(!again.body.contains("whsec_"), "never shown again");
+
+    let tested = admin.post(&format!("{path}/test"), &[]).await;
+    assert_eq!(tested.status, 303, "{}", tested.body);
+    wait_for(&receiver, "/ok/page", 1).await;
+    let mut delivered = false;
+    for _ in 0..50 {
+        if admin
+            .get(&path)
+            .await
+            .body
+            .contains("data-status=\"delivered\"")
+        {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(delivered, "the delivery log shows the test event delivered");
+
+    let rotated = admin.post(&format!("{path}/rotate-secret"), &[]).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert!(rotated.body.contains("whsec_"));
+    assert!(
+        rotated
+            .body
+            .contains("The previous secret also signs until")
+    );
+
+    let disabled = admin
+        .post(
+            &path,
+            &[
+                ("url", &url),
+                ("description", "From the page"),
+                ("state", "disabled"),
+                ("event_types", "*"),
+            ],
+        )
+        .await;
+    assert_eq!(disabled.status, 303, "{}", disabled.body);
+    let test_refused = admin.post(&format!("{path}/test"), &[]).await;
+    assert_eq!(test_refused.status, 409);
+    assert!(
+        test_refused.body.contains("enable the endpoint"),
+        "{}",
+        test_refused.body
+    );
+
+    // A manager reads settings but does not manage them: no forms, and a post is refused.
+    api.member("hooks", &token, "mia@hooks.example", &["manager"])
+        .await;
+    let mut manager = PortalClient::for_app(&api.app.tenant_runtime_url, "hooks");
+    manager.sign_in("mia@hooks.example", OWNER_PASSWORD).await;
+    let seen = manager.get(&path).await;
+    assert_eq!(seen.status, 200);
+    for form in [
+        "data-form=\"endpoint\"",
+        "data-action=\"send-test\"",
+        "data-action=\"delete-endpoint\"",
+    ] {
+        assert!(!seen.body.contains(form), "a manager sees {form}");
+    }
+    assert!(
+        !manager
+            .get("/webhooks")
+            .await
+            .body
+            .contains("data-action=\"add-endpoint\"")
+    );
+    assert_eq!(
+        manager.post(&format!("{path}/delete"), &[]).await.status,
+        403
+    );
+    // Staff do not even read them.
+    api.member("hooks", &token, "sam@hooks.example", &["staff"])
+        .await;
+    let mut staff = PortalClient::for_app(&api.app.tenant_runtime_url, "hooks");
+    staff.sign_in("sam@hooks.example", OWNER_PASSWORD).await;
+    assert_eq!(staff.get("/webhooks").await.status, 403);
+
+    let deleted = admin.post(&format!("{path}/delete"), &[]).await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(admin.get(&path).await.status, 404);
 }

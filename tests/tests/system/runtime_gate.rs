@@ -368,6 +368,13 @@ async fn api_calls_are_counted_into_the_control_database_and_size_and_users_are_
     for _ in 0..6 {
         assert_eq!(me(&api, &acme, &token).await.status, 200);
     }
+    // Pages of the web app pass the same gate but are not billed usage.
+    for _ in 0..3 {
+        let page = api
+            .tenant_call(&acme.slug, Method::GET, "/sign-in", None, None)
+            .await;
+        assert_eq!(page.status, 200, "the sign-in page");
+    }
     let control = control(&api).await;
     let id: uuid::Uuid = acme.id.parse().expect("id");
     let started = Instant::now();
@@ -394,6 +401,17 @@ async fn api_calls_are_counted_into_the_control_database_and_size_and_users_are_
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A flush or two later the count has not moved: the pages were not held back somewhere.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later: i64 = control
+        .query_one(
+            "SELECT coalesce(sum(api_calls)::bigint, 0) FROM tenant_usage_daily WHERE tenant_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("usage")
+        .get(0);
+    assert_eq!(later, 7, "page views counted as API calls");
     let view = api.get(&format!("/api/v1/tenants/{}", acme.id)).await;
     assert_eq!(
         view.body["usage"]["user_count"], 1,

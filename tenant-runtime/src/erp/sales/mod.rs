@@ -72,19 +72,20 @@ impl Status {
         }
     }
 
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 7] = [
+        Self::Draft,
+        Self::Confirmed,
+        Self::PartiallyDelivered,
+        Self::Delivered,
+        Self::Invoiced,
+        Self::Closed,
+        Self::Canceled,
+    ];
+
     /// The status stored as `text` (the table's CHECK holds only these).
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Draft,
-            Self::Confirmed,
-            Self::PartiallyDelivered,
-            Self::Delivered,
-            Self::Invoiced,
-            Self::Closed,
-            Self::Canceled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 }
 

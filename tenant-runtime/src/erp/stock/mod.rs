@@ -12,8 +12,10 @@
 //! - `queries`: on hand, one item's totals, movements, valuation, items below reorder
 //!   point, lots and their trace.
 //! - `check`: the balances-versus-ledger consistency check.
+//! - `held`: adjustments held for approval when the company's rules cover their value.
 
 pub mod check;
+pub mod held;
 pub mod movements;
 pub mod post;
 pub mod queries;

@@ -165,7 +165,7 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
 }
 
 /// Filters of the on-hand list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OnHandFilter {
     pub item_id: Option<Uuid>,
     pub warehouse_id: Option<Uuid>,
@@ -272,7 +272,7 @@ fn next_cursor(
 }
 
 /// Filters of the movement list.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MovementFilter {
     pub item_id: Option<Uuid>,
     pub location_id: Option<Uuid>,
