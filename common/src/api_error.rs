@@ -160,10 +160,38 @@ impl From<tokio_postgres::Error> for ApiError {
                 5,
             );
         }
-        if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-            return Self::conflict("conflict", "this conflicts with an existing record");
+        use tokio_postgres::error::SqlState;
+        match error.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+                Self::conflict("conflict", "this conflicts with an existing record")
+            }
+            // A date or number the request carried that Postgres cannot store (a year
+            // before 4713 BC, say): the caller's value, not a bug.
+            Some(code)
+                if *code == SqlState::DATETIME_FIELD_OVERFLOW
+                    || *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE =>
+            {
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "value_out_of_range",
+                    "a date or number in the request is outside what can be stored",
+                )
+            }
+            // Two writers crossed: nothing was applied, and the same request will pass.
+            Some(code)
+                if *code == SqlState::T_R_DEADLOCK_DETECTED
+                    || *code == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                tracing::warn!(%error, "a transaction lost a race; the client retries");
+                Self::retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "try_again",
+                    "this change crossed another one and was not applied; retry it",
+                    1,
+                )
+            }
+            _ => Self::internal(error),
         }
-        Self::internal(error)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::erp::purchasing::{
     self, NewPurchaseOrder, PurchaseOrder, PurchaseOrderChanges, PurchaseOrderFilter,
     PurchaseOrderPage, ReceiptInput, ReceiptResult,
 };
-use crate::erp::reports::{OrderKind, OrderLinesFilter};
+use crate::erp::reports::{OrderKind, PurchaseLinesQuery};
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::api_error::{ApiError, ApiResult};
 use common::http::Body;
@@ -195,13 +195,17 @@ pub async fn receive(
 /// Columns: `order,supplier,status,expected_on,line,sku,item,ordered,received,outstanding,unit_price,line_total`
 /// (quantities in the item's base unit).
 #[utoipa::path(get, path = "/api/v1/purchase-orders/export", tag = "purchasing", security(("bearer" = [])),
-    params(OrderLinesFilter),
+    params(PurchaseLinesQuery),
     responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
                description = "A CSV attachment (`Content-Disposition: attachment`)"),
               (status = 422, description = "`validation_failed`: an unknown status")))]
 pub async fn lines_export(
     auth: Authorized<PurchasingRead>,
-    filter: web::Query<OrderLinesFilter>,
+    filter: web::Query<PurchaseLinesQuery>,
 ) -> ApiResult<HttpResponse> {
-    order_lines_download(auth.current.db, OrderKind::Purchase, filter.into_inner())
+    order_lines_download(
+        auth.current.db,
+        OrderKind::Purchase,
+        filter.into_inner().into(),
+    )
 }

@@ -9,7 +9,7 @@ use crate::api::stock::{order_lines_download, reference};
 use crate::auth::Authorized;
 use crate::auth::perm::{SalesRead, SalesWrite};
 use crate::erp::masters::{Page, PageQuery};
-use crate::erp::reports::{OrderKind, OrderLinesFilter};
+use crate::erp::reports::{OrderKind, SalesLinesQuery};
 use crate::erp::sales::{
     self, Delivery, NewSalesOrder, OrderFilter, SalesOrder, SalesOrderChanges, SalesOrderSummary,
 };
@@ -183,13 +183,17 @@ pub async fn cancel(
 /// Columns: `order,customer,status,requested_date,line,sku,item,ordered,delivered,outstanding,unit_price,line_total`
 /// (quantities in the item's base unit).
 #[utoipa::path(get, path = "/api/v1/sales-orders/export", tag = "sales", security(("bearer" = [])),
-    params(OrderLinesFilter),
+    params(SalesLinesQuery),
     responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
                description = "A CSV attachment (`Content-Disposition: attachment`)"),
               (status = 422, description = "`validation_failed`: an unknown status")))]
 pub async fn lines_export(
     auth: Authorized<SalesRead>,
-    filter: web::Query<OrderLinesFilter>,
+    filter: web::Query<SalesLinesQuery>,
 ) -> ApiResult<HttpResponse> {
-    order_lines_download(auth.current.db, OrderKind::Sales, filter.into_inner())
+    order_lines_download(
+        auth.current.db,
+        OrderKind::Sales,
+        filter.into_inner().into(),
+    )
 }

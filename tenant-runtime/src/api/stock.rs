@@ -537,7 +537,8 @@ impl OnHandParams {
 #[utoipa::path(get, path = "/api/v1/stock/on-hand/export", tag = "stock", security(("bearer" = [])),
     params(OnHandParams),
     responses((status = 200, content_type = "text/csv; charset=utf-8", body = String,
-               description = "A CSV attachment (`Content-Disposition: attachment`)")))]
+               description = "A CSV attachment (`Content-Disposition: attachment`)"),
+              (status = 422, description = "`validation_failed`: a filter")))]
 pub async fn on_hand_export(
     auth: Authorized<InventoryRead>,
     filter: web::Query<OnHandParams>,

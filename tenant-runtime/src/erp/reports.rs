@@ -164,14 +164,64 @@ pub async fn below_reorder_batch(db: &impl GenericClient) -> ApiResult<Batch> {
 
 /// Filters of the order-lines exports. Without `status` or `open`, every order is listed;
 /// `open=true` keeps those still in progress (each module's own `OPEN` statuses).
-#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct OrderLinesFilter {
-    /// One status of the order's lifecycle.
-    #[param(max_length = 30)]
     pub status: Option<String>,
     /// The supplier (purchase orders) or customer (sales orders).
     pub partner_id: Option<Uuid>,
     pub open: Option<bool>,
+}
+
+/// `?status=&partner_id=&open=` of `GET /purchase-orders/export`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct PurchaseLinesQuery {
+    /// One status of the purchase order lifecycle.
+    #[param(schema_with = purchase_status_schema)]
+    pub status: Option<String>,
+    /// The supplier.
+    pub partner_id: Option<Uuid>,
+    /// Only orders still in progress (draft to partially received).
+    pub open: Option<bool>,
+}
+
+fn purchase_status_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(purchasing::STATUSES.iter().copied())
+}
+
+/// `?status=&partner_id=&open=` of `GET /sales-orders/export`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct SalesLinesQuery {
+    /// One status of the sales order lifecycle.
+    #[param(schema_with = sales_status_schema)]
+    pub status: Option<String>,
+    /// The customer.
+    pub partner_id: Option<Uuid>,
+    /// Only orders not yet invoiced, closed or canceled.
+    pub open: Option<bool>,
+}
+
+fn sales_status_schema() -> utoipa::openapi::Object {
+    common::openapi::one_of(sales::Status::ALL.map(sales::Status::as_str))
+}
+
+impl From<PurchaseLinesQuery> for OrderLinesFilter {
+    fn from(query: PurchaseLinesQuery) -> Self {
+        Self {
+            status: query.status,
+            partner_id: query.partner_id,
+            open: query.open,
+        }
+    }
+}
+
+impl From<SalesLinesQuery> for OrderLinesFilter {
+    fn from(query: SalesLinesQuery) -> Self {
+        Self {
+            status: query.status,
+            partner_id: query.partner_id,
+            open: query.open,
+        }
+    }
 }
 
 pub const PURCHASE_LINES_HEADER: [&str; 12] = [

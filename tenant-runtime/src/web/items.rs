@@ -3,8 +3,10 @@
 //! functions as the API, and show the API's own field errors next to their fields.
 
 use crate::auth::perm::{MasterDataRead, MasterDataWrite};
-use crate::erp::masters::items::{self, Item, ItemChanges, ItemFilter, ItemKind, NewItem};
-use crate::erp::masters::{PageQuery, units};
+use crate::erp::masters::items::{
+    self, Item, ItemChanges, ItemFilter, ItemKind, ItemUnit, NewItem, parse_units,
+};
+use crate::erp::masters::{PageQuery, categories, units};
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::{AppForm, Signed};
@@ -32,6 +34,7 @@ struct ListPage {
     may_write: bool,
     kinds: Vec<(String, String)>,
     units: Vec<(String, String)>,
+    categories: Vec<(String, String)>,
     form: ItemForm,
     errors: FormErrors,
 }
@@ -44,6 +47,7 @@ struct ItemPage {
     may_write: bool,
     kinds: Vec<(String, String)>,
     units: Vec<(String, String)>,
+    categories: Vec<(String, String)>,
     form: ItemForm,
     errors: FormErrors,
 }
@@ -75,6 +79,24 @@ pub struct ItemForm {
     standard_cost: String,
     #[serde(default)]
     active: String,
+    /// A category id, or empty for none.
+    #[serde(default)]
+    category_id: String,
+    /// Conversions as `box=12;kg=0.5` (what the CSV's `units` column holds).
+    #[serde(default)]
+    units: String,
+    #[serde(default)]
+    lot_tracked: String,
+}
+
+/// An item form's values, read.
+struct Parsed {
+    kind: ItemKind,
+    reorder_point: Decimal,
+    standard_cost: Decimal,
+    category_id: Option<Uuid>,
+    units: Vec<ItemUnit>,
+    lot_tracked: bool,
 }
 
 impl ItemForm {
@@ -88,11 +110,22 @@ impl ItemForm {
             reorder_point: item.reorder_point.to_string(),
             standard_cost: item.standard_cost.to_string(),
             active: if item.active { "true" } else { "false" }.to_owned(),
+            category_id: item
+                .category_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            units: item
+                .units
+                .iter()
+                .map(|u| format!("{}={}", u.unit, u.factor))
+                .collect::<Vec<_>>()
+                .join(";"),
+            lot_tracked: if item.lot_tracked { "true" } else { "false" }.to_owned(),
         }
     }
 
     /// The typed values, or the fields that do not even parse.
-    fn parsed(&self) -> Result<(ItemKind, Decimal, Decimal), FormErrors> {
+    fn parsed(&self) -> Result<Parsed, FormErrors> {
         let mut errors = FormErrors::default();
         let kind = ItemKind::parse(&self.kind);
         if kind.is_none() {
@@ -110,8 +143,25 @@ impl ItemForm {
         };
         let reorder_point = decimal(&mut errors, "reorder_point", &self.reorder_point);
         let standard_cost = decimal(&mut errors, "standard_cost", &self.standard_cost);
+        let units = parse_units(&self.units).unwrap_or_else(|message| {
+            errors.add("units", &message);
+            Vec::new()
+        });
+        let category_id = match self.category_id.trim() {
+            "" => None,
+            id => Uuid::parse_str(id)
+                .inspect_err(|_| errors.add("category_id", "choose a category"))
+                .ok(),
+        };
         match kind {
-            Some(kind) if errors.is_empty() => Ok((kind, reorder_point, standard_cost)),
+            Some(kind) if errors.is_empty() => Ok(Parsed {
+                kind,
+                reorder_point,
+                standard_cost,
+                category_id,
+                units,
+                lot_tracked: self.lot_tracked == "true",
+            }),
             _ => {
                 errors.summary = Some("Some fields need attention: see the messages below.".into());
                 Err(errors)
@@ -125,6 +175,14 @@ fn kinds() -> Vec<(String, String)> {
         .into_iter()
         .map(|kind| (kind.to_owned(), kind.replace('_', "-")))
         .collect()
+}
+
+/// The category select: none, then each category by name.
+async fn category_options(signed: &Signed) -> Result<Vec<(String, String)>, ApiError> {
+    let list = categories::list(signed.current.db.client()).await?;
+    Ok(std::iter::once((String::new(), "—".to_owned()))
+        .chain(list.into_iter().map(|c| (c.id.to_string(), c.name)))
+        .collect())
 }
 
 async fn unit_options(signed: &Signed) -> Result<Vec<(String, String)>, ApiError> {
@@ -155,6 +213,7 @@ async fn list_page(
     let may_write = signed.can("master_data.write");
     let layout = nav::layout(&signed, "Items");
     let units = unit_options(&signed).await?;
+    let categories = category_options(&signed).await?;
     let auth = signed.authorize::<MasterDataRead>()?;
     let filter = ItemFilter {
         q: Some(query.q.clone()),
@@ -177,6 +236,7 @@ async fn list_page(
         may_write,
         kinds: kinds(),
         units,
+        categories,
         form,
         errors,
     };
@@ -186,7 +246,7 @@ async fn list_page(
 /// `POST /items`: adds an item.
 pub async fn create(request: HttpRequest, submitted: AppForm<ItemForm>) -> PageResult {
     let AppForm { signed, form, .. } = submitted;
-    let (kind, reorder_point, standard_cost) = match form.parsed() {
+    let parsed = match form.parsed() {
         Ok(values) => values,
         Err(errors) => {
             return list_page(
@@ -203,14 +263,14 @@ pub async fn create(request: HttpRequest, submitted: AppForm<ItemForm>) -> PageR
         sku: form.sku.trim().to_owned(),
         name: form.name.clone(),
         description: form.description.clone(),
-        kind,
+        kind: parsed.kind,
         base_unit: form.base_unit.clone(),
-        category_id: None,
-        reorder_point,
-        standard_cost,
-        lot_tracked: false,
+        category_id: parsed.category_id,
+        reorder_point: parsed.reorder_point,
+        standard_cost: parsed.standard_cost,
+        lot_tracked: parsed.lot_tracked,
         active: true,
-        units: Vec::new(),
+        units: parsed.units,
     };
     let auth = signed.authorize::<MasterDataWrite>()?;
     let mut current = auth.current;
@@ -258,6 +318,7 @@ async fn item_page(
     let may_write = signed.can("master_data.write");
     let layout = nav::layout(&signed, "Item");
     let units = unit_options(&signed).await?;
+    let categories = category_options(&signed).await?;
     let auth = signed.authorize::<MasterDataRead>()?;
     let item = items::find(auth.current.db.client(), id).await?;
     let page = ItemPage {
@@ -270,6 +331,7 @@ async fn item_page(
         may_write,
         kinds: kinds(),
         units,
+        categories,
         errors,
     };
     Ok(render::page(status, &page.layout, &page))
@@ -282,7 +344,7 @@ pub async fn update(
     submitted: AppForm<ItemForm>,
 ) -> PageResult {
     let AppForm { signed, form, .. } = submitted;
-    let (kind, reorder_point, standard_cost) = match form.parsed() {
+    let parsed = match form.parsed() {
         Ok(values) => values,
         Err(errors) => {
             return item_page(
@@ -298,12 +360,14 @@ pub async fn update(
     let changes = ItemChanges {
         name: Some(form.name.clone()),
         description: Some(form.description.clone()),
-        kind: Some(kind),
+        kind: Some(parsed.kind),
         base_unit: Some(form.base_unit.clone()),
-        reorder_point: Some(reorder_point),
-        standard_cost: Some(standard_cost),
+        category_id: Some(parsed.category_id),
+        reorder_point: Some(parsed.reorder_point),
+        standard_cost: Some(parsed.standard_cost),
+        lot_tracked: Some(parsed.lot_tracked),
         active: Some(form.active == "true"),
-        ..ItemChanges::default()
+        units: Some(parsed.units),
     };
     let auth = signed.authorize::<MasterDataWrite>()?;
     let mut current = auth.current;

@@ -12,7 +12,7 @@
 //! - `dashboard`: the start page.
 //! - `items`, `partners`: their lists (search, paging), add and edit forms.
 //! - `warehouses`: warehouses and their locations.
-//! - `purchasing`: purchase orders, their submission and receiving.
+//! - `purchasing`: purchase orders, drafts and their edits, submission and receiving.
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
@@ -137,6 +137,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(page!("/purchase-orders/new").route(web::get().to(purchasing::new_form)))
         .service(page!("/purchase-orders/{id}").route(web::get().to(purchasing::show)))
+        .service(
+            page!("/purchase-orders/{id}/edit")
+                .route(web::get().to(purchasing::edit_form))
+                .route(web::post().to(purchasing::edit)),
+        )
         .service(page!("/purchase-orders/{id}/receive").route(web::post().to(purchasing::receive)))
         .service(
             page!("/purchase-orders/{id}/{action:submit|cancel|close}")

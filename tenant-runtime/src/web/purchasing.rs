@@ -10,8 +10,8 @@ use crate::erp::masters::partners::{PartnerFilter, PartnerRole};
 use crate::erp::masters::warehouses::WarehouseFilter;
 use crate::erp::masters::{PageQuery, items, partners, warehouses};
 use crate::erp::purchasing::{
-    self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderFilter, ReceiptInput,
-    ReceiptLineInput,
+    self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderChanges, PurchaseOrderFilter,
+    ReceiptInput, ReceiptLineInput,
 };
 use crate::web::errors::PageResult;
 use crate::web::nav;
@@ -72,6 +72,9 @@ const FORM_LINES: usize = 5;
 #[template(path = "app/purchasing/new.html")]
 struct NewPage {
     layout: Layout,
+    /// Where the form posts: a new draft, or the edit of draft `{id}`.
+    action: String,
+    heading: String,
     suppliers: Vec<(String, String)>,
     warehouses: Vec<(String, String)>,
     items: Vec<(String, String)>,
@@ -90,20 +93,94 @@ impl NewPage {
     }
 }
 
+/// Which order the form page is for: a new one, or draft `id` with its line count.
+#[derive(Debug, Clone, Copy)]
+enum Drafting {
+    New,
+    Edit(Uuid, usize),
+}
+
 /// `GET /purchase-orders/new`.
 pub async fn new_form(signed: Signed) -> PageResult {
     let mut form = HashMap::new();
     form.insert("reference".to_owned(), Uuid::now_v7().to_string());
-    new_page(signed, form, FormErrors::default(), StatusCode::OK).await
+    let ok = StatusCode::OK;
+    new_page(signed, Drafting::New, form, FormErrors::default(), ok).await
+}
+
+/// `GET /purchase-orders/{id}/edit`: the draft in the order form (409 once submitted).
+pub async fn edit_form(signed: Signed, id: web::Path<Uuid>) -> PageResult {
+    if !signed.can("purchasing.write") {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "this needs the `purchasing.write` permission",
+        )
+        .into());
+    }
+    let order = purchasing::find(signed.current.db.client(), *id).await?;
+    if order.status != "draft" {
+        return Err(not_a_draft(&order.number).into());
+    }
+    let mut form = HashMap::from([
+        ("supplier_id".to_owned(), order.supplier_id.to_string()),
+        ("warehouse_id".to_owned(), order.warehouse_id.to_string()),
+        ("notes".to_owned(), order.notes.clone()),
+        (
+            "expected_on".to_owned(),
+            order.expected_on.map(|d| d.to_string()).unwrap_or_default(),
+        ),
+    ]);
+    for (row, line) in order.lines.iter().enumerate() {
+        let row = row + 1;
+        form.insert(format!("item_{row}"), line.item_id.to_string());
+        form.insert(
+            format!("quantity_{row}"),
+            line.quantity.normalize().to_string(),
+        );
+        form.insert(
+            format!("price_{row}"),
+            line.unit_price.normalize().to_string(),
+        );
+    }
+    let drafting = Drafting::Edit(order.id, order.lines.len());
+    new_page(
+        signed,
+        drafting,
+        form,
+        FormErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn not_a_draft(number: &str) -> ApiError {
+    ApiError::conflict(
+        "purchase_order_not_draft",
+        format!("{number} is no longer a draft: only drafts can be edited"),
+    )
 }
 
 async fn new_page(
     signed: Signed,
+    drafting: Drafting,
     form: HashMap<String, String>,
     errors: FormErrors,
     status: StatusCode,
 ) -> PageResult {
-    let layout = nav::layout(&signed, "New purchase order");
+    let (action, heading, lines) = match drafting {
+        Drafting::New => (
+            "/purchase-orders".to_owned(),
+            "New purchase order".to_owned(),
+            FORM_LINES,
+        ),
+        // Room for two more lines than the draft has.
+        Drafting::Edit(id, count) => (
+            format!("/purchase-orders/{id}/edit"),
+            "Edit draft".to_owned(),
+            (count + 2).max(FORM_LINES),
+        ),
+    };
+    let layout = nav::layout(&signed, &heading);
     let auth = signed.authorize::<PurchasingWrite>()?;
     let db = auth.current.db.client();
     let all = PageQuery {
@@ -159,10 +236,12 @@ async fn new_page(
     );
     let page = NewPage {
         layout,
+        action,
+        heading,
         suppliers,
         warehouses,
         items,
-        rows: (1..=FORM_LINES).collect(),
+        rows: (1..=lines).collect(),
         form,
         errors,
     };
@@ -196,7 +275,51 @@ pub async fn create(
         Err(error) => {
             let errors = FormErrors::from_api_error(error, &[])?;
             let signed = Signed::again(&request).await?;
-            new_page(signed, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            new_page(signed, Drafting::New, form, errors, status).await
+        }
+    }
+}
+
+/// `POST /purchase-orders/{id}/edit`: replaces a draft's header and lines (the API's
+/// `PATCH`, so a submitted order is refused the same way).
+pub async fn edit(
+    request: HttpRequest,
+    id: web::Path<Uuid>,
+    submitted: AppForm<HashMap<String, String>>,
+) -> PageResult {
+    let AppForm { signed, form, .. } = submitted;
+    let auth = signed.authorize::<PurchasingWrite>()?;
+    let mut current = auth.current;
+    let actor = current.actor();
+    let done = async {
+        let input = order_from_form(&form)?;
+        let changes = PurchaseOrderChanges {
+            supplier_id: Some(input.supplier_id),
+            warehouse_id: Some(input.warehouse_id),
+            expected_on: Some(input.expected_on),
+            notes: Some(input.notes),
+            lines: Some(input.lines),
+        };
+        let transaction = current.db.begin().await?;
+        let order = purchasing::update(&transaction, &actor, *id, changes).await?;
+        transaction.commit().await?;
+        Ok::<_, ApiError>(order)
+    }
+    .await;
+    match done {
+        Ok(order) => Ok(render::redirect(
+            &request,
+            &format!("/purchase-orders/{}", order.id),
+            Some(Flash::success(format!("{} saved.", order.number))),
+        )),
+        Err(error) => {
+            let errors = FormErrors::from_api_error(error, &[])?;
+            let signed = Signed::again(&request).await?;
+            let rows = form.keys().filter(|key| key.starts_with("item_")).count();
+            let drafting = Drafting::Edit(*id, rows.saturating_sub(2));
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            new_page(signed, drafting, form, errors, status).await
         }
     }
 }
@@ -220,7 +343,9 @@ fn order_from_form(form: &HashMap<String, String>) -> Result<NewPurchaseOrder, A
         None => None,
     };
     let mut lines = Vec::new();
-    for row in 1..=FORM_LINES {
+    // As many rows as the form has (a draft's edit shows more than a new order's five).
+    let rows = form.keys().filter(|key| key.starts_with("item_")).count();
+    for row in 1..=rows.max(FORM_LINES) {
         let Some(item_id) = form
             .get(&format!("item_{row}"))
             .and_then(|value| value.parse::<Uuid>().ok())

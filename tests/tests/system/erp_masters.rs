@@ -714,6 +714,75 @@ async fn the_items_pages_list_add_and_edit_with_errors_next_to_their_fields() {
         (now.body["name"].as_str(), now.body["active"].as_bool()),
         (Some("Renamed"), Some(false))
     );
+
+    // Conversions, the category and lot tracking are edited in the same form.
+    let category = api
+        .tenant_call(
+            "webitems",
+            Method::POST,
+            "/api/v1/categories",
+            Some(&token),
+            Some(serde_json::json!({ "name": "Fasteners" })),
+        )
+        .await;
+    assert_eq!(category.status, 201, "{:?}", category.body);
+    let category = category.body["id"].as_str().expect("id").to_owned();
+    let page = client.get(&format!("/items/{id}")).await;
+    assert!(
+        page.body.contains("Fasteners"),
+        "the category select offers it"
+    );
+    let mut edit = fields("WEB-1", "Renamed", "3");
+    edit.extend([
+        ("active", "true"),
+        ("units", "box12"),
+        ("category_id", &category),
+    ]);
+    let bad_units = client.post(&format!("/items/{id}"), &edit).await;
+    assert_eq!(bad_units.status, 422, "{}", bad_units.body);
+    assert!(
+        bad_units.body.contains("is not `unit=factor`"),
+        "{}",
+        bad_units.body
+    );
+    assert!(
+        bad_units.body.contains("value=\"box12\""),
+        "typed value kept"
+    );
+    let mut edit = fields("WEB-1", "Renamed", "3");
+    edit.extend([
+        ("active", "true"),
+        ("units", "box=12; kg=0.5"),
+        ("category_id", &category),
+        ("lot_tracked", "true"),
+    ]);
+    let saved = client.post(&format!("/items/{id}"), &edit).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let now = api
+        .tenant_call(
+            "webitems",
+            Method::GET,
+            &format!("/api/v1/items/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(now.body["category_id"].as_str(), Some(category.as_str()));
+    assert_eq!(now.body["lot_tracked"], true);
+    let units: Vec<(String, String)> = now.body["units"]
+        .as_array()
+        .expect("units")
+        .iter()
+        .map(|u| {
+            (
+                u["unit"].as_str().unwrap_or_default().to_owned(),
+                u["factor"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(units.len(), 2, "{units:?}");
+    let page = client.get(&format!("/items/{id}")).await;
+    assert!(page.body.contains("1 box = 12 pcs"), "{}", page.body);
 }
 
 #[tokio::test]

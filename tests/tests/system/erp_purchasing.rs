@@ -809,4 +809,58 @@ async fn a_draft_is_made_from_the_new_order_page_once_per_form() {
         page.body
     );
     assert!(!page.body.contains("<script>alert(1)"));
+
+    // The draft is edited in the same form, filled with what it holds.
+    let order = first.location().expect("location").to_owned();
+    assert!(page.body.contains(&format!("href=\"{order}/edit\"")));
+    let edit = client.get(&format!("{order}/edit")).await;
+    assert_eq!(edit.status, 200, "{}", edit.body);
+    assert_eq!(edit.input("quantity_1").as_deref(), Some("6"));
+    assert_eq!(edit.input("price_1").as_deref(), Some("2.5"));
+    let bad_edit = client
+        .post(
+            &format!("{order}/edit"),
+            &[
+                ("supplier_id", &supplier),
+                ("warehouse_id", &warehouse),
+                ("item_1", &bolt),
+                ("quantity_1", "-3"),
+                ("price_1", "2.5"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_edit.status, 422, "{}", bad_edit.body);
+    assert_eq!(
+        bad_edit.input("quantity_1").as_deref(),
+        Some("-3"),
+        "typed values kept"
+    );
+    let milk = b.milk.to_string();
+    let saved = client
+        .post(
+            &format!("{order}/edit"),
+            &[
+                ("supplier_id", &supplier),
+                ("warehouse_id", &warehouse),
+                ("notes", "two lines"),
+                ("item_1", &bolt),
+                ("quantity_1", "10"),
+                ("price_1", "2.5"),
+                ("item_2", &milk),
+                ("quantity_2", "4"),
+                ("price_2", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let total: rust_decimal::Decimal =
+        b.db.query_one("SELECT total FROM purchase_orders", &[])
+            .await
+            .expect("total")
+            .get(0);
+    assert_eq!(total, d("29"), "10 x 2.5 + 4 x 1");
+    let submitted = client.post(&format!("{order}/submit"), &[]).await;
+    assert_eq!(submitted.status, 303, "{}", submitted.body);
+    let late = client.get(&format!("{order}/edit")).await;
+    assert_eq!(late.status, 409, "only a draft is edited: {}", late.body);
 }

@@ -611,8 +611,8 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<NewItem, RowError> {
     }
 }
 
-/// `box=12;kg=0.5` as conversions.
-fn parse_units(cell: &str) -> Result<Vec<ItemUnit>, String> {
+/// `box=12;kg=0.5` as conversions (the CSV's `units` cell and the item form's field).
+pub fn parse_units(cell: &str) -> Result<Vec<ItemUnit>, String> {
     cell.split(';')
         .map(str::trim)
         .filter(|part| !part.is_empty())
