@@ -14,6 +14,8 @@
 //! - `sales`: sales orders, their reservations and deliveries.
 //! - `approvals`: approval rules, requests through their levels, and decisions.
 //! - `purchasing`: purchase orders and the goods received against them.
+//! - `quality`: inspection plans, inspections, quarantine of lots, lab tests and defect
+//!   analysis.
 
 pub mod approvals;
 pub mod csv;
@@ -22,6 +24,7 @@ pub mod masters;
 pub mod modules;
 pub mod overview;
 pub mod purchasing;
+pub mod quality;
 pub mod quantity;
 pub mod sales;
 pub mod stock;
