@@ -181,8 +181,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/quality/inspections/{id}/decision",
             web::post().to(quality::decide),
         )
-        .route("/quality/quarantine", web::get().to(quality::list_quarantine))
-        .route("/quality/quarantine", web::post().to(quality::quarantine_lot))
+        .route(
+            "/quality/quarantine",
+            web::get().to(quality::list_quarantine),
+        )
+        .route(
+            "/quality/quarantine",
+            web::post().to(quality::quarantine_lot),
+        )
         .route(
             "/quality/quarantine/{id}",
             web::get().to(quality::show_quarantine),
@@ -196,7 +202,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(quality::scrap),
         )
         .route("/quality/lab-tests", web::get().to(quality::list_lab_tests))
-        .route("/quality/lab-tests", web::post().to(quality::create_lab_test))
+        .route(
+            "/quality/lab-tests",
+            web::post().to(quality::create_lab_test),
+        )
         .route("/quality/defects", web::get().to(quality::defects));
 }
 

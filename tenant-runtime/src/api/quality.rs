@@ -7,7 +7,9 @@
 use crate::auth::Authorized;
 use crate::auth::perm::{QualityRead, QualityRelease, QualityWrite};
 use crate::erp::quality::defects::{self, DefectQuery, DefectReport};
-use crate::erp::quality::inspections::{self, Decision, Inspection, InspectionFilter, NewInspection};
+use crate::erp::quality::inspections::{
+    self, Decision, Inspection, InspectionFilter, NewInspection,
+};
 use crate::erp::quality::lab::{self, LabTest, LabTestFilter, NewLabTest};
 use crate::erp::quality::plans::{self, NewPlan, Plan};
 use crate::erp::quality::quarantine::{self, NewQuarantine, Quarantine, Resolution};
@@ -44,13 +46,18 @@ pub async fn list_plans(
     auth: Authorized<QualityRead>,
     filter: web::Query<PlanFilter>,
 ) -> ApiResult<web::Json<Vec<Plan>>> {
-    Ok(web::Json(plans::list(auth.current.db.client(), filter.item_id).await?))
+    Ok(web::Json(
+        plans::list(auth.current.db.client(), filter.item_id).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/plans/{id}", tag = "quality", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Plan), (status = 404, description = "`plan_not_found`")))]
-pub async fn show_plan(auth: Authorized<QualityRead>, id: web::Path<Uuid>) -> ApiResult<web::Json<Plan>> {
+pub async fn show_plan(
+    auth: Authorized<QualityRead>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Plan>> {
     Ok(web::Json(plans::find(auth.current.db.client(), *id).await?))
 }
 
@@ -59,7 +66,10 @@ pub async fn show_plan(auth: Authorized<QualityRead>, id: web::Path<Uuid>) -> Ap
     responses((status = 201, body = Plan, description = "created; it replaces the active plan of the same item (or category) and kind"),
               (status = 404, description = "`item_not_found`, `category_not_found`"),
               (status = 422, description = "`validation_failed`: neither or both of item and category, a measured criterion without bounds or with min above max, a pass/fail one with bounds")))]
-pub async fn create_plan(auth: Authorized<QualityWrite>, body: Body<NewPlan>) -> ApiResult<HttpResponse> {
+pub async fn create_plan(
+    auth: Authorized<QualityWrite>,
+    body: Body<NewPlan>,
+) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     let plan = in_transaction!(auth, |tx, actor| plans::create(&tx, &actor, body));
     Ok(HttpResponse::Created().json(plan))
@@ -73,7 +83,9 @@ pub async fn list_inspections(
     auth: Authorized<QualityRead>,
     filter: web::Query<InspectionFilter>,
 ) -> ApiResult<web::Json<Vec<Inspection>>> {
-    Ok(web::Json(inspections::list(auth.current.db.client(), &filter).await?))
+    Ok(web::Json(
+        inspections::list(auth.current.db.client(), &filter).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/inspections/{id}", tag = "quality", security(("bearer" = [])),
@@ -83,7 +95,9 @@ pub async fn show_inspection(
     auth: Authorized<QualityRead>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Inspection>> {
-    Ok(web::Json(inspections::find(auth.current.db.client(), *id).await?))
+    Ok(web::Json(
+        inspections::find(auth.current.db.client(), *id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/quality/inspections", tag = "quality", security(("bearer" = [])),
@@ -113,12 +127,16 @@ pub async fn decide(
     body: Body<Decision>,
 ) -> ApiResult<web::Json<Inspection>> {
     let body = body.into_inner()?;
-    Ok(web::Json(in_transaction!(auth, |tx, actor| inspections::decide(&tx, &actor, *id, body))))
+    Ok(web::Json(in_transaction!(auth, |tx, actor| {
+        inspections::decide(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/quarantine", tag = "quality", security(("bearer" = [])),
     responses((status = 200, body = Vec<Quarantine>, description = "the lots in quarantine now, longest first: lot, item, on hand, reason, since when")))]
-pub async fn list_quarantine(auth: Authorized<QualityRead>) -> ApiResult<web::Json<Vec<Quarantine>>> {
+pub async fn list_quarantine(
+    auth: Authorized<QualityRead>,
+) -> ApiResult<web::Json<Vec<Quarantine>>> {
     Ok(web::Json(quarantine::list(auth.current.db.client()).await?))
 }
 
@@ -129,7 +147,9 @@ pub async fn show_quarantine(
     auth: Authorized<QualityRead>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Quarantine>> {
-    Ok(web::Json(quarantine::find(auth.current.db.client(), *id).await?))
+    Ok(web::Json(
+        quarantine::find(auth.current.db.client(), *id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/quality/quarantine", tag = "quality", security(("bearer" = [])),
@@ -158,7 +178,9 @@ pub async fn release(
     body: Body<Resolution>,
 ) -> ApiResult<web::Json<Quarantine>> {
     let body = body.into_inner()?;
-    Ok(web::Json(in_transaction!(auth, |tx, actor| quarantine::release(&tx, &actor, *id, body))))
+    Ok(web::Json(in_transaction!(auth, |tx, actor| {
+        quarantine::release(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/quality/quarantine/{id}/scrap", tag = "quality", security(("bearer" = [])),
@@ -172,7 +194,9 @@ pub async fn scrap(
     body: Body<Resolution>,
 ) -> ApiResult<web::Json<Quarantine>> {
     let body = body.into_inner()?;
-    Ok(web::Json(in_transaction!(auth, |tx, actor| quarantine::scrap(&tx, &actor, *id, body))))
+    Ok(web::Json(in_transaction!(auth, |tx, actor| {
+        quarantine::scrap(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(get, path = "/api/v1/quality/lab-tests", tag = "quality", security(("bearer" = [])),
@@ -183,7 +207,9 @@ pub async fn list_lab_tests(
     auth: Authorized<QualityRead>,
     filter: web::Query<LabTestFilter>,
 ) -> ApiResult<web::Json<Vec<LabTest>>> {
-    Ok(web::Json(lab::list(auth.current.db.client(), &filter).await?))
+    Ok(web::Json(
+        lab::list(auth.current.db.client(), &filter).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/quality/lab-tests", tag = "quality", security(("bearer" = [])),
@@ -207,5 +233,7 @@ pub async fn defects(
     auth: Authorized<QualityRead>,
     query: web::Query<DefectQuery>,
 ) -> ApiResult<web::Json<DefectReport>> {
-    Ok(web::Json(defects::analyse(auth.current.db.client(), &query).await?))
+    Ok(web::Json(
+        defects::analyse(auth.current.db.client(), &query).await?,
+    ))
 }

@@ -161,7 +161,12 @@ fn decision(form: &HashMap<String, String>, positions: &[i32]) -> Result<Decisio
         Some("pass") => Outcome::Pass,
         Some("fail") => Outcome::Fail,
         Some("conditional") => Outcome::Conditional,
-        _ => return Err(ApiError::invalid("outcome", "choose pass, fail or conditional")),
+        _ => {
+            return Err(ApiError::invalid(
+                "outcome",
+                "choose pass, fail or conditional",
+            ));
+        }
     };
     let given = |name: &str, n: i32| {
         form.get(&format!("{name}_{n}"))
@@ -170,12 +175,13 @@ fn decision(form: &HashMap<String, String>, positions: &[i32]) -> Result<Decisio
     };
     let mut results = Vec::new();
     for &n in positions {
-        let value = match given("value", n) {
-            Some(text) => Some(text.parse::<Decimal>().map_err(|_| {
-                ApiError::invalid(&format!("value_{n}"), "a number such as 3.5")
-            })?),
-            None => None,
-        };
+        let value =
+            match given("value", n) {
+                Some(text) => Some(text.parse::<Decimal>().map_err(|_| {
+                    ApiError::invalid(&format!("value_{n}"), "a number such as 3.5")
+                })?),
+                None => None,
+            };
         results.push(ResultInput {
             position: n,
             passed: given("passed", n).map(|v| v == "yes"),

@@ -72,10 +72,10 @@ pub struct DefectReport {
 
 /// Defects of inspections decided in the period, grouped; 422 when `to` is before `from`.
 pub async fn analyse(db: &impl GenericClient, query: &DefectQuery) -> ApiResult<DefectReport> {
-    if let (Some(from), Some(to)) = (query.from, query.to) {
-        if to < from {
-            return Err(ApiError::invalid("to", "must not be before from"));
-        }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && to < from
+    {
+        return Err(ApiError::invalid("to", "must not be before from"));
     }
     let (key, label) = query.group_by.columns();
     let rows = db

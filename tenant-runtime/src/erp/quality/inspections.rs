@@ -217,10 +217,7 @@ async fn receipt_subject(db: &impl GenericClient, entry_id: i64) -> ApiResult<Su
         .await?
         .ok_or_else(|| ApiError::not_found("entry_not_found", "no ledger entry has this id"))?;
     if row.get::<_, String>(0) != "receipt" {
-        return Err(ApiError::invalid(
-            "receipt_entry_id",
-            "not a receipt entry",
-        ));
+        return Err(ApiError::invalid("receipt_entry_id", "not a receipt entry"));
     }
     Ok(Subject {
         item_id: row.get(1),
@@ -243,7 +240,10 @@ async fn subject(db: &impl GenericClient, input: &NewInspection) -> ApiResult<Su
     let mut subject = match (input.kind, input.receipt_entry_id, input.lot_id) {
         (Kind::Incoming, Some(entry), _) => receipt_subject(db, entry).await?,
         (Kind::Incoming, None, _) => {
-            return Err(ApiError::invalid("receipt_entry_id", "an incoming inspection names the receipt entry"));
+            return Err(ApiError::invalid(
+                "receipt_entry_id",
+                "an incoming inspection names the receipt entry",
+            ));
         }
         (_, _, Some(lot)) => Subject {
             item_id: lot_item(db, lot).await?,
@@ -251,7 +251,10 @@ async fn subject(db: &impl GenericClient, input: &NewInspection) -> ApiResult<Su
             quantity: None,
         },
         (Kind::Final, _, None) => {
-            return Err(ApiError::invalid("lot_id", "a final inspection names the lot"));
+            return Err(ApiError::invalid(
+                "lot_id",
+                "a final inspection names the lot",
+            ));
         }
         (Kind::InProcess, _, None) => {
             let item = input.item_id.ok_or_else(|| {
@@ -268,7 +271,10 @@ async fn subject(db: &impl GenericClient, input: &NewInspection) -> ApiResult<Su
         }
     };
     if input.kind == Kind::InProcess && input.work_order_id.is_none() {
-        return Err(ApiError::invalid("work_order_id", "an in-process inspection names the work order"));
+        return Err(ApiError::invalid(
+            "work_order_id",
+            "an in-process inspection names the work order",
+        ));
     }
     if let Some(quantity) = input.quantity {
         subject.quantity = Some(quantity::positive("quantity", quantity)?);
@@ -278,13 +284,20 @@ async fn subject(db: &impl GenericClient, input: &NewInspection) -> ApiResult<Su
 
 /// The plan to follow: the one named (404 `plan_not_found`; 422 when of another kind),
 /// or the applicable one.
-async fn plan_for(db: &impl GenericClient, input: &NewInspection, item: Uuid) -> ApiResult<Option<Uuid>> {
+async fn plan_for(
+    db: &impl GenericClient,
+    input: &NewInspection,
+    item: Uuid,
+) -> ApiResult<Option<Uuid>> {
     let Some(id) = input.plan_id else {
         return plans::applicable(db, item, input.kind).await;
     };
     let plan = plans::find(db, id).await?;
     if plan.kind != input.kind {
-        return Err(ApiError::invalid("plan_id", "the plan is for another kind of inspection"));
+        return Err(ApiError::invalid(
+            "plan_id",
+            "the plan is for another kind of inspection",
+        ));
     }
     Ok(Some(id))
 }
@@ -301,7 +314,12 @@ pub async fn create(
     let hold = input.hold.unwrap_or(input.kind == Kind::Final);
     let holds_lot = match (hold, subject.lot_id) {
         (false, _) => false,
-        (true, None) => return Err(ApiError::invalid("hold", "only a lot can be held: this stock has none")),
+        (true, None) => {
+            return Err(ApiError::invalid(
+                "hold",
+                "only a lot can be held: this stock has none",
+            ));
+        }
         (true, Some(lot)) => hold_lot(db, lot).await?,
     };
     let id = Uuid::now_v7();
@@ -315,7 +333,9 @@ pub async fn create(
             &input.kind.as_str(),
             &subject.item_id,
             &subject.lot_id,
-            &input.receipt_entry_id.filter(|_| input.kind == Kind::Incoming),
+            &input
+                .receipt_entry_id
+                .filter(|_| input.kind == Kind::Incoming),
             &input.work_order_id,
             &plan_id,
             &subject.quantity,
@@ -334,7 +354,15 @@ pub async fn create(
         .await?;
     }
     let inspection = find(db, id).await?;
-    record(db, actor, "quality.inspection_opened", "quality_inspection", id.to_string(), json!(inspection)).await?;
+    record(
+        db,
+        actor,
+        "quality.inspection_opened",
+        "quality_inspection",
+        id.to_string(),
+        json!(inspection),
+    )
+    .await?;
     Ok(inspection)
 }
 
@@ -377,14 +405,27 @@ fn judge(criterion: &InspectionResult, given: &ResultInput) -> ApiResult<(Option
 fn check_coverage(criteria: &[InspectionResult], results: &[ResultInput]) -> ApiResult<()> {
     for given in results {
         if !criteria.iter().any(|c| c.position == given.position) {
-            return Err(ApiError::invalid("results", format!("no criterion {}", given.position)));
+            return Err(ApiError::invalid(
+                "results",
+                format!("no criterion {}", given.position),
+            ));
         }
     }
     for c in criteria {
         match results.iter().filter(|r| r.position == c.position).count() {
             1 => {}
-            0 => return Err(ApiError::invalid("results", format!("criterion {} ({}) has no result", c.position, c.name))),
-            _ => return Err(ApiError::invalid("results", format!("criterion {} has two results", c.position))),
+            0 => {
+                return Err(ApiError::invalid(
+                    "results",
+                    format!("criterion {} ({}) has no result", c.position, c.name),
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "results",
+                    format!("criterion {} has two results", c.position),
+                ));
+            }
         }
     }
     Ok(())
@@ -393,10 +434,16 @@ fn check_coverage(criteria: &[InspectionResult], results: &[ResultInput]) -> Api
 /// 422 when the outcome contradicts the results or lacks its comment.
 fn check_outcome(outcome: Outcome, any_failed: bool, comment: &str) -> ApiResult<()> {
     if outcome == Outcome::Pass && any_failed {
-        return Err(ApiError::invalid("outcome", "a criterion failed: the outcome is fail or conditional"));
+        return Err(ApiError::invalid(
+            "outcome",
+            "a criterion failed: the outcome is fail or conditional",
+        ));
     }
     if outcome == Outcome::Conditional && comment.is_empty() {
-        return Err(ApiError::invalid("comment", "a conditional acceptance says its conditions"));
+        return Err(ApiError::invalid(
+            "comment",
+            "a conditional acceptance says its conditions",
+        ));
     }
     Ok(())
 }
@@ -404,16 +451,24 @@ fn check_outcome(outcome: Outcome, any_failed: bool, comment: &str) -> ApiResult
 /// A defect type and quantity, checked.
 fn defect(field: &str, kind: &str, quantity: Option<Decimal>) -> ApiResult<(String, Decimal)> {
     if !is_defect_type(kind) {
-        return Err(ApiError::invalid(&format!("{field}.defect_type"), "lower-case letters, digits, `_.-`, at most 64"));
+        return Err(ApiError::invalid(
+            &format!("{field}.defect_type"),
+            "lower-case letters, digits, `_.-`, at most 64",
+        ));
     }
-    let quantity = quantity::positive(&format!("{field}.quantity"), quantity.unwrap_or(Decimal::ONE))?;
+    let quantity = quantity::positive(
+        &format!("{field}.quantity"),
+        quantity.unwrap_or(Decimal::ONE),
+    )?;
     Ok((kind.to_owned(), quantity))
 }
 
 /// Whether `kind` matches [`DEFECT_TYPE_PATTERN`] (checked by hand: one small rule).
 fn is_defect_type(kind: &str) -> bool {
     let mut chars = kind.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     first_ok
         && kind.len() <= 64
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
@@ -430,17 +485,34 @@ pub async fn decide(
     lock(db, id).await?;
     let before = find(db, id).await?;
     if before.status != Status::Open {
-        return Err(ApiError::conflict("inspection_decided", "this inspection has been decided"));
+        return Err(ApiError::conflict(
+            "inspection_decided",
+            "this inspection has been decided",
+        ));
     }
-    let comment = text("comment", decision.comment.as_deref().unwrap_or_default(), 2000, false)?;
+    let comment = text(
+        "comment",
+        decision.comment.as_deref().unwrap_or_default(),
+        2000,
+        false,
+    )?;
     check_coverage(&before.results, &decision.results)?;
     let mut any_failed = false;
     let mut defects = Vec::new();
     for given in &decision.results {
-        let criterion = before.results.iter().find(|c| c.position == given.position).expect("covered");
+        let criterion = before
+            .results
+            .iter()
+            .find(|c| c.position == given.position)
+            .expect("covered");
         let (value, passed) = judge(criterion, given)?;
         any_failed |= !passed;
-        let note = text(&format!("results[{}].note", given.position), given.note.as_deref().unwrap_or_default(), 2000, false)?;
+        let note = text(
+            &format!("results[{}].note", given.position),
+            given.note.as_deref().unwrap_or_default(),
+            2000,
+            false,
+        )?;
         db.execute(
             "UPDATE quality_results SET value = $3, passed = $4, note = $5 \
              WHERE inspection_id = $1 AND position = $2",
@@ -449,11 +521,17 @@ pub async fn decide(
         .await?;
         if let Some(kind) = &given.defect_type {
             let field = format!("results[{}]", given.position);
-            defects.push((Some(given.position), defect(&field, kind, given.defect_quantity)?));
+            defects.push((
+                Some(given.position),
+                defect(&field, kind, given.defect_quantity)?,
+            ));
         }
     }
     for (index, d) in decision.defects.iter().enumerate() {
-        defects.push((None, defect(&format!("defects[{index}]"), &d.defect_type, d.quantity)?));
+        defects.push((
+            None,
+            defect(&format!("defects[{index}]"), &d.defect_type, d.quantity)?,
+        ));
     }
     check_outcome(decision.outcome, any_failed, &comment)?;
     for (position, (kind, quantity)) in &defects {
@@ -472,7 +550,15 @@ pub async fn decide(
     .await?;
     settle_lot(db, actor, &before, decision.outcome, &comment).await?;
     let after = find(db, id).await?;
-    record(db, actor, "quality.inspection_decided", "quality_inspection", id.to_string(), json!(after)).await?;
+    record(
+        db,
+        actor,
+        "quality.inspection_decided",
+        "quality_inspection",
+        id.to_string(),
+        json!(after),
+    )
+    .await?;
     Ok(after)
 }
 
@@ -525,9 +611,12 @@ async fn settle_lot(
 
 /// Locks the inspection row; 404 `inspection_not_found`.
 async fn lock(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
-    db.query_opt("SELECT 1 FROM quality_inspections WHERE id = $1 FOR UPDATE", &[&id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("inspection_not_found", "no inspection has this id"))?;
+    db.query_opt(
+        "SELECT 1 FROM quality_inspections WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("inspection_not_found", "no inspection has this id"))?;
     Ok(())
 }
 
@@ -550,7 +639,11 @@ async fn inspection(db: &impl GenericClient, r: &tokio_postgres::Row) -> ApiResu
         .map(|r| InspectionResult {
             position: r.get(0),
             name: r.get(1),
-            kind: if r.get::<_, &str>(2) == "measured" { CriterionKind::Measured } else { CriterionKind::PassFail },
+            kind: if r.get::<_, &str>(2) == "measured" {
+                CriterionKind::Measured
+            } else {
+                CriterionKind::PassFail
+            },
             min: r.get::<_, Option<Decimal>>(3).map(|d| d.normalize()),
             max: r.get::<_, Option<Decimal>>(4).map(|d| d.normalize()),
             unit: r.get(5),
@@ -618,7 +711,10 @@ pub struct InspectionFilter {
 }
 
 /// The newest 200 inspections matching `filter`, newest first.
-pub async fn list(db: &impl GenericClient, filter: &InspectionFilter) -> ApiResult<Vec<Inspection>> {
+pub async fn list(
+    db: &impl GenericClient,
+    filter: &InspectionFilter,
+) -> ApiResult<Vec<Inspection>> {
     let status = filter.status.map(Status::as_str);
     let kind = filter.kind.map(Kind::as_str);
     let rows = db
@@ -629,7 +725,13 @@ pub async fn list(db: &impl GenericClient, filter: &InspectionFilter) -> ApiResu
                  AND ($4::uuid IS NULL OR q.lot_id = $4) \
                  AND ($5::uuid IS NULL OR q.work_order_id = $5) ORDER BY q.id DESC LIMIT 200"
             ),
-            &[&status, &kind, &filter.item_id, &filter.lot_id, &filter.work_order_id],
+            &[
+                &status,
+                &kind,
+                &filter.item_id,
+                &filter.lot_id,
+                &filter.work_order_id,
+            ],
         )
         .await?;
     let mut inspections = Vec::with_capacity(rows.len());
@@ -689,7 +791,13 @@ mod tests {
         let criteria = [criterion(CriterionKind::PassFail, None, None)];
         assert!(check_coverage(&criteria, &[given(Some(true), None)]).is_ok());
         assert!(check_coverage(&criteria, &[]).is_err());
-        assert!(check_coverage(&criteria, &[given(Some(true), None), given(Some(true), None)]).is_err());
+        assert!(
+            check_coverage(
+                &criteria,
+                &[given(Some(true), None), given(Some(true), None)]
+            )
+            .is_err()
+        );
         let mut other = given(Some(true), None);
         other.position = 2;
         assert!(check_coverage(&[], &[other]).is_err());

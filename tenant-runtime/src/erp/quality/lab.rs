@@ -76,10 +76,24 @@ fn lab_test(r: &tokio_postgres::Row) -> LabTest {
 }
 
 /// Records a lab test; 404 `lot_not_found`.
-pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewLabTest) -> ApiResult<LabTest> {
+pub async fn create(
+    db: &impl GenericClient,
+    actor: &Actor,
+    input: NewLabTest,
+) -> ApiResult<LabTest> {
     let test_name = text("test_name", &input.test_name, 200, true)?;
-    let method = text("method", input.method.as_deref().unwrap_or_default(), 200, false)?;
-    let text_value = text("text_value", input.text_value.as_deref().unwrap_or_default(), 2000, false)?;
+    let method = text(
+        "method",
+        input.method.as_deref().unwrap_or_default(),
+        200,
+        false,
+    )?;
+    let text_value = text(
+        "text_value",
+        input.text_value.as_deref().unwrap_or_default(),
+        2000,
+        false,
+    )?;
     let unit = match input.unit.as_deref() {
         Some(unit) => Some(text("unit", unit, 20, true)?),
         None => None,
@@ -96,12 +110,33 @@ pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewLabTest) -
         "INSERT INTO quality_lab_tests (id, lot_id, test_name, method, value, text_value, unit, \
          passed, tested_by, tested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          coalesce($10, now()))",
-        &[&id, &input.lot_id, &test_name, &method, &value, &text_value, &unit, &input.passed, &actor.user_id, &input.tested_at],
+        &[
+            &id,
+            &input.lot_id,
+            &test_name,
+            &method,
+            &value,
+            &text_value,
+            &unit,
+            &input.passed,
+            &actor.user_id,
+            &input.tested_at,
+        ],
     )
     .await?;
-    let row = db.query_one(&format!("{SELECT} WHERE x.id = $1"), &[&id]).await?;
+    let row = db
+        .query_one(&format!("{SELECT} WHERE x.id = $1"), &[&id])
+        .await?;
     let test = lab_test(&row);
-    record(db, actor, "quality.lab_test_recorded", "quality_lab_test", id.to_string(), json!(test)).await?;
+    record(
+        db,
+        actor,
+        "quality.lab_test_recorded",
+        "quality_lab_test",
+        id.to_string(),
+        json!(test),
+    )
+    .await?;
     Ok(test)
 }
 

@@ -60,7 +60,10 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> ApiResult<Strin
         return Err(ApiError::invalid(field, "must not be blank"));
     }
     if trimmed.chars().count() > max {
-        return Err(ApiError::invalid(field, format!("at most {max} characters")));
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }

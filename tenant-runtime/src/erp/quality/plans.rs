@@ -94,9 +94,12 @@ fn check_criterion(index: usize, c: &NewCriterion) -> ApiResult<()> {
     let field = |name: &str| format!("criteria[{index}].{name}");
     text(&field("name"), &c.name, 200, true)?;
     match c.kind {
-        CriterionKind::PassFail if c.min.is_some() || c.max.is_some() || c.unit.is_some() => Err(
-            ApiError::invalid(&field("kind"), "a pass/fail criterion has no min, max or unit"),
-        ),
+        CriterionKind::PassFail if c.min.is_some() || c.max.is_some() || c.unit.is_some() => {
+            Err(ApiError::invalid(
+                &field("kind"),
+                "a pass/fail criterion has no min, max or unit",
+            ))
+        }
         CriterionKind::Measured if c.min.is_none() && c.max.is_none() => Err(ApiError::invalid(
             &field("min"),
             "a measured criterion needs a min or a max",
@@ -154,7 +157,14 @@ pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewPlan) -> A
     db.execute(
         "INSERT INTO quality_plans (id, name, kind, item_id, category_id, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &name, &kind, &input.item_id, &input.category_id, &actor.user_id],
+        &[
+            &id,
+            &name,
+            &kind,
+            &input.item_id,
+            &input.category_id,
+            &actor.user_id,
+        ],
     )
     .await?;
     for (index, c) in input.criteria.iter().enumerate() {
@@ -163,12 +173,28 @@ pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewPlan) -> A
         db.execute(
             "INSERT INTO quality_criteria (plan_id, position, name, kind, min, max, unit) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[&id, &position, &c.name.trim(), &c.kind.as_str(), &c.min, &c.max, &unit],
+            &[
+                &id,
+                &position,
+                &c.name.trim(),
+                &c.kind.as_str(),
+                &c.min,
+                &c.max,
+                &unit,
+            ],
         )
         .await?;
     }
     let plan = find(db, id).await?;
-    record(db, actor, "quality.plan_created", "quality_plan", id.to_string(), serde_json::json!(plan)).await?;
+    record(
+        db,
+        actor,
+        "quality.plan_created",
+        "quality_plan",
+        id.to_string(),
+        serde_json::json!(plan),
+    )
+    .await?;
     Ok(plan)
 }
 

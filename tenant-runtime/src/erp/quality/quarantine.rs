@@ -147,7 +147,10 @@ pub async fn segregate(
     match (open, inspection) {
         (Some(row), Some(_)) => return find(db, row.get(0)).await,
         (Some(_), None) => {
-            return Err(ApiError::conflict("already_quarantined", "this lot is already in quarantine"));
+            return Err(ApiError::conflict(
+                "already_quarantined",
+                "this lot is already in quarantine",
+            ));
         }
         (None, _) => {}
     }
@@ -161,7 +164,15 @@ pub async fn segregate(
     lots::set_status(db, lot, "quarantined").await?;
     let after = find(db, id).await?;
     events::emit(db, "lot.quarantined", event_data(&after)).await?;
-    record(db, actor, "quality.lot_quarantined", "lot_quarantine", id.to_string(), json!(after)).await?;
+    record(
+        db,
+        actor,
+        "quality.lot_quarantined",
+        "lot_quarantine",
+        id.to_string(),
+        json!(after),
+    )
+    .await?;
     Ok(after)
 }
 
@@ -183,7 +194,10 @@ async fn open_one(db: &impl GenericClient, id: Uuid) -> ApiResult<Quarantine> {
     lots::lock(db, lot).await?;
     let current = find(db, id).await?;
     if current.resolution.is_some() {
-        return Err(ApiError::conflict("quarantine_resolved", "this quarantine has been released or scrapped"));
+        return Err(ApiError::conflict(
+            "quarantine_resolved",
+            "this quarantine has been released or scrapped",
+        ));
     }
     Ok(current)
 }
@@ -214,12 +228,25 @@ pub async fn release(
     id: Uuid,
     input: Resolution,
 ) -> ApiResult<Quarantine> {
-    let note = text("note", input.note.as_deref().unwrap_or_default(), 2000, false)?;
+    let note = text(
+        "note",
+        input.note.as_deref().unwrap_or_default(),
+        2000,
+        false,
+    )?;
     let current = open_one(db, id).await?;
     lots::set_status(db, current.lot_id, "available").await?;
     let after = resolve(db, actor, id, "released", None, &note).await?;
     events::emit(db, "lot.released", event_data(&after)).await?;
-    record(db, actor, "quality.lot_released", "lot_quarantine", id.to_string(), json!(after)).await?;
+    record(
+        db,
+        actor,
+        "quality.lot_released",
+        "lot_quarantine",
+        id.to_string(),
+        json!(after),
+    )
+    .await?;
     Ok(after)
 }
 
@@ -231,7 +258,12 @@ pub async fn scrap(
     id: Uuid,
     input: Resolution,
 ) -> ApiResult<Quarantine> {
-    let note = text("note", input.note.as_deref().unwrap_or_default(), 2000, false)?;
+    let note = text(
+        "note",
+        input.note.as_deref().unwrap_or_default(),
+        2000,
+        false,
+    )?;
     let current = open_one(db, id).await?;
     let rows = db
         .query(
@@ -272,6 +304,14 @@ pub async fn scrap(
     };
     lots::set_status(db, current.lot_id, "scrapped").await?;
     let after = resolve(db, actor, id, "scrapped", movement, &note).await?;
-    record(db, actor, "quality.lot_scrapped", "lot_quarantine", id.to_string(), json!(after)).await?;
+    record(
+        db,
+        actor,
+        "quality.lot_scrapped",
+        "lot_quarantine",
+        id.to_string(),
+        json!(after),
+    )
+    .await?;
     Ok(after)
 }

@@ -36,7 +36,10 @@ pub async fn ensure_usable(db: &impl GenericClient, lot_id: Uuid) -> ApiResult<(
 pub fn refusal(status: &str) -> Option<ApiError> {
     let (code, detail) = match status {
         "available" => return None,
-        "held" => ("lot_held", "this lot is held until its inspection is decided"),
+        "held" => (
+            "lot_held",
+            "this lot is held until its inspection is decided",
+        ),
         "scrapped" => ("lot_scrapped", "this lot has been scrapped"),
         _ => (
             "lot_quarantined",
