@@ -8,7 +8,7 @@ use crate::auth::Authorized;
 use crate::auth::perm::{QualityRead, QualityRelease, QualityWrite};
 use crate::erp::quality::defects::{self, DefectQuery, DefectReport};
 use crate::erp::quality::inspections::{
-    self, Decision, Inspection, InspectionFilter, NewInspection,
+    self, Inspection, InspectionDecision, InspectionFilter, NewInspection,
 };
 use crate::erp::quality::lab::{self, LabTest, LabTestFilter, NewLabTest};
 use crate::erp::quality::plans::{self, NewPlan, Plan};
@@ -116,7 +116,7 @@ pub async fn create_inspection(
 }
 
 #[utoipa::path(post, path = "/api/v1/quality/inspections/{id}/decision", tag = "quality", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = Decision,
+    params(("id" = Uuid, Path)), request_body = InspectionDecision,
     responses((status = 200, body = Inspection, description = "decided: a pass or conditional gives a held lot back, a fail quarantines the lot (`qc.failed`, `lot.quarantined`)"),
               (status = 404, description = "`inspection_not_found`"),
               (status = 409, description = "`inspection_decided`: decided before"),
@@ -124,7 +124,7 @@ pub async fn create_inspection(
 pub async fn decide(
     auth: Authorized<QualityWrite>,
     id: web::Path<Uuid>,
-    body: Body<Decision>,
+    body: Body<InspectionDecision>,
 ) -> ApiResult<web::Json<Inspection>> {
     let body = body.into_inner()?;
     Ok(web::Json(in_transaction!(auth, |tx, actor| {

@@ -6,7 +6,7 @@
 
 use crate::auth::perm::{QualityRead, QualityRelease, QualityWrite};
 use crate::erp::quality::inspections::{
-    self, Decision, Inspection, InspectionFilter, Outcome, ResultInput,
+    self, Inspection, InspectionDecision, InspectionFilter, Outcome, ResultInput,
 };
 use crate::erp::quality::plans::CriterionKind;
 use crate::erp::quality::quarantine::{self, Quarantine, Resolution};
@@ -156,7 +156,10 @@ async fn inspection_page(
 
 /// The decision a form describes: `outcome`, `comment`, and per criterion `passed_{n}`
 /// (`yes`/`no`) or `value_{n}`, `note_{n}`, `defect_{n}`.
-fn decision(form: &HashMap<String, String>, positions: &[i32]) -> Result<Decision, ApiError> {
+fn decision(
+    form: &HashMap<String, String>,
+    positions: &[i32],
+) -> Result<InspectionDecision, ApiError> {
     let outcome = match form.get("outcome").map(String::as_str) {
         Some("pass") => Outcome::Pass,
         Some("fail") => Outcome::Fail,
@@ -191,7 +194,7 @@ fn decision(form: &HashMap<String, String>, positions: &[i32]) -> Result<Decisio
             defect_quantity: None,
         });
     }
-    Ok(Decision {
+    Ok(InspectionDecision {
         outcome,
         results,
         defects: Vec::new(),

@@ -106,7 +106,7 @@ pub struct DefectInput {
 /// The decision: one result per criterion, defects, and the outcome.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Decision {
+pub struct InspectionDecision {
     pub outcome: Outcome,
     #[serde(default)]
     #[schema(max_items = 100)]
@@ -147,14 +147,14 @@ pub struct Defect {
 /// Where an inspection is: open until decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub enum InspectionStatus {
     Open,
     Passed,
     Failed,
     Conditional,
 }
 
-impl Status {
+impl InspectionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "open",
@@ -178,7 +178,7 @@ pub struct Inspection {
     /// `QC-000001`, from a sequence.
     pub number: String,
     pub kind: Kind,
-    pub status: Status,
+    pub status: InspectionStatus,
     pub item_id: Uuid,
     pub sku: String,
     pub lot_id: Option<Uuid>,
@@ -480,11 +480,11 @@ pub async fn decide(
     db: &impl GenericClient,
     actor: &Actor,
     id: Uuid,
-    decision: Decision,
+    decision: InspectionDecision,
 ) -> ApiResult<Inspection> {
     lock(db, id).await?;
     let before = find(db, id).await?;
-    if before.status != Status::Open {
+    if before.status != InspectionStatus::Open {
         return Err(ApiError::conflict(
             "inspection_decided",
             "this inspection has been decided",
@@ -670,7 +670,7 @@ async fn inspection(db: &impl GenericClient, r: &tokio_postgres::Row) -> ApiResu
         id,
         number: r.get(1),
         kind: kind_of(r.get(2))?,
-        status: Status::parse(r.get(3))?,
+        status: InspectionStatus::parse(r.get(3))?,
         item_id: r.get(4),
         sku: r.get(5),
         lot_id: r.get(6),
@@ -703,7 +703,7 @@ pub async fn find(db: &impl GenericClient, id: Uuid) -> ApiResult<Inspection> {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InspectionFilter {
-    pub status: Option<Status>,
+    pub status: Option<InspectionStatus>,
     pub kind: Option<Kind>,
     pub item_id: Option<Uuid>,
     pub lot_id: Option<Uuid>,
@@ -715,7 +715,7 @@ pub async fn list(
     db: &impl GenericClient,
     filter: &InspectionFilter,
 ) -> ApiResult<Vec<Inspection>> {
-    let status = filter.status.map(Status::as_str);
+    let status = filter.status.map(InspectionStatus::as_str);
     let kind = filter.kind.map(Kind::as_str);
     let rows = db
         .query(
