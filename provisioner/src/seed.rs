@@ -17,7 +17,7 @@ const PERMISSIONS: &[(&str, &[&str])] = &[
     ("sales", &["read", "write"]),
     ("purchasing", &["read", "write"]),
     ("production", &["read", "write"]),
-    ("quality", &["read", "write"]),
+    ("quality", &["read", "write", "release"]),
     ("approvals", &["read", "decide"]),
     ("billing", &["manage"]),
 ];
@@ -51,8 +51,8 @@ fn default_roles() -> Vec<(&'static str, &'static str, Vec<String>)> {
         ),
         (
             "staff",
-            "Reads and writes the ERP modules",
-            codes(&|m, _| !ADMIN_AREAS.contains(&m) && m != "audit"),
+            "Reads and writes the ERP modules (but releases no quarantined lot)",
+            codes(&|m, a| !ADMIN_AREAS.contains(&m) && m != "audit" && a != "release"),
         ),
         (
             "viewer",
@@ -189,6 +189,15 @@ mod tests {
         assert!(!get("staff").iter().any(|code| code.starts_with("users.")));
         assert!(get("manager").contains(&"users.read".to_owned()));
         assert!(!get("manager").contains(&"users.manage".to_owned()));
+    }
+
+    #[test]
+    fn admin_and_manager_release_quarantined_lots_and_staff_does_not() {
+        let roles = default_roles();
+        for (name, _, codes) in &roles {
+            let releases = codes.contains(&"quality.release".to_owned());
+            assert_eq!(releases, ["admin", "manager"].contains(name), "{name}");
+        }
     }
 
     #[test]

@@ -128,6 +128,24 @@ def map_case(context, case):
     if key == ("POST", "/api/v1/stock/transfers") and hasattr(case.body, "keys"):
         if case.body.get("from_location_id") == case.body.get("to_location_id"):
             case.body["to_location_id"] = "00000000-0000-0000-0000-000000000001"
+    # An inspection plan is for an item or a category (one of them); a measured criterion
+    # needs ordered bounds, a pass/fail one none: make every criterion pass/fail.
+    if key == ("POST", "/api/v1/quality/plans") and hasattr(case.body, "keys"):
+        case.body["category_id"] = None
+        case.body["item_id"] = case.body.get("item_id") or UUID_CURSOR
+        for criterion in case.body.get("criteria") or []:
+            if hasattr(criterion, "keys"):
+                criterion["kind"] = "pass_fail"
+                for bound in ("min", "max", "unit"):
+                    criterion.pop(bound, None)
+    # An inspection names the subject its kind needs: a final one names a lot.
+    if key == ("POST", "/api/v1/quality/inspections") and hasattr(case.body, "keys"):
+        case.body["kind"] = "final"
+        case.body["lot_id"] = case.body.get("lot_id") or UUID_CURSOR
+    # A period ends on or after its start.
+    if key == ("GET", "/api/v1/quality/defects") and case.query:
+        if case.query.get("from") and case.query.get("to"):
+            case.query["to"] = case.query["from"]
     if case.headers is not None and "Idempotency-Key" in case.headers:
         body = json.dumps(case.body, sort_keys=True, default=str).encode()
         case.headers["Idempotency-Key"] = hashlib.sha256(body).hexdigest()

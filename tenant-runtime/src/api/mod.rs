@@ -10,6 +10,7 @@ pub mod masters;
 pub mod me;
 pub mod partners;
 pub mod purchasing;
+pub mod quality;
 pub mod roles;
 pub mod sales;
 pub mod stock;
@@ -185,7 +186,52 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/approvals/{id}/approve",
             web::post().to(approvals::approve),
         )
-        .route("/approvals/{id}/reject", web::post().to(approvals::reject));
+        .route("/approvals/{id}/reject", web::post().to(approvals::reject))
+        .route("/quality/plans", web::get().to(quality::list_plans))
+        .route("/quality/plans", web::post().to(quality::create_plan))
+        .route("/quality/plans/{id}", web::get().to(quality::show_plan))
+        .route(
+            "/quality/inspections",
+            web::get().to(quality::list_inspections),
+        )
+        .route(
+            "/quality/inspections",
+            web::post().to(quality::create_inspection),
+        )
+        .route(
+            "/quality/inspections/{id}",
+            web::get().to(quality::show_inspection),
+        )
+        .route(
+            "/quality/inspections/{id}/decision",
+            web::post().to(quality::decide),
+        )
+        .route(
+            "/quality/quarantine",
+            web::get().to(quality::list_quarantine),
+        )
+        .route(
+            "/quality/quarantine",
+            web::post().to(quality::quarantine_lot),
+        )
+        .route(
+            "/quality/quarantine/{id}",
+            web::get().to(quality::show_quarantine),
+        )
+        .route(
+            "/quality/quarantine/{id}/release",
+            web::post().to(quality::release),
+        )
+        .route(
+            "/quality/quarantine/{id}/scrap",
+            web::post().to(quality::scrap),
+        )
+        .route("/quality/lab-tests", web::get().to(quality::list_lab_tests))
+        .route(
+            "/quality/lab-tests",
+            web::post().to(quality::create_lab_test),
+        )
+        .route("/quality/defects", web::get().to(quality::defects));
 }
 
 #[derive(OpenApi)]
@@ -216,6 +262,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
         purchasing::submit, purchasing::cancel, purchasing::close, purchasing::receive,
         approvals::pending, approvals::show, approvals::approve, approvals::reject,
         approvals::rules, approvals::replace_rules,
+        quality::list_plans, quality::show_plan, quality::create_plan,
+        quality::list_inspections, quality::show_inspection, quality::create_inspection,
+        quality::decide, quality::list_quarantine, quality::show_quarantine,
+        quality::quarantine_lot, quality::release, quality::scrap,
+        quality::list_lab_tests, quality::create_lab_test, quality::defects,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

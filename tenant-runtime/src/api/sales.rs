@@ -101,7 +101,7 @@ pub async fn update(
 #[utoipa::path(post, path = "/api/v1/sales-orders/{id}/confirm", tag = "sales", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = SalesOrder), (status = 404, description = "`sales_order_not_found`"),
-              (status = 409, description = "`insufficient_stock` (naming the short lines; nothing is reserved), `invalid_status` (not a draft)")))]
+              (status = 409, description = "`insufficient_stock` (naming the short lines; nothing is reserved; stock of held or quarantined lots is not available), `invalid_status` (not a draft)")))]
 pub async fn confirm(
     auth: Authorized<SalesWrite>,
     id: web::Path<Uuid>,
@@ -119,7 +119,7 @@ pub async fn confirm(
     responses((status = 201, body = SalesOrder, description = "delivered; the order after it"),
               (status = 200, body = SalesOrder, description = "delivered before under this key"),
               (status = 404, description = "`sales_order_not_found`, `lot_not_found`"),
-              (status = 409, description = "`over_delivery` (more than left to deliver), `insufficient_stock` (more than on hand at the location), `invalid_status` (not confirmed or partially delivered), `reference_taken`, `item_inactive`, `location_inactive`"),
+              (status = 409, description = "`over_delivery` (more than left to deliver), `insufficient_stock` (more than on hand at the location), `invalid_status` (not confirmed or partially delivered), `reference_taken`, `item_inactive`, `location_inactive`, `lot_quarantined` / `lot_held` / `lot_scrapped` (a named lot that is not available)"),
               (status = 422, description = "`validation_failed`: unknown line, a location outside the order's warehouse, quantity not above zero, lot not allowed")))]
 pub async fn deliver(
     auth: Authorized<SalesWrite>,

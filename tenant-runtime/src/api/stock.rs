@@ -244,7 +244,7 @@ pub async fn receipt(
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key posts once")),
     responses((status = 201, body = Movement), (status = 200, body = Movement, description = "posted before under this key"),
               (status = 404, description = "`item_not_found`, `location_not_found`, `lot_not_found`"),
-              (status = 409, description = "`insufficient_stock` (more than on hand, and negative stock not allowed), `item_inactive`, `location_inactive`"),
+              (status = 409, description = "`insufficient_stock` (more than on hand, and negative stock not allowed), `item_inactive`, `location_inactive`, `lot_quarantined` / `lot_held` / `lot_scrapped` (a named lot that is not available; first-expired-first-out skips such lots)"),
               (status = 422, description = "`validation_failed`: quantity not above zero, unknown unit conversion, lot not allowed")))]
 pub async fn issue(
     auth: Authorized<InventoryWrite>,
@@ -274,7 +274,7 @@ pub async fn issue(
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key posts once")),
     responses((status = 201, body = Movement), (status = 200, body = Movement, description = "posted before under this key"),
               (status = 404, description = "`item_not_found`, `location_not_found`, `lot_not_found`"),
-              (status = 409, description = "`insufficient_stock`, `item_inactive`, `location_inactive`"),
+              (status = 409, description = "`insufficient_stock`, `item_inactive`, `location_inactive`, `lot_quarantined` / `lot_held` / `lot_scrapped` (a named lot that is not available; first-expired-first-out skips such lots)"),
               (status = 422, description = "`validation_failed`: quantity, unit, lot, the same location twice")))]
 pub async fn transfer(
     auth: Authorized<InventoryWrite>,
@@ -305,7 +305,7 @@ pub async fn transfer(
     responses((status = 201, body = Movement), (status = 200, body = Movement, description = "posted before under this key"),
               (status = 202, body = HeldAdjustment, description = "held for approval (or, repeated under its key, the held adjustment as it stands)"),
               (status = 404, description = "`item_not_found`, `location_not_found`, `lot_not_found`"),
-              (status = 409, description = "`insufficient_stock`, `item_inactive`, `location_inactive`"),
+              (status = 409, description = "`insufficient_stock`, `item_inactive`, `location_inactive`, `lot_quarantined` / `lot_held` / `lot_scrapped` (a named lot that is not available; first-expired-first-out skips such lots)"),
               (status = 422, description = "`validation_failed`: zero quantity, unit, lot, empty reason")))]
 pub async fn adjustment(
     auth: Authorized<InventoryWrite>,

@@ -243,5 +243,8 @@ pub mod perm {
         PurchasingWrite = "purchasing.write",
         ApprovalsRead = "approvals.read",
         ApprovalsDecide = "approvals.decide",
+        QualityRead = "quality.read",
+        QualityWrite = "quality.write",
+        QualityRelease = "quality.release",
     }
 }

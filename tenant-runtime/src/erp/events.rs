@@ -53,6 +53,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a document waits for someone's approval",
     ),
     ("approval.decided", "a document was approved or rejected"),
+    (
+        "qc.failed",
+        "a quality inspection failed (its lot is quarantined)",
+    ),
+    (
+        "lot.quarantined",
+        "a lot was put in quarantine (failed inspection or by hand)",
+    ),
+    (
+        "lot.released",
+        "a quarantined lot was released back to available stock",
+    ),
     ("webhook.test", "a test event sent with \"send test event\""),
 ];
 

@@ -15,6 +15,8 @@
 //! - `approvals`: approval rules, requests through their levels, and decisions.
 //! - `purchasing`: purchase orders and the goods received against them.
 //! - `reports`: the reports' CSV exports (stock, movements, valuation, open order lines).
+//! - `quality`: inspection plans, inspections, quarantine of lots, lab tests and defect
+//!   analysis.
 
 pub mod approvals;
 pub mod csv;
@@ -23,6 +25,7 @@ pub mod masters;
 pub mod modules;
 pub mod overview;
 pub mod purchasing;
+pub mod quality;
 pub mod quantity;
 pub mod reports;
 pub mod sales;

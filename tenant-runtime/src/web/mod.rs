@@ -15,6 +15,7 @@
 //! - `purchasing`: purchase orders, drafts and their edits, submission and receiving.
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
+//! - `quality`: inspections with their decision form, and the quarantine list.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -30,6 +31,7 @@ pub mod items;
 pub mod nav;
 pub mod partners;
 pub mod purchasing;
+pub mod quality;
 pub mod sales;
 pub mod session;
 pub mod sign_in;
@@ -126,6 +128,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
             page!("/sales-orders")
                 .route(web::get().to(sales::list))
                 .route(web::post().to(sales::create)),
+        )
+        .service(page!("/quality/quarantine").route(web::get().to(quality::quarantine_list)))
+        .service(
+            page!("/quality/quarantine/{id}/{action:release|scrap}")
+                .route(web::post().to(quality::resolve)),
+        )
+        .service(page!("/quality/inspections").route(web::get().to(quality::inspection_list)))
+        .service(
+            page!("/quality/inspections/{id}")
+                .route(web::get().to(quality::inspection))
+                .route(web::post().to(quality::decide)),
         )
         .service(page!("/sales-orders/{id}").route(web::get().to(sales::show)))
         .service(page!("/sales-orders/{id}/deliveries").route(web::post().to(sales::deliver)))

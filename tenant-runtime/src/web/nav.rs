@@ -59,6 +59,12 @@ const ENTRIES: &[Entry] = &[
         permission: "approvals.read",
     },
     Entry {
+        label: "Quality",
+        href: "/quality/inspections",
+        module: Some("quality"),
+        permission: "quality.read",
+    },
+    Entry {
         label: "Users",
         href: "/users",
         module: None,

@@ -19,6 +19,7 @@ mod erp_csv;
 mod erp_masters;
 mod erp_purchasing;
 mod erp_reports;
+mod erp_quality;
 mod erp_sales;
 mod erp_stock;
 mod erp_webhooks;

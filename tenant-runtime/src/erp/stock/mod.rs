@@ -8,7 +8,10 @@
 //!   reorder-point events, idempotent references).
 //! - `movements`: receipts, issues, transfers, adjustments and reversals built from typed
 //!   input (units, lots, first-expired-first-out picking).
-//! - `reservations`: stock held back per item and warehouse (available = on hand - reserved).
+//! - `lots`: a lot's status (available, held, quarantined, scrapped) and the one rule every
+//!   movement, reservation and availability figure follows: only available lots move.
+//! - `reservations`: stock held back per item and warehouse (available = on hand in
+//!   available lots - reserved).
 //! - `queries`: on hand, one item's totals, movements, valuation, items below reorder
 //!   point, lots and their trace.
 //! - `check`: the balances-versus-ledger consistency check.
@@ -16,6 +19,7 @@
 
 pub mod check;
 pub mod held;
+pub mod lots;
 pub mod movements;
 pub mod post;
 pub mod queries;

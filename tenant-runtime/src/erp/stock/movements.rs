@@ -190,10 +190,12 @@ async fn existing_lot(db: &impl GenericClient, item_id: Uuid, code: &str) -> Api
     Ok(row.get(0))
 }
 
-/// Which lots `quantity` leaves from: the named one, or the earliest-expiring available
-/// lots with stock there (first-expired-first-out), split across as many as needed.
-/// Rows are locked as they are read. 409 `insufficient_stock` when they do not cover it.
-async fn pick_lots(
+/// Which lots `quantity` leaves from: the named one (409 `lot_quarantined`, `lot_held`
+/// or `lot_scrapped` unless it is available), or the earliest-expiring available lots
+/// with stock there (first-expired-first-out; held, quarantined and scrapped lots are
+/// skipped), split across as many as needed. Rows are locked as they are read. 409
+/// `insufficient_stock` when they do not cover it.
+pub async fn pick_lots(
     db: &impl GenericClient,
     item_id: Uuid,
     location_id: Uuid,
@@ -201,14 +203,17 @@ async fn pick_lots(
     code: Option<&str>,
 ) -> ApiResult<Vec<(Uuid, Decimal)>> {
     if let Some(code) = code {
-        return Ok(vec![(existing_lot(db, item_id, code).await?, quantity)]);
+        let lot = existing_lot(db, item_id, code).await?;
+        super::lots::ensure_usable(db, lot).await?;
+        return Ok(vec![(lot, quantity)]);
     }
     let rows = db
         .query(
             "SELECT b.lot_id, b.on_hand FROM stock_balances b JOIN lots l ON l.id = b.lot_id \
              WHERE b.item_id = $1 AND b.location_id = $2 AND b.on_hand > 0 \
                AND l.status = 'available' \
-             ORDER BY l.expires_on NULLS LAST, l.created_at, l.id FOR UPDATE OF b",
+             ORDER BY l.expires_on NULLS LAST, l.created_at, l.id \
+             FOR UPDATE OF b FOR SHARE OF l",
             &[&item_id, &location_id],
         )
         .await?;

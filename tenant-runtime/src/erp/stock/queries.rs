@@ -39,6 +39,10 @@ pub struct Placement {
     pub lot_id: Option<Uuid>,
     pub lot_code: Option<String>,
     pub lot_expires_on: Option<NaiveDate>,
+    /// The lot's status (`available`, `held`, `quarantined`, `scrapped`): only stock of
+    /// available lots (or without a lot) counts as available.
+    #[schema(pattern = "^(available|held|quarantined|scrapped)$")]
+    pub lot_status: Option<String>,
     #[schema(value_type = String, pattern = r"^-?[0-9]{1,14}(\.[0-9]{1,6})?$")]
     pub on_hand: Decimal,
     #[schema(value_type = String, pattern = r"^-?[0-9]{1,20}(\.[0-9]{1,6})?$")]
@@ -87,7 +91,7 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
     let rows = db
         .query(
             "SELECT b.location_id, l.code, l.warehouse_id, b.lot_id, t.code, t.expires_on, \
-                    b.on_hand, b.value \
+                    b.on_hand, b.value, t.status \
              FROM stock_balances b JOIN locations l ON l.id = b.location_id \
              LEFT JOIN lots t ON t.id = b.lot_id \
              WHERE b.item_id = $1 AND (b.on_hand <> 0 OR b.value <> 0) \
@@ -104,6 +108,7 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
             lot_id: r.get(3),
             lot_code: r.get(4),
             lot_expires_on: r.get(5),
+            lot_status: r.get(8),
             on_hand: r.get::<_, Decimal>(6).normalize(),
             value: money(r.get(7)),
         })
@@ -146,18 +151,25 @@ pub async fn item_stock(db: &impl GenericClient, item_id: Uuid) -> ApiResult<Ite
         }
     }
     for w in &mut warehouses {
-        w.available = (w.on_hand - w.reserved).normalize();
+        let usable: Decimal = placements
+            .iter()
+            .filter(|p| p.warehouse_id == w.warehouse_id)
+            .filter(|p| p.lot_status.as_deref().is_none_or(|s| s == "available"))
+            .map(|p| p.on_hand)
+            .sum();
+        w.available = (usable - w.reserved).normalize();
         w.reserved = w.reserved.normalize();
     }
     let on_hand: Decimal = placements.iter().map(|p| p.on_hand).sum();
     let reserved: Decimal = warehouses.iter().map(|w| w.reserved).sum();
+    let available: Decimal = warehouses.iter().map(|w| w.available).sum();
     Ok(ItemStock {
         item_id,
         sku: item.get(0),
         base_unit: item.get(1),
         on_hand: on_hand.normalize(),
         reserved: reserved.normalize(),
-        available: (on_hand - reserved).normalize(),
+        available: available.normalize(),
         value: money(placements.iter().map(|p| p.value).sum()),
         warehouses,
         placements,
@@ -190,7 +202,8 @@ pub struct OnHandRow {
     /// Reserved for the item in this row's warehouse (reservations are per warehouse).
     #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
     pub warehouse_reserved: Decimal,
-    /// On hand in the warehouse minus reserved there.
+    /// On hand in the warehouse's available lots (not held, quarantined or scrapped)
+    /// minus reserved there.
     #[schema(value_type = String, pattern = r"^-?[0-9]{1,14}(\.[0-9]{1,6})?$")]
     pub warehouse_available: Decimal,
     #[schema(value_type = String, pattern = r"^-?[0-9]{1,20}(\.[0-9]{1,6})?$")]
@@ -213,9 +226,11 @@ pub async fn on_hand(db: &impl GenericClient, filter: &OnHandFilter) -> ApiResul
                     t.code, b.on_hand, b.value, \
                     coalesce((SELECT sum(r.quantity) FROM stock_reservations r \
                               WHERE r.item_id = b.item_id AND r.warehouse_id = l.warehouse_id), 0), \
-                    (SELECT sum(b2.on_hand) FROM stock_balances b2 \
+                    (SELECT coalesce(sum(b2.on_hand), 0) FROM stock_balances b2 \
                      JOIN locations l2 ON l2.id = b2.location_id \
-                     WHERE b2.item_id = b.item_id AND l2.warehouse_id = l.warehouse_id) \
+                     LEFT JOIN lots t2 ON t2.id = b2.lot_id \
+                     WHERE b2.item_id = b.item_id AND l2.warehouse_id = l.warehouse_id \
+                       AND (b2.lot_id IS NULL OR t2.status = 'available')) \
              FROM stock_balances b JOIN items i ON i.id = b.item_id \
              JOIN locations l ON l.id = b.location_id LEFT JOIN lots t ON t.id = b.lot_id \
              WHERE (b.on_hand <> 0 OR b.value <> 0) \
@@ -439,7 +454,9 @@ pub struct Lot {
     pub item_id: Uuid,
     pub code: String,
     pub expires_on: Option<NaiveDate>,
-    /// `available`, `quarantined` or `scrapped`.
+    /// `available`, `held` (an open inspection), `quarantined` or `scrapped`: only an
+    /// available lot's stock may be issued, delivered, transferred or reserved.
+    #[schema(pattern = "^(available|held|quarantined|scrapped)$")]
     pub status: String,
     #[schema(value_type = String, pattern = r"^-?[0-9]{1,14}(\.[0-9]{1,6})?$")]
     pub on_hand: Decimal,

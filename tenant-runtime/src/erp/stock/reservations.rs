@@ -1,5 +1,6 @@
 //! Stock held back for documents (sales orders next), per item and warehouse: available =
-//! on hand in the warehouse - reserved there. Reserving locks the item's balance rows of
+//! on hand in the warehouse's available lots - reserved there (stock of a held,
+//! quarantined or scrapped lot is never promised). Reserving locks the item's balance rows of
 //! the warehouse first, so two reservations (or a reservation and an issue) of the same
 //! stock queue, and the second sees what the first took: they never over-reserve.
 
@@ -34,7 +35,8 @@ pub struct Reservation {
     pub document_line: Option<i32>,
 }
 
-/// On hand minus reserved for the item in the warehouse (locks nothing).
+/// On hand in available lots (held, quarantined and scrapped lots are not) minus
+/// reserved, for the item in the warehouse (locks nothing).
 pub async fn available(
     db: &impl GenericClient,
     item_id: Uuid,
@@ -42,11 +44,16 @@ pub async fn available(
 ) -> ApiResult<Decimal> {
     let row = db
         .query_one(
-            "SELECT coalesce((SELECT sum(b.on_hand) FROM stock_balances b \
-                              JOIN locations l ON l.id = b.location_id \
-                              WHERE b.item_id = $1 AND l.warehouse_id = $2), 0) \
-                  - coalesce((SELECT sum(quantity) FROM stock_reservations \
-                              WHERE item_id = $1 AND warehouse_id = $2), 0)",
+            &format!(
+                "SELECT coalesce((SELECT sum(b.on_hand) FROM stock_balances b \
+                                  JOIN locations l ON l.id = b.location_id \
+                                  LEFT JOIN lots t ON t.id = b.lot_id \
+                                  WHERE b.item_id = $1 AND l.warehouse_id = $2 \
+                                    AND {}), 0) \
+                 - coalesce((SELECT sum(quantity) FROM stock_reservations \
+                             WHERE item_id = $1 AND warehouse_id = $2), 0)",
+                super::lots::USABLE
+            ),
             &[&item_id, &warehouse_id],
         )
         .await?;
