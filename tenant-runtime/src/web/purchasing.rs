@@ -11,11 +11,11 @@ use crate::erp::masters::items::ItemFilter;
 use crate::erp::masters::partners::{PartnerFilter, PartnerRole};
 use crate::erp::masters::warehouses::WarehouseFilter;
 use crate::erp::masters::{PageQuery, items, partners, warehouses};
-use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use crate::erp::purchasing::{
     self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderFilter, ReceiptInput,
     ReceiptLineInput,
 };
+use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::{AppForm, Signed};

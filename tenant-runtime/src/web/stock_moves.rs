@@ -117,7 +117,15 @@ fn fresh(kind: &str) -> Fields {
 /// `GET /stock/moves/new?kind=`.
 pub async fn new_form(signed: Signed, query: web::Query<KindQuery>) -> PageResult {
     let kind = kind_of(&query.kind)?;
-    page(signed, kind, fresh(kind), FormErrors::default(), None, StatusCode::OK).await
+    page(
+        signed,
+        kind,
+        fresh(kind),
+        FormErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn page(
@@ -165,7 +173,10 @@ fn id(form: &Fields, name: &str, message: &str) -> ApiResult<Uuid> {
 
 fn number(form: &Fields, name: &str) -> ApiResult<Option<Decimal>> {
     field(form, name)
-        .map(|v| v.parse().map_err(|_| ApiError::invalid(name, "not a number")))
+        .map(|v| {
+            v.parse()
+                .map_err(|_| ApiError::invalid(name, "not a number"))
+        })
         .transpose()
 }
 
