@@ -244,16 +244,8 @@ pub async fn decided(
 impl HeldAdjustment {
     /// One line for an approver: `+100 pcs of BOLT at SHELF: found a crate`.
     pub fn summary(&self) -> String {
-        let sign = if self.quantity > Decimal::ZERO {
-            "+"
-        } else {
-            ""
-        };
-        let unit = self
-            .unit
-            .as_deref()
-            .map(|u| format!(" {u}"))
-            .unwrap_or_default();
+        let sign = if self.quantity > Decimal::ZERO { "+" } else { "" };
+        let unit = self.unit.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
         format!(
             "{sign}{}{unit} of {} at {}: {}",
             self.quantity, self.sku, self.location_code, self.reason
