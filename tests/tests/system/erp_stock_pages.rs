@@ -370,7 +370,7 @@ async fn the_report_pages_show_the_figures_reverse_and_download_them() {
     assert!(
         stock
             .body
-            .contains("Total stock value: <strong>20</strong>"),
+            .contains("whatever the filters): <strong>20</strong>"),
         "{}",
         stock.body
     );
