@@ -409,7 +409,7 @@ pub struct MovementParams {
     pub to: Option<DateTime<Utc>>,
 }
 
-const ENTRY_KINDS: [&str; 9] = [
+pub(crate) const ENTRY_KINDS: [&str; 9] = [
     "receipt",
     "issue",
     "transfer_out",
@@ -445,7 +445,7 @@ pub async fn movements(
 
 impl MovementParams {
     /// The library's filter (first page); 422 for an unknown entry kind.
-    fn into_filter(self) -> ApiResult<queries::MovementFilter> {
+    pub(crate) fn into_filter(self) -> ApiResult<queries::MovementFilter> {
         if let Some(kind) = &self.kind
             && !ENTRY_KINDS.contains(&kind.as_str())
         {

@@ -12,6 +12,9 @@
 //! - `dashboard`: the start page.
 //! - `items`, `partners`: their lists (search, paging), add and edit forms.
 //! - `warehouses`: warehouses and their locations.
+//! - `stock`: on hand, valuation, below reorder point, movements (with reversal), a lot's
+//!   trace, and their CSV downloads. `stock_moves`: the receipt / issue / transfer /
+//!   adjustment forms.
 //! - `purchasing`: purchase orders, drafts and their edits, submission and receiving.
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
@@ -35,6 +38,8 @@ pub mod quality;
 pub mod sales;
 pub mod session;
 pub mod sign_in;
+pub mod stock;
+pub mod stock_moves;
 pub mod users;
 pub mod warehouses;
 pub mod webhooks;
@@ -124,6 +129,21 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/warehouses/{id}/locations").route(web::post().to(warehouses::add_location)),
         )
+        .service(page!("/stock").route(web::get().to(stock::on_hand)))
+        .service(page!("/stock/export").route(web::get().to(stock::on_hand_export)))
+        .service(page!("/stock/valuation").route(web::get().to(stock::valuation)))
+        .service(page!("/stock/valuation/export").route(web::get().to(stock::valuation_export)))
+        .service(page!("/stock/below-reorder").route(web::get().to(stock::below_reorder)))
+        .service(
+            page!("/stock/below-reorder/export").route(web::get().to(stock::below_reorder_export)),
+        )
+        .service(page!("/stock/movements").route(web::get().to(stock::movements)))
+        .service(page!("/stock/movements/export").route(web::get().to(stock::movements_export)))
+        .service(page!("/stock/movements/{id}/reverse").route(web::post().to(stock::reverse)))
+        .service(page!("/stock/moves/new").route(web::get().to(stock_moves::new_form)))
+        .service(page!("/stock/moves").route(web::post().to(stock_moves::submit)))
+        .service(page!("/lots/{id}").route(web::get().to(stock::lot)))
+        .service(page!("/sales-orders/export").route(web::get().to(sales::export)))
         .service(
             page!("/sales-orders")
                 .route(web::get().to(sales::list))
@@ -148,6 +168,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(purchasing::list))
                 .route(web::post().to(purchasing::create)),
         )
+        .service(page!("/purchase-orders/export").route(web::get().to(purchasing::export)))
         .service(page!("/purchase-orders/new").route(web::get().to(purchasing::new_form)))
         .service(page!("/purchase-orders/{id}").route(web::get().to(purchasing::show)))
         .service(

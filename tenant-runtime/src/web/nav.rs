@@ -41,6 +41,12 @@ const ENTRIES: &[Entry] = &[
         permission: "master_data.read",
     },
     Entry {
+        label: "Stock",
+        href: "/stock",
+        module: Some("inventory"),
+        permission: "inventory.read",
+    },
+    Entry {
         label: "Sales orders",
         href: "/sales-orders",
         module: Some("sales"),

@@ -2,8 +2,10 @@
 //! its lines, its submit / cancel / close buttons and a receive form (one quantity per
 //! line into one location; a reference rendered into the form makes a double submit
 //! receive once). They call `erp::purchasing`, the same functions as the API; refusals
-//! (`over_receipt`, a canceled order...) are shown on the page.
+//! (`over_receipt`, a canceled order...) are shown on the page. The list links the
+//! order-lines CSV (all, or open orders only).
 
+use crate::api::stock::order_lines_download;
 use crate::auth::perm::{PurchasingRead, PurchasingWrite};
 use crate::erp::masters::items::ItemFilter;
 use crate::erp::masters::partners::{PartnerFilter, PartnerRole};
@@ -13,6 +15,7 @@ use crate::erp::purchasing::{
     self, NewLine, NewPurchaseOrder, PurchaseOrder, PurchaseOrderChanges, PurchaseOrderFilter,
     ReceiptInput, ReceiptLineInput,
 };
+use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::{AppForm, Signed};
@@ -23,7 +26,7 @@ use common::api_error::ApiError;
 use common::web::flash::Flash;
 use common::web::form::FormErrors;
 use common::web::layout::Layout;
-use common::web::paging::Pager;
+use common::web::paging::{Pager, href};
 use common::web::render;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -38,6 +41,8 @@ struct ListPage {
     pager: Pager,
     status: String,
     may_write: bool,
+    /// The order-lines CSV of the orders listed (the status filter kept).
+    lines_export: String,
 }
 
 #[derive(Template)]
@@ -406,10 +411,26 @@ pub async fn list(signed: Signed, query: web::Query<ListQuery>) -> PageResult {
         layout,
         pager: Pager::new("/purchase-orders", &params, page.next.as_deref()),
         orders: page.items,
+        lines_export: match &status {
+            Some(status) => href("/purchase-orders/export", &[("status", status)]),
+            None => "/purchase-orders/export".to_owned(),
+        },
         status: status.unwrap_or_default(),
         may_write,
     };
     Ok(render::page(StatusCode::OK, &page.layout, &page))
+}
+
+/// `GET /purchase-orders/export?status=&open=`: the orders' lines as CSV, the API's own
+/// download (`/api/v1/purchase-orders/export`) for a signed-in user.
+pub async fn export(signed: Signed, filter: web::Query<OrderLinesFilter>) -> PageResult {
+    let auth = signed.authorize::<PurchasingRead>()?;
+    let filter = filter.into_inner();
+    Ok(order_lines_download(
+        auth.current.db,
+        OrderKind::Purchase,
+        filter,
+    )?)
 }
 
 /// `GET /purchase-orders/{id}`.

@@ -1,12 +1,15 @@
 //! Sales order pages: the list with a form for a new order (up to five lines), and an
 //! order's page with its lines, the confirm / cancel / invoice / close buttons and a
 //! delivery form. They call `erp::sales`, the same functions as the API; each form carries
-//! a fresh reference, so a double-submitted form makes one order or one delivery.
+//! a fresh reference, so a double-submitted form makes one order or one delivery. The list
+//! links the order-lines CSV (all, or open orders only).
 
+use crate::api::stock::order_lines_download;
 use crate::auth::perm::{SalesRead, SalesWrite};
 use crate::erp::masters::partners::{self, PartnerFilter, PartnerRole};
 use crate::erp::masters::warehouses::{self, WarehouseFilter};
 use crate::erp::masters::{PageQuery, items};
+use crate::erp::reports::{OrderKind, OrderLinesFilter};
 use crate::erp::sales::{
     self, Delivery, DeliveryLine, NewLine, NewSalesOrder, OrderFilter, SalesOrder,
     SalesOrderSummary,
@@ -283,6 +286,17 @@ pub async fn create(request: HttpRequest, submitted: AppForm<Fields>) -> PageRes
             .await
         }
     }
+}
+
+/// `GET /sales-orders/export?status=&open=`: the orders' lines as CSV, the API's own
+/// download (`/api/v1/sales-orders/export`) for a signed-in user.
+pub async fn export(signed: Signed, filter: web::Query<OrderLinesFilter>) -> PageResult {
+    let auth = signed.authorize::<SalesRead>()?;
+    Ok(order_lines_download(
+        auth.current.db,
+        OrderKind::Sales,
+        filter.into_inner(),
+    )?)
 }
 
 /// `GET /sales-orders/{id}`.

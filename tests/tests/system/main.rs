@@ -22,6 +22,7 @@ mod erp_reports;
 mod erp_quality;
 mod erp_sales;
 mod erp_stock;
+mod erp_stock_pages;
 mod erp_webhooks;
 mod fleet_jobs;
 mod fleet_migrations;
