@@ -1,6 +1,6 @@
 //! The tenant-database migrator: users, roles and permissions, settings, the append-only
 //! audit log and refresh tokens of one tenant, `billing.manage` for admins of companies
-//! made before billing, the ERP's tables and the web app's sessions. Every tenant
+//! made before billing, the ERP's tables (production's included) and the web app's sessions. Every tenant
 //! database runs the same list (existing ones through a fleet migration run).
 
 use sea_orm_migration::prelude::*;
@@ -17,6 +17,7 @@ mod m20261204_000009_stock_ledger;
 mod m20261204_000010_webhooks;
 mod m20261204_000011_purchasing_and_approvals;
 mod m20261204_000012_sales;
+mod m20261205_000013_production;
 
 /// Name of the table recording applied tenant migrations.
 pub const MIGRATION_TABLE: &str = "tenant_schema_migrations";
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_webhooks::Migration),
             Box::new(m20261204_000011_purchasing_and_approvals::Migration),
             Box::new(m20261204_000012_sales::Migration),
+            Box::new(m20261205_000013_production::Migration),
         ]
     }
 

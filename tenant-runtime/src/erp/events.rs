@@ -53,6 +53,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "a document waits for someone's approval",
     ),
     ("approval.decided", "a document was approved or rejected"),
+    (
+        "mo.released",
+        "a manufacturing order was released (its components reserved)",
+    ),
+    (
+        "mo.completed",
+        "a manufacturing order was completed, whole or in part (materials consumed, goods produced)",
+    ),
     ("webhook.test", "a test event sent with \"send test event\""),
 ];
 

@@ -14,6 +14,8 @@
 //! - `sales`: sales orders, their reservations and deliveries.
 //! - `approvals`: approval rules, requests through their levels, and decisions.
 //! - `purchasing`: purchase orders and the goods received against them.
+//! - `production`: bills of materials, manufacturing orders (allocation, completion) and
+//!   work orders with their daily input.
 
 pub mod approvals;
 pub mod csv;
@@ -21,6 +23,7 @@ pub mod events;
 pub mod masters;
 pub mod modules;
 pub mod overview;
+pub mod production;
 pub mod purchasing;
 pub mod quantity;
 pub mod sales;

@@ -2,7 +2,7 @@
 //! outcome, in the deciding transaction.
 
 use super::DocumentKind;
-use crate::erp::purchasing;
+use crate::erp::{production, purchasing};
 use common::api_error::ApiResult;
 use common::tenant_audit::Actor;
 use tokio_postgres::GenericClient;
@@ -18,10 +18,12 @@ pub(super) async fn decided(
 ) -> ApiResult<()> {
     match kind {
         DocumentKind::PurchaseOrder => purchasing::approval_decided(db, actor, id, approved).await,
+        DocumentKind::WorkOrderEdit => {
+            production::work_orders::edit_decided(db, actor, id, approved).await
+        }
         // Stock adjustments are posted at once by `erp::stock` and nothing holds them back
-        // for approval yet, so a decision on one changes no stock; work-order edits arrive
-        // with production (part 2). Both only keep the recorded decision.
-        DocumentKind::StockAdjustment | DocumentKind::WorkOrderEdit => Ok(()),
+        // for approval yet, so a decision on one changes no stock: only the decision is kept.
+        DocumentKind::StockAdjustment => Ok(()),
     }
 }
 
@@ -29,7 +31,8 @@ pub(super) async fn decided(
 pub(super) async fn lock(db: &impl GenericClient, kind: DocumentKind, id: Uuid) -> ApiResult<()> {
     match kind {
         DocumentKind::PurchaseOrder => purchasing::lock(db, id).await.map(|_| ()),
+        DocumentKind::WorkOrderEdit => production::work_orders::lock_edit(db, id).await,
         // Nothing of theirs changes on a decision (see `decided`).
-        DocumentKind::StockAdjustment | DocumentKind::WorkOrderEdit => Ok(()),
+        DocumentKind::StockAdjustment => Ok(()),
     }
 }
