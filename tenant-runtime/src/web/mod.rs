@@ -15,6 +15,8 @@
 //! - `purchasing`: purchase orders, their submission and receiving.
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
+//! - `production`: manufacturing orders (allocation, release, completion), BOMs with their
+//!   exploded tree, and the work orders' daily input for a tablet.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -28,6 +30,7 @@ pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod partners;
+pub mod production;
 pub mod purchasing;
 pub mod sales;
 pub mod session;
@@ -139,6 +142,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/purchase-orders/{id}/{action:submit|cancel|close}")
                 .route(web::post().to(purchasing::action)),
+        )
+        .service(
+            page!("/production/orders")
+                .route(web::get().to(production::orders))
+                .route(web::post().to(production::create)),
+        )
+        .service(page!("/production/orders/{id}").route(web::get().to(production::order)))
+        .service(page!("/production/orders/{id}/{action}").route(web::post().to(production::act)))
+        .service(page!("/production/boms").route(web::get().to(production::bom_list)))
+        .service(page!("/production/boms/{id}").route(web::get().to(production::bom)))
+        .service(
+            page!("/production/work-orders/{id}")
+                .route(web::get().to(production::work_order))
+                .route(web::post().to(production::record_input)),
         )
         .service(page!("/approvals").route(web::get().to(approvals::inbox)))
         .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))
