@@ -9,9 +9,9 @@ pub mod items;
 pub mod masters;
 pub mod me;
 pub mod partners;
+pub mod production;
 pub mod purchasing;
 pub mod roles;
-pub mod production;
 pub mod sales;
 pub mod stock;
 pub mod users;
@@ -165,8 +165,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::get().to(production::explode_bom),
         )
         .route("/production/orders", web::get().to(production::list_orders))
-        .route("/production/orders", web::post().to(production::create_order))
-        .route("/production/orders/{id}", web::get().to(production::show_order))
+        .route(
+            "/production/orders",
+            web::post().to(production::create_order),
+        )
+        .route(
+            "/production/orders/{id}",
+            web::get().to(production::show_order),
+        )
         .route(
             "/production/orders/{id}/allocation",
             web::get().to(production::allocation_preview),
@@ -179,8 +185,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/production/orders/{id}/completions",
             web::post().to(production::complete),
         )
-        .route("/production/orders/{id}/close", web::post().to(production::close))
-        .route("/production/orders/{id}/cancel", web::post().to(production::cancel))
+        .route(
+            "/production/orders/{id}/close",
+            web::post().to(production::close),
+        )
+        .route(
+            "/production/orders/{id}/cancel",
+            web::post().to(production::cancel),
+        )
         .route(
             "/production/work-orders",
             web::get().to(production::list_work_orders),

@@ -61,7 +61,10 @@ pub async fn list_boms(
 #[utoipa::path(get, path = "/api/v1/production/boms/{id}", tag = "production", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Bom), (status = 404, description = "`bom_not_found`")))]
-pub async fn show_bom(auth: Authorized<ProductionRead>, id: web::Path<Uuid>) -> ApiResult<web::Json<Bom>> {
+pub async fn show_bom(
+    auth: Authorized<ProductionRead>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Bom>> {
     Ok(web::Json(boms::find(auth.current.db.client(), *id).await?))
 }
 
@@ -72,7 +75,10 @@ pub async fn show_bom(auth: Authorized<ProductionRead>, id: web::Path<Uuid>) -> 
               (status = 422, description = "`bom_cycle` (the item would contain itself; the path is named), \
                 `incompatible_unit` (a component's unit has no conversion to its base unit), \
                 `validation_failed` (inactive or service item, quantity not above zero, a component twice...)")))]
-pub async fn create_bom(auth: Authorized<ProductionWrite>, body: Body<NewBom>) -> ApiResult<HttpResponse> {
+pub async fn create_bom(
+    auth: Authorized<ProductionWrite>,
+    body: Body<NewBom>,
+) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
     let bom = in_transaction!(auth, |tx, actor| boms::create(&tx, &actor, body));
     Ok(HttpResponse::Created().json(bom))
@@ -83,8 +89,14 @@ pub async fn create_bom(auth: Authorized<ProductionWrite>, body: Body<NewBom>) -
     responses((status = 200, body = Bom, description = "now the item's active version"),
               (status = 404, description = "`bom_not_found`"),
               (status = 422, description = "`bom_cycle`: the active BOMs below it now contain its item")))]
-pub async fn activate_bom(auth: Authorized<ProductionWrite>, id: web::Path<Uuid>) -> ApiResult<web::Json<Bom>> {
-    Ok(web::Json(in_transaction!(auth, |tx, actor| boms::activate(&tx, &actor, *id))))
+pub async fn activate_bom(
+    auth: Authorized<ProductionWrite>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<Bom>> {
+    Ok(web::Json(in_transaction!(
+        auth,
+        |tx, actor| boms::activate(&tx, &actor, *id)
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/production/boms/{id}/explosion", tag = "production", security(("bearer" = [])),
@@ -124,7 +136,9 @@ pub async fn show_order(
     auth: Authorized<ProductionRead>,
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<ManufacturingOrder>> {
-    Ok(web::Json(orders::find(auth.current.db.client(), *id).await?))
+    Ok(web::Json(
+        orders::find(auth.current.db.client(), *id).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/production/orders", tag = "production", security(("bearer" = [])),
@@ -143,7 +157,9 @@ pub async fn create_order(
 ) -> ApiResult<HttpResponse> {
     let mut body = body.into_inner()?;
     body.reference = reference(&request, body.reference)?;
-    Ok(answer(in_transaction!(auth, |tx, actor| orders::create(&tx, &actor, body))))
+    Ok(answer(in_transaction!(auth, |tx, actor| orders::create(
+        &tx, &actor, body
+    ))))
 }
 
 #[utoipa::path(get, path = "/api/v1/production/orders/{id}/allocation", tag = "production", security(("bearer" = [])),
@@ -170,9 +186,9 @@ pub async fn release(
     body: Body<ReleaseRequest>,
 ) -> ApiResult<web::Json<Released>> {
     let body = body.into_inner()?;
-    Ok(web::Json(in_transaction!(auth, |tx, actor| allocation::release(
-        &tx, &actor, *id, body
-    ))))
+    Ok(web::Json(in_transaction!(auth, |tx, actor| {
+        allocation::release(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/production/orders/{id}/completions", tag = "production", security(("bearer" = [])),
@@ -193,9 +209,9 @@ pub async fn complete(
 ) -> ApiResult<HttpResponse> {
     let mut body = body.into_inner()?;
     body.reference = reference(&request, body.reference)?;
-    Ok(answer(in_transaction!(auth, |tx, actor| completion::complete(
-        &tx, &actor, *id, body
-    ))))
+    Ok(answer(in_transaction!(auth, |tx, actor| {
+        completion::complete(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/production/orders/{id}/close", tag = "production", security(("bearer" = [])),
@@ -203,8 +219,13 @@ pub async fn complete(
     responses((status = 200, body = ManufacturingOrder, description = "closed; what was still reserved is released"),
               (status = 404, description = "`manufacturing_order_not_found`"),
               (status = 409, description = "`invalid_status`: only a released, running or completed order")))]
-pub async fn close(auth: Authorized<ProductionWrite>, id: web::Path<Uuid>) -> ApiResult<web::Json<ManufacturingOrder>> {
-    Ok(web::Json(in_transaction!(auth, |tx, actor| orders::close(&tx, &actor, *id))))
+pub async fn close(
+    auth: Authorized<ProductionWrite>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ManufacturingOrder>> {
+    Ok(web::Json(in_transaction!(auth, |tx, actor| orders::close(
+        &tx, &actor, *id
+    ))))
 }
 
 #[utoipa::path(post, path = "/api/v1/production/orders/{id}/cancel", tag = "production", security(("bearer" = [])),
@@ -212,8 +233,14 @@ pub async fn close(auth: Authorized<ProductionWrite>, id: web::Path<Uuid>) -> Ap
     responses((status = 200, body = ManufacturingOrder, description = "canceled; every reservation released"),
               (status = 404, description = "`manufacturing_order_not_found`"),
               (status = 409, description = "`invalid_status`: something was completed, or already closed or canceled")))]
-pub async fn cancel(auth: Authorized<ProductionWrite>, id: web::Path<Uuid>) -> ApiResult<web::Json<ManufacturingOrder>> {
-    Ok(web::Json(in_transaction!(auth, |tx, actor| orders::cancel(&tx, &actor, *id))))
+pub async fn cancel(
+    auth: Authorized<ProductionWrite>,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ManufacturingOrder>> {
+    Ok(web::Json(in_transaction!(
+        auth,
+        |tx, actor| orders::cancel(&tx, &actor, *id)
+    )))
 }
 
 #[utoipa::path(get, path = "/api/v1/production/work-orders", tag = "production", security(("bearer" = [])),
@@ -267,9 +294,9 @@ pub async fn update_work_order(
     body: Body<WorkOrderChanges>,
 ) -> ApiResult<web::Json<WorkOrder>> {
     let body = body.into_inner()?;
-    Ok(web::Json(in_transaction!(auth, |tx, actor| work_orders::update(
-        &tx, &actor, *id, body
-    ))))
+    Ok(web::Json(in_transaction!(auth, |tx, actor| {
+        work_orders::update(&tx, &actor, *id, body)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/production/work-orders/{id}/edit-requests", tag = "production", security(("bearer" = [])),
@@ -284,7 +311,9 @@ pub async fn request_edit(
     body: Body<WorkOrderChanges>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner()?;
-    let edit = in_transaction!(auth, |tx, actor| work_orders::request_edit(&tx, &actor, *id, body));
+    let edit = in_transaction!(auth, |tx, actor| work_orders::request_edit(
+        &tx, &actor, *id, body
+    ));
     Ok(HttpResponse::Created().json(edit))
 }
 
@@ -306,7 +335,7 @@ pub async fn record_input(
 ) -> ApiResult<HttpResponse> {
     let mut body = body.into_inner()?;
     body.reference = reference(&request, body.reference)?;
-    Ok(answer(in_transaction!(auth, |tx, actor| work_orders::record_input(
-        &tx, &actor, *id, body
-    ))))
+    Ok(answer(in_transaction!(auth, |tx, actor| {
+        work_orders::record_input(&tx, &actor, *id, body)
+    })))
 }

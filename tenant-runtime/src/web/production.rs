@@ -6,15 +6,17 @@
 //! form carries a fresh reference, so a double-submitted form acts once.
 
 use crate::auth::perm::{ProductionRead, ProductionWrite};
-use crate::erp::masters::warehouses::{self, WarehouseFilter};
 use crate::erp::masters::PageQuery;
+use crate::erp::masters::warehouses::{self, WarehouseFilter};
 use crate::erp::production::allocation::{self, Allocation, ReleaseRequest};
 use crate::erp::production::boms::{self, Bom, BomFilter, Explosion};
 use crate::erp::production::completion::{self, Completion};
 use crate::erp::production::orders::{
     self, ManufacturingOrder, NewOrder, OrderFilter, OrderSummary, Status,
 };
-use crate::erp::production::work_orders::{self, NewInput, NewWorkOrder, WorkOrder, WorkOrderFilter};
+use crate::erp::production::work_orders::{
+    self, NewInput, NewWorkOrder, WorkOrder, WorkOrderFilter,
+};
 use crate::web::errors::PageResult;
 use crate::web::nav;
 use crate::web::session::{AppForm, Signed};
@@ -105,9 +107,7 @@ fn uuid_field(fields: &Fields, name: &str) -> ApiResult<Uuid> {
 fn decimal_field(fields: &Fields, name: &str, empty: Option<Decimal>) -> ApiResult<Decimal> {
     match (field(fields, name), empty) {
         ("", Some(value)) => Ok(value),
-        (text, _) => {
-            Decimal::from_str(text).map_err(|_| ApiError::invalid(name, "not a number"))
-        }
+        (text, _) => Decimal::from_str(text).map_err(|_| ApiError::invalid(name, "not a number")),
     }
 }
 
@@ -132,7 +132,12 @@ async fn order_choices(
         .await?
         .items
         .into_iter()
-        .map(|b| (b.item_id.to_string(), format!("{} {} (BOM v{})", b.sku, b.item_name, b.version)))
+        .map(|b| {
+            (
+                b.item_id.to_string(),
+                format!("{} {} (BOM v{})", b.sku, b.item_name, b.version),
+            )
+        })
         .collect();
     let active = WarehouseFilter {
         active: Some(true),
@@ -189,7 +194,8 @@ fn new_order(form: &Fields) -> ApiResult<NewOrder> {
     let (warehouse, location) = field(form, "place")
         .split_once(':')
         .ok_or_else(|| ApiError::invalid("place", "choose where the goods go"))?;
-    let parse = |text: &str| Uuid::parse_str(text).map_err(|_| ApiError::invalid("place", "choose one"));
+    let parse =
+        |text: &str| Uuid::parse_str(text).map_err(|_| ApiError::invalid("place", "choose one"));
     Ok(NewOrder {
         item_id: uuid_field(form, "item_id")?,
         quantity: decimal_field(form, "quantity", None)?,
@@ -220,7 +226,10 @@ pub async fn create(request: HttpRequest, submitted: AppForm<Fields>) -> PageRes
         Ok(order) => Ok(render::redirect(
             &request,
             &format!("/production/orders/{}", order.order.id),
-            Some(Flash::success(format!("Order {} drafted.", order.order.number))),
+            Some(Flash::success(format!(
+                "Order {} drafted.",
+                order.order.number
+            ))),
         )),
         Err(error) => {
             let errors = FormErrors::from_api_error(error, &[])?;
@@ -235,7 +244,12 @@ pub async fn order(signed: Signed, id: web::Path<Uuid>) -> PageResult {
     order_page(signed, *id, FormErrors::default(), StatusCode::OK).await
 }
 
-async fn order_page(signed: Signed, id: Uuid, errors: FormErrors, status: StatusCode) -> PageResult {
+async fn order_page(
+    signed: Signed,
+    id: Uuid,
+    errors: FormErrors,
+    status: StatusCode,
+) -> PageResult {
     let may_write = signed.can("production.write");
     let layout = nav::layout(&signed, "Manufacturing order");
     let auth = signed.authorize::<ProductionRead>()?;
@@ -299,7 +313,11 @@ pub async fn act(
                     allow_partial: action == "release-partial",
                 };
                 let released = allocation::release(&tx, &actor, id, request).await?;
-                let short: Vec<String> = released.shortages.iter().map(|s| format!("{} short {}", s.sku, s.short)).collect();
+                let short: Vec<String> = released
+                    .shortages
+                    .iter()
+                    .map(|s| format!("{} short {}", s.sku, s.short))
+                    .collect();
                 match short.is_empty() {
                     true => "Released: every component reserved.".to_owned(),
                     false => format!("Released with shortages: {}.", short.join(", ")),
@@ -311,10 +329,17 @@ pub async fn act(
                     reference: reference(&form),
                 };
                 let (order, _) = completion::complete(&tx, &actor, id, input).await?;
-                format!("Completed {} of {}.", order.order.completed_quantity, order.order.quantity)
+                format!(
+                    "Completed {} of {}.",
+                    order.order.completed_quantity, order.order.quantity
+                )
             }
-            "cancel" => orders::cancel(&tx, &actor, id).await.map(|_| "Canceled.".to_owned())?,
-            "close" => orders::close(&tx, &actor, id).await.map(|_| "Closed.".to_owned())?,
+            "cancel" => orders::cancel(&tx, &actor, id)
+                .await
+                .map(|_| "Canceled.".to_owned())?,
+            "close" => orders::close(&tx, &actor, id)
+                .await
+                .map(|_| "Closed.".to_owned())?,
             "work-orders" => {
                 let input = NewWorkOrder {
                     order_id: id,
@@ -382,7 +407,12 @@ pub async fn work_order(signed: Signed, id: web::Path<Uuid>) -> PageResult {
     work_order_page(signed, *id, FormErrors::default(), StatusCode::OK).await
 }
 
-async fn work_order_page(signed: Signed, id: Uuid, errors: FormErrors, status: StatusCode) -> PageResult {
+async fn work_order_page(
+    signed: Signed,
+    id: Uuid,
+    errors: FormErrors,
+    status: StatusCode,
+) -> PageResult {
     let may_write = signed.can("production.write");
     let layout = nav::layout(&signed, "Work order");
     let auth = signed.authorize::<ProductionRead>()?;

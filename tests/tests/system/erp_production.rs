@@ -129,7 +129,11 @@ impl Factory {
     async fn user(&self, api: &AdminApi, name: &str, roles: &[&str]) -> String {
         let email = format!("{name}@{}.example", self.slug);
         let invited = self
-            .post(api, "/api/v1/users", json!({ "email": email, "roles": roles }))
+            .post(
+                api,
+                "/api/v1/users",
+                json!({ "email": email, "roles": roles }),
+            )
             .await;
         assert_eq!(invited.status, 201, "{:?}", invited.body);
         let mailed = api.mailed_token(&email, "invited").await;
@@ -143,7 +147,14 @@ impl Factory {
             .to_owned()
     }
 
-    async fn receive(&self, api: &AdminApi, item: Uuid, location: Uuid, quantity: &str, cost: &str) {
+    async fn receive(
+        &self,
+        api: &AdminApi,
+        item: Uuid,
+        location: Uuid,
+        quantity: &str,
+        cost: &str,
+    ) {
         let got = self
             .post(
                 api,
@@ -156,7 +167,12 @@ impl Factory {
     }
 
     /// A BOM version of `item` from `(component, quantity, unit, scrap %)`.
-    async fn bom(&self, api: &AdminApi, item: Uuid, components: &[(Uuid, &str, Option<&str>, &str)]) -> Reply {
+    async fn bom(
+        &self,
+        api: &AdminApi,
+        item: Uuid,
+        components: &[(Uuid, &str, Option<&str>, &str)],
+    ) -> Reply {
         let components: Vec<Value> = components
             .iter()
             .map(|(c, q, unit, scrap)| {
@@ -174,7 +190,11 @@ impl Factory {
     /// The frame's BOM: 1.5 m of tube and 4 bolts a frame.
     async fn frame_bom(&self, api: &AdminApi) {
         let made = self
-            .bom(api, self.frame, &[(self.tube, "1.5", None, "0"), (self.bolt, "4", None, "0")])
+            .bom(
+                api,
+                self.frame,
+                &[(self.tube, "1.5", None, "0"), (self.bolt, "4", None, "0")],
+            )
             .await;
         assert_eq!(made.status, 201, "{:?}", made.body);
     }
@@ -235,11 +255,7 @@ impl Factory {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        self.db
-            .query_one(sql, &[])
-            .await
-            .expect("count")
-            .get(0)
+        self.db.query_one(sql, &[]).await.expect("count").get(0)
     }
 
     async fn assert_consistent(&self) {
@@ -264,7 +280,9 @@ fn d(text: &str) -> Decimal {
 
 /// `body[key]` of the component / line of `sku` in `body[list]`.
 fn of_sku<'a>(body: &'a Value, list: &str, sku: &str, key: &str) -> &'a Value {
-    let rows = body[list].as_array().unwrap_or_else(|| panic!("{list} in {body}"));
+    let rows = body[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} in {body}"));
     &rows
         .iter()
         .find(|row| row["sku"] == sku)
@@ -279,10 +297,20 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
 
     // A frame: 150 cm of tube (1.5 m) and 4 bolts with 10 % scrap.
     let frame = f
-        .bom(&api, f.frame, &[(f.tube, "150", Some("cm"), "0"), (f.bolt, "4", None, "10")])
+        .bom(
+            &api,
+            f.frame,
+            &[(f.tube, "150", Some("cm"), "0"), (f.bolt, "4", None, "10")],
+        )
         .await;
     assert_eq!(frame.status, 201, "{:?}", frame.body);
-    assert_eq!((frame.body["version"].as_i64(), frame.body["active"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (
+            frame.body["version"].as_i64(),
+            frame.body["active"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
     assert_eq!(frame.body["components"][0]["quantity"], "1.5");
     assert_eq!(frame.body["components"][0]["entered_quantity"], "150");
     assert_eq!(frame.body["components"][0]["entered_unit"], "cm");
@@ -291,7 +319,11 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
         .bom(
             &api,
             f.bike,
-            &[(f.frame, "1", None, "0"), (f.bolt, "2", None, "0"), (f.paint, "0.5", None, "20")],
+            &[
+                (f.frame, "1", None, "0"),
+                (f.bolt, "2", None, "0"),
+                (f.paint, "0.5", None, "20"),
+            ],
         )
         .await;
     assert_eq!(bike.status, 201, "{:?}", bike.body);
@@ -299,7 +331,13 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
 
     // Exploded for two bikes: every level, quantities multiplied out, scrap included.
     let exploded = f
-        .get(&api, &format!("/api/v1/production/boms/{}/explosion?quantity=2", id(&bike.body)))
+        .get(
+            &api,
+            &format!(
+                "/api/v1/production/boms/{}/explosion?quantity=2",
+                id(&bike.body)
+            ),
+        )
         .await;
     let lines: Vec<(i64, String, String)> = exploded["lines"]
         .as_array()
@@ -325,13 +363,19 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
         .map(|(l, s, q)| (*l, (*s).to_owned(), (*q).to_owned()))
         .collect();
     assert_eq!(lines, expected, "{exploded}");
-    assert_eq!(exploded["lines"][1]["path"], json!(["BIKE", "FRAME", "TUBE"]));
+    assert_eq!(
+        exploded["lines"][1]["path"],
+        json!(["BIKE", "FRAME", "TUBE"])
+    );
     let zero = f
         .call_as(
             &api,
             &f.owner,
             Method::GET,
-            &format!("/api/v1/production/boms/{}/explosion?quantity=0", id(&bike.body)),
+            &format!(
+                "/api/v1/production/boms/{}/explosion?quantity=0",
+                id(&bike.body)
+            ),
             None,
         )
         .await;
@@ -340,9 +384,19 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
     // Cycles: the frame in itself, and the tube containing the bike (which holds a frame,
     // which holds tube), refused with the path; nothing saved.
     let direct = f.bom(&api, f.frame, &[(f.frame, "1", None, "0")]).await;
-    assert_eq!((direct.status, direct.code()), (422, "bom_cycle"), "{:?}", direct.body);
+    assert_eq!(
+        (direct.status, direct.code()),
+        (422, "bom_cycle"),
+        "{:?}",
+        direct.body
+    );
     let deep = f.bom(&api, f.tube, &[(f.bike, "1", None, "0")]).await;
-    assert_eq!((deep.status, deep.code()), (422, "bom_cycle"), "{:?}", deep.body);
+    assert_eq!(
+        (deep.status, deep.code()),
+        (422, "bom_cycle"),
+        "{:?}",
+        deep.body
+    );
     assert!(
         deep.body["detail"]
             .as_str()
@@ -351,8 +405,15 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
         deep.body
     );
     // A unit the component has no conversion for.
-    let unit = f.bom(&api, f.frame, &[(f.bolt, "1", Some("kg"), "0")]).await;
-    assert_eq!((unit.status, unit.code()), (422, "incompatible_unit"), "{:?}", unit.body);
+    let unit = f
+        .bom(&api, f.frame, &[(f.bolt, "1", Some("kg"), "0")])
+        .await;
+    assert_eq!(
+        (unit.status, unit.code()),
+        (422, "incompatible_unit"),
+        "{:?}",
+        unit.body
+    );
     assert_eq!(unit.body["errors"][0]["field"], "components[0].unit");
     assert_eq!(
         f.count("SELECT count(*) FROM boms").await,
@@ -364,20 +425,36 @@ async fn boms_explode_through_their_levels_and_refuse_cycles_and_units_without_c
     let second = f.bom(&api, f.frame, &[(f.tube, "2", None, "0")]).await;
     assert_eq!(second.body["version"], 2, "{:?}", second.body);
     let first = f
-        .get(&api, &format!("/api/v1/production/boms/{}", id(&frame.body)))
+        .get(
+            &api,
+            &format!("/api/v1/production/boms/{}", id(&frame.body)),
+        )
         .await;
     assert_eq!(first["active"], false);
     let back = f
-        .post(&api, &format!("/api/v1/production/boms/{}/activate", id(&frame.body)), json!({}))
+        .post(
+            &api,
+            &format!("/api/v1/production/boms/{}/activate", id(&frame.body)),
+            json!({}),
+        )
         .await;
-    assert_eq!((back.status, back.body["active"].as_bool()), (200, Some(true)), "{:?}", back.body);
+    assert_eq!(
+        (back.status, back.body["active"].as_bool()),
+        (200, Some(true)),
+        "{:?}",
+        back.body
+    );
     let listed = f
-        .get(&api, &format!("/api/v1/production/boms?item_id={}&active=true", f.frame))
+        .get(
+            &api,
+            &format!("/api/v1/production/boms?item_id={}&active=true", f.frame),
+        )
         .await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["items"][0]["version"], 1);
     assert_eq!(
-        f.count("SELECT count(*) FROM audit_log WHERE action LIKE 'bom.%'").await,
+        f.count("SELECT count(*) FROM audit_log WHERE action LIKE 'bom.%'")
+            .await,
         4
     );
 }
@@ -400,14 +477,27 @@ async fn an_order_is_released_worked_and_completed_in_parts_with_the_ledger_cons
                     "output_location_id": f.shelf }),
         )
         .await;
-    assert_eq!((none.status, none.code()), (422, "no_active_bom"), "{:?}", none.body);
+    assert_eq!(
+        (none.status, none.code()),
+        (422, "no_active_bom"),
+        "{:?}",
+        none.body
+    );
 
     let mo = f.order(&api, "4").await;
-    let shown = f.get(&api, &format!("/api/v1/production/orders/{mo}")).await;
-    assert!(shown["number"].as_str().is_some_and(|n| n.starts_with("MO-")));
+    let shown = f
+        .get(&api, &format!("/api/v1/production/orders/{mo}"))
+        .await;
+    assert!(
+        shown["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("MO-"))
+    );
     assert_eq!(of_sku(&shown, "components", "TUBE", "required"), "6");
     assert_eq!(of_sku(&shown, "components", "BOLT", "required"), "16");
-    let preview = f.get(&api, &format!("/api/v1/production/orders/{mo}/allocation")).await;
+    let preview = f
+        .get(&api, &format!("/api/v1/production/orders/{mo}/allocation"))
+        .await;
     assert_eq!(preview["short"], false, "{preview}");
     assert_eq!(of_sku(&preview, "lines", "TUBE", "available"), "10");
 
@@ -446,13 +536,29 @@ async fn an_order_is_released_worked_and_completed_in_parts_with_the_ledger_cons
     assert_eq!(negative.status, 422, "{:?}", negative.body);
     assert_eq!(negative.body["errors"][0]["field"], "good_quantity");
     let over = f.post(&api, &inputs, input("5", None)).await;
-    assert_eq!((over.status, over.code()), (422, "over_target"), "{:?}", over.body);
+    assert_eq!(
+        (over.status, over.code()),
+        (422, "over_target"),
+        "{:?}",
+        over.body
+    );
     let day1 = f.post(&api, &inputs, input("3", Some("day-1"))).await;
     assert_eq!(day1.status, 201, "{:?}", day1.body);
-    assert_eq!((day1.body["good_quantity"].as_str(), day1.body["progress_percent"].as_str()), (Some("3"), Some("75")));
+    assert_eq!(
+        (
+            day1.body["good_quantity"].as_str(),
+            day1.body["progress_percent"].as_str()
+        ),
+        (Some("3"), Some("75"))
+    );
     let repeat = f.post(&api, &inputs, input("3", Some("day-1"))).await;
-    assert_eq!((repeat.status, repeat.body["good_quantity"].as_str()), (200, Some("3")));
-    let order = f.get(&api, &format!("/api/v1/production/orders/{mo}")).await;
+    assert_eq!(
+        (repeat.status, repeat.body["good_quantity"].as_str()),
+        (200, Some("3"))
+    );
+    let order = f
+        .get(&api, &format!("/api/v1/production/orders/{mo}"))
+        .await;
     assert_eq!(order["status"], "in_progress");
     // Two more would pass the target of 4; a 25 % tolerance admits them.
     let beyond = f.post(&api, &inputs, input("2", None)).await;
@@ -464,20 +570,42 @@ async fn an_order_is_released_worked_and_completed_in_parts_with_the_ledger_cons
     .await
     .expect("tolerance");
     let within = f.post(&api, &inputs, input("2", None)).await;
-    assert_eq!((within.status, within.body["good_quantity"].as_str()), (201, Some("5")), "{:?}", within.body);
-    let worked = f.get(&api, &format!("/api/v1/production/work-orders/{wo}")).await;
+    assert_eq!(
+        (within.status, within.body["good_quantity"].as_str()),
+        (201, Some("5")),
+        "{:?}",
+        within.body
+    );
+    let worked = f
+        .get(&api, &format!("/api/v1/production/work-orders/{wo}"))
+        .await;
     assert_eq!(worked["inputs"].as_array().map(Vec::len), Some(2));
     assert_eq!(worked["reject_quantity"], "2");
 
     // One frame now: a quarter of the components consumed, a lot produced at their cost.
     let completions = format!("/api/v1/production/orders/{mo}/completions");
-    let first = f.post(&api, &completions, json!({ "quantity": "1", "reference": "done-1" })).await;
+    let first = f
+        .post(
+            &api,
+            &completions,
+            json!({ "quantity": "1", "reference": "done-1" }),
+        )
+        .await;
     assert_eq!(first.status, 201, "{:?}", first.body);
     assert_eq!(first.body["completed_quantity"], "1");
     assert_eq!(of_sku(&first.body, "components", "TUBE", "consumed"), "1.5");
     assert_eq!(of_sku(&first.body, "components", "BOLT", "reserved"), "12");
-    let repeat = f.post(&api, &completions, json!({ "quantity": "1", "reference": "done-1" })).await;
-    assert_eq!((repeat.status, repeat.body["completed_quantity"].as_str()), (200, Some("1")));
+    let repeat = f
+        .post(
+            &api,
+            &completions,
+            json!({ "quantity": "1", "reference": "done-1" }),
+        )
+        .await;
+    assert_eq!(
+        (repeat.status, repeat.body["completed_quantity"].as_str()),
+        (200, Some("1"))
+    );
     let produced = f
         .db
         .query(
@@ -507,9 +635,8 @@ async fn an_order_is_released_worked_and_completed_in_parts_with_the_ledger_cons
     assert_eq!(f.on_hand(f.frame).await, d("4"));
     assert_eq!(f.on_hand(f.tube).await, d("4"));
     assert_eq!(f.on_hand(f.bolt).await, d("34"));
-    let consumed = f
-        .db
-        .query_one(
+    let consumed =
+        f.db.query_one(
             "SELECT sum(quantity) FROM stock_ledger WHERE kind = 'consume' AND item_id = $1 \
              AND document_type = 'manufacturing_order' AND document_id = $2",
             &[&f.tube, &mo],
@@ -563,7 +690,9 @@ async fn a_release_with_shortages_is_refused_or_reserves_what_there_is_when_aske
 
     // Four frames need 6 m of tube; 3 are here, 5 elsewhere, 20 on order.
     let mo = f.order(&api, "4").await;
-    let preview = f.get(&api, &format!("/api/v1/production/orders/{mo}/allocation")).await;
+    let preview = f
+        .get(&api, &format!("/api/v1/production/orders/{mo}/allocation"))
+        .await;
     assert_eq!(preview["short"], true);
     assert_eq!(of_sku(&preview, "lines", "TUBE", "short"), "3");
     assert_eq!(of_sku(&preview, "lines", "BOLT", "short"), "0");
@@ -571,35 +700,76 @@ async fn a_release_with_shortages_is_refused_or_reserves_what_there_is_when_aske
     assert_eq!(incoming[0]["number"], po.body["number"], "{preview}");
     assert_eq!(incoming[0]["open_quantity"], "20");
     let elsewhere = of_sku(&preview, "lines", "TUBE", "other_warehouses");
-    assert_eq!((elsewhere[0]["warehouse_code"].as_str(), elsewhere[0]["available"].as_str()), (Some("FAR"), Some("5")));
+    assert_eq!(
+        (
+            elsewhere[0]["warehouse_code"].as_str(),
+            elsewhere[0]["available"].as_str()
+        ),
+        (Some("FAR"), Some("5"))
+    );
 
     // All or nothing: refused, naming the tube, nothing reserved.
     let refused = f.act(&api, &mo, "release", json!({})).await;
-    assert_eq!((refused.status, refused.code()), (409, "insufficient_stock"), "{:?}", refused.body);
-    assert!(refused.body["detail"].as_str().is_some_and(|t| t.contains("TUBE short 3")), "{:?}", refused.body);
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "insufficient_stock"),
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|t| t.contains("TUBE short 3")),
+        "{:?}",
+        refused.body
+    );
     assert_eq!(f.reserved_for(&mo).await, Decimal::ZERO);
-    assert_eq!(f.get(&api, &format!("/api/v1/production/orders/{mo}")).await["status"], "draft");
+    assert_eq!(
+        f.get(&api, &format!("/api/v1/production/orders/{mo}"))
+            .await["status"],
+        "draft"
+    );
 
     // Partial on request: what is there is reserved, the shortage listed.
-    let partial = f.act(&api, &mo, "release", json!({ "allow_partial": true })).await;
+    let partial = f
+        .act(&api, &mo, "release", json!({ "allow_partial": true }))
+        .await;
     assert_eq!(partial.status, 200, "{:?}", partial.body);
     assert_eq!(partial.body["order"]["status"], "released");
     assert_eq!(partial.body["shortages"].as_array().map(Vec::len), Some(1));
     assert_eq!(partial.body["shortages"][0]["sku"], "TUBE");
-    assert_eq!((partial.body["shortages"][0]["reserved"].as_str(), partial.body["shortages"][0]["short"].as_str()), (Some("3"), Some("3")));
+    assert_eq!(
+        (
+            partial.body["shortages"][0]["reserved"].as_str(),
+            partial.body["shortages"][0]["short"].as_str()
+        ),
+        (Some("3"), Some("3"))
+    );
     assert_eq!(f.available(f.tube).await, Decimal::ZERO);
 
     // Completing all four needs tube that is not there: refused, nothing moves.
     let completed = f
         .act(&api, &mo, "completions", json!({ "quantity": "4" }))
         .await;
-    assert_eq!((completed.status, completed.code()), (409, "insufficient_stock"), "{:?}", completed.body);
+    assert_eq!(
+        (completed.status, completed.code()),
+        (409, "insufficient_stock"),
+        "{:?}",
+        completed.body
+    );
     assert_eq!(f.on_hand(f.tube).await, d("8"));
-    assert_eq!(f.count("SELECT count(*) FROM stock_ledger WHERE kind IN ('consume', 'produce')").await, 0);
+    assert_eq!(
+        f.count("SELECT count(*) FROM stock_ledger WHERE kind IN ('consume', 'produce')")
+            .await,
+        0
+    );
 
     // Canceled: every reservation given back.
     let canceled = f.act(&api, &mo, "cancel", json!({})).await;
-    assert_eq!((canceled.status, canceled.body["status"].as_str()), (200, Some("canceled")));
+    assert_eq!(
+        (canceled.status, canceled.body["status"].as_str()),
+        (200, Some("canceled"))
+    );
     assert_eq!(f.reserved_for(&mo).await, Decimal::ZERO);
     assert_eq!(f.available(f.tube).await, d("3"));
     f.assert_consistent().await;
@@ -621,7 +791,10 @@ async fn two_orders_racing_for_the_last_components_never_over_allocate() {
         f.act(&api, &first, "release", json!({})),
         f.act(&api, &second, "release", json!({}))
     );
-    let mut outcomes = [(a.status, a.code().to_owned()), (b.status, b.code().to_owned())];
+    let mut outcomes = [
+        (a.status, a.code().to_owned()),
+        (b.status, b.code().to_owned()),
+    ];
     outcomes.sort();
     assert_eq!(
         outcomes,
@@ -631,9 +804,8 @@ async fn two_orders_racing_for_the_last_components_never_over_allocate() {
         b.body
     );
     assert_eq!(f.available(f.tube).await, Decimal::ZERO);
-    let held = f
-        .db
-        .query_one(
+    let held =
+        f.db.query_one(
             "SELECT sum(quantity) FROM stock_reservations WHERE item_id = $1",
             &[&f.tube],
         )
@@ -648,9 +820,19 @@ async fn two_orders_racing_for_the_last_components_never_over_allocate() {
         f.act(&api, &third, "release", json!({ "allow_partial": true })),
         f.act(&api, &fourth, "release", json!({ "allow_partial": true }))
     );
-    assert_eq!((c.status, e.status), (200, 200), "{:?} {:?}", c.body, e.body);
+    assert_eq!(
+        (c.status, e.status),
+        (200, 200),
+        "{:?} {:?}",
+        c.body,
+        e.body
+    );
     assert_eq!(f.available(f.tube).await, Decimal::ZERO);
-    assert_eq!(f.reserved_for(&third).await + f.reserved_for(&fourth).await, d("16"), "only bolts");
+    assert_eq!(
+        f.reserved_for(&third).await + f.reserved_for(&fourth).await,
+        d("16"),
+        "only bolts"
+    );
 }
 
 #[tokio::test]
@@ -669,8 +851,10 @@ async fn a_released_work_order_changes_only_through_an_approval() {
             &f.owner,
             Method::PUT,
             "/api/v1/approvals/rules",
-            Some(json!({ "rules": [{ "document_type": "work_order_edit", "min_amount": "0",
-                                    "role": "manager" }] })),
+            Some(
+                json!({ "rules": [{ "document_type": "work_order_edit", "min_amount": "0",
+                                    "role": "manager" }] }),
+            ),
         )
         .await;
     assert_eq!(rules.status, 200, "{:?}", rules.body);
@@ -684,31 +868,70 @@ async fn a_released_work_order_changes_only_through_an_approval() {
         )
         .await;
     assert_eq!(wo.status, 201, "{:?}", wo.body);
-    assert_eq!(wo.body["operation"], "Welding line", "the department names it");
+    assert_eq!(
+        wo.body["operation"], "Welding line",
+        "the department names it"
+    );
     let path = format!("/api/v1/production/work-orders/{}", id(&wo.body));
     // A draft order's work order changes directly.
     let direct = f
-        .call_as(&api, &f.owner, Method::PATCH, &path, Some(json!({ "target_quantity": "5" })))
+        .call_as(
+            &api,
+            &f.owner,
+            Method::PATCH,
+            &path,
+            Some(json!({ "target_quantity": "5" })),
+        )
         .await;
-    assert_eq!((direct.status, direct.body["target_quantity"].as_str()), (200, Some("5")), "{:?}", direct.body);
+    assert_eq!(
+        (direct.status, direct.body["target_quantity"].as_str()),
+        (200, Some("5")),
+        "{:?}",
+        direct.body
+    );
 
     // Released: a direct change is refused.
     let released = f.act(&api, &mo, "release", json!({})).await;
     assert_eq!(released.status, 200, "{:?}", released.body);
     let refused = f
-        .call_as(&api, &f.owner, Method::PATCH, &path, Some(json!({ "target_quantity": "6" })))
+        .call_as(
+            &api,
+            &f.owner,
+            Method::PATCH,
+            &path,
+            Some(json!({ "target_quantity": "6" })),
+        )
         .await;
-    assert_eq!((refused.status, refused.code()), (409, "approval_required"), "{:?}", refused.body);
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "approval_required"),
+        "{:?}",
+        refused.body
+    );
 
     // Through an approval: pending until the manager approves, then applied.
     let edits = format!("{path}/edit-requests");
     let asked = f
-        .post(&api, &edits, json!({ "target_quantity": "6", "reason": "customer wants more" }))
+        .post(
+            &api,
+            &edits,
+            json!({ "target_quantity": "6", "reason": "customer wants more" }),
+        )
         .await;
-    assert_eq!((asked.status, asked.body["status"].as_str()), (201, Some("pending")), "{:?}", asked.body);
-    let approval = asked.body["approval_id"].as_str().expect("approval").to_owned();
+    assert_eq!(
+        (asked.status, asked.body["status"].as_str()),
+        (201, Some("pending")),
+        "{:?}",
+        asked.body
+    );
+    let approval = asked.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
     assert_eq!(f.get(&api, &path).await["target_quantity"], "5");
-    let second = f.post(&api, &edits, json!({ "operation": "grinding" })).await;
+    let second = f
+        .post(&api, &edits, json!({ "operation": "grinding" }))
+        .await;
     assert_eq!((second.status, second.code()), (409, "edit_pending"));
     let approved = f
         .call_as(
@@ -721,11 +944,23 @@ async fn a_released_work_order_changes_only_through_an_approval() {
         .await;
     assert_eq!(approved.status, 200, "{:?}", approved.body);
     let changed = f.get(&api, &path).await;
-    assert_eq!((changed["target_quantity"].as_str(), changed["pending_edit_id"].is_null()), (Some("6"), true), "{changed}");
+    assert_eq!(
+        (
+            changed["target_quantity"].as_str(),
+            changed["pending_edit_id"].is_null()
+        ),
+        (Some("6"), true),
+        "{changed}"
+    );
 
     // A rejected change leaves the work order as it was.
-    let asked = f.post(&api, &edits, json!({ "operation": "grinding" })).await;
-    let approval = asked.body["approval_id"].as_str().expect("approval").to_owned();
+    let asked = f
+        .post(&api, &edits, json!({ "operation": "grinding" }))
+        .await;
+    let approval = asked.body["approval_id"]
+        .as_str()
+        .expect("approval")
+        .to_owned();
     let rejected = f
         .call_as(
             &api,
@@ -738,7 +973,8 @@ async fn a_released_work_order_changes_only_through_an_approval() {
     assert_eq!(rejected.status, 200, "{:?}", rejected.body);
     assert_eq!(f.get(&api, &path).await["operation"], "Welding line");
     assert_eq!(
-        f.count("SELECT count(*) FROM work_order_edits WHERE status = 'rejected'").await,
+        f.count("SELECT count(*) FROM work_order_edits WHERE status = 'rejected'")
+            .await,
         1
     );
 

@@ -251,7 +251,9 @@ async fn reserve_line(
         sku: c.sku.clone(),
         required: (c.required - c.consumed).normalize(),
         reserved: reserved.normalize(),
-        short: (c.required - c.consumed - reserved).normalize(),
+        // What even every free unit leaves uncovered (the same whether or not they were
+        // taken now).
+        short: (wanted - free).normalize(),
     }))
 }
 

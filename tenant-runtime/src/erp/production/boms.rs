@@ -350,10 +350,7 @@ async fn cycle(db: &impl GenericClient, path: &[Uuid]) -> ApiResult<ApiError> {
     let skus: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
     Ok(unprocessable(
         "bom_cycle",
-        format!(
-            "an item may not contain itself: {}",
-            skus.join(" -> ")
-        ),
+        format!("an item may not contain itself: {}", skus.join(" -> ")),
     ))
 }
 
@@ -381,7 +378,11 @@ async fn find_cycle(
     Ok(row.map(|r| r.get(0)))
 }
 
-async fn refuse_cycles(db: &impl GenericClient, parent: Uuid, components: &[Uuid]) -> ApiResult<()> {
+async fn refuse_cycles(
+    db: &impl GenericClient,
+    parent: Uuid,
+    components: &[Uuid],
+) -> ApiResult<()> {
     match find_cycle(db, parent, components).await? {
         Some(path) => Err(cycle(db, &path).await?),
         None => Ok(()),
@@ -408,7 +409,13 @@ pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewBom) -> Ap
     db.execute(
         "INSERT INTO boms (id, item_id, version, active, notes, created_by) \
          SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5 FROM boms WHERE item_id = $2",
-        &[&id, &input.item_id, &input.activate, &input.notes, &actor.user_id],
+        &[
+            &id,
+            &input.item_id,
+            &input.activate,
+            &input.notes,
+            &actor.user_id,
+        ],
     )
     .await?;
     for (index, c) in components.iter().enumerate() {
@@ -444,11 +451,14 @@ pub async fn activate(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiRe
     }
     let ids: Vec<Uuid> = before.components.iter().map(|c| c.item_id).collect();
     refuse_cycles(db, before.item_id, &ids).await?;
+    // The old one off first: the one-active index is checked row by row.
     db.execute(
-        "UPDATE boms SET active = (id = $2) WHERE item_id = $1 AND (active OR id = $2)",
-        &[&before.item_id, &id],
+        "UPDATE boms SET active = false WHERE item_id = $1 AND active",
+        &[&before.item_id],
     )
     .await?;
+    db.execute("UPDATE boms SET active = true WHERE id = $1", &[&id])
+        .await?;
     let after = find(db, id).await?;
     record(
         db,

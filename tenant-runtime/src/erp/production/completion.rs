@@ -184,7 +184,10 @@ async fn consume_all(
 
 /// The finished lot's code for a lot-tracked item: the order's number and the
 /// completion's ordinal (`MO-000001-2`).
-async fn lot_code(db: &impl GenericClient, order: &ManufacturingOrder) -> ApiResult<Option<String>> {
+async fn lot_code(
+    db: &impl GenericClient,
+    order: &ManufacturingOrder,
+) -> ApiResult<Option<String>> {
     let row = db
         .query_one(
             "SELECT i.lot_tracked, (SELECT count(*) FROM production_completions c \
@@ -257,7 +260,11 @@ pub async fn complete(
     )
     .await?;
     let finished = done_after >= before.order.quantity;
-    let next = if finished { Status::Completed } else { Status::InProgress };
+    let next = if finished {
+        Status::Completed
+    } else {
+        Status::InProgress
+    };
     set_status(db, id, next).await?;
     let after = find(db, id).await?;
     let data = serde_json::json!({

@@ -227,11 +227,11 @@ pub async fn find(db: &impl GenericClient, id: Uuid) -> ApiResult<ManufacturingO
         .query(
             "SELECT c.line_no, c.item_id, i.sku, i.name, i.base_unit, c.required, c.consumed, \
                     coalesce((SELECT sum(r.quantity) FROM stock_reservations r \
-                              WHERE r.document_type = $2 AND r.document_id = $1::text \
+                              WHERE r.document_type = $2 AND r.document_id = $3 \
                                 AND r.document_line = c.line_no), 0) \
              FROM manufacturing_order_components c JOIN items i ON i.id = c.item_id \
              WHERE c.order_id = $1 ORDER BY c.line_no",
-            &[&id, &DOCUMENT_TYPE],
+            &[&id, &DOCUMENT_TYPE, &id.to_string()],
         )
         .await?;
     let mut components = Vec::with_capacity(rows.len());
@@ -299,7 +299,10 @@ async fn check_place(db: &impl GenericClient, warehouse: Uuid, location: Uuid) -
         .await?
         .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?;
     if !row.get::<_, bool>(0) {
-        return Err(ApiError::invalid("warehouse_id", "this warehouse is inactive"));
+        return Err(ApiError::invalid(
+            "warehouse_id",
+            "this warehouse is inactive",
+        ));
     }
     let inside = db
         .query_opt(
@@ -352,7 +355,9 @@ pub async fn create(
     check_place(db, input.warehouse_id, input.output_location_id).await?;
     let bom_id = super::boms::active_of(db, input.item_id)
         .await?
-        .ok_or_else(|| unprocessable("no_active_bom", "this item has no active bill of materials"))?;
+        .ok_or_else(|| {
+            unprocessable("no_active_bom", "this item has no active bill of materials")
+        })?;
     let id = Uuid::now_v7();
     let inserted = db
         .execute(
@@ -383,8 +388,16 @@ pub async fn create(
     write_components(db, id, bom_id, quantity).await?;
     let created = find(db, id).await?;
     let after = serde_json::json!(created);
-    record(db, actor, "manufacturing_order.created", "manufacturing_order", id.to_string(), None, after)
-        .await?;
+    record(
+        db,
+        actor,
+        "manufacturing_order.created",
+        "manufacturing_order",
+        id.to_string(),
+        None,
+        after,
+    )
+    .await?;
     Ok((created, true))
 }
 
@@ -411,7 +424,12 @@ async fn write_components(
         db.execute(
             "INSERT INTO manufacturing_order_components (order_id, line_no, item_id, required) \
              VALUES ($1, $2, $3, $4)",
-            &[&id, &row.get::<_, i32>(0), &row.get::<_, Uuid>(1), &required],
+            &[
+                &id,
+                &row.get::<_, i32>(0),
+                &row.get::<_, Uuid>(1),
+                &required,
+            ],
         )
         .await?;
     }
@@ -428,7 +446,11 @@ pub fn requirement(quantity: Decimal, per_unit: Decimal, scrap: Decimal) -> Deci
 
 /// Cancels an order with nothing completed (draft, released or in progress): its
 /// reservations and pending work-order edits are dropped. 409 `invalid_status`.
-pub async fn cancel(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiResult<ManufacturingOrder> {
+pub async fn cancel(
+    db: &impl GenericClient,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<ManufacturingOrder> {
     let status = lock(db, id).await?;
     let before = find(db, id).await?;
     if before.order.completed_quantity > Decimal::ZERO {
@@ -442,12 +464,24 @@ pub async fn cancel(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiResu
         &[Status::Draft, Status::Released, Status::InProgress],
         "canceled",
     )?;
-    end(db, actor, id, before, Status::Canceled, "manufacturing_order.canceled").await
+    end(
+        db,
+        actor,
+        id,
+        before,
+        Status::Canceled,
+        "manufacturing_order.canceled",
+    )
+    .await
 }
 
 /// Closes a running or completed order: what is still reserved is given back. 409
 /// `invalid_status`.
-pub async fn close(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiResult<ManufacturingOrder> {
+pub async fn close(
+    db: &impl GenericClient,
+    actor: &Actor,
+    id: Uuid,
+) -> ApiResult<ManufacturingOrder> {
     let status = lock(db, id).await?;
     require(
         status,
@@ -455,7 +489,15 @@ pub async fn close(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiResul
         "closed",
     )?;
     let before = find(db, id).await?;
-    end(db, actor, id, before, Status::Closed, "manufacturing_order.closed").await
+    end(
+        db,
+        actor,
+        id,
+        before,
+        Status::Closed,
+        "manufacturing_order.closed",
+    )
+    .await
 }
 
 async fn end(
@@ -506,7 +548,10 @@ mod tests {
     fn a_requirement_adds_the_scrap_allowance_and_rounds_up() {
         let d = Decimal::from;
         assert_eq!(requirement(d(10), d(2), d(5)), Decimal::new(21, 0));
-        assert_eq!(requirement(d(1), Decimal::new(1, 6), d(50)), Decimal::new(2, 6));
+        assert_eq!(
+            requirement(d(1), Decimal::new(1, 6), d(50)),
+            Decimal::new(2, 6)
+        );
         assert_eq!(requirement(d(3), d(1), Decimal::ZERO), d(3));
     }
 }

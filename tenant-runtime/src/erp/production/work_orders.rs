@@ -290,7 +290,11 @@ async fn department(db: &impl GenericClient, id: Uuid) -> ApiResult<String> {
 
 /// Adds a work order to an order that is not finished. 404 `manufacturing_order_not_found`,
 /// `location_not_found`; 409 `invalid_status`; 422.
-pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewWorkOrder) -> ApiResult<WorkOrder> {
+pub async fn create(
+    db: &impl GenericClient,
+    actor: &Actor,
+    input: NewWorkOrder,
+) -> ApiResult<WorkOrder> {
     let status = orders::lock(db, input.order_id).await?;
     orders::require(
         status,
@@ -316,12 +320,28 @@ pub async fn create(db: &impl GenericClient, actor: &Actor, input: NewWorkOrder)
     db.execute(
         "INSERT INTO work_orders (id, order_id, operation, department_id, target_quantity, \
          created_by) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &input.order_id, &operation, &input.department_id, &target, &actor.user_id],
+        &[
+            &id,
+            &input.order_id,
+            &operation,
+            &input.department_id,
+            &target,
+            &actor.user_id,
+        ],
     )
     .await?;
     let created = find(db, id).await?;
     let after = serde_json::json!(created);
-    record(db, actor, "work_order.created", "work_order", id.to_string(), None, after).await?;
+    record(
+        db,
+        actor,
+        "work_order.created",
+        "work_order",
+        id.to_string(),
+        None,
+        after,
+    )
+    .await?;
     Ok(created)
 }
 
@@ -391,7 +411,15 @@ pub async fn update(
     }
     orders::require(status, &[Status::Draft], "changed")?;
     let (operation, target) = check_changes(&changes)?;
-    apply(db, actor, id, operation.as_deref(), target, "work_order.updated").await
+    apply(
+        db,
+        actor,
+        id,
+        operation.as_deref(),
+        target,
+        "work_order.updated",
+    )
+    .await
 }
 
 const EDIT_SELECT: &str = "SELECT e.id, e.work_order_id, e.target_quantity, e.operation, \
@@ -406,7 +434,10 @@ pub async fn find_edit(db: &impl GenericClient, id: Uuid) -> ApiResult<WorkOrder
         .query_opt(&format!("{EDIT_SELECT} WHERE e.id = $1"), &[&id])
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("work_order_edit_not_found", "no work order edit has this id")
+            ApiError::not_found(
+                "work_order_edit_not_found",
+                "no work order edit has this id",
+            )
         })?;
     Ok(WorkOrderEdit {
         id: row.get(0),
@@ -433,7 +464,11 @@ pub async fn request_edit(
     changes: WorkOrderChanges,
 ) -> ApiResult<WorkOrderEdit> {
     let (_, status) = lock(db, id).await?;
-    orders::require(status, &[Status::Released, Status::InProgress], "edited through an approval")?;
+    orders::require(
+        status,
+        &[Status::Released, Status::InProgress],
+        "edited through an approval",
+    )?;
     let (operation, target) = check_changes(&changes)?;
     let current = find(db, id).await?;
     if current.pending_edit_id.is_some() {
@@ -446,7 +481,14 @@ pub async fn request_edit(
     db.execute(
         "INSERT INTO work_order_edits (id, work_order_id, target_quantity, operation, reason, \
          requested_by) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&edit_id, &id, &target, &operation, &changes.reason, &actor.user_id],
+        &[
+            &edit_id,
+            &id,
+            &target,
+            &operation,
+            &changes.reason,
+            &actor.user_id,
+        ],
     )
     .await?;
     let document = DocumentRef {
@@ -480,7 +522,10 @@ pub async fn lock_edit(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
     )
     .await?
     .ok_or_else(|| {
-        ApiError::not_found("work_order_edit_not_found", "no work order edit has this id")
+        ApiError::not_found(
+            "work_order_edit_not_found",
+            "no work order edit has this id",
+        )
     })?;
     Ok(())
 }
@@ -505,7 +550,15 @@ pub async fn edit_decided(
     .await?;
     if approved {
         let (operation, target) = (edit.operation.as_deref(), edit.target_quantity);
-        apply(db, actor, edit.work_order_id, operation, target, "work_order.edit_applied").await?;
+        apply(
+            db,
+            actor,
+            edit.work_order_id,
+            operation,
+            target,
+            "work_order.edit_applied",
+        )
+        .await?;
     }
     Ok(())
 }
@@ -549,7 +602,11 @@ pub fn ceiling(target: Decimal, tolerance: Decimal) -> Decimal {
 
 /// Whether `reference` recorded an input of this work order before: 409
 /// `reference_taken` when it recorded another's.
-async fn recorded_before(db: &impl GenericClient, id: Uuid, reference: Option<&str>) -> ApiResult<bool> {
+async fn recorded_before(
+    db: &impl GenericClient,
+    id: Uuid,
+    reference: Option<&str>,
+) -> ApiResult<bool> {
     let Some(reference) = reference else {
         return Ok(false);
     };
@@ -585,7 +642,11 @@ fn check_quantities(input: &NewInput) -> ApiResult<Quantities> {
             "record some good, rejected or scrapped output",
         ));
     }
-    Ok(Quantities { good, rejects, scrap })
+    Ok(Quantities {
+        good,
+        rejects,
+        scrap,
+    })
 }
 
 /// Records one day's output of a work order of a released or running order (which then
@@ -602,7 +663,11 @@ pub async fn record_input(
     if recorded_before(db, id, input.reference.as_deref()).await? {
         return Ok((find(db, id).await?, false));
     }
-    orders::require(status, &[Status::Released, Status::InProgress], "given daily input")?;
+    orders::require(
+        status,
+        &[Status::Released, Status::InProgress],
+        "given daily input",
+    )?;
     let q = check_quantities(&input)?;
     let shift = short_text("shift", &input.shift, 20)?;
     let operator = short_text("operator", &input.operator, 100)?;
@@ -657,8 +722,16 @@ pub async fn record_input(
         "operator": operator, "good_quantity": q.good, "reject_quantity": q.rejects,
         "scrap_quantity": q.scrap,
     });
-    record(db, actor, "work_order.input_recorded", "work_order", id.to_string(), None, data)
-        .await?;
+    record(
+        db,
+        actor,
+        "work_order.input_recorded",
+        "work_order",
+        id.to_string(),
+        None,
+        data,
+    )
+    .await?;
     Ok((after, true))
 }
 
