@@ -4,8 +4,9 @@
 //! two orders racing for the last components, daily input (negative, beyond the target,
 //! within the tolerance, repeated), a released work order changed only through an
 //! approval, and completion in parts (consume + produce in one transaction, the ledger
-//! matching the balances, a repeat doing nothing). Warehouses and items are made with SQL
-//! (another area's API); stock comes in through the stock API.
+//! matching the balances, a repeat doing nothing), and the web pages (a staff user works
+//! an order through them; a viewer reads them and writes nothing). Warehouses and items
+//! are made with SQL (another area's API); stock comes in through the stock API.
 
 use reqwest::Method;
 use rust_decimal::Decimal;
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use system_tests::AdminApi;
 use system_tests::admin::Reply;
+use system_tests::portal::PortalClient;
 use system_tests::runtime::OWNER_PASSWORD;
 use tenant_runtime::erp::stock;
 use uuid::Uuid;
@@ -991,4 +993,135 @@ async fn a_released_work_order_changes_only_through_an_approval() {
         )
         .await;
     assert_eq!((write.status, write.code()), (403, "forbidden"));
+}
+
+#[tokio::test]
+async fn the_production_pages_work_an_order_for_staff_and_refuse_a_viewers_writes() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let f = factory(&api, "pageworks").await;
+    f.frame_bom(&api).await;
+    f.receive(&api, f.tube, f.shelf, "3", "2").await;
+    f.receive(&api, f.bolt, f.shelf, "100", "0.5").await;
+    f.user(&api, "sam", &["staff"]).await;
+    f.user(&api, "vic", &["viewer"]).await;
+    let mut staff = PortalClient::for_app(&api.app.tenant_runtime_url, &f.slug);
+    staff
+        .sign_in(&format!("sam@{}.example", f.slug), OWNER_PASSWORD)
+        .await;
+
+    // The list offers the frame (it has a BOM) and drafts an order of four.
+    let list = staff.get("/production/orders").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains("href=\"/production/orders\""),
+        "in the navigation"
+    );
+    assert!(list.body.contains("FRAME Frame (BOM v1)"), "{}", list.body);
+    let place = format!("{}:{}", f.warehouse, f.shelf);
+    let frame = f.frame.to_string();
+    let drafted = staff
+        .post(
+            "/production/orders",
+            &[
+                ("item_id", &frame),
+                ("quantity", "4"),
+                ("place", &place),
+                ("reference", "form-1"),
+            ],
+        )
+        .await;
+    assert_eq!(drafted.status, 303, "{}", drafted.body);
+    let order = drafted.location().expect("the order's page").to_owned();
+
+    // The order's page shows the tube short by 3 m; an all-or-nothing release is refused
+    // on the page, a partial one goes through.
+    let shown = staff.get(&order).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains("data-short=\"true\""), "{}", shown.body);
+    assert!(shown.body.contains("data-short=\"3\""), "{}", shown.body);
+    let refused = staff.post(&format!("{order}/release"), &[]).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("TUBE short 3"), "{}", refused.body);
+    let released = staff.post(&format!("{order}/release-partial"), &[]).await;
+    assert_eq!(released.status, 303, "{}", released.body);
+    let added = staff
+        .post(
+            &format!("{order}/work-orders"),
+            &[("operation", "welding"), ("target_quantity", "4")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let work_order: String =
+        f.db.query_one("SELECT id::text FROM work_orders", &[])
+            .await
+            .expect("work order")
+            .get(0);
+
+    // The tablet page records a day's output and refuses more than the target.
+    let tablet = format!("/production/work-orders/{work_order}");
+    let page = staff.get(&tablet).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("class=\"tablet\""));
+    let day = |good: &'static str, reference: &'static str| {
+        [
+            ("work_date", "2026-12-01"),
+            ("shift", "A"),
+            ("operator", "Budi"),
+            ("good_quantity", good),
+            ("reject_quantity", ""),
+            ("scrap_quantity", ""),
+            ("reference", reference),
+        ]
+    };
+    let recorded = staff.post(&tablet, &day("3", "tab-1")).await;
+    assert_eq!(recorded.status, 303, "{}", recorded.body);
+    let over = staff.post(&tablet, &day("2", "tab-2")).await;
+    assert_eq!(over.status, 422, "{}", over.body);
+    assert!(over.body.contains("would pass the target"), "{}", over.body);
+    let after = staff.get(&tablet).await;
+    assert!(
+        after.body.contains("data-progress=\"75\""),
+        "{}",
+        after.body
+    );
+
+    // The BOM page shows the exploded tree.
+    let bom: String =
+        f.db.query_one("SELECT id::text FROM boms WHERE item_id = $1", &[&f.frame])
+            .await
+            .expect("bom")
+            .get(0);
+    let tree = staff.get(&format!("/production/boms/{bom}")).await;
+    assert_eq!(tree.status, 200, "{}", tree.body);
+    assert!(
+        tree.body.contains("data-row=\"FRAME/TUBE\""),
+        "{}",
+        tree.body
+    );
+    assert!(tree.body.contains("data-quantity=\"1.5\""), "{}", tree.body);
+
+    // A viewer reads every page and writes nothing.
+    let mut viewer = PortalClient::for_app(&api.app.tenant_runtime_url, &f.slug);
+    viewer
+        .sign_in(&format!("vic@{}.example", f.slug), OWNER_PASSWORD)
+        .await;
+    for path in [
+        "/production/orders",
+        order.as_str(),
+        tablet.as_str(),
+        "/production/boms",
+    ] {
+        let read = viewer.get(path).await;
+        assert_eq!(read.status, 200, "{path}: {}", read.body);
+        assert!(
+            !read.body.contains("data-action=\"record-input\""),
+            "{path}"
+        );
+    }
+    let forbidden = viewer.post(&tablet, &day("1", "tab-3")).await;
+    assert_eq!(forbidden.status, 403, "{}", forbidden.body);
+    let cancel = viewer.post(&format!("{order}/cancel"), &[]).await;
+    assert_eq!(cancel.status, 403, "{}", cancel.body);
+    assert_eq!(f.count("SELECT count(*) FROM work_order_inputs").await, 1);
 }
