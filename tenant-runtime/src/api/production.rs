@@ -72,9 +72,10 @@ pub async fn show_bom(
     request_body = NewBom,
     responses((status = 201, body = Bom, description = "a new version of the item's BOM"),
               (status = 404, description = "`item_not_found`: the item or a component names nothing"),
+              (status = 409, description = "`item_inactive`, `service_item`: the item or a component cannot be made or consumed"),
               (status = 422, description = "`bom_cycle` (the item would contain itself; the path is named), \
                 `incompatible_unit` (a component's unit has no conversion to its base unit), \
-                `validation_failed` (inactive or service item, quantity not above zero, a component twice...)")))]
+                `validation_failed` (quantity not above zero, a component twice...)")))]
 pub async fn create_bom(
     auth: Authorized<ProductionWrite>,
     body: Body<NewBom>,
@@ -145,10 +146,10 @@ pub async fn show_order(
     request_body = NewOrder,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key creates one order")),
     responses((status = 201, body = ManufacturingOrder), (status = 200, body = ManufacturingOrder, description = "created before under this key"),
-              (status = 404, description = "`item_not_found`, `warehouse_not_found`"),
-              (status = 409, description = "`reference_in_use`: a concurrent create with this key; retry"),
+              (status = 404, description = "`item_not_found`, `warehouse_not_found`, `location_not_found`"),
+              (status = 409, description = "`item_inactive`, `service_item`, `warehouse_inactive`, `location_inactive`; `reference_in_use`: a concurrent create with this key, retry"),
               (status = 422, description = "`no_active_bom` (the item has no active BOM), `validation_failed` \
-                (inactive or service item, quantity not above zero, unknown unit conversion, \
+                (quantity not above zero, unknown unit conversion, \
                 output location outside the warehouse...)")))]
 pub async fn create_order(
     auth: Authorized<ProductionWrite>,

@@ -442,8 +442,8 @@ fn new_input(form: &Fields) -> ApiResult<NewInput> {
         shift: field(form, "shift").to_owned(),
         operator: field(form, "operator").to_owned(),
         good_quantity: decimal_field(form, "good_quantity", Some(Decimal::ZERO))?,
-        reject_quantity: decimal_field(form, "reject_quantity", Some(Decimal::ZERO))?,
-        scrap_quantity: decimal_field(form, "scrap_quantity", Some(Decimal::ZERO))?,
+        reject_quantity: Some(decimal_field(form, "reject_quantity", Some(Decimal::ZERO))?),
+        scrap_quantity: Some(decimal_field(form, "scrap_quantity", Some(Decimal::ZERO))?),
         note: String::new(),
         reference: reference(form),
     })

@@ -32,7 +32,7 @@ pub struct NewComponent {
     /// An active stocked item other than the parent (and not containing it).
     pub item_id: Uuid,
     /// Per one unit of the parent, in `unit`; greater than zero.
-    #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub quantity: Decimal,
     /// A unit the component has a conversion for (its base unit when omitted); 422
     /// `incompatible_unit` otherwise.
@@ -146,7 +146,7 @@ pub struct Explosion {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ExplosionQuery {
     /// How many of the top item (default 1), greater than zero.
-    #[param(pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[param(pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub quantity: Option<String>,
 }
 

@@ -26,7 +26,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct Completion {
     /// Finished now, in the item's base unit: above zero, at most what is left.
-    #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub quantity: Decimal,
     /// The client's idempotency reference: a repeat completes nothing and answers the
     /// order. The `Idempotency-Key` header wins.

@@ -60,8 +60,8 @@ async fn record(
     Ok(())
 }
 
-/// 404 `item_not_found`; 422 on `field` for an inactive or service item (nothing made or
-/// consumed from stock).
+/// 404 `item_not_found`; 409 `item_inactive`, `service_item` (nothing made or consumed
+/// from stock: the item's state, not the request's shape, is wrong).
 async fn check_item(db: &impl GenericClient, id: uuid::Uuid, field: &str) -> ApiResult<()> {
     let row = db
         .query_opt("SELECT active, kind FROM items WHERE id = $1", &[&id])
@@ -70,10 +70,16 @@ async fn check_item(db: &impl GenericClient, id: uuid::Uuid, field: &str) -> Api
             ApiError::not_found("item_not_found", format!("{field}: no item has this id"))
         })?;
     if !row.get::<_, bool>(0) {
-        return Err(ApiError::invalid(field, "this item is inactive"));
+        return Err(ApiError::conflict(
+            "item_inactive",
+            format!("{field}: this item is inactive"),
+        ));
     }
     if row.get::<_, String>(1) == "service" {
-        return Err(ApiError::invalid(field, "a service item holds no stock"));
+        return Err(ApiError::conflict(
+            "service_item",
+            format!("{field}: a service item holds no stock"),
+        ));
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 /// Where an order is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ManufacturingOrderStatus)]
 pub enum Status {
     Draft,
     Released,
@@ -70,7 +71,7 @@ pub struct NewOrder {
     /// An active item with an active BOM.
     pub item_id: Uuid,
     /// Greater than zero, in `unit` (the item's base unit when omitted).
-    #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub quantity: Decimal,
     #[schema(max_length = 16)]
     pub unit: Option<String>,
@@ -291,31 +292,37 @@ pub(super) async fn set_status(db: &impl GenericClient, id: Uuid, status: Status
     Ok(())
 }
 
-/// 404 `warehouse_not_found` / 422 for an inactive warehouse; 422 on
-/// `output_location_id` unless an active location of it.
+/// 404 `warehouse_not_found`, `location_not_found`; 409 `warehouse_inactive`,
+/// `location_inactive` (or a quarantine location); 422 on `output_location_id` for a
+/// location of another warehouse.
 async fn check_place(db: &impl GenericClient, warehouse: Uuid, location: Uuid) -> ApiResult<()> {
     let row = db
         .query_opt("SELECT active FROM warehouses WHERE id = $1", &[&warehouse])
         .await?
         .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?;
     if !row.get::<_, bool>(0) {
-        return Err(ApiError::invalid(
-            "warehouse_id",
+        return Err(ApiError::conflict(
+            "warehouse_inactive",
             "this warehouse is inactive",
         ));
     }
-    let inside = db
+    let row = db
         .query_opt(
-            "SELECT 1 FROM locations WHERE id = $1 AND warehouse_id = $2 AND active \
-               AND kind <> 'quarantine'",
-            &[&location, &warehouse],
+            "SELECT warehouse_id, active AND kind <> 'quarantine' FROM locations WHERE id = $1",
+            &[&location],
         )
         .await?
-        .is_some();
-    if !inside {
+        .ok_or_else(|| ApiError::not_found("location_not_found", "no location has this id"))?;
+    if row.get::<_, Uuid>(0) != warehouse {
         return Err(ApiError::invalid(
             "output_location_id",
-            "no active location of the warehouse has this id",
+            "a location of the order's warehouse",
+        ));
+    }
+    if !row.get::<_, bool>(1) {
+        return Err(ApiError::conflict(
+            "location_inactive",
+            "this location is inactive or holds quarantined goods",
         ));
     }
     Ok(())

@@ -39,7 +39,7 @@ pub struct NewWorkOrder {
     /// The department doing it: an active location of kind `department` or `production`.
     pub department_id: Option<Uuid>,
     /// Greater than zero, in the order item's base unit.
-    #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[schema(value_type = String, pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub target_quantity: Decimal,
 }
 
@@ -50,7 +50,7 @@ pub struct NewWorkOrder {
 pub struct WorkOrderChanges {
     #[schema(min_length = 1, max_length = 100)]
     pub operation: Option<String>,
-    #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
+    #[schema(value_type = Option<String>, pattern = r"^([1-9][0-9]{0,13}(\.[0-9]{1,6})?|0\.[0-9]{0,5}[1-9])$")]
     pub target_quantity: Option<Decimal>,
     /// Why (kept on an edit request; ignored on a direct change).
     #[serde(default)]
@@ -70,12 +70,12 @@ pub struct NewInput {
     /// Zero or more (negative is 422); with rejects and scrap, above zero in all.
     #[schema(value_type = String, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
     pub good_quantity: Decimal,
-    #[serde(default)]
+    /// Zero when omitted or null.
     #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
-    pub reject_quantity: Decimal,
-    #[serde(default)]
+    pub reject_quantity: Option<Decimal>,
+    /// Zero when omitted or null.
     #[schema(value_type = Option<String>, pattern = r"^[0-9]{1,14}(\.[0-9]{1,6})?$")]
-    pub scrap_quantity: Decimal,
+    pub scrap_quantity: Option<Decimal>,
     #[serde(default)]
     #[schema(max_length = 2000)]
     pub note: String,
@@ -634,8 +634,10 @@ struct Quantities {
 
 fn check_quantities(input: &NewInput) -> ApiResult<Quantities> {
     let good = quantity::not_negative("good_quantity", input.good_quantity)?;
-    let rejects = quantity::not_negative("reject_quantity", input.reject_quantity)?;
-    let scrap = quantity::not_negative("scrap_quantity", input.scrap_quantity)?;
+    let rejects = input.reject_quantity.unwrap_or_default();
+    let rejects = quantity::not_negative("reject_quantity", rejects)?;
+    let scrap = input.scrap_quantity.unwrap_or_default();
+    let scrap = quantity::not_negative("scrap_quantity", scrap)?;
     if good + rejects + scrap <= Decimal::ZERO {
         return Err(ApiError::invalid(
             "good_quantity",
