@@ -146,7 +146,7 @@ def map_case(context, case):
                 component["item_id"] = UUID_CURSOR
         seen = set()
         case.body["components"] = [
-            c for c in components if not (c.get("item_id") in seen or seen.add(c.get("item_id")))
+            c for c in components if not (repr(c.get("item_id")) in seen or seen.add(repr(c.get("item_id"))))
         ] or case.body.get("components")
     if case.headers is not None and "Idempotency-Key" in case.headers:
         body = json.dumps(case.body, sort_keys=True, default=str).encode()

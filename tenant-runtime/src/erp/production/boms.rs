@@ -38,10 +38,9 @@ pub struct NewComponent {
     /// `incompatible_unit` otherwise.
     #[schema(max_length = 16)]
     pub unit: Option<String>,
-    /// Extra allowed for waste, in percent (0 to 1000).
-    #[serde(default)]
+    /// Extra allowed for waste, in percent (0 to 1000; none when omitted or null).
     #[schema(value_type = Option<String>, pattern = r"^(1000|[0-9]{1,3}(\.[0-9]{1,4})?)$")]
-    pub scrap_percent: Decimal,
+    pub scrap_percent: Option<Decimal>,
 }
 
 fn yes() -> bool {
@@ -310,7 +309,10 @@ async fn check_components(
         )
         .await
         .map_err(incompatible_unit)?;
-        let scrap = quantity::not_negative(&field("scrap_percent"), component.scrap_percent)?;
+        let scrap = quantity::not_negative(
+            &field("scrap_percent"),
+            component.scrap_percent.unwrap_or_default(),
+        )?;
         if scrap > Decimal::from(1000) || scrap.scale() > 4 {
             return Err(ApiError::invalid(
                 &field("scrap_percent"),
