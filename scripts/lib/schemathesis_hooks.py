@@ -73,6 +73,8 @@ BODY = {
     ("PATCH", "/api/v1/partners/{id}"): {"is_customer": True, "email": "buyer@example.com"},
     ("POST", "/api/v1/webhooks/endpoints"): {"url": WEBHOOK_URL},
     ("PATCH", "/api/v1/webhooks/endpoints/{id}"): {"url": WEBHOOK_URL},
+    # A unit other than the base unit needs the item's conversion: the base unit (none).
+    ("POST", "/api/v1/production/orders"): {"unit": None},
 }
 
 QUERY = {
@@ -85,6 +87,11 @@ QUERY = {
     # Sales and purchase orders page by base64url of the last order's id (text).
     ("GET", "/api/v1/sales-orders"): {"after": TENANT_CURSOR},
     ("GET", "/api/v1/purchase-orders"): {"after": TENANT_CURSOR},
+    # BOM versions and manufacturing orders page the same way; work orders filter by an
+    # order id (the nil id: none).
+    ("GET", "/api/v1/production/boms"): {"after": TENANT_CURSOR},
+    ("GET", "/api/v1/production/orders"): {"after": TENANT_CURSOR},
+    ("GET", "/api/v1/production/work-orders"): {"order_id": UUID_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/webhooks/endpoints/{id}/deliveries"): {"after": BYTES_CURSOR},
     ("GET", "/api/v1/tenants"): {"cursor": TENANT_LIST_CURSOR},
@@ -146,6 +153,19 @@ def map_case(context, case):
     if key == ("GET", "/api/v1/quality/defects") and case.query:
         if case.query.get("from") and case.query.get("to"):
             case.query["to"] = case.query["from"]
+    # A BOM's components in their base unit (a made-up unit has no conversion), none the
+    # parent itself (a cycle, rightly refused: the nil id names no item instead), each
+    # item once (a repeat is rightly refused).
+    if key == ("POST", "/api/v1/production/boms") and hasattr(case.body, "keys"):
+        components = [c for c in case.body.get("components") or [] if hasattr(c, "keys")]
+        for component in components:
+            component["unit"] = None
+            if component.get("item_id") == case.body.get("item_id"):
+                component["item_id"] = UUID_CURSOR
+        seen = set()
+        case.body["components"] = [
+            c for c in components if not (repr(c.get("item_id")) in seen or seen.add(repr(c.get("item_id"))))
+        ] or case.body.get("components")
     if case.headers is not None and "Idempotency-Key" in case.headers:
         body = json.dumps(case.body, sort_keys=True, default=str).encode()
         case.headers["Idempotency-Key"] = hashlib.sha256(body).hexdigest()

@@ -1,8 +1,8 @@
 //! The tenant-database migrator: users, roles and permissions, settings, the append-only
 //! audit log and refresh tokens of one tenant, `billing.manage` for admins of companies
-//! made before billing, the ERP's tables (quality control and its `quality.release`
-//! included) and the web app's sessions. Every tenant database runs the same list
-//! (existing ones through a fleet migration run).
+//! made before billing, the ERP's tables (production's, and quality control with its
+//! `quality.release`, included) and the web app's sessions. Every tenant database runs
+//! the same list (existing ones through a fleet migration run).
 
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +18,7 @@ mod m20261204_000009_stock_ledger;
 mod m20261204_000010_webhooks;
 mod m20261204_000011_purchasing_and_approvals;
 mod m20261204_000012_sales;
+mod m20261205_000013_production;
 mod m20261205_000014_quality;
 mod m20261205_000015_held_adjustments;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_webhooks::Migration),
             Box::new(m20261204_000011_purchasing_and_approvals::Migration),
             Box::new(m20261204_000012_sales::Migration),
+            Box::new(m20261205_000013_production::Migration),
             Box::new(m20261205_000014_quality::Migration),
             Box::new(m20261205_000015_held_adjustments::Migration),
         ]

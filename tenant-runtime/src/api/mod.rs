@@ -9,6 +9,7 @@ pub mod items;
 pub mod masters;
 pub mod me;
 pub mod partners;
+pub mod production;
 pub mod purchasing;
 pub mod quality;
 pub mod roles;
@@ -178,6 +179,70 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/purchase-orders/{id}/receipts",
             web::post().to(purchasing::receive),
         )
+        .route("/production/boms", web::get().to(production::list_boms))
+        .route("/production/boms", web::post().to(production::create_bom))
+        .route("/production/boms/{id}", web::get().to(production::show_bom))
+        .route(
+            "/production/boms/{id}/activate",
+            web::post().to(production::activate_bom),
+        )
+        .route(
+            "/production/boms/{id}/explosion",
+            web::get().to(production::explode_bom),
+        )
+        .route("/production/orders", web::get().to(production::list_orders))
+        .route(
+            "/production/orders",
+            web::post().to(production::create_order),
+        )
+        .route(
+            "/production/orders/{id}",
+            web::get().to(production::show_order),
+        )
+        .route(
+            "/production/orders/{id}/allocation",
+            web::get().to(production::allocation_preview),
+        )
+        .route(
+            "/production/orders/{id}/release",
+            web::post().to(production::release),
+        )
+        .route(
+            "/production/orders/{id}/completions",
+            web::post().to(production::complete),
+        )
+        .route(
+            "/production/orders/{id}/close",
+            web::post().to(production::close),
+        )
+        .route(
+            "/production/orders/{id}/cancel",
+            web::post().to(production::cancel),
+        )
+        .route(
+            "/production/work-orders",
+            web::get().to(production::list_work_orders),
+        )
+        .route(
+            "/production/work-orders",
+            web::post().to(production::create_work_order),
+        )
+        .route(
+            "/production/work-orders/{id}",
+            web::get().to(production::show_work_order),
+        )
+        .route(
+            "/production/work-orders/{id}",
+            web::patch().to(production::update_work_order),
+        )
+        .route(
+            "/production/work-orders/{id}/edit-requests",
+            web::post().to(production::request_edit),
+        )
+        .route(
+            "/production/work-orders/{id}/inputs",
+            web::post().to(production::record_input),
+        )
         .route("/approvals/pending", web::get().to(approvals::pending))
         .route("/approvals/rules", web::get().to(approvals::rules))
         .route("/approvals/rules", web::put().to(approvals::replace_rules))
@@ -267,6 +332,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
         quality::decide, quality::list_quarantine, quality::show_quarantine,
         quality::quarantine_lot, quality::release, quality::scrap,
         quality::list_lab_tests, quality::create_lab_test, quality::defects,
+        production::list_boms, production::show_bom, production::create_bom,
+        production::activate_bom, production::explode_bom,
+        production::list_orders, production::show_order, production::create_order,
+        production::allocation_preview, production::release, production::complete,
+        production::close, production::cancel,
+        production::list_work_orders, production::show_work_order,
+        production::create_work_order, production::update_work_order,
+        production::request_edit, production::record_input,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

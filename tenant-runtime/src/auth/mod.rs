@@ -241,6 +241,8 @@ pub mod perm {
         SalesWrite = "sales.write",
         PurchasingRead = "purchasing.read",
         PurchasingWrite = "purchasing.write",
+        ProductionRead = "production.read",
+        ProductionWrite = "production.write",
         ApprovalsRead = "approvals.read",
         ApprovalsDecide = "approvals.decide",
         QualityRead = "quality.read",

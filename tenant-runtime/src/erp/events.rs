@@ -65,6 +65,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "lot.released",
         "a quarantined lot was released back to available stock",
     ),
+    (
+        "mo.released",
+        "a manufacturing order was released (its components reserved)",
+    ),
+    (
+        "mo.completed",
+        "a manufacturing order was completed, whole or in part (materials consumed, goods produced)",
+    ),
     ("webhook.test", "a test event sent with \"send test event\""),
 ];
 

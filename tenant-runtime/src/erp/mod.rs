@@ -17,6 +17,8 @@
 //! - `reports`: the reports' CSV exports (stock, movements, valuation, open order lines).
 //! - `quality`: inspection plans, inspections, quarantine of lots, lab tests and defect
 //!   analysis.
+//! - `production`: bills of materials, manufacturing orders (allocation, completion) and
+//!   work orders with their daily input.
 
 pub mod approvals;
 pub mod csv;
@@ -24,6 +26,7 @@ pub mod events;
 pub mod masters;
 pub mod modules;
 pub mod overview;
+pub mod production;
 pub mod purchasing;
 pub mod quality;
 pub mod quantity;

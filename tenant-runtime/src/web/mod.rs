@@ -19,6 +19,8 @@
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
 //! - `quality`: inspections with their decision form, and the quarantine list.
+//! - `production`: manufacturing orders (allocation, release, completion), BOMs with their
+//!   exploded tree, and the work orders' daily input for a tablet.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -33,6 +35,7 @@ pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod partners;
+pub mod production;
 pub mod purchasing;
 pub mod quality;
 pub mod sales;
@@ -180,6 +183,20 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(
             page!("/purchase-orders/{id}/{action:submit|cancel|close}")
                 .route(web::post().to(purchasing::action)),
+        )
+        .service(
+            page!("/production/orders")
+                .route(web::get().to(production::orders))
+                .route(web::post().to(production::create)),
+        )
+        .service(page!("/production/orders/{id}").route(web::get().to(production::order)))
+        .service(page!("/production/orders/{id}/{action}").route(web::post().to(production::act)))
+        .service(page!("/production/boms").route(web::get().to(production::bom_list)))
+        .service(page!("/production/boms/{id}").route(web::get().to(production::bom)))
+        .service(
+            page!("/production/work-orders/{id}")
+                .route(web::get().to(production::work_order))
+                .route(web::post().to(production::record_input)),
         )
         .service(page!("/approvals").route(web::get().to(approvals::inbox)))
         .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))

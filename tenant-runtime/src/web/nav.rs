@@ -59,6 +59,12 @@ const ENTRIES: &[Entry] = &[
         permission: "purchasing.read",
     },
     Entry {
+        label: "Production",
+        href: "/production/orders",
+        module: Some("production"),
+        permission: "production.read",
+    },
+    Entry {
         label: "Approvals",
         href: "/approvals",
         module: Some("approvals"),

@@ -2,7 +2,7 @@
 //! outcome, in the deciding transaction.
 
 use super::DocumentKind;
-use crate::erp::{purchasing, stock};
+use crate::erp::{production, purchasing, stock};
 use common::api_error::ApiResult;
 use common::tenant_audit::Actor;
 use tokio_postgres::GenericClient;
@@ -19,8 +19,9 @@ pub(super) async fn decided(
     match kind {
         DocumentKind::PurchaseOrder => purchasing::approval_decided(db, actor, id, approved).await,
         DocumentKind::StockAdjustment => stock::held::decided(db, actor, id, approved).await,
-        // Work-order edits arrive with production (part 2): only the decision is kept.
-        DocumentKind::WorkOrderEdit => Ok(()),
+        DocumentKind::WorkOrderEdit => {
+            production::work_orders::edit_decided(db, actor, id, approved).await
+        }
     }
 }
 
@@ -29,7 +30,6 @@ pub(super) async fn lock(db: &impl GenericClient, kind: DocumentKind, id: Uuid) 
     match kind {
         DocumentKind::PurchaseOrder => purchasing::lock(db, id).await.map(|_| ()),
         DocumentKind::StockAdjustment => stock::held::lock(db, id).await,
-        // Nothing of theirs changes on a decision (see `decided`).
-        DocumentKind::WorkOrderEdit => Ok(()),
+        DocumentKind::WorkOrderEdit => production::work_orders::lock_edit(db, id).await,
     }
 }
