@@ -9,6 +9,7 @@ pub mod erp_bench;
 pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
+pub mod planning_bench;
 pub mod portal;
 pub mod portal_bench;
 pub mod postgres;

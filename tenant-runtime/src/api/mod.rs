@@ -2,6 +2,20 @@
 //! (served at `/openapi.json`, Swagger UI at `/docs/`, committed as
 //! `tenant-runtime/openapi.json`; a test fails when the two drift apart).
 
+/// Runs one write in a transaction of the user's company: `$body` gets the transaction
+/// and the actor (for the audit log); committed when it succeeds, rolled back (dropped)
+/// when it fails. Defined before the modules so every handler module uses this one.
+macro_rules! in_transaction {
+    ($auth:expr, |$tx:ident, $actor:ident| $body:expr) => {{
+        let mut current = $auth.current;
+        let $actor = current.actor();
+        let $tx = current.db.begin().await?;
+        let result = $body.await?;
+        $tx.commit().await?;
+        result
+    }};
+}
+
 pub mod approvals;
 pub mod auth;
 pub mod billing;
@@ -9,6 +23,7 @@ pub mod items;
 pub mod masters;
 pub mod me;
 pub mod partners;
+pub mod planning;
 pub mod production;
 pub mod purchasing;
 pub mod quality;
@@ -243,6 +258,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/production/work-orders/{id}/inputs",
             web::post().to(production::record_input),
         )
+        .route("/planning/mrp-runs", web::post().to(planning::run_mrp))
+        .route("/planning/mrp-runs", web::get().to(planning::list_runs))
+        .route("/planning/mrp-runs/{id}", web::get().to(planning::show_run))
+        .route(
+            "/planning/mrp-runs/{id}/drafts",
+            web::post().to(planning::make_drafts),
+        )
+        .route(
+            "/planning/dashboard",
+            web::get().to(planning::show_dashboard),
+        )
         .route("/approvals/pending", web::get().to(approvals::pending))
         .route("/approvals/rules", web::get().to(approvals::rules))
         .route("/approvals/rules", web::put().to(approvals::replace_rules))
@@ -340,6 +366,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         production::list_work_orders, production::show_work_order,
         production::create_work_order, production::update_work_order,
         production::request_edit, production::record_input,
+        planning::run_mrp, planning::list_runs, planning::show_run, planning::make_drafts,
+        planning::show_dashboard,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

@@ -32,18 +32,6 @@ fn answer<T: Serialize>((value, created): (T, bool)) -> HttpResponse {
     }
 }
 
-/// Runs one write in a transaction of the user's company.
-macro_rules! in_transaction {
-    ($auth:expr, |$tx:ident, $actor:ident| $body:expr) => {{
-        let mut current = $auth.current;
-        let $actor = current.actor();
-        let $tx = current.db.begin().await?;
-        let result = $body.await?;
-        $tx.commit().await?;
-        result
-    }};
-}
-
 #[utoipa::path(get, path = "/api/v1/production/boms", tag = "production", security(("bearer" = [])),
     params(BomFilter, PageQuery),
     responses((status = 200, body = Page<Bom>, description = "versions without their components, newest first"),

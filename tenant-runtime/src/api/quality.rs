@@ -20,18 +20,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-/// Runs one quality write in a transaction of the user's company.
-macro_rules! in_transaction {
-    ($auth:expr, |$tx:ident, $actor:ident| $body:expr) => {{
-        let mut current = $auth.current;
-        let $actor = current.actor();
-        let $tx = current.db.begin().await?;
-        let result = $body.await?;
-        $tx.commit().await?;
-        result
-    }};
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlanFilter {
@@ -103,7 +91,7 @@ pub async fn show_inspection(
 #[utoipa::path(post, path = "/api/v1/quality/inspections", tag = "quality", security(("bearer" = [])),
     request_body = NewInspection,
     responses((status = 201, body = Inspection, description = "opened, with the plan's criteria as pending results; its lot held when asked (final: by default)"),
-              (status = 404, description = "`entry_not_found`, `lot_not_found`, `item_not_found`, `plan_not_found`"),
+              (status = 404, description = "`entry_not_found`, `lot_not_found`, `item_not_found`, `plan_not_found`, `work_order_not_found`"),
               (status = 409, description = "`lot_scrapped`: a scrapped lot is not inspected"),
               (status = 422, description = "`validation_failed`: the kind's subject missing (incoming: `receipt_entry_id` of a receipt; in process: `work_order_id` and an item or lot; final: `lot_id`), a plan of another kind, a hold without a lot, quantity not above zero")))]
 pub async fn create_inspection(

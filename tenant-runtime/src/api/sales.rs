@@ -27,18 +27,6 @@ fn answer((order, created): (SalesOrder, bool)) -> HttpResponse {
     }
 }
 
-/// Runs one order write in a transaction of the user's company.
-macro_rules! in_transaction {
-    ($auth:expr, |$tx:ident, $actor:ident| $body:expr) => {{
-        let mut current = $auth.current;
-        let $actor = current.actor();
-        let $tx = current.db.begin().await?;
-        let result = $body.await?;
-        $tx.commit().await?;
-        result
-    }};
-}
-
 #[utoipa::path(get, path = "/api/v1/sales-orders", tag = "sales", security(("bearer" = [])),
     params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<SalesOrderSummary>),

@@ -196,18 +196,6 @@ fn answer(posted: Posted) -> HttpResponse {
     }
 }
 
-/// Runs one movement write in a transaction of the user's company.
-macro_rules! in_transaction {
-    ($auth:expr, |$tx:ident, $actor:ident| $body:expr) => {{
-        let mut current = $auth.current;
-        let $actor = current.actor();
-        let $tx = current.db.begin().await?;
-        let posted = $body.await?;
-        $tx.commit().await?;
-        Ok(answer(posted))
-    }};
-}
-
 #[utoipa::path(post, path = "/api/v1/stock/receipts", tag = "stock", security(("bearer" = [])),
     request_body = ReceiptBody,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key posts once")),
@@ -236,7 +224,9 @@ pub async fn receipt(
         document_line: body.document_line,
         note: body.note,
     };
-    in_transaction!(auth, |tx, actor| stock::post_receipt(&tx, &actor, input))
+    Ok(answer(in_transaction!(auth, |tx, actor| {
+        stock::post_receipt(&tx, &actor, input)
+    })))
 }
 
 #[utoipa::path(post, path = "/api/v1/stock/issues", tag = "stock", security(("bearer" = [])),
@@ -266,7 +256,10 @@ pub async fn issue(
         document_line: body.document_line,
         note: body.note,
     };
-    in_transaction!(auth, |tx, actor| stock::post_issue(&tx, &actor, input))
+    Ok(answer(in_transaction!(
+        auth,
+        |tx, actor| stock::post_issue(&tx, &actor, input)
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/stock/transfers", tag = "stock", security(("bearer" = [])),
@@ -292,7 +285,9 @@ pub async fn transfer(
         reference: reference(&request, body.reference)?,
         note: body.note,
     };
-    in_transaction!(auth, |tx, actor| stock::post_transfer(&tx, &actor, input))
+    Ok(answer(in_transaction!(auth, |tx, actor| {
+        stock::post_transfer(&tx, &actor, input)
+    })))
 }
 
 /// Corrects stock. When the company's `stock_adjustment` approval rules cover the
@@ -363,13 +358,13 @@ pub async fn reverse(
     let body = body.into_inner()?;
     let key = reference(&request, body.reference)?;
     let id = movement_id.into_inner();
-    in_transaction!(auth, |tx, actor| stock::reverse(
+    Ok(answer(in_transaction!(auth, |tx, actor| stock::reverse(
         &tx,
         &actor,
         id,
         key,
         &body.reason
-    ))
+    ))))
 }
 
 /// Paging of every stock list.

@@ -19,6 +19,8 @@
 //!   analysis.
 //! - `production`: bills of materials, manufacturing orders (allocation, completion) and
 //!   work orders with their daily input.
+//! - `planning`: material requirements planning (MRP) and its suggestions, and the PPIC
+//!   dashboard's figures.
 
 pub mod approvals;
 pub mod csv;
@@ -26,6 +28,7 @@ pub mod events;
 pub mod masters;
 pub mod modules;
 pub mod overview;
+pub mod planning;
 pub mod production;
 pub mod purchasing;
 pub mod quality;

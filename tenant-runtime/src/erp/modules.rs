@@ -16,6 +16,7 @@ const SEGMENTS: &[(&str, &str)] = &[
     ("sales-orders", "sales"),
     ("approvals", "approvals"),
     ("production", "production"),
+    ("planning", "production"),
     ("quality", "quality"),
 ];
 

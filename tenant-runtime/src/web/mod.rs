@@ -21,6 +21,9 @@
 //! - `quality`: inspections with their decision form, and the quarantine list.
 //! - `production`: manufacturing orders (allocation, release, completion), BOMs with their
 //!   exploded tree, and the work orders' daily input for a tablet.
+//! - `boms`: bills of materials: active versions, a version with its exploded tree, and
+//!   the editor that saves a new version.
+//! - `planning`: the PPIC dashboard with its charts, MRP runs and their suggestions.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -28,6 +31,7 @@
 
 pub mod approvals;
 pub mod billing;
+pub mod boms;
 pub mod dashboard;
 pub mod errors;
 pub mod impersonation;
@@ -35,6 +39,7 @@ pub mod imports;
 pub mod items;
 pub mod nav;
 pub mod partners;
+pub mod planning;
 pub mod production;
 pub mod purchasing;
 pub mod quality;
@@ -191,8 +196,22 @@ pub fn routes(config: &mut web::ServiceConfig) {
         )
         .service(page!("/production/orders/{id}").route(web::get().to(production::order)))
         .service(page!("/production/orders/{id}/{action}").route(web::post().to(production::act)))
-        .service(page!("/production/boms").route(web::get().to(production::bom_list)))
-        .service(page!("/production/boms/{id}").route(web::get().to(production::bom)))
+        .service(page!("/production/boms").route(web::get().to(boms::list)))
+        .service(
+            page!("/production/boms/new")
+                .route(web::get().to(boms::new_form))
+                .route(web::post().to(boms::create)),
+        )
+        .service(page!("/production/boms/{id}").route(web::get().to(boms::show)))
+        .service(page!("/production/boms/{id}/activate").route(web::post().to(boms::activate)))
+        .service(page!("/planning").route(web::get().to(planning::dashboard)))
+        .service(
+            page!("/planning/mrp")
+                .route(web::get().to(planning::mrp))
+                .route(web::post().to(planning::run)),
+        )
+        .service(page!("/planning/mrp/{id}").route(web::get().to(planning::show)))
+        .service(page!("/planning/mrp/{id}/drafts").route(web::post().to(planning::make_drafts)))
         .service(
             page!("/production/work-orders/{id}")
                 .route(web::get().to(production::work_order))

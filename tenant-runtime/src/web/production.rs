@@ -1,7 +1,6 @@
 //! Production pages: the manufacturing orders (a list with a form for a new order, and an
 //! order's page with its components, the allocation preview and shortages, release /
-//! complete / cancel / close and its work orders), the BOM versions with their exploded
-//! tree, and a work order's daily-input page made for a tablet on the shop floor (large
+//! complete / cancel / close and its work orders), and a work order's daily-input page made for a tablet on the shop floor (large
 //! targets, few fields). They call `erp::production`, the same functions as the API; each
 //! form carries a fresh reference, so a double-submitted form acts once.
 
@@ -9,7 +8,7 @@ use crate::auth::perm::{ProductionRead, ProductionWrite};
 use crate::erp::masters::PageQuery;
 use crate::erp::masters::warehouses::{self, WarehouseFilter};
 use crate::erp::production::allocation::{self, Allocation, ReleaseRequest};
-use crate::erp::production::boms::{self, Bom, BomFilter, Explosion};
+use crate::erp::production::boms::{self, BomFilter};
 use crate::erp::production::completion::{self, Completion};
 use crate::erp::production::orders::{
     self, ManufacturingOrder, NewOrder, OrderFilter, OrderSummary, Status,
@@ -65,21 +64,6 @@ struct OrderPage {
     reference: String,
     errors: FormErrors,
     problems: Vec<(String, String)>,
-}
-
-#[derive(Template)]
-#[template(path = "app/production/boms.html")]
-struct BomsPage {
-    layout: Layout,
-    boms: Vec<Bom>,
-}
-
-#[derive(Template)]
-#[template(path = "app/production/bom.html")]
-struct BomPage {
-    layout: Layout,
-    bom: Bom,
-    explosion: Explosion,
 }
 
 #[derive(Template)]
@@ -362,44 +346,6 @@ pub async fn act(
     }
     .await;
     after_write(&request, id, result).await
-}
-
-/// `GET /production/boms`: the active versions.
-pub async fn bom_list(signed: Signed) -> PageResult {
-    let layout = nav::layout(&signed, "Bills of materials");
-    let auth = signed.authorize::<ProductionRead>()?;
-    let paging = PageQuery {
-        limit: Some(200),
-        after: None,
-    };
-    let filter = BomFilter {
-        active: Some(true),
-        ..BomFilter::default()
-    };
-    let list = boms::list(auth.current.db.client(), &filter, &paging).await?;
-    let page = BomsPage {
-        layout,
-        boms: list.items,
-    };
-    Ok(render::page(StatusCode::OK, &page.layout, &page))
-}
-
-/// `GET /production/boms/{id}`: a version and its exploded tree (for one of its item).
-pub async fn bom(signed: Signed, id: web::Path<Uuid>) -> PageResult {
-    let layout = nav::layout(&signed, "Bill of materials");
-    let auth = signed.authorize::<ProductionRead>()?;
-    let db = auth.current.db.client();
-    let bom = boms::find(db, *id).await?;
-    let explosion = boms::explode(db, *id, Decimal::ONE).await?;
-    let page = BomPage {
-        layout: Layout {
-            title: format!("{} BOM v{}", bom.sku, bom.version),
-            ..layout
-        },
-        bom,
-        explosion,
-    };
-    Ok(render::page(StatusCode::OK, &page.layout, &page))
 }
 
 /// `GET /production/work-orders/{id}`: the daily-input page.

@@ -19,31 +19,33 @@ use system_tests::runtime::OWNER_PASSWORD;
 use tenant_runtime::erp::stock;
 use uuid::Uuid;
 
-/// A company making frames (tube and bolts) and bikes (a frame, bolts and paint).
-struct Factory {
-    slug: String,
-    owner: String,
-    db: tokio_postgres::Client,
-    warehouse: Uuid,
-    shelf: Uuid,
+/// A company making frames (tube and bolts) and bikes (a frame, bolts and paint), with a
+/// supplier and a customer; its plan has sales too (planning nets sales orders).
+pub(crate) struct Factory {
+    pub(crate) slug: String,
+    pub(crate) owner: String,
+    pub(crate) db: tokio_postgres::Client,
+    pub(crate) warehouse: Uuid,
+    pub(crate) shelf: Uuid,
     /// A location of kind `production` in the main warehouse.
-    line: Uuid,
+    pub(crate) line: Uuid,
     /// In the second warehouse.
-    far: Uuid,
-    supplier: Uuid,
+    pub(crate) far: Uuid,
+    pub(crate) supplier: Uuid,
+    pub(crate) customer: Uuid,
     /// Finished, lot-tracked, base unit `pcs`.
-    bike: Uuid,
+    pub(crate) bike: Uuid,
     /// Semi-finished, lot-tracked (its completions make lots).
-    frame: Uuid,
+    pub(crate) frame: Uuid,
     /// Raw, base unit `m`; `cm` converts at 0.01.
-    tube: Uuid,
+    pub(crate) tube: Uuid,
     /// Raw, base unit `pcs`; `box` is 12.
-    bolt: Uuid,
+    pub(crate) bolt: Uuid,
     /// Raw, base unit `l`.
-    paint: Uuid,
+    pub(crate) paint: Uuid,
 }
 
-async fn factory(api: &AdminApi, slug: &str) -> Factory {
+pub(crate) async fn factory(api: &AdminApi, slug: &str) -> Factory {
     let plan = format!("make-{slug}");
     let reply = api
         .post(
@@ -53,17 +55,17 @@ async fn factory(api: &AdminApi, slug: &str) -> Factory {
                                 "api_requests_per_minute": 6000, "api_calls_per_month": 1_000_000,
                                 "max_concurrent_requests": 50, "max_db_connections": 5 },
                     "features": ["master_data", "inventory", "purchasing", "approvals",
-                                 "production"] }),
+                                 "production", "sales"] }),
         )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     let company = api.company(slug, &plan).await;
     let owner = api.owner_token(&company).await;
     let db = api.tenant_db(&company.id).await;
-    let ids: Vec<Uuid> = (0..11).map(|_| Uuid::now_v7()).collect();
+    let ids: Vec<Uuid> = (0..12).map(|_| Uuid::now_v7()).collect();
     let (warehouse, other, shelf, line, far) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
-    let (bike, frame, tube, bolt, paint, supplier) =
-        (ids[5], ids[6], ids[7], ids[8], ids[9], ids[10]);
+    let (bike, frame, tube, bolt, paint, supplier, customer) =
+        (ids[5], ids[6], ids[7], ids[8], ids[9], ids[10], ids[11]);
     db.batch_execute(&format!(
         "INSERT INTO warehouses (id, code, name) VALUES ('{warehouse}', 'MAIN', 'Main'), \
            ('{other}', 'FAR', 'Far'); \
@@ -80,7 +82,8 @@ async fn factory(api: &AdminApi, slug: &str) -> Factory {
          INSERT INTO item_units (item_id, unit, factor) VALUES ('{tube}', 'cm', 0.01), \
            ('{bolt}', 'box', 12); \
          INSERT INTO partners (id, code, name, is_customer, is_supplier) VALUES \
-           ('{supplier}', 'SUP', 'Supplier', false, true);"
+           ('{supplier}', 'SUP', 'Supplier', false, true), \
+           ('{customer}', 'CUST', 'Customer', true, false);"
     ))
     .await
     .expect("master data");
@@ -93,6 +96,7 @@ async fn factory(api: &AdminApi, slug: &str) -> Factory {
         line,
         far,
         supplier,
+        customer,
         bike,
         frame,
         tube,
@@ -102,7 +106,7 @@ async fn factory(api: &AdminApi, slug: &str) -> Factory {
 }
 
 impl Factory {
-    async fn call_as(
+    pub(crate) async fn call_as(
         &self,
         api: &AdminApi,
         token: &str,
@@ -114,12 +118,12 @@ impl Factory {
             .await
     }
 
-    async fn post(&self, api: &AdminApi, path: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, api: &AdminApi, path: &str, body: Value) -> Reply {
         self.call_as(api, &self.owner, Method::POST, path, Some(body))
             .await
     }
 
-    async fn get(&self, api: &AdminApi, path: &str) -> Value {
+    pub(crate) async fn get(&self, api: &AdminApi, path: &str) -> Value {
         let got = self
             .call_as(api, &self.owner, Method::GET, path, None)
             .await;
@@ -128,7 +132,7 @@ impl Factory {
     }
 
     /// A user with `roles`, signed in: their access token.
-    async fn user(&self, api: &AdminApi, name: &str, roles: &[&str]) -> String {
+    pub(crate) async fn user(&self, api: &AdminApi, name: &str, roles: &[&str]) -> String {
         let email = format!("{name}@{}.example", self.slug);
         let invited = self
             .post(
@@ -149,7 +153,7 @@ impl Factory {
             .to_owned()
     }
 
-    async fn receive(
+    pub(crate) async fn receive(
         &self,
         api: &AdminApi,
         item: Uuid,
@@ -169,7 +173,7 @@ impl Factory {
     }
 
     /// A BOM version of `item` from `(component, quantity, unit, scrap %)`.
-    async fn bom(
+    pub(crate) async fn bom(
         &self,
         api: &AdminApi,
         item: Uuid,
@@ -190,7 +194,7 @@ impl Factory {
     }
 
     /// The frame's BOM: 1.5 m of tube and 4 bolts a frame.
-    async fn frame_bom(&self, api: &AdminApi) {
+    pub(crate) async fn frame_bom(&self, api: &AdminApi) {
         let made = self
             .bom(
                 api,
@@ -202,7 +206,7 @@ impl Factory {
     }
 
     /// A draft order for `quantity` frames: its id.
-    async fn order(&self, api: &AdminApi, quantity: &str) -> String {
+    pub(crate) async fn order(&self, api: &AdminApi, quantity: &str) -> String {
         let made = self
             .post(
                 api,
@@ -216,7 +220,13 @@ impl Factory {
         id(&made.body)
     }
 
-    async fn act(&self, api: &AdminApi, order: &str, action: &str, body: Value) -> Reply {
+    pub(crate) async fn act(
+        &self,
+        api: &AdminApi,
+        order: &str,
+        action: &str,
+        body: Value,
+    ) -> Reply {
         self.post(
             api,
             &format!("/api/v1/production/orders/{order}/{action}"),
@@ -225,13 +235,13 @@ impl Factory {
         .await
     }
 
-    async fn available(&self, item: Uuid) -> Decimal {
+    pub(crate) async fn available(&self, item: Uuid) -> Decimal {
         stock::available(&self.db, item, self.warehouse)
             .await
             .expect("available")
     }
 
-    async fn on_hand(&self, item: Uuid) -> Decimal {
+    pub(crate) async fn on_hand(&self, item: Uuid) -> Decimal {
         let row = self
             .db
             .query_one(
@@ -243,7 +253,7 @@ impl Factory {
         row.get(0)
     }
 
-    async fn reserved_for(&self, order: &str) -> Decimal {
+    pub(crate) async fn reserved_for(&self, order: &str) -> Decimal {
         let row = self
             .db
             .query_one(
@@ -256,11 +266,11 @@ impl Factory {
         row.get(0)
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    pub(crate) async fn count(&self, sql: &str) -> i64 {
         self.db.query_one(sql, &[]).await.expect("count").get(0)
     }
 
-    async fn assert_consistent(&self) {
+    pub(crate) async fn assert_consistent(&self) {
         let mismatches = stock::check::mismatches(&self.db).await.expect("check");
         assert!(
             mismatches.is_empty(),
@@ -269,19 +279,19 @@ impl Factory {
     }
 }
 
-fn id(body: &Value) -> String {
+pub(crate) fn id(body: &Value) -> String {
     body["id"]
         .as_str()
         .unwrap_or_else(|| panic!("an id in {body}"))
         .to_owned()
 }
 
-fn d(text: &str) -> Decimal {
+pub(crate) fn d(text: &str) -> Decimal {
     Decimal::from_str(text).expect("a decimal")
 }
 
 /// `body[key]` of the component / line of `sku` in `body[list]`.
-fn of_sku<'a>(body: &'a Value, list: &str, sku: &str, key: &str) -> &'a Value {
+pub(crate) fn of_sku<'a>(body: &'a Value, list: &str, sku: &str, key: &str) -> &'a Value {
     let rows = body[list]
         .as_array()
         .unwrap_or_else(|| panic!("{list} in {body}"));

@@ -173,6 +173,29 @@ impl Plant {
         (row.get(0), row.get(1))
     }
 
+    /// A work order (of a one-line cheese order made from milk) for in-process inspections
+    /// to name, written with SQL: this plan has no production module.
+    async fn work_order(&self) -> Uuid {
+        let (bom, order, work_order) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        self.db
+            .batch_execute(&format!(
+                "INSERT INTO boms (id, item_id, version, active) \
+                   SELECT '{bom}', '{cheese}', coalesce(max(version), 0) + 1, false \
+                   FROM boms WHERE item_id = '{cheese}'; \
+                 INSERT INTO manufacturing_orders (id, item_id, bom_id, quantity, warehouse_id, \
+                   output_location_id) \
+                   VALUES ('{order}', '{cheese}', '{bom}', 10, '{warehouse}', '{shelf}'); \
+                 INSERT INTO work_orders (id, order_id, operation, target_quantity) \
+                   VALUES ('{work_order}', '{order}', 'pressing', 10);",
+                cheese = self.cheese,
+                warehouse = self.warehouse,
+                shelf = self.shelf,
+            ))
+            .await
+            .expect("a work order");
+        work_order
+    }
+
     async fn status(&self, item: Uuid, code: &str) -> String {
         self.lot(item, code).await.1
     }
@@ -694,7 +717,7 @@ async fn a_final_inspection_holds_its_lot_until_it_passes() {
 async fn defect_analysis_groups_defects_by_type_item_and_work_order() {
     let api = AdminApi::start().await;
     let p = plant(&api, "qc-defects").await;
-    let (first_order, second_order) = (Uuid::now_v7(), Uuid::now_v7());
+    let (first_order, second_order) = (p.work_order().await, p.work_order().await);
     let cases = [
         (
             p.cheese,
@@ -725,6 +748,16 @@ async fn defect_analysis_groups_defects_by_type_item_and_work_order() {
             .await;
         assert_eq!(decided.status, 200, "{:?}", decided.body);
     }
+    // A work order that does not exist is named as such.
+    let unknown = p
+        .post(
+            &api,
+            "/api/v1/quality/inspections",
+            json!({ "kind": "in_process", "work_order_id": Uuid::now_v7(), "item_id": p.milk }),
+        )
+        .await;
+    assert_eq!(unknown.status, 404, "{:?}", unknown.body);
+    assert_eq!(unknown.body["code"], "work_order_not_found");
     // An open inspection's defects are not counted (it has none yet anyway).
     p.inspect(
         &api,

@@ -17,6 +17,7 @@ mod erp_approvals;
 mod erp_browser;
 mod erp_csv;
 mod erp_masters;
+mod erp_planning;
 mod erp_production;
 mod erp_purchasing;
 mod erp_quality;

@@ -174,6 +174,23 @@ pub async fn list(
 }
 
 /// One warehouse: 404 `warehouse_not_found`.
+/// 404 `warehouse_not_found` for an unknown warehouse, 422 on `warehouse_id` for an
+/// inactive one: the check of every document that names the warehouse it uses.
+pub async fn check_active(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
+    let active: bool = db
+        .query_opt("SELECT active FROM warehouses WHERE id = $1", &[&id])
+        .await?
+        .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?
+        .get(0);
+    if !active {
+        return Err(ApiError::invalid(
+            "warehouse_id",
+            "this warehouse is inactive",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn find(db: &impl GenericClient, id: Uuid) -> ApiResult<Warehouse> {
     db.query_opt(&format!("{WAREHOUSE} WHERE id = $1"), &[&id])
         .await?

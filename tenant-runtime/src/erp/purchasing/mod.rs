@@ -13,7 +13,7 @@ mod receiving;
 pub use receiving::{ReceiptInput, ReceiptLineInput, ReceiptResult, receive};
 
 use crate::erp::approvals::{self, DocumentKind, DocumentRef, Outcome};
-use crate::erp::masters::{PageQuery, check_text, encode_cursor};
+use crate::erp::masters::{PageQuery, check_text, encode_cursor, warehouses};
 use crate::erp::{events, quantity};
 use chrono::{DateTime, NaiveDate, Utc};
 use common::api_error::{ApiError, ApiResult};
@@ -316,22 +316,6 @@ async fn check_supplier(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
     Ok(())
 }
 
-/// 404 `warehouse_not_found` for an unknown warehouse, 422 for an inactive one.
-async fn check_warehouse(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
-    let ok: bool = db
-        .query_opt("SELECT active FROM warehouses WHERE id = $1", &[&id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?
-        .get(0);
-    if !ok {
-        return Err(ApiError::invalid(
-            "warehouse_id",
-            "no active warehouse has this id",
-        ));
-    }
-    Ok(())
-}
-
 fn check_notes(notes: &str) -> ApiResult<()> {
     check_text(notes, 2000).map_err(|message| ApiError::invalid("notes", message))
 }
@@ -444,7 +428,7 @@ pub async fn create(
         }
     }
     check_supplier(db, input.supplier_id).await?;
-    check_warehouse(db, input.warehouse_id).await?;
+    warehouses::check_active(db, input.warehouse_id).await?;
     check_notes(&input.notes)?;
     let (lines, total) = checked_lines(db, &input.lines).await?;
     let id = Uuid::now_v7();
@@ -524,7 +508,7 @@ pub async fn update(
         check_supplier(db, supplier).await?;
     }
     if let Some(warehouse) = changes.warehouse_id {
-        check_warehouse(db, warehouse).await?;
+        warehouses::check_active(db, warehouse).await?;
     }
     if let Some(notes) = &changes.notes {
         check_notes(notes)?;

@@ -276,6 +276,13 @@ async fn subject(db: &impl GenericClient, input: &NewInspection) -> ApiResult<Su
             "an in-process inspection names the work order",
         ));
     }
+    if let Some(work_order) = input.work_order_id {
+        db.query_opt("SELECT 1 FROM work_orders WHERE id = $1", &[&work_order])
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found("work_order_not_found", "no work order has this id")
+            })?;
+    }
     if let Some(quantity) = input.quantity {
         subject.quantity = Some(quantity::positive("quantity", quantity)?);
     }

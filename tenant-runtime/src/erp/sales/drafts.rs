@@ -4,7 +4,7 @@
 //! and stocked (not a service); quantities are converted to the item's base unit.
 
 use super::{SalesOrder, Status, find, lock, record, require};
-use crate::erp::masters::{check_text, nullable};
+use crate::erp::masters::{check_text, nullable, warehouses};
 use crate::erp::quantity;
 use chrono::NaiveDate;
 use common::api_error::{ApiError, ApiResult};
@@ -92,22 +92,6 @@ async fn check_customer(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
         return Err(ApiError::invalid(
             "customer_id",
             "this partner is not an active customer",
-        ));
-    }
-    Ok(())
-}
-
-/// 404 `warehouse_not_found` for an unknown warehouse, 422 on `warehouse_id` for an
-/// inactive one.
-async fn check_warehouse(db: &impl GenericClient, id: Uuid) -> ApiResult<()> {
-    let row = db
-        .query_opt("SELECT active FROM warehouses WHERE id = $1", &[&id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("warehouse_not_found", "no warehouse has this id"))?;
-    if !row.get::<_, bool>(0) {
-        return Err(ApiError::invalid(
-            "warehouse_id",
-            "this warehouse is inactive",
         ));
     }
     Ok(())
@@ -239,7 +223,7 @@ pub async fn create(
         return Err(ApiError::invalid("reference", "1 to 200 characters"));
     }
     check_customer(db, input.customer_id).await?;
-    check_warehouse(db, input.warehouse_id).await?;
+    warehouses::check_active(db, input.warehouse_id).await?;
     check_notes(&input.notes)?;
     let lines = check_lines(db, input.lines).await?;
     let id = Uuid::now_v7();
@@ -288,7 +272,7 @@ pub async fn update(
         check_customer(db, customer).await?;
     }
     if let Some(warehouse) = changes.warehouse_id {
-        check_warehouse(db, warehouse).await?;
+        warehouses::check_active(db, warehouse).await?;
     }
     if let Some(notes) = &changes.notes {
         check_notes(notes)?;
