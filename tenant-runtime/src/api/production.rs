@@ -184,7 +184,7 @@ pub async fn release(
     params(("id" = Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key completes once")),
     request_body = Completion,
-    responses((status = 201, body = ManufacturingOrder, description = "completed (in part): components consumed, goods produced; the order after it"),
+    responses((status = 201, body = ManufacturingOrder, description = "completed (in part): components consumed, goods produced; the order after it. When the item has an active final quality plan, the produced lot is held by a final inspection until it is decided"),
               (status = 200, body = ManufacturingOrder, description = "completed before under this key: nothing done again"),
               (status = 404, description = "`manufacturing_order_not_found`"),
               (status = 409, description = "`invalid_status` (not released or in progress: e.g. already completed), \

@@ -20,7 +20,8 @@ use tenant_runtime::erp::stock;
 use uuid::Uuid;
 
 /// A company making frames (tube and bolts) and bikes (a frame, bolts and paint), with a
-/// supplier and a customer; its plan has sales too (planning nets sales orders).
+/// supplier and a customer; its plan has sales (planning nets sales orders) and quality
+/// (final inspections of what is produced) too.
 pub(crate) struct Factory {
     pub(crate) slug: String,
     pub(crate) owner: String,
@@ -55,7 +56,7 @@ pub(crate) async fn factory(api: &AdminApi, slug: &str) -> Factory {
                                 "api_requests_per_minute": 6000, "api_calls_per_month": 1_000_000,
                                 "max_concurrent_requests": 50, "max_db_connections": 5 },
                     "features": ["master_data", "inventory", "purchasing", "approvals",
-                                 "production", "sales"] }),
+                                 "production", "sales", "quality"] }),
         )
         .await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
@@ -1134,4 +1135,102 @@ async fn the_production_pages_work_an_order_for_staff_and_refuse_a_viewers_write
     let cancel = viewer.post(&format!("{order}/cancel"), &[]).await;
     assert_eq!(cancel.status, 403, "{}", cancel.body);
     assert_eq!(f.count("SELECT count(*) FROM work_order_inputs").await, 1);
+}
+
+#[tokio::test]
+async fn a_lot_produced_with_a_final_plan_waits_for_its_inspection_and_a_failure_quarantines_it() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let f = factory(&api, "finalqc").await;
+    f.frame_bom(&api).await;
+    f.receive(&api, f.tube, f.shelf, "3", "2").await;
+    f.receive(&api, f.bolt, f.shelf, "8", "0.5").await;
+    let plan = f
+        .post(
+            &api,
+            "/api/v1/quality/plans",
+            json!({ "name": "Frame final", "kind": "final", "item_id": f.frame,
+                    "criteria": [{ "name": "Welds sound", "kind": "pass_fail" }] }),
+        )
+        .await;
+    assert_eq!(plan.status, 201, "{:?}", plan.body);
+    let order = f.order(&api, "2").await;
+    assert_eq!(f.act(&api, &order, "release", json!({})).await.status, 200);
+
+    // Each completion's lot is held by its own open final inspection.
+    for n in 1..=2 {
+        let done = f
+            .act(&api, &order, "completions", json!({ "quantity": "1" }))
+            .await;
+        assert_eq!(done.status, 201, "{:?}", done.body);
+        let lot_code = format!("{}-{n}", done.body["number"].as_str().expect("number"));
+        let status: String =
+            f.db.query_one("SELECT status FROM lots WHERE code = $1", &[&lot_code])
+                .await
+                .expect("the produced lot")
+                .get(0);
+        assert_eq!(status, "held", "{lot_code}");
+    }
+    let inspections = f
+        .get(&api, "/api/v1/quality/inspections?kind=final&status=open")
+        .await;
+    let open = inspections.as_array().expect("inspections");
+    assert_eq!(open.len(), 2, "{inspections}");
+    assert!(open.iter().all(|i| i["holds_lot"] == true));
+    let events =
+        f.db.query(
+            "SELECT data FROM webhook_events WHERE event_type = 'mo.completed'",
+            &[],
+        )
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.get::<_, Value>(0)["final_inspection_id"].is_string())
+    );
+
+    // Held stock cannot leave; a pass gives it back, a failure quarantines it.
+    let issue = f
+        .post(
+            &api,
+            "/api/v1/stock/issues",
+            json!({ "item_id": f.frame, "location_id": f.shelf, "quantity": "1",
+                    "lot_code": open[0]["lot_code"] }),
+        )
+        .await;
+    assert_eq!(
+        (issue.status, issue.code()),
+        (409, "lot_held"),
+        "{:?}",
+        issue.body
+    );
+    for (inspection, outcome, status) in [
+        (&open[0], "pass", "available"),
+        (&open[1], "fail", "quarantined"),
+    ] {
+        let decided = f
+            .post(
+                &api,
+                &format!(
+                    "/api/v1/quality/inspections/{}/decision",
+                    inspection["id"].as_str().expect("id")
+                ),
+                json!({ "outcome": outcome, "comment": "final check",
+                        "results": [{ "position": 1, "passed": outcome == "pass" }] }),
+            )
+            .await;
+        assert_eq!(decided.status, 200, "{:?}", decided.body);
+        let lot: String =
+            f.db.query_one(
+                "SELECT status FROM lots WHERE id = $1::text::uuid",
+                &[&inspection["lot_id"].as_str().expect("lot")],
+            )
+            .await
+            .expect("lot")
+            .get(0);
+        assert_eq!(lot, status);
+    }
+    f.assert_consistent().await;
 }

@@ -6,12 +6,20 @@
 //! at the consumed cost divided by the quantity. Everything happens in the caller's
 //! transaction: the order's row is locked first, so two completions of one order queue,
 //! and a repeated `Idempotency-Key` answers the order without doing anything again.
+//!
+//! Finished goods pass their final inspection before anyone can use them: when the item
+//! has an active `final` quality plan (its own or its category's), the completion opens a
+//! final inspection of the lot it produced, holding the lot (not available, not issuable,
+//! not allocatable) until the inspection is decided; a failed one quarantines it.
 
 use super::allocation::{ensure_reserved, reduce_line};
 use super::orders::{ManufacturingOrder, Status, find, lock, require, set_status};
 use super::output::{self, Output};
 use super::{DOCUMENT_TYPE, record};
 use crate::erp::events;
+use crate::erp::quality::Kind;
+use crate::erp::quality::inspections::{self, NewInspection};
+use crate::erp::quality::plans;
 use crate::erp::quantity;
 use crate::erp::stock::{self, Issue, Posted};
 use common::api_error::{ApiError, ApiResult};
@@ -238,6 +246,7 @@ pub async fn complete(
     };
     let (produced, lot_id) = output::produce(db, actor, output).await?;
     movements.push(produced.movement.id);
+    let inspection = final_inspection(db, actor, before.order.item_id, lot_id, quantity).await?;
     db.execute(
         "INSERT INTO production_completions (id, order_id, quantity, unit_cost, lot_id, \
          reference, movement_ids, user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -275,6 +284,7 @@ pub async fn complete(
         "completed_quantity": after.order.completed_quantity,
         "unit_cost": unit_cost.normalize(),
         "lot_id": lot_id,
+        "final_inspection_id": inspection,
         "finished": finished,
     });
     record(
@@ -289,6 +299,35 @@ pub async fn complete(
     .await?;
     events::emit(db, "mo.completed", data).await?;
     Ok((after, true))
+}
+
+/// Opens the final inspection of a produced lot, holding it, when the item has an active
+/// final plan; answers its id. Stock without a lot cannot be held, so items that are not
+/// lot-tracked are inspected (if at all) by hand.
+async fn final_inspection(
+    db: &impl GenericClient,
+    actor: &Actor,
+    item_id: Uuid,
+    lot_id: Option<Uuid>,
+    quantity: Decimal,
+) -> ApiResult<Option<Uuid>> {
+    let Some(lot_id) = lot_id else {
+        return Ok(None);
+    };
+    if plans::applicable(db, item_id, Kind::Final).await?.is_none() {
+        return Ok(None);
+    }
+    let input = NewInspection {
+        kind: Kind::Final,
+        receipt_entry_id: None,
+        work_order_id: None,
+        item_id: None,
+        lot_id: Some(lot_id),
+        quantity: Some(quantity),
+        plan_id: None,
+        hold: Some(true),
+    };
+    Ok(Some(inspections::create(db, actor, input).await?.id))
 }
 
 #[cfg(test)]
