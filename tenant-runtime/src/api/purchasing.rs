@@ -165,7 +165,7 @@ pub async fn close(
     params(("id" = Uuid, Path),
            ("Idempotency-Key" = Option<String>, Header, description = "Repeat it on a retry: the same key receives once")),
     request_body = ReceiptInput,
-    responses((status = 201, body = ReceiptResult), (status = 200, body = ReceiptResult, description = "received before under this key"),
+    responses((status = 201, body = ReceiptResult, description = "received; lines whose item has an incoming quality plan opened their inspection (`inspection_ids`), holding a lot-tracked receipt's lot until it is decided"), (status = 200, body = ReceiptResult, description = "received before under this key"),
               (status = 404, description = "`purchase_order_not_found`"),
               (status = 409, description = "`purchase_order_not_receivable` (not approved or partially received), `over_receipt` (beyond ordered plus the tolerance setting), `reference_taken` (another order's receipt), `location_inactive`, `item_inactive` (deactivated since it was ordered)"),
               (status = 422, description = "`validation_failed`: an unknown line, a location outside the order's warehouse, a quantity not above zero, a lot missing or not allowed")))]

@@ -522,8 +522,12 @@ pub async fn receive(
         let transaction = current.db.begin().await?;
         let receipt = purchasing::receive(&transaction, &actor, *id, input).await?;
         transaction.commit().await?;
+        let inspections = match receipt.inspection_ids.len() {
+            0 => String::new(),
+            n => format!(" {n} incoming inspection(s) opened: see Quality."),
+        };
         Ok::<_, ApiError>(format!(
-            "Received against {}: it is {}.",
+            "Received against {}: it is {}.{inspections}",
             receipt.purchase_order.number, receipt.purchase_order.status
         ))
     }

@@ -98,7 +98,7 @@ async fn an_admin_signs_in_invites_a_colleague_and_a_viewer_sees_only_what_they_
 
 /// Sets the form control named `name` (no `#field-` id: the order forms' line inputs):
 /// picks the option valued `value` in a select, types `value` into an input.
-async fn set(browser: &Browser, name: &str, value: &str) {
+pub(crate) async fn set(browser: &Browser, name: &str, value: &str) {
     let field = browser.wait_for(&format!("[name=\"{name}\"]")).await;
     if field
         .tag_name()

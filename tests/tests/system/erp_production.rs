@@ -1234,3 +1234,94 @@ async fn a_lot_produced_with_a_final_plan_waits_for_its_inspection_and_a_failure
     }
     f.assert_consistent().await;
 }
+
+#[tokio::test]
+async fn a_receipt_of_items_with_an_incoming_plan_opens_their_inspections_once() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let f = factory(&api, "incomingqc").await;
+    for item in [f.frame, f.tube] {
+        let plan = f
+            .post(
+                &api,
+                "/api/v1/quality/plans",
+                json!({ "name": "Intake", "kind": "incoming", "item_id": item,
+                        "criteria": [{ "name": "As ordered", "kind": "pass_fail" }] }),
+            )
+            .await;
+        assert_eq!(plan.status, 201, "{:?}", plan.body);
+    }
+    let order = f
+        .post(
+            &api,
+            "/api/v1/purchase-orders",
+            json!({ "supplier_id": f.supplier, "warehouse_id": f.warehouse,
+                    "lines": [{ "item_id": f.frame, "quantity": "2", "unit_price": "30" },
+                              { "item_id": f.tube, "quantity": "5", "unit_price": "1" },
+                              { "item_id": f.bolt, "quantity": "9", "unit_price": "0.1" }] }),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{:?}", order.body);
+    let po = id(&order.body);
+    let submitted = f
+        .post(
+            &api,
+            &format!("/api/v1/purchase-orders/{po}/submit"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(submitted.body["status"], "approved", "{:?}", submitted.body);
+    let receipt = json!({ "reference": "dock-1", "lines": [
+        { "line": 1, "quantity": "2", "location_id": f.shelf, "lot_code": "FR-1" },
+        { "line": 2, "quantity": "5", "location_id": f.shelf },
+        { "line": 3, "quantity": "9", "location_id": f.shelf }] });
+    let received = f
+        .post(
+            &api,
+            &format!("/api/v1/purchase-orders/{po}/receipts"),
+            receipt.clone(),
+        )
+        .await;
+    assert_eq!(received.status, 201, "{:?}", received.body);
+    // Frames and tube have a plan, bolts do not.
+    let opened = received.body["inspection_ids"]
+        .as_array()
+        .expect("ids")
+        .clone();
+    assert_eq!(opened.len(), 2, "{:?}", received.body);
+    let again = f
+        .post(
+            &api,
+            &format!("/api/v1/purchase-orders/{po}/receipts"),
+            receipt,
+        )
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["inspection_ids"].as_array(), Some(&opened));
+    assert_eq!(
+        f.count(
+            "SELECT count(*) FROM quality_inspections WHERE kind = 'incoming' AND status = 'open'"
+        )
+        .await,
+        2
+    );
+    // The lot-tracked frames wait for their inspection; the tube (no lot) cannot be held.
+    let held: Vec<(String, bool)> =
+        f.db.query(
+            "SELECT i.sku, q.holds_lot FROM quality_inspections q JOIN items i ON i.id = q.item_id \
+             ORDER BY i.sku",
+            &[],
+        )
+        .await
+        .expect("inspections")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(held, vec![("FRAME".into(), true), ("TUBE".into(), false)]);
+    let lot: String =
+        f.db.query_one("SELECT status FROM lots WHERE code = 'FR-1'", &[])
+            .await
+            .expect("lot")
+            .get(0);
+    assert_eq!(lot, "held");
+}

@@ -16,6 +16,7 @@ mod erp_app;
 mod erp_approvals;
 mod erp_browser;
 mod erp_csv;
+mod erp_factory_walk;
 mod erp_masters;
 mod erp_planning;
 mod erp_production;

@@ -19,7 +19,6 @@ use super::{DOCUMENT_TYPE, record};
 use crate::erp::events;
 use crate::erp::quality::Kind;
 use crate::erp::quality::inspections::{self, NewInspection};
-use crate::erp::quality::plans;
 use crate::erp::quantity;
 use crate::erp::stock::{self, Issue, Posted};
 use common::api_error::{ApiError, ApiResult};
@@ -314,9 +313,6 @@ async fn final_inspection(
     let Some(lot_id) = lot_id else {
         return Ok(None);
     };
-    if plans::applicable(db, item_id, Kind::Final).await?.is_none() {
-        return Ok(None);
-    }
     let input = NewInspection {
         kind: Kind::Final,
         receipt_entry_id: None,
@@ -327,7 +323,7 @@ async fn final_inspection(
         plan_id: None,
         hold: Some(true),
     };
-    Ok(Some(inspections::create(db, actor, input).await?.id))
+    inspections::open_if_planned(db, actor, item_id, input).await
 }
 
 #[cfg(test)]

@@ -2,9 +2,13 @@
 //! type `purchase_order`, the line's price as unit cost) and adds to the line's received
 //! quantity under the order's and the line's row locks, in one transaction; more than
 //! ordered plus the tolerance setting is refused. A receipt's `reference` makes a
-//! double-submitted form receive once.
+//! double-submitted form receive once. A line whose item has an active incoming quality
+//! plan opens its incoming inspection in the same transaction (holding the lot received,
+//! when the item is lot-tracked, until the inspection is decided).
 
 use super::{PurchaseOrder, find, lock};
+use crate::erp::quality::Kind;
+use crate::erp::quality::inspections::{self, NewInspection};
 use crate::erp::stock::{self, Receipt};
 use crate::erp::{events, quantity};
 use chrono::NaiveDate;
@@ -55,6 +59,8 @@ pub struct ReceiptResult {
     pub id: Uuid,
     /// The stock movements posted, one per line.
     pub movement_ids: Vec<Uuid>,
+    /// The incoming inspections the receipt opened (items with an incoming quality plan).
+    pub inspection_ids: Vec<Uuid>,
     pub purchase_order: PurchaseOrder,
     /// False when the reference had already received it.
     pub created: bool,
@@ -104,9 +110,11 @@ async fn existing(
             "this reference was used for a receipt of another purchase order",
         ));
     }
+    let movement_ids: Vec<Uuid> = row.get(2);
     Ok(Some(ReceiptResult {
         id: row.get(0),
-        movement_ids: row.get(2),
+        inspection_ids: inspections_of(db, &movement_ids).await?,
+        movement_ids,
         purchase_order: find(db, order_id).await?,
         created: false,
     }))
@@ -210,6 +218,7 @@ pub async fn receive(
         )
         .await?;
         movement_ids.push(posted.movement.id);
+        inspect_on_receipt(db, actor, &posted.movement).await?;
     }
     let complete = db
         .query_one(
@@ -266,10 +275,45 @@ pub async fn receive(
     .await?;
     Ok(ReceiptResult {
         id: receipt_id,
+        inspection_ids: inspections_of(db, &movement_ids).await?,
         movement_ids,
         purchase_order: after,
         created: true,
     })
+}
+
+/// Opens the incoming inspection of a received line when its item has an incoming plan.
+async fn inspect_on_receipt(
+    db: &impl GenericClient,
+    actor: &Actor,
+    movement: &stock::Movement,
+) -> ApiResult<()> {
+    for entry in &movement.entries {
+        let input = NewInspection {
+            kind: Kind::Incoming,
+            receipt_entry_id: Some(entry.id),
+            work_order_id: None,
+            item_id: None,
+            lot_id: None,
+            quantity: None,
+            plan_id: None,
+            hold: Some(entry.lot_id.is_some()),
+        };
+        inspections::open_if_planned(db, actor, entry.item_id, input).await?;
+    }
+    Ok(())
+}
+
+/// The incoming inspections opened on the receipt entries of `movements`.
+async fn inspections_of(db: &impl GenericClient, movements: &[Uuid]) -> ApiResult<Vec<Uuid>> {
+    let rows = db
+        .query(
+            "SELECT q.id FROM quality_inspections q JOIN stock_ledger e ON e.id = q.receipt_entry_id \
+             WHERE e.movement_id = ANY($1) ORDER BY q.id",
+            &[&movements],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 //! decision records a result per criterion, defects, and an outcome: `pass` and
 //! `conditional` (which needs a comment) give a held lot back; `fail` quarantines the
 //! lot and raises `qc.failed`. Each write locks the inspection row first, so two
-//! decisions of one inspection queue and the second is refused.
+//! decisions of one inspection queue and the second is refused. Inspections also open by
+//! themselves where the item has a plan of their kind ([`open_if_planned`]): incoming on a
+//! purchase order receipt (holding a lot-tracked receipt's lot) and final on a production
+//! completion (holding the produced lot).
 
 use super::plans::{self, CriterionKind};
 use super::{Kind, kind_of, quarantine, record, text};
@@ -307,6 +310,21 @@ async fn plan_for(
         ));
     }
     Ok(Some(id))
+}
+
+/// Opens `input` when its item has an active plan of its kind: the inspections that open by
+/// themselves (incoming on a purchase receipt, final on a production completion), so a
+/// company that keeps no plan for an item is not asked to inspect it. Answers its id.
+pub async fn open_if_planned(
+    db: &impl GenericClient,
+    actor: &Actor,
+    item_id: Uuid,
+    input: NewInspection,
+) -> ApiResult<Option<Uuid>> {
+    if plans::applicable(db, item_id, input.kind).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(create(db, actor, input).await?.id))
 }
 
 /// Opens an inspection (201), holding its lot when asked (409 `lot_scrapped` for a
