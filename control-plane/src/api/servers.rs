@@ -53,19 +53,19 @@ pub struct RegisterServer {
     pub spare_target: Option<i32>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ServerPatch {
     #[schema(minimum = 0)]
     pub capacity: Option<i32>,
     #[schema(minimum = 0, maximum = 100)]
     pub spare_target: Option<i32>,
     /// Connections all runtimes together may open on the server; they resize at once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[schema(minimum = 1, maximum = 100000)]
     pub connection_budget: Option<i32>,
     /// A new address of the same server (a failover): checked like at registration, stored
     /// sealed, never echoed; the runtimes reconnect their pools to it.
-    #[serde(default, skip_serializing)]
+    #[serde(default)]
     #[schema(pattern = "^postgres(ql)?://", write_only)]
     pub admin_url: Option<String>,
 }

@@ -11,6 +11,8 @@ use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use system_tests::admin::Reply;
+use system_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
+use system_tests::portal::PortalClient;
 use system_tests::replicas::{self, ExtraRuntime, SecondPlatform};
 use system_tests::runtime::Company;
 use system_tests::{AdminApi, Proxy, Server, fleet};
@@ -405,6 +407,28 @@ async fn a_server_budget_or_address_change_reaches_every_runtime_without_restart
         )
         .await;
     assert_eq!((bad.status, bad.code()), (422, "validation_failed"));
+
+    // The portal's server page sets the budget through the same function.
+    let portal =
+        PortalClient::signed_in(&api.app.control_plane_url, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let fields = [
+        ("capacity", "100"),
+        ("spare_target", "0"),
+        ("connection_budget", "9"),
+    ];
+    let saved = portal.post(&format!("/servers/{server}"), &fields).await;
+    assert_eq!(saved.status, 303);
+    for runtime in &runtimes {
+        let budget = runtime
+            .registry
+            .server_budget(server)
+            .expect("server in use");
+        let started = Instant::now();
+        while budget.budget() != 9 && started.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(budget.budget(), 9);
+    }
     let [one, two] = runtimes;
     one.stop().await;
     two.stop().await;
