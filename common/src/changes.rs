@@ -1,8 +1,9 @@
 //! The tenant change feed's contract: the `NOTIFY` channel and its payload format, shared
 //! by the one sender (the provisioner, in the transaction of each change) and the
 //! listeners (every tenant runtime). A payload is a tenant id (that tenant changed),
-//! `plan:<code>` (the plan's limits changed, so every tenant on it did), or anything else
-//! (nobody can say what changed: drop everything).
+//! `plan:<code>` (the plan's limits changed, so every tenant on it did), `server:<id>` (a
+//! database server's connection budget or address changed), or anything else (nobody can
+//! say what changed: drop everything).
 
 use std::fmt;
 use uuid::Uuid;
@@ -11,12 +12,15 @@ use uuid::Uuid;
 pub const CHANNEL: &str = "tenant_changed";
 
 const PLAN_PREFIX: &str = "plan:";
+const SERVER_PREFIX: &str = "server:";
 
 /// What one notification announces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantChange {
     Tenant(Uuid),
     Plan(String),
+    /// A database server's settings (budget, address).
+    Server(Uuid),
     /// Everything may have changed.
     All,
 }
@@ -26,6 +30,8 @@ impl TenantChange {
     pub fn parse(payload: &str) -> Self {
         if let Some(plan) = payload.strip_prefix(PLAN_PREFIX) {
             Self::Plan(plan.to_owned())
+        } else if let Some(Ok(server)) = payload.strip_prefix(SERVER_PREFIX).map(str::parse) {
+            Self::Server(server)
         } else if let Ok(tenant) = payload.parse::<Uuid>() {
             Self::Tenant(tenant)
         } else {
@@ -44,6 +50,7 @@ impl fmt::Display for TenantChange {
         match self {
             Self::Tenant(id) => write!(f, "{id}"),
             Self::Plan(code) => write!(f, "{PLAN_PREFIX}{code}"),
+            Self::Server(id) => write!(f, "{SERVER_PREFIX}{id}"),
             Self::All => f.write_str("*"),
         }
     }
@@ -58,6 +65,7 @@ mod tests {
         for change in [
             TenantChange::Tenant(Uuid::now_v7()),
             TenantChange::Plan("starter".into()),
+            TenantChange::Server(Uuid::now_v7()),
             TenantChange::All,
         ] {
             assert_eq!(TenantChange::parse(&change.payload()), change);
@@ -71,7 +79,7 @@ mod tests {
 
     #[test]
     fn an_unknown_payload_means_everything() {
-        for payload in ["", "*", "tenant:42", "not-a-uuid"] {
+        for payload in ["", "*", "tenant:42", "not-a-uuid", "server:nope"] {
             assert_eq!(TenantChange::parse(payload), TenantChange::All, "{payload}");
         }
     }

@@ -26,7 +26,10 @@
 //! `APP_BILLING__WEBHOOK_SECRETS`, `APP_BILLING__API_BASE_URL`, `APP_BILLING__GRACE_PERIOD_DAYS`,
 //! `APP_BILLING__CANCELED_RETENTION_DAYS`, `APP_BILLING__SUCCESS_URL`, `APP_BILLING__CANCEL_URL`,
 //! `APP_BILLING__METER_EVENT_NAME`, `APP_BILLING__USAGE_REPORT_INTERVAL_SECS`,
-//! `APP_BILLING__RECONCILE_INTERVAL_SECS`, `APP_BILLING__REQUEST_TIMEOUT_SECS`. The README's configuration
+//! `APP_BILLING__RECONCILE_INTERVAL_SECS`, `APP_BILLING__REQUEST_TIMEOUT_SECS`,
+//! `APP_TENANT_RUNTIME__TRUST_FORWARDED_FOR`, `APP_REDIS__URL`, `APP_REDIS__KEY_PREFIX`,
+//! `APP_REDIS__TIMEOUT_MS`, `APP_LIMITS__REPLICAS`, `APP_LIMITS__SIGN_INS_PER_IP_PER_MINUTE`.
+//! The README's configuration
 //! reference documents each one; keep the two lists in step.
 //!
 //! Loading never panics: a malformed value or a failed check comes back as [`ConfigErrors`]
@@ -58,6 +61,53 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub mail: MailSettings,
     pub billing: BillingSettings,
+    pub redis: RedisSettings,
+    pub limits: LimitSettings,
+}
+
+/// Redis, where limits that must hold for the whole fleet are kept (`common::limits`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// `redis://[:password@]host:port[/db]`; unset: every process enforces its share of
+    /// each limit (`limits.replicas`).
+    pub url: Option<Secret>,
+    /// Put before every key this platform writes, so several platforms (or tests) can share
+    /// one Redis.
+    pub key_prefix: String,
+    /// Bound on one Redis call (and on connecting); past it the local share decides.
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "erp:".into(),
+            timeout_ms: 250,
+        }
+    }
+}
+
+/// Limits that hold across replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// How many processes of this service run: without Redis (or while it is down) each
+    /// enforces `limit / replicas` (at least 1) of every fleet-wide limit.
+    pub replicas: u32,
+    /// Sign-in attempts per client IP per minute (a burst of as many), on the admin login
+    /// and every tenant's sign-in alike.
+    pub sign_ins_per_ip_per_minute: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            sign_ins_per_ip_per_minute: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +198,9 @@ pub struct TenantRuntimeSettings {
     pub web_session_max_secs: u64,
     /// Outbound webhooks' delivery worker (`tenant_runtime.webhooks.*`).
     pub webhooks: WebhookSettings,
+    /// Take the client IP (for the per-IP sign-in limit) from `X-Forwarded-For` (only
+    /// behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
 }
 
 /// The outbound webhooks' delivery worker: `APP_TENANT_RUNTIME__WEBHOOKS__TIMEOUT_SECS`,
@@ -259,6 +312,8 @@ impl Default for Settings {
             secrets: SecretsSettings::default(),
             mail: MailSettings::default(),
             billing: BillingSettings::default(),
+            redis: RedisSettings::default(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -363,6 +418,7 @@ impl Default for TenantRuntimeSettings {
             web_idle_timeout_secs: 2 * 3600,
             web_session_max_secs: 12 * 3600,
             webhooks: WebhookSettings::default(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -849,6 +905,7 @@ impl Settings {
                 .map_or(Ok(()), |url| valid_smtp_url(url.expose())),
         );
         self.billing_problems(&mut check);
+        self.limit_problems(&mut check);
         problems
     }
 
@@ -900,6 +957,33 @@ impl Settings {
                 Err("must not be empty".into())
             } else {
                 Ok(())
+            },
+        );
+    }
+
+    fn limit_problems(&self, check: &mut impl FnMut(&'static str, Result<(), String>)) {
+        check(
+            "limits.replicas",
+            within(u64::from(self.limits.replicas), 1, 10_000),
+        );
+        check(
+            "limits.sign_ins_per_ip_per_minute",
+            at_least(u64::from(self.limits.sign_ins_per_ip_per_minute), 1),
+        );
+        check(
+            "redis.url",
+            self.redis
+                .url
+                .as_ref()
+                .map_or(Ok(()), |url| valid_redis_url(url.expose())),
+        );
+        check("redis.timeout_ms", within(self.redis.timeout_ms, 1, 10_000));
+        check(
+            "redis.key_prefix",
+            if self.redis.key_prefix.len() <= 64 {
+                Ok(())
+            } else {
+                Err("must be at most 64 bytes".into())
             },
         );
     }
@@ -1012,6 +1096,18 @@ fn valid_return_url(url: &str) -> Result<(), String> {
     } else {
         Err("must start with https://, http:// or {tenant_url}".into())
     }
+}
+
+fn valid_redis_url(url: &str) -> Result<(), String> {
+    // `rediss://` (TLS) is refused: the client is built without a TLS stack.
+    let rest = url
+        .strip_prefix("redis://")
+        .ok_or("must start with redis:// (rediss:// is not supported)")?;
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    if authority.rsplit('@').next().unwrap_or_default().is_empty() {
+        return Err("names no host".into());
+    }
+    Ok(())
 }
 
 fn valid_smtp_url(url: &str) -> Result<(), String> {
@@ -1279,6 +1375,19 @@ mod tests {
             "{bad}"
         );
         assert!(previous_keys("no-colon", "k1").is_err());
+    }
+
+    #[test]
+    fn limits_need_at_least_one_replica_and_a_redis_url() {
+        let figment = with(&[
+            ("limits.replicas", 0.into()),
+            ("redis.url", "http://cache:6379".into()),
+        ]);
+        let errors = load_from(&figment).expect_err("must fail");
+        assert_eq!(errors.keys(), vec!["limits.replicas", "redis.url"]);
+        let figment = with(&[("redis.url", "redis://:pw@cache:6379/2".into())]);
+        let loaded = load_from(&figment).expect("loads");
+        assert_eq!(loaded.settings.limits.replicas, 1);
     }
 
     #[test]

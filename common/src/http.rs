@@ -259,6 +259,23 @@ fn json_problem(error: &JsonPayloadError) -> Problem {
 }
 
 /// The default service: unknown routes get problem+json 404 instead of an empty body.
+/// The client's IP, for per-IP limits and the audit log: the peer address, or the first
+/// `X-Forwarded-For` hop when the service sits behind a proxy it trusts to set it.
+pub fn client_ip(request: &HttpRequest, trust_forwarded: bool) -> Option<std::net::IpAddr> {
+    if trust_forwarded {
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .and_then(|first| first.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    request.peer_addr().map(|address| address.ip())
+}
+
 pub async fn not_found(request: HttpRequest) -> HttpResponse {
     Problem::new(
         StatusCode::NOT_FOUND,

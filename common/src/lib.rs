@@ -1,7 +1,8 @@
 //! What the control plane, tenant runtime and provisioner share: ids and names,
 //! configuration, telemetry, metrics, the problem+json error body and the HTTP services'
 //! error type, HTTP basics, bearer tokens and their claims, the sign-in lock-out policy,
-//! the tenant change feed's format, a tenant's audit log rows, the control-database
+//! the limits that hold across replicas (Redis or a per-process share), the tenant and
+//! server change feed's format, a tenant's audit log rows, the control-database
 //! connection and its entities, the billing view both services answer, and the UI kit of
 //! both web interfaces (`web`).
 
@@ -17,6 +18,7 @@ pub mod entities;
 pub mod fleet;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod lockout;
 pub mod mail;
 pub mod metrics;

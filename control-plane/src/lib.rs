@@ -11,7 +11,6 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod fleet_metrics;
-pub mod limits;
 pub mod portal;
 pub mod startup;
 pub mod state;

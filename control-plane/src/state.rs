@@ -2,11 +2,11 @@
 //! built once at start. Handlers depend on this module, not on `startup`, which depends on
 //! them.
 
-use crate::limits::IpLimiter;
 use anyhow::Context as _;
 use common::config::{Settings, TenantOrigin};
 use common::crypto::Keyring;
 use common::http::StartupStatus;
+use common::limits::{IpLimiter, Limits, Rate};
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
 use provisioner::billing::Billing;
@@ -24,7 +24,10 @@ pub struct AppState {
     /// Signs admin tokens and impersonation tokens.
     pub tokens: TokenKeys,
     pub mailer: Mailer,
+    /// Self-serve signups per client IP (fleet-wide through Redis, else this process's share).
     pub signup_limiter: Arc<IpLimiter>,
+    /// Admin sign-in attempts per client IP (API and portal), likewise.
+    pub sign_in_limiter: Arc<IpLimiter>,
     pub config: Arc<ApiConfig>,
     /// Set once the configured `default` server is registered (readiness waits for it).
     pub default_server: StartupStatus,
@@ -67,13 +70,25 @@ impl AppState {
         let tenant_origin = settings.tenant_runtime.tenant_origin(runtime_port);
         let billing = Billing::from_settings(settings, tenant_origin.clone())
             .context("the Stripe client cannot be built from `billing.*`")?;
+        let limits = Limits::from_settings(settings)?;
         Ok(Self {
             db,
             bootstrap: StartupStatus::waiting("control database not migrated yet"),
             keyring: Arc::new(keyring),
             tokens,
             mailer: Mailer::from_settings(settings)?,
-            signup_limiter: Arc::new(IpLimiter::per_hour(control_plane.signups_per_ip_per_hour)),
+            signup_limiter: Arc::new(IpLimiter::new(
+                &limits,
+                "signup_ip",
+                Rate::per_hour(control_plane.signups_per_ip_per_hour),
+                "too many signups from this address",
+            )),
+            sign_in_limiter: Arc::new(IpLimiter::new(
+                &limits,
+                "admin_sign_in_ip",
+                Rate::per_minute(settings.limits.sign_ins_per_ip_per_minute),
+                "too many sign-in attempts from this address; retry shortly",
+            )),
             config: Arc::new(ApiConfig {
                 access_token_ttl_secs: control_plane.access_token_ttl_secs,
                 refresh_token_ttl_secs: control_plane.refresh_token_ttl_secs,

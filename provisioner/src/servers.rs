@@ -135,6 +135,59 @@ async fn update_server(
     Ok(())
 }
 
+/// Changes how many connections the runtimes together may open on the server; every
+/// runtime resizes its budget when the change is announced (in this transaction).
+pub async fn set_connection_budget(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    budget: i32,
+) -> Result<(), ProvisionError> {
+    if !(1..=100_000).contains(&budget) {
+        return Err(ProvisionError::Invalid {
+            field: "connection_budget",
+            message: "must be between 1 and 100000".into(),
+        });
+    }
+    update_server(db, id, "connection_budget = $2", budget.into()).await?;
+    crate::tenants::notify_server_changed(db, id).await?;
+    Ok(())
+}
+
+/// Points the server's record at a new address (a failover, a moved instance holding the
+/// same databases), after checking that the URL connects; every runtime rebuilds its pools
+/// to the server when the change is announced (in this transaction).
+pub async fn set_admin_url(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    id: Uuid,
+    admin_url: &Secret,
+) -> Result<(), ProvisionError> {
+    let server = find(db, id).await?;
+    connect_admin(admin_url.expose())
+        .await
+        .map_err(|error| ProvisionError::ServerUnreachable {
+            name: server.name.clone(),
+            reason: error.to_string(),
+        })?;
+    let sealed = keyring.seal_str(admin_url.expose(), id.as_bytes())?;
+    let host = common::db::describe_url(admin_url.expose());
+    let host = host.split('/').next().unwrap_or_default().to_owned();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE database_servers SET admin_url_ciphertext = $2, admin_url_key_id = $3, \
+           host = $4, updated_at = now() WHERE id = $1",
+        [
+            id.into(),
+            sealed.ciphertext.into(),
+            sealed.key_id.into(),
+            host.into(),
+        ],
+    ))
+    .await?;
+    crate::tenants::notify_server_changed(db, id).await?;
+    Ok(())
+}
+
 /// How many spare databases to keep ready on the server (0: none).
 pub async fn set_spare_target(
     db: &impl ConnectionTrait,

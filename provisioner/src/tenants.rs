@@ -319,6 +319,15 @@ pub(crate) async fn find_locked(
         .ok_or(ProvisionError::TenantNotFound(tenant_id))
 }
 
+/// Announces a change of a database server's budget or address to every runtime
+/// (delivered when the transaction commits).
+pub(crate) async fn notify_server_changed(
+    db: &impl ConnectionTrait,
+    server_id: Uuid,
+) -> Result<(), sea_orm::DbErr> {
+    notify(db, &TenantChange::Server(server_id)).await
+}
+
 /// Announces a change of the tenant (delivered when the transaction commits).
 pub(crate) async fn notify_changed(
     db: &impl ConnectionTrait,

@@ -57,6 +57,10 @@ BODY = {
         "admin_url": os.environ.get("SCHEMATHESIS_SERVER_URL", ""),
         "spare_target": 0,
     },
+    # A new address must connect too: the same cluster's.
+    ("PATCH", "/api/v1/servers/{id}"): {
+        "admin_url": os.environ.get("SCHEMATHESIS_SERVER_URL", ""),
+    },
     ("POST", "/api/v1/users"): {"roles": ["staff"]},
     ("PATCH", "/api/v1/users/{id}"): {"roles": ["staff"]},
     ("POST", "/api/v1/roles"): {"permissions": ["users.read"]},

@@ -26,7 +26,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use common::api_error::{ApiError, ApiResult};
 use common::entities::{SuspensionKind, TenantStatus};
-use governor::clock::{Clock, QuantaClock};
+use common::limits::{Rate, Verdict};
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
@@ -76,7 +76,7 @@ pub async fn gate(
             return Ok(request.into_response(response).map_into_right_body());
         }
     };
-    let (headers, refused) = take_rate_slot(&handle);
+    let (headers, refused) = take_rate_slot(&state, &handle).await;
     if let Some(error) = refused {
         let mut response = refusal(&request, &error);
         insert_rate_headers(response.headers_mut(), &headers);
@@ -307,39 +307,49 @@ fn check_storage(handle: &TenantHandle, request: &ServiceRequest, path: &str) ->
     ))
 }
 
-/// A slot of the tenant's per-minute quota, or 429 with `Retry-After`; either way the
-/// `RateLimit-*` headers to send.
-fn take_rate_slot(handle: &TenantHandle) -> (RateHeaders, Option<ApiError>) {
+/// A slot of the tenant's per-minute quota (fleet-wide in Redis, else this process's
+/// share in the handle's limiter: `common::limits`), or 429 with `Retry-After`; either way
+/// the `RateLimit-*` headers to send.
+async fn take_rate_slot(
+    state: &AppState,
+    handle: &TenantHandle,
+) -> (RateHeaders, Option<ApiError>) {
     let limit = handle.plan.requests_per_minute;
-    match handle.rate.check() {
-        Ok(snapshot) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            (
-                RateHeaders {
-                    limit,
-                    remaining,
-                    reset: None,
-                },
-                None,
-            )
-        }
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(QuantaClock::default().now());
-            let retry_after = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-            let error = ApiError::retry_later(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("this company may make {limit} requests a minute; retry shortly"),
-                retry_after,
-            );
-            let headers = RateHeaders {
-                limit,
-                remaining: 0,
-                reset: Some(retry_after),
-            };
-            (headers, Some(error))
-        }
+    let local = || {
+        Verdict::from_governor(handle.rate.check(), |snapshot| {
+            snapshot.remaining_burst_capacity()
+        })
+    };
+    let verdict = state
+        .limits
+        .check(
+            "tenant",
+            &handle.id.to_string(),
+            Rate::per_minute(limit),
+            local,
+        )
+        .await;
+    if verdict.admitted() {
+        let headers = RateHeaders {
+            limit,
+            remaining: verdict.remaining,
+            reset: None,
+        };
+        return (headers, None);
     }
+    let retry_after = verdict.retry_after_secs();
+    let error = ApiError::retry_later(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("this company may make {limit} requests a minute; retry shortly"),
+        retry_after,
+    );
+    let headers = RateHeaders {
+        limit,
+        remaining: 0,
+        reset: Some(retry_after),
+    };
+    (headers, Some(error))
 }
 
 fn insert_rate_headers(headers: &mut actix_web::http::header::HeaderMap, rate: &RateHeaders) {

@@ -1,6 +1,7 @@
 //! Follows `NOTIFY tenant_changed` on the control database and drops the registry entries
-//! it names ([`TenantChange`]: a tenant id, or `plan:<code>` for every tenant on a plan; a
-//! payload it does not understand drops everything). When the connection is lost the feed
+//! it names ([`TenantChange`]: a tenant id, or `plan:<code>` for every tenant on a plan),
+//! or re-reads a server (`server:<id>`: its budget or address changed); a payload it does
+//! not understand drops everything. When the connection is lost the feed
 //! may have gaps, so after every (re)connect the whole registry is dropped; entries also
 //! expire on their own.
 
@@ -47,6 +48,7 @@ pub async fn follow_changes(
         match event {
             FeedEvent::Listening => {
                 registry.invalidate_all().await;
+                registry.refresh_servers().await;
                 feed.connected.store(true, Ordering::Relaxed);
                 tracing::info!("following tenant changes");
             }
@@ -63,9 +65,11 @@ async fn apply(registry: &Registry, payload: &str) {
     match TenantChange::parse(payload) {
         TenantChange::Plan(plan) => registry.invalidate_plan(&plan).await,
         TenantChange::Tenant(tenant) => registry.invalidate_tenant(tenant).await,
+        TenantChange::Server(server) => registry.refresh_server(server).await,
         TenantChange::All => {
             tracing::warn!(payload, "dropping every cached tenant");
             registry.invalidate_all().await;
+            registry.refresh_servers().await;
         }
     }
 }

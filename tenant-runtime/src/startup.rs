@@ -1,7 +1,7 @@
 //! Builds the tenant runtime: its state (`state`), the HTTP server on a bound listener
 //! (port 0 in tests), and the background tasks that run
-//! beside it (change feed, usage flush and sampling, idle-connection housekeeping, the
-//! webhook delivery worker) until
+//! beside it (change feed, usage flush and sampling, idle-connection housekeeping, giving
+//! budget back to other runtimes, the webhook delivery worker) until
 //! shutdown, when the last usage counts are flushed.
 
 use crate::state::AppState;
@@ -19,6 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// How often idle connections are closed and gauges refreshed.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
+/// How often this runtime looks whether another one waits for a server's budget (with
+/// Redis), to give back its idle connections: well within `budget_wait`.
+const SHARE_BUDGETS_EVERY: Duration = Duration::from_millis(200);
 
 /// The runtime, bound and ready to run.
 pub struct Application {
@@ -89,6 +92,12 @@ impl Application {
         &self.state
     }
 
+    /// The registry, kept after [`Application::run_until`] takes the application (tests
+    /// and benchmarks look at its servers' budgets).
+    pub fn registry(&self) -> std::sync::Arc<crate::registry::Registry> {
+        self.state.registry.clone()
+    }
+
     /// Serves until `shutdown`, then drains requests and flushes the last usage counts.
     pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let background = CancellationToken::new();
@@ -148,8 +157,15 @@ fn spawn_background(
             async move { registry.housekeeping().await }
         }
     });
+    let share = every(stop, SHARE_BUDGETS_EVERY, {
+        let registry = state.registry.clone();
+        move || {
+            let registry = registry.clone();
+            async move { registry.share_budgets().await }
+        }
+    });
     let webhooks = tokio::spawn(state.webhooks.clone().run(stop.clone()));
-    vec![schema, feed, flush, sample, housekeeping, webhooks]
+    vec![schema, feed, flush, sample, housekeeping, share, webhooks]
 }
 
 /// Runs `work` every `period` until `stop`.

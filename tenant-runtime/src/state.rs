@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use common::config::{Settings, TenantOrigin};
 use common::crypto::Keyring;
 use common::http::StartupStatus;
+use common::limits::{IpLimiter, Limits, Rate};
 use common::mail::Mailer;
 use common::tokens::TokenKeys;
 use provisioner::billing::Billing;
@@ -19,6 +20,10 @@ use std::sync::{Arc, OnceLock};
 pub struct AppState {
     pub control_db: DatabaseConnection,
     pub registry: Arc<Registry>,
+    /// Fleet-wide limits: Redis when configured, else this process's share.
+    pub limits: Limits,
+    /// Sign-in attempts per client IP, over every tenant (API and web app).
+    pub sign_in_limiter: Arc<IpLimiter>,
     pub usage: Arc<Usage>,
     pub tokens: TokenKeys,
     pub mailer: Mailer,
@@ -37,6 +42,8 @@ pub struct RuntimeConfig {
     pub refresh_token_ttl_secs: u64,
     pub web_idle_timeout_secs: u64,
     pub web_session_max_secs: u64,
+    /// Take the client IP from `X-Forwarded-For` (behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
     /// What depends on where tenants reach this runtime; set once the port is bound.
     bound: OnceLock<Bound>,
 }
@@ -61,10 +68,12 @@ impl AppState {
             "no key to verify tokens: set `secrets.token_signing_key` or `secrets.encryption_key`",
         )?;
         let runtime = &settings.tenant_runtime;
+        let limits = Limits::from_settings(settings)?;
         let registry = Registry::new(
             control_db.clone(),
             keyring,
             RegistryConfig::from_settings(runtime),
+            limits.clone(),
         );
         let registry = Arc::new(registry);
         let mailer = Mailer::from_settings(settings)?;
@@ -77,6 +86,13 @@ impl AppState {
         Ok(Self {
             control_db,
             registry,
+            sign_in_limiter: Arc::new(IpLimiter::new(
+                &limits,
+                "tenant_sign_in_ip",
+                Rate::per_minute(settings.limits.sign_ins_per_ip_per_minute),
+                "too many sign-in attempts from this address; retry shortly",
+            )),
+            limits,
             usage: Arc::new(Usage::default()),
             tokens,
             mailer,
@@ -89,6 +105,7 @@ impl AppState {
                 refresh_token_ttl_secs: runtime.refresh_token_ttl_secs,
                 web_idle_timeout_secs: runtime.web_idle_timeout_secs,
                 web_session_max_secs: runtime.web_session_max_secs,
+                trust_forwarded_for: runtime.trust_forwarded_for,
                 bound: OnceLock::new(),
             },
         })

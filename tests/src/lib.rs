@@ -15,6 +15,8 @@ pub mod portal_bench;
 pub mod postgres;
 pub mod proxy;
 pub mod relocation_bench;
+pub mod replicas;
+pub mod replicas_bench;
 pub mod runtime;
 pub mod runtime_bench;
 pub mod signup_bench;

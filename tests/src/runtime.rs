@@ -67,7 +67,22 @@ impl AdminApi {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let url = format!("{}{path}", self.app.tenant_runtime_url);
+        let runtime = self.app.tenant_runtime_url.clone();
+        self.tenant_call_at(&runtime, slug, method, path, token, body)
+            .await
+    }
+
+    /// The same, to the runtime at `runtime_url` (another replica).
+    pub async fn tenant_call_at(
+        &self,
+        runtime_url: &str,
+        slug: &str,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let url = format!("{runtime_url}{path}");
         let mut request = self
             .app
             .client

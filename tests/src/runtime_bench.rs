@@ -25,9 +25,9 @@ use uuid::Uuid;
 
 /// One tenant ready for requests: slug and an access token of its (activated) first admin.
 #[derive(Clone)]
-struct Signed {
-    slug: String,
-    token: String,
+pub(crate) struct Signed {
+    pub(crate) slug: String,
+    pub(crate) token: String,
 }
 
 /// Latencies and throughput of one way of serving.
@@ -177,7 +177,7 @@ pub async fn run(tenants: usize, seconds: u64) -> Report {
     }
 }
 
-fn settings_for(fleet: &Fleet) -> Settings {
+pub(crate) fn settings_for(fleet: &Fleet) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = Secret::new(fleet.db.url());
     settings.tenant_runtime.port = 0;
@@ -189,7 +189,7 @@ fn settings_for(fleet: &Fleet) -> Settings {
 
 /// Provisions `count` tenants with four workers over both servers; activates each first
 /// admin (they start invited) and returns (slug, tenant id, user id).
-async fn provision(fleet: &Fleet, count: usize) -> Vec<(String, Uuid, Uuid)> {
+pub(crate) async fn provision(fleet: &Fleet, count: usize) -> Vec<(String, Uuid, Uuid)> {
     for n in 0..count {
         fleet
             .create_tenant(&format!("rt-{n}"))
@@ -236,7 +236,7 @@ async fn server_url_of(fleet: &Fleet, tenant: &common::entities::tenants::Model)
         .to_owned()
 }
 
-fn token(keys: &TokenKeys, tenant: Uuid, user: Uuid) -> String {
+pub(crate) fn token(keys: &TokenKeys, tenant: Uuid, user: Uuid) -> String {
     let mut claims = Claims::new(TENANT_RUNTIME_AUDIENCE, &user.to_string(), 3600);
     claims.tid = Some(tenant.to_string());
     claims.roles = vec!["admin".into()];

@@ -98,11 +98,13 @@ pub struct DisableTotp {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair),
         (status = 401, description = "`invalid_credentials`, `totp_required`, `invalid_totp`", body = crate::api::openapi::ProblemDoc),
-        (status = 429, description = "`account_locked`", body = crate::api::openapi::ProblemDoc)))]
+        (status = 429, description = "`account_locked`, `rate_limited` (too many attempts from one address)", body = crate::api::openapi::ProblemDoc)))]
 pub async fn login(
     state: web::Data<AppState>,
+    meta: RequestMeta,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
+    state.sign_in_limiter.check(meta.ip).await?;
     let body = body.into_inner();
     let credentials = Credentials {
         email: body.email,

@@ -37,22 +37,7 @@ impl FromRequest for RequestMeta {
             .is_some_and(|state| state.config.trust_forwarded_for);
         ready(Ok(Self {
             request_id,
-            ip: client_ip(request, trust_forwarded),
+            ip: common::http::client_ip(request, trust_forwarded),
         }))
     }
-}
-
-fn client_ip(request: &HttpRequest, trust_forwarded: bool) -> Option<IpAddr> {
-    if trust_forwarded {
-        let forwarded = request
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(',').next())
-            .and_then(|first| first.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    request.peer_addr().map(|address| address.ip())
 }

@@ -53,12 +53,21 @@ pub struct RegisterServer {
     pub spare_target: Option<i32>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ServerPatch {
     #[schema(minimum = 0)]
     pub capacity: Option<i32>,
     #[schema(minimum = 0, maximum = 100)]
     pub spare_target: Option<i32>,
+    /// Connections all runtimes together may open on the server; they resize at once.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
+    pub connection_budget: Option<i32>,
+    /// A new address of the same server (a failover): checked like at registration, stored
+    /// sealed, never echoed; the runtimes reconnect their pools to it.
+    #[serde(default)]
+    #[schema(pattern = "^postgres(ql)?://", write_only)]
+    pub admin_url: Option<String>,
 }
 
 /// Every server with how many live tenants it holds.
@@ -190,11 +199,12 @@ fn postgres_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Resize a server or change how many spare databases it keeps ready.
+/// Resize a server, change how many spare databases it keeps ready or its connection
+/// budget, or point it at a new address (every runtime follows without a restart).
 #[utoipa::path(patch, path = "/api/v1/servers/{id}", tag = "servers", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ServerPatch,
     responses((status = 200, body = ServerView), (status = 404, body = crate::api::openapi::ProblemDoc),
-        (status = 422, body = crate::api::openapi::ProblemDoc)))]
+        (status = 422, description = "`validation_failed`, `server_unreachable`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn update(
     state: web::Data<AppState>,
     admin: Authorized<perm::ManageServers>,
@@ -214,8 +224,23 @@ pub async fn update_server(
     id: Uuid,
     body: ServerPatch,
 ) -> ApiResult<ServerView> {
+    if let Some(url) = &body.admin_url {
+        Validator::default()
+            .check("admin_url", postgres_url(url))
+            .finish()?;
+    }
     let txn = state.db.begin().await?;
     let before = load_one(&txn, id).await?;
+    if let Some(budget) = body.connection_budget {
+        servers::set_connection_budget(&txn, id, budget)
+            .await
+            .map_err(provision_error)?;
+    }
+    if let Some(url) = &body.admin_url {
+        servers::set_admin_url(&txn, &state.keyring, id, &Secret::new(url.clone()))
+            .await
+            .map_err(provision_error)?;
+    }
     if let Some(capacity) = body.capacity {
         servers::set_capacity(&txn, id, capacity)
             .await
@@ -227,8 +252,15 @@ pub async fn update_server(
             .map_err(provision_error)?;
     }
     let entry = Entry::new(admin, "server.updated", "server", id)
-        .before(json!({ "capacity": before.capacity, "spare_target": before.spare_target }))
-        .after(json!(body));
+        .before(
+            json!({ "capacity": before.capacity, "spare_target": before.spare_target,
+            "connection_budget": before.connection_budget, "host": before.host }),
+        )
+        .after(
+            json!({ "capacity": body.capacity, "spare_target": body.spare_target,
+            "connection_budget": body.connection_budget,
+            "host": body.admin_url.as_deref().map(common::db::describe_url) }),
+        );
     audit::record(&txn, meta, entry).await?;
     let view = load_one(&txn, id).await?;
     txn.commit().await?;

@@ -111,14 +111,7 @@ pub async fn signup(
     meta: RequestMeta,
     body: web::Json<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.signup_limiter.check(meta.ip).map_err(|wait| {
-        ApiError::retry_later(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many signups from this address",
-            wait,
-        )
-    })?;
+    state.signup_limiter.check(meta.ip).await?;
     let body = body.into_inner();
     Validator::default()
         .check("company_name", validate::text(&body.company_name, 200))

@@ -188,6 +188,7 @@ struct ShowPage {
     row: Row,
     capacity: String,
     spare_target: String,
+    connection_budget: String,
     errors: FormErrors,
     can_manage: bool,
 }
@@ -202,12 +203,14 @@ fn show_page(
     let form = form.unwrap_or_else(|| EditForm {
         capacity: server.capacity.to_string(),
         spare_target: server.spare_target.to_string(),
+        connection_budget: server.connection_budget.to_string(),
     });
     let page = ShowPage {
         layout: nav::layout(signed, format!("Server {}", server.name)),
         row: Row::of(server),
         capacity: form.capacity,
         spare_target: form.spare_target,
+        connection_budget: form.connection_budget,
         errors,
         can_manage: signed.can(Action::ManageServers),
     };
@@ -237,9 +240,11 @@ pub struct EditForm {
     capacity: String,
     #[serde(default)]
     spare_target: String,
+    #[serde(default)]
+    connection_budget: String,
 }
 
-/// `POST /servers/{id}`: capacity and spare target.
+/// `POST /servers/{id}`: capacity, spare target and connection budget.
 pub async fn update(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -254,6 +259,8 @@ pub async fn update(
     let patch = ServerPatch {
         capacity: number(&form.capacity, "capacity", &mut errors),
         spare_target: number(&form.spare_target, "spare_target", &mut errors),
+        connection_budget: number(&form.connection_budget, "connection_budget", &mut errors),
+        admin_url: None,
     };
     if errors.is_empty() {
         match api::update_server(&state, &admin, &meta, id, patch).await {

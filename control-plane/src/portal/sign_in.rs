@@ -104,7 +104,12 @@ pub async fn submit(
         password: form.password,
         totp: None,
     };
-    match login::check(&state, &credentials).await {
+    let ip = common::http::client_ip(&request, state.config.trust_forwarded_for);
+    let checked = match state.sign_in_limiter.check(ip).await {
+        Ok(()) => login::check(&state, &credentials).await,
+        Err(refused) => Err(refused),
+    };
+    match checked {
         Ok(admin) => start(&state, &request, admin.id, false, &next).await,
         Err(ApiError::Client(problem)) if problem.code == "totp_required" => {
             let admin = login::find_by_email(&state, &form.email)

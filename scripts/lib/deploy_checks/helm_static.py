@@ -79,9 +79,8 @@ def check_includes_and_files(chart):
 STRUCT = re.compile(r"pub struct (\w+) \{(.*?)\n\}", re.S)
 FIELD = re.compile(r"^\s*pub (\w+): ([\w<>]+),", re.M)
 ENV_NAME = re.compile(r"\bAPP_[A-Z0-9_]*[A-Z0-9]")
-# Settings the Redis-shared limits work (issue 17) adds; the chart sets them already and the
-# services ignore them (with a warning) until they exist.
-ANNOUNCED_SETTINGS = {"APP_LIMITS__REPLICAS", "APP_REDIS__URL"}
+# Settings the chart may name before the services read them (none now).
+ANNOUNCED_SETTINGS = set()
 # Names that stand for any setting in prose.
 PLACEHOLDER_SETTINGS = {"APP_SECTION__KEY"}
 

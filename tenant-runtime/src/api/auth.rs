@@ -54,14 +54,15 @@ pub struct SetPasswordRequest {
 /// argon2 runs. Unknown emails are checked against a dummy hash: same work, same answer.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, description = "invalid_credentials"),
-              (status = 429, description = "account_locked")))]
+              (status = 429, description = "`account_locked`, `rate_limited` (too many attempts from one address)")))]
 pub async fn login(
     state: web::Data<AppState>,
+    request: HttpRequest,
     tenant: Tenant,
     body: Body<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let body = body.into_inner()?;
-    let user = check_credentials(&tenant, &body.email, body.password).await?;
+    let user = check_credentials(&state, &request, &tenant, &body.email, body.password).await?;
     let db = db::connect(&tenant).await?;
     let roles = load_user(db.client(), user)
         .await?
@@ -81,9 +82,18 @@ pub async fn login(
 
 /// The active user these credentials prove, the one check both doors use (this API and
 /// the web app's sign-in form): 401 `invalid_credentials` for a wrong email or password or
-/// a user who may not sign in, 429 `account_locked` while locked. A success clears the
-/// failure count.
-pub async fn check_credentials(tenant: &Tenant, email: &str, password: String) -> ApiResult<Uuid> {
+/// a user who may not sign in, 429 `account_locked` while locked, 429 `rate_limited` when
+/// the client's address made too many attempts (on any tenant: `limits.sign_ins_per_ip_per_minute`,
+/// fleet-wide). A success clears the failure count.
+pub async fn check_credentials(
+    state: &AppState,
+    request: &HttpRequest,
+    tenant: &Tenant,
+    email: &str,
+    password: String,
+) -> ApiResult<Uuid> {
+    let client = common::http::client_ip(request, state.config.trust_forwarded_for);
+    state.sign_in_limiter.check(client).await?;
     let email = email.trim();
     let attempt = {
         let db = db::connect(tenant).await?;

@@ -1,29 +1,56 @@
 //! The per-server connection budget: every connection any tenant pool opens on a database
-//! server holds one permit of that server's semaphore, so the total stays under the budget.
+//! server holds one [`BudgetPermit`], so the total stays under the server's
+//! `connection_budget`, for the whole fleet of runtimes:
+//!
+//! - with Redis (`common::limits`), each permit is also a **lease** in a sorted set per
+//!   server, granted by one Lua script only while the fleet holds fewer than the budget;
+//!   leases carry a TTL that this process renews from housekeeping, so a crashed runtime's
+//!   share comes back by itself, and a permit's drop gives its lease back at once;
+//! - without Redis, or while it does not answer, this process keeps to its share
+//!   (`budget / limits.replicas`, at least 1).
+//!
 //! When the budget is full, a connection request first takes one idle connection away from
-//! the least recently used other tenant on the same server; only then does it wait, and
-//! never longer than `budget_wait`.
+//! the least recently used other tenant on the same server (and, with Redis, raises a
+//! "wanted" flag that makes the other runtimes give back their idle connections); only then
+//! does it wait, and never longer than `budget_wait`. The budget is resized live when the
+//! server's row changes ([`ServerBudget::set_budget`]).
 //!
 //! The budget knows the pools that draw on it only as [`IdleConnections`] (implemented by
 //! `pool::TenantPool`), so the pool depends on the budget and not the other way round.
 
-use dashmap::DashMap;
+use common::limits::{Limits, SharedStore};
+use dashmap::{DashMap, DashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
-/// How often a waiting request looks again for an idle connection to take.
+/// How often a waiting request looks again for an idle connection to take (and, with
+/// Redis, for a lease given back by another runtime).
 const RECLAIM_TICK: Duration = Duration::from_millis(5);
+/// How long a lease lives unless renewed: housekeeping renews every few seconds, so only a
+/// runtime that stopped renewing (crashed, cut off) loses its leases.
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// Connections idle this long are given back when another runtime wants budget.
+const GIVE_BACK_IDLE: Duration = Duration::from_millis(100);
 
 /// One database server's budget and the pools that draw on it.
 pub struct ServerBudget {
     pub server_id: Uuid,
-    pub budget: usize,
-    permits: Arc<Semaphore>,
+    /// The server's `connection_budget` for the whole fleet.
+    budget: AtomicUsize,
+    /// Permits held by this process.
+    in_use: AtomicUsize,
+    freed: Notify,
     wait: Duration,
     pools: DashMap<Uuid, PoolUse>,
+    limits: Limits,
+    /// The leases of this process's permits (renewed by housekeeping).
+    leases: DashSet<String>,
+    /// Names this budget's leases apart from other runtimes'.
+    holder: Uuid,
+    next_lease: AtomicU64,
 }
 
 /// What the budget asks of a pool that draws on it.
@@ -47,20 +74,81 @@ struct PoolUse {
 #[error("the database server's connection budget stayed full")]
 pub struct BudgetExhausted;
 
+/// The right to keep one connection open on the server; dropping it gives the right back
+/// (here and, with Redis, fleet-wide).
+pub struct BudgetPermit {
+    budget: Arc<ServerBudget>,
+    lease: String,
+}
+
+impl Drop for BudgetPermit {
+    fn drop(&mut self) {
+        self.budget.in_use.fetch_sub(1, Ordering::AcqRel);
+        self.budget.leases.remove(&self.lease);
+        self.budget.freed.notify_one();
+        if let Some(shared) = self.budget.limits.shared().cloned() {
+            let (set, lease) = (self.budget.lease_set(), std::mem::take(&mut self.lease));
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // A lease not given back (Redis away) lapses after its TTL.
+                runtime.spawn(async move { shared.release_lease(&set, &lease).await });
+            }
+        }
+    }
+}
+
+/// What one attempt to take a permit found.
+enum Attempt {
+    Taken(BudgetPermit),
+    /// This process's cap is reached.
+    LocalFull,
+    /// The fleet holds the whole budget (Redis said so).
+    FleetFull,
+}
+
 impl ServerBudget {
-    pub fn new(server_id: Uuid, budget: usize, wait: Duration) -> Self {
+    pub fn new(server_id: Uuid, budget: usize, wait: Duration, limits: Limits) -> Self {
         Self {
             server_id,
-            budget,
-            permits: Arc::new(Semaphore::new(budget)),
+            budget: AtomicUsize::new(budget.max(1)),
+            in_use: AtomicUsize::new(0),
+            freed: Notify::new(),
             wait,
             pools: DashMap::new(),
+            limits,
+            leases: DashSet::new(),
+            holder: Uuid::now_v7(),
+            next_lease: AtomicU64::new(0),
+        }
+    }
+
+    /// The server's budget for the fleet.
+    pub fn budget(&self) -> usize {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    /// Resizes the budget (the server's row changed). A smaller budget is reached as
+    /// connections close: none is taken away from a request.
+    pub fn set_budget(&self, budget: usize) {
+        let before = self.budget.swap(budget.max(1), Ordering::AcqRel);
+        if before != budget {
+            tracing::info!(server = %self.server_id, before, budget, "connection budget resized");
+            self.freed.notify_waiters();
+        }
+    }
+
+    /// How many connections this process may hold now: the whole budget while Redis counts
+    /// the fleet's, else this process's share.
+    pub fn local_cap(&self) -> usize {
+        let budget = self.budget();
+        match self.limits.shared() {
+            Some(shared) if shared.is_up() => budget,
+            _ => self.limits.local_share_of(budget),
         }
     }
 
     /// Connections open on this server right now (through this process).
     pub fn in_use(&self) -> usize {
-        self.budget - self.permits.available_permits()
+        self.in_use.load(Ordering::Acquire)
     }
 
     pub fn attach(&self, tenant: Uuid, pool: Arc<dyn IdleConnections>, last_used: Arc<AtomicU64>) {
@@ -76,16 +164,19 @@ impl ServerBudget {
 
     /// A permit for one new connection of `requester`: free, or taken from another
     /// tenant's idle connection, or waited for until `wait` runs out.
-    pub async fn acquire(&self, requester: Uuid) -> Result<OwnedSemaphorePermit, BudgetExhausted> {
+    pub async fn acquire(
+        self: &Arc<Self>,
+        requester: Uuid,
+    ) -> Result<BudgetPermit, BudgetExhausted> {
         let deadline = Instant::now() + self.wait;
         let mut waited = false;
         loop {
-            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-                return Ok(permit);
-            }
-            if self.close_one_idle_connection(requester) {
-                continue;
-            }
+            let local_full = match self.try_take().await {
+                Attempt::Taken(permit) => return Ok(permit),
+                Attempt::LocalFull => true,
+                Attempt::FleetFull => false,
+            };
+            let reclaimed = self.close_one_idle_connection(requester);
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 metrics::counter!("runtime_budget_exhausted_total").increment(1);
@@ -95,13 +186,106 @@ impl ServerBudget {
                 waited = true;
                 metrics::counter!("runtime_budget_waits_total").increment(1);
             }
-            // Wake on a freed permit, or soon, to look for a connection gone idle meanwhile.
+            // Wake on a freed permit here, or soon: a connection gone idle meanwhile, a
+            // lease given back by another runtime, the one just closed coming back.
+            let tick = if local_full && !reclaimed {
+                RECLAIM_TICK
+            } else {
+                RECLAIM_TICK * 2
+            };
             tokio::select! {
-                permit = self.permits.clone().acquire_owned() => {
-                    return permit.map_err(|_| BudgetExhausted);
-                }
-                () = tokio::time::sleep(remaining.min(RECLAIM_TICK)) => {}
+                () = self.freed.notified() => {}
+                () = tokio::time::sleep(remaining.min(tick)) => {}
             }
+        }
+    }
+
+    /// One try: a slot under this process's cap, then (with Redis) a lease under the
+    /// fleet's budget. Redis not answering: the slot counts only within the local share.
+    async fn try_take(self: &Arc<Self>) -> Attempt {
+        let cap = self.local_cap();
+        let Ok(held) = self
+            .in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < cap).then_some(held + 1)
+            })
+        else {
+            return Attempt::LocalFull;
+        };
+        let lease = format!(
+            "{}:{}",
+            self.holder,
+            self.next_lease.fetch_add(1, Ordering::Relaxed)
+        );
+        let Some(shared) = self.limits.shared() else {
+            return Attempt::Taken(self.permit(lease));
+        };
+        match shared
+            .take_lease(&self.lease_set(), self.budget(), &lease, LEASE_TTL)
+            .await
+        {
+            Ok(true) => Attempt::Taken(self.permit(lease)),
+            Ok(false) => {
+                self.in_use.fetch_sub(1, Ordering::AcqRel);
+                Attempt::FleetFull
+            }
+            Err(_) if held < self.limits.local_share_of(self.budget()) => {
+                metrics::counter!("limits_local_fallbacks_total", "limit" => "connection_budget")
+                    .increment(1);
+                // Recorded as a lease all the same: renewal adds it once Redis is back.
+                Attempt::Taken(self.permit(lease))
+            }
+            Err(_) => {
+                self.in_use.fetch_sub(1, Ordering::AcqRel);
+                Attempt::LocalFull
+            }
+        }
+    }
+
+    fn permit(self: &Arc<Self>, lease: String) -> BudgetPermit {
+        self.leases.insert(lease.clone());
+        BudgetPermit {
+            budget: self.clone(),
+            lease,
+        }
+    }
+
+    /// The Redis set of this server's leases.
+    fn lease_set(&self) -> String {
+        format!("budget:{}", self.server_id)
+    }
+
+    fn shared(&self) -> Option<&Arc<SharedStore>> {
+        self.limits.shared()
+    }
+
+    /// Renews this process's leases (housekeeping, well within [`LEASE_TTL`]).
+    pub async fn renew_leases(&self) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
+        let leases: Vec<String> = self.leases.iter().map(|lease| lease.clone()).collect();
+        if let Err(error) = shared
+            .renew_leases(&self.lease_set(), leases, LEASE_TTL)
+            .await
+        {
+            tracing::debug!(%error, server = %self.server_id, "renewing connection leases failed");
+        }
+    }
+
+    /// Connections open on the server through every runtime, as Redis counts them (`None`
+    /// without Redis, or when it does not answer).
+    pub async fn fleet_in_use(&self) -> Option<usize> {
+        self.shared()?.leases_held(&self.lease_set()).await.ok()
+    }
+
+    /// Gives back idle connections when another runtime was refused a lease lately.
+    pub async fn give_back_if_wanted(&self) {
+        let Some(shared) = self.shared() else {
+            return;
+        };
+        if matches!(shared.lease_wanted(&self.lease_set()).await, Ok(true)) {
+            self.close_idle_connections(GIVE_BACK_IDLE);
         }
     }
 

@@ -1,27 +1,20 @@
 //! Loading a [`TenantHandle`] on a registry miss: the tenant and its plan in one query, its
-//! server (connection settings and budget) once per server, and (for a tenant whose
-//! database may be used) a pool that opens connections lazily.
+//! server (`servers`: connection settings and budget, kept fresh there), and (for a tenant
+//! whose database may be used) a pool that opens connections lazily.
 
-use super::budget::ServerBudget;
 use super::pool::{self, PoolShape};
+use super::servers::KnownServer;
 use super::{LookupError, PlanLimits, Registry, TenantHandle};
 use anyhow::{Context as _, anyhow};
 use common::crypto::Sealed;
-use common::entities::{TenantStatus, database_servers, plans, tenants};
-use governor::{Quota, RateLimiter};
+use common::entities::{TenantStatus, plans, tenants};
+use common::limits::Rate;
+use governor::RateLimiter;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use uuid::Uuid;
-
-/// A database server as the runtime knows it: where to connect, and its budget.
-pub struct KnownServer {
-    pub config: tokio_postgres::Config,
-    pub budget: Arc<ServerBudget>,
-}
 
 impl Registry {
     pub(super) async fn load(&self, slug: &str) -> Result<Arc<TenantHandle>, LookupError> {
@@ -74,7 +67,11 @@ impl Registry {
                 tenant.schema_version.as_deref(),
                 &REQUIRED_SCHEMA,
             ),
-            rate: RateLimiter::direct(per_minute(plan.requests_per_minute)).with_middleware(),
+            // This process's share: what it enforces alone (no Redis, or Redis down).
+            rate: RateLimiter::direct(
+                Rate::per_minute(self.limits.local_share(plan.requests_per_minute)).quota(),
+            )
+            .with_middleware(),
             in_flight: Arc::new(Semaphore::new(plan.max_concurrent_requests as usize)),
             plan,
             pool,
@@ -82,37 +79,6 @@ impl Registry {
             last_used,
             generation,
         })
-    }
-
-    /// The server's connection settings and budget, read once and kept.
-    async fn server(&self, id: Uuid) -> anyhow::Result<Arc<KnownServer>> {
-        if let Some(known) = self.servers.get(&id) {
-            return Ok(known.clone());
-        }
-        let row = database_servers::Entity::find_by_id(id)
-            .one(&self.control_db)
-            .await
-            .context("reading the database server")?
-            .with_context(|| format!("database server {id} is not registered"))?;
-        let sealed = Sealed {
-            key_id: row.admin_url_key_id.clone(),
-            ciphertext: row.admin_url_ciphertext.clone(),
-        };
-        let url = self
-            .keyring
-            .open_str(&sealed, row.id.as_bytes())
-            .context("opening the server's URL")?;
-        let config: tokio_postgres::Config = url
-            .expose()
-            .parse()
-            .context("the server's URL does not parse")?;
-        let budget = usize::try_from(row.connection_budget.max(1)).unwrap_or(1);
-        let known = Arc::new(KnownServer {
-            config,
-            budget: Arc::new(ServerBudget::new(id, budget, self.config.budget_wait)),
-        });
-        // Two loads racing for a new server keep the first one's budget.
-        Ok(self.servers.entry(id).or_insert(known).clone())
     }
 
     fn tenant_pool(
@@ -200,10 +166,6 @@ fn plan_limits(plan: plans::Model) -> PlanLimits {
         max_db_connections: plan.max_db_connections,
         features,
     }
-}
-
-fn per_minute(requests: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(requests).unwrap_or(NonZeroU32::MIN))
 }
 
 fn load_error(error: anyhow::Error) -> LookupError {

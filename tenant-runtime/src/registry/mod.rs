@@ -9,11 +9,13 @@ pub mod budget;
 mod freshness;
 mod load;
 pub mod pool;
+mod servers;
 
 use budget::ServerBudget;
 use chrono::{DateTime, Utc};
 use common::crypto::Keyring;
 use common::entities::{BillingState, SuspensionKind, TenantStatus};
+use common::limits::Limits;
 use dashmap::DashMap;
 use governor::middleware::StateInformationMiddleware;
 use governor::{RateLimiter, clock, state};
@@ -138,10 +140,12 @@ pub struct Registry {
     handles: Cache<String, Arc<TenantHandle>>,
     /// Slugs recently found not to exist, so a flood of them does not reach the control DB.
     unknown: Cache<String, ()>,
-    servers: DashMap<Uuid, Arc<load::KnownServer>>,
+    servers: DashMap<Uuid, Arc<servers::KnownServer>>,
     control_db: DatabaseConnection,
     keyring: Keyring,
     config: RegistryConfig,
+    /// Fleet-wide limits (a tenant's local rate share, the servers' budgets).
+    limits: Limits,
     started: Instant,
     freshness: freshness::Freshness,
     /// Registered once: looking a counter up by name costs more than the lookup it counts.
@@ -150,7 +154,12 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(control_db: DatabaseConnection, keyring: Keyring, config: RegistryConfig) -> Self {
+    pub fn new(
+        control_db: DatabaseConnection,
+        keyring: Keyring,
+        config: RegistryConfig,
+        limits: Limits,
+    ) -> Self {
         // The counters below are registered once; before the recorder exists they would be
         // no-ops for good.
         common::metrics::handle();
@@ -172,6 +181,7 @@ impl Registry {
             control_db,
             keyring,
             config,
+            limits,
             started: Instant::now(),
             freshness: freshness::Freshness::default(),
             hits: metrics::counter!("runtime_registry_hits_total"),
@@ -252,16 +262,49 @@ impl Registry {
         self.handles.run_pending_tasks().await;
     }
 
-    /// Closes idle connections everywhere and lets moka evict idle pools; run periodically.
+    /// Closes idle connections everywhere, lets moka evict idle pools, re-reads the servers
+    /// (a backstop to their change notices) and renews this process's connection leases;
+    /// run periodically.
     pub async fn housekeeping(&self) {
         self.handles.run_pending_tasks().await;
-        for server in &self.servers {
-            let budget = &server.budget;
+        self.refresh_servers().await;
+        let budgets: Vec<Arc<ServerBudget>> = self
+            .servers
+            .iter()
+            .map(|server| server.budget.clone())
+            .collect();
+        for budget in budgets {
             budget.close_idle_connections(self.config.connection_idle);
-            metrics::gauge!("runtime_server_connections", "server" => budget.server_id.to_string())
+            budget.renew_leases().await;
+            let server = budget.server_id.to_string();
+            metrics::gauge!("runtime_server_connections", "server" => server.clone())
                 .set(budget.in_use() as f64);
+            metrics::gauge!("runtime_server_connection_budget", "server" => server.clone())
+                .set(budget.budget() as f64);
+            if let Some(fleet) = budget.fleet_in_use().await {
+                metrics::gauge!("runtime_server_connections_fleet", "server" => server)
+                    .set(fleet as f64);
+            }
         }
         metrics::gauge!("runtime_open_pools").set(self.handles.entry_count() as f64);
+    }
+
+    /// Gives back idle connections on servers where another runtime waits for budget (with
+    /// Redis; nothing without). Run often: a waiting request gives up after `budget_wait`.
+    pub async fn share_budgets(&self) {
+        let budgets: Vec<Arc<ServerBudget>> = self
+            .servers
+            .iter()
+            .map(|server| server.budget.clone())
+            .collect();
+        for budget in budgets {
+            budget.give_back_if_wanted().await;
+        }
+    }
+
+    /// The budget of a server this runtime has used (for tests and the benchmarks).
+    pub fn server_budget(&self, server: Uuid) -> Option<Arc<ServerBudget>> {
+        self.servers.get(&server).map(|known| known.budget.clone())
     }
 
     /// The open handles (for sampling usage).

@@ -3,13 +3,12 @@
 //! once the connection has closed (a moment after, for the server to retire the backend),
 //! so the connections the server sees never outnumber the budget.
 
-use super::budget::{BudgetExhausted, IdleConnections, ServerBudget};
+use super::budget::{BudgetExhausted, BudgetPermit, IdleConnections, ServerBudget};
 use deadpool::managed::{self, Metrics, RecycleResult};
 use deadpool_postgres::{ClientWrapper, ManagerConfig, RecyclingMethod};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 pub type TenantPool = managed::Pool<BudgetedManager>;
@@ -125,7 +124,7 @@ async fn drive(
         tokio_postgres::Socket,
         tokio_postgres::tls::NoTlsStream,
     >,
-    permit: OwnedSemaphorePermit,
+    permit: BudgetPermit,
 ) {
     if let Err(error) = connection.await {
         tracing::debug!(%error, "tenant connection ended");

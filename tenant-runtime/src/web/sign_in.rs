@@ -116,7 +116,8 @@ pub async fn submit(
     let form = form.into_inner();
     let next = render::safe_next(form.next.as_deref());
     check_pre_session_csrf(&request, form.csrf.as_deref())?;
-    let user = match check_credentials(&tenant, &form.email, form.password).await {
+    let user = match check_credentials(&state, &request, &tenant, &form.email, form.password).await
+    {
         Ok(user) => user,
         Err(error) => {
             let status = ResponseError::status_code(&error);

@@ -42,6 +42,7 @@ mod provisioning_faults;
 mod relocation;
 mod runtime_auth;
 mod runtime_gate;
+mod shared_limits;
 mod signup;
 mod startup;
 mod tenant_isolation;

@@ -120,6 +120,7 @@ impl Webhooks {
             control_db.clone(),
             keyring,
             crate::registry::RegistryConfig::from_settings(&settings.tenant_runtime),
+            common::limits::Limits::from_settings(settings)?,
         );
         Self::new(
             settings,
