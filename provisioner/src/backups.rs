@@ -150,7 +150,7 @@ impl Provisioner {
         let staging = self.staging_dir.join(format!("{backup_id}.dump"));
         let dump = dump::dump_database(url.expose(), &database, &staging).await?;
         self.store
-            .put(&key, &dump.path)
+            .put(&key, &dump.path, &dump.sha256)
             .await
             .map_err(|error| StepError::Transient(format!("storing the backup: {error}")))?;
         self.complete_backup(backup_id, &key, &dump, tenant.server_id, &database)
