@@ -35,9 +35,9 @@ pub trait BackupStore: Send + Sync {
     fn delete<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
     /// The keys under `prefix` (a tenant's id and `/`), sorted.
     fn list<'a>(&'a self, prefix: &'a str) -> StoreFuture<'a, Vec<String>>;
-    /// A local path for `key`, when the store is a local directory (shown as the tenant's
-    /// `backup_path`); `None` for remote stores.
-    fn local_path(&self, key: &str) -> Option<PathBuf>;
+    /// Where the backup under `key` lives, for people (a deleted tenant's `backup_path`): a
+    /// file's path, or `s3://bucket/prefix/key`.
+    fn location(&self, key: &str) -> String;
 }
 
 /// The store the settings name, and the local scratch directory for dumps on their way in
@@ -91,6 +91,11 @@ impl LocalDir {
 
     fn path(&self, key: &str) -> io::Result<PathBuf> {
         Ok(self.root.join(checked_key(key)?))
+    }
+
+    /// The file of `key`, unless the key is not one.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path(key).ok()
     }
 }
 
@@ -150,8 +155,9 @@ impl BackupStore for LocalDir {
         })
     }
 
-    fn local_path(&self, key: &str) -> Option<PathBuf> {
-        self.path(key).ok()
+    fn location(&self, key: &str) -> String {
+        self.local_path(key)
+            .map_or_else(|| key.to_owned(), |path| path.display().to_string())
     }
 }
 

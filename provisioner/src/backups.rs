@@ -208,11 +208,9 @@ impl Provisioner {
         };
         self.take_backup(tenant_id, backup_id).await?;
         let backup = find(&self.control_db, tenant_id, backup_id).await?;
-        let key = backup.storage_key.clone().unwrap_or_default();
         let path = self
             .store
-            .local_path(&key)
-            .map_or(key, |path| path.display().to_string());
+            .location(backup.storage_key.as_deref().unwrap_or_default());
         self.control_db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -21,7 +21,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{Attribute, Attributes, ObjectStore, ObjectStoreExt as _};
 use sha2::{Digest, Sha256};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt as _, BufReader};
 
@@ -36,6 +36,8 @@ const MIB: usize = 1024 * 1024;
 pub struct S3Store {
     store: Arc<dyn ObjectStore>,
     part_size: usize,
+    /// `s3://bucket/` and the prefix with its `/`, what a key's location starts with.
+    root: String,
 }
 
 impl S3Store {
@@ -62,13 +64,18 @@ impl S3Store {
                 .with_secret_access_key(secret.expose());
         }
         let s3 = builder.build().map_err(io::Error::other)?;
-        let store: Arc<dyn ObjectStore> = match settings.prefix.trim_end_matches('/') {
-            "" => Arc::new(s3),
-            prefix => Arc::new(PrefixStore::new(s3, prefix)),
+        let prefix = settings.prefix.trim_end_matches('/');
+        let (store, root): (Arc<dyn ObjectStore>, _) = match prefix {
+            "" => (Arc::new(s3), format!("s3://{bucket}/")),
+            prefix => (
+                Arc::new(PrefixStore::new(s3, prefix)),
+                format!("s3://{bucket}/{prefix}/"),
+            ),
         };
         Ok(Self {
             store,
             part_size: usize::try_from(settings.part_size_mib).unwrap_or(16) * MIB,
+            root,
         })
     }
 
@@ -171,8 +178,8 @@ impl super::BackupStore for S3Store {
         })
     }
 
-    fn local_path(&self, _key: &str) -> Option<PathBuf> {
-        None
+    fn location(&self, key: &str) -> String {
+        format!("{}{key}", self.root)
     }
 }
 

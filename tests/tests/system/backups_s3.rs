@@ -1,11 +1,11 @@
 //! Backups in object storage, against a real S3-compatible server (moto's standalone server
-//! on loopback, see `system_tests::moto`): a backup lands in the bucket with its SHA-256,
-//! is listed, pruned by retention, restored into the tenant; a corrupted object is refused
+//! on loopback, see `system_tests::moto`): a backup (the delete saga's final one too) lands
+//! in the bucket with its SHA-256, is listed, pruned by retention, restored into the tenant; a corrupted object is refused
 //! on restore with the live database untouched; a dump larger than a part goes up in parts
 //! and comes back whole. Each test skips, saying why, only when moto cannot be started.
 
 use common::entities::{BackupState, JobState};
-use provisioner::{BackupStore, Executed, Provisioner, S3Store, backups, restore};
+use provisioner::{BackupStore, Executed, Provisioner, S3Store, backups, restore, tenants};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use system_tests::Server;
@@ -82,6 +82,31 @@ async fn a_backup_goes_to_the_bucket_with_its_checksum_and_is_listed() {
     assert_eq!(staged, 0, "the scratch file is gone");
     assert_eq!(store.list(&format!("{}/", tenant.id)).await.unwrap(), [key]);
     assert!(store.list("0000").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_delete_sagas_final_backup_goes_to_the_bucket_and_is_named_by_its_url() {
+    let Some(moto) = start_or_skip("final backup to S3").await else {
+        return;
+    };
+    let fleet = Fleet::on_primary(10).await;
+    let tenant = fleet.active_tenant("s3-leaving").await;
+    let (worker, _) = s3_worker(&fleet, &moto, "s3-deleter").await;
+    tenants::delete(&fleet.control, tenant.id, "leaving")
+        .await
+        .unwrap();
+    fleet.run_jobs(&worker).await;
+    let deleted = fleet.tenant(tenant.id).await;
+    let last = &backups::list(&fleet.control, tenant.id).await.unwrap()[0];
+    let key = last.storage_key.clone().unwrap();
+    assert_eq!(
+        deleted.backup_path,
+        Some(format!("s3://{BUCKET}/{key}")),
+        "where an operator finds it"
+    );
+    let (status, stored_sha, _) = moto.object(BUCKET, &key).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored_sha, deleted.backup_sha256);
 }
 
 #[tokio::test]
