@@ -20,10 +20,11 @@ output "tenant_server_max_connections" {
 }
 
 output "backup_bucket" {
-  description = "Bucket and prefix of tenant backups."
+  description = "Bucket, prefix and region of tenant backups: the chart's backups.s3 (backups.store = s3, i.e. APP_BACKUPS__S3__BUCKET, APP_BACKUPS__S3__PREFIX, APP_BACKUPS__S3__REGION)."
   value = {
     bucket = module.backup_bucket.bucket
     prefix = module.backup_bucket.prefix
+    region = module.backup_bucket.region
   }
 }
 

@@ -16,6 +16,7 @@
 //! `APP_TENANT_RUNTIME__CONNECT_TIMEOUT_SECS`, `APP_TENANT_RUNTIME__USAGE_FLUSH_SECS`,
 //! `APP_TENANT_RUNTIME__USAGE_SAMPLE_SECS`, `APP_TENANT_RUNTIME__ACCESS_TOKEN_TTL_SECS`,
 //! `APP_TENANT_RUNTIME__REFRESH_TOKEN_TTL_SECS`,
+//! `APP_PROVISIONER__HOST`, `APP_PROVISIONER__PORT`,
 //! `APP_PROVISIONER__POLL_INTERVAL_MS`, `APP_PROVISIONER__WORKER_ID`,
 //! `APP_PROVISIONER__MAINTENANCE_INTERVAL_SECS`, `APP_PROVISIONER__TRIAL_GRACE_DAYS`,
 //! `APP_PROVISIONER__DELETED_RETENTION_DAYS`, `APP_PROVISIONER__RECONCILE_REPAIR`,
@@ -28,8 +29,12 @@
 //! `APP_BILLING__METER_EVENT_NAME`, `APP_BILLING__USAGE_REPORT_INTERVAL_SECS`,
 //! `APP_BILLING__RECONCILE_INTERVAL_SECS`, `APP_BILLING__REQUEST_TIMEOUT_SECS`,
 //! `APP_TENANT_RUNTIME__TRUST_FORWARDED_FOR`, `APP_REDIS__URL`, `APP_REDIS__KEY_PREFIX`,
-//! `APP_REDIS__TIMEOUT_MS`, `APP_LIMITS__REPLICAS`, `APP_LIMITS__SIGN_INS_PER_IP_PER_MINUTE`.
-//! The README's configuration
+//! `APP_REDIS__TIMEOUT_MS`, `APP_LIMITS__REPLICAS`, `APP_LIMITS__SIGN_INS_PER_IP_PER_MINUTE`,
+//! `APP_BACKUPS__STORE`, `APP_BACKUPS__S3__BUCKET`, `APP_BACKUPS__S3__PREFIX`,
+//! `APP_BACKUPS__S3__REGION`, `APP_BACKUPS__S3__ENDPOINT`, `APP_BACKUPS__S3__PATH_STYLE`,
+//! `APP_BACKUPS__S3__PART_SIZE_MIB`, `APP_BACKUPS__S3__ACCESS_KEY_ID`,
+//! `APP_BACKUPS__S3__SECRET_ACCESS_KEY` (unset, the S3 client reads the usual `AWS_*`
+//! variables, a web identity token or the instance's role). The README's configuration
 //! reference documents each one; keep the two lists in step.
 //!
 //! Loading never panics: a malformed value or a failed check comes back as [`ConfigErrors`]
@@ -61,6 +66,7 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     pub mail: MailSettings,
     pub billing: BillingSettings,
+    pub backups: BackupSettings,
     pub redis: RedisSettings,
     pub limits: LimitSettings,
 }
@@ -235,6 +241,10 @@ impl Default for WebhookSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProvisionerSettings {
+    /// Where the standalone worker (`provisioner`) serves `/healthz`, `/readyz` and
+    /// `/metrics` (the all-in-one process serves its worker's metrics on the control plane).
+    pub host: String,
+    pub port: u16,
     /// How often an idle worker looks for new jobs.
     pub poll_interval_ms: u64,
     /// Names this worker in job leases; defaults to `hostname-pid`.
@@ -299,6 +309,65 @@ pub struct MailSettings {
     pub from: String,
 }
 
+/// Where the provisioner keeps tenant backups.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackupSettings {
+    /// `local` (`{data_dir}/backups`, what `scripts/up` uses) or `s3`.
+    pub store: BackupStoreKind,
+    pub s3: S3Settings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupStoreKind {
+    #[default]
+    Local,
+    S3,
+}
+
+/// An S3 bucket (or any S3-compatible service) for backups, used when `backups.store` is
+/// `s3`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct S3Settings {
+    /// Required with `backups.store = "s3"`.
+    pub bucket: Option<String>,
+    /// Keys are `{prefix}/{tenant}/{backup}.dump` (a trailing `/` is optional); empty: at
+    /// the bucket's root.
+    pub prefix: String,
+    pub region: String,
+    /// `http(s)://host[:port]` of an S3-compatible service; unset: AWS's endpoint for the
+    /// region.
+    pub endpoint: Option<String>,
+    /// Address the bucket in the path (`endpoint/bucket/key`) rather than the host name, as
+    /// most S3-compatible services want.
+    pub path_style: bool,
+    /// Size of each part of a multipart upload (a dump larger than one part is uploaded in
+    /// parts, streamed from its file): 5 to 5120 MiB.
+    pub part_size_mib: u32,
+    /// Static credentials; unset: the usual `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`,
+    /// a web identity token (`AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`) or the
+    /// instance's role.
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            prefix: String::new(),
+            region: "us-east-1".into(),
+            endpoint: None,
+            path_style: false,
+            part_size_mib: 16,
+            access_key_id: None,
+            secret_access_key: None,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -312,6 +381,7 @@ impl Default for Settings {
             secrets: SecretsSettings::default(),
             mail: MailSettings::default(),
             billing: BillingSettings::default(),
+            backups: BackupSettings::default(),
             redis: RedisSettings::default(),
             limits: LimitSettings::default(),
         }
@@ -426,6 +496,8 @@ impl Default for TenantRuntimeSettings {
 impl Default for ProvisionerSettings {
     fn default() -> Self {
         Self {
+            host: "127.0.0.1".into(),
+            port: 8082,
             poll_interval_ms: 1000,
             worker_id: None,
             maintenance_interval_secs: 60,
@@ -715,6 +787,7 @@ impl Settings {
         );
         check("control_plane.host", valid_host(&self.control_plane.host));
         check("tenant_runtime.host", valid_host(&self.tenant_runtime.host));
+        check("provisioner.host", valid_host(&self.provisioner.host));
         check(
             "tenant_runtime.port",
             distinct_ports(self.control_plane.port, self.tenant_runtime.port),
@@ -905,8 +978,65 @@ impl Settings {
                 .map_or(Ok(()), |url| valid_smtp_url(url.expose())),
         );
         self.billing_problems(&mut check);
+        self.backup_problems(&mut check);
         self.limit_problems(&mut check);
         problems
+    }
+
+    fn backup_problems(&self, check: &mut impl FnMut(&'static str, Result<(), String>)) {
+        let s3 = &self.backups.s3;
+        check(
+            "backups.s3.bucket",
+            match (self.backups.store, s3.bucket.as_deref()) {
+                (_, Some(bucket)) => valid_bucket(bucket),
+                (BackupStoreKind::S3, None) => {
+                    Err("must be set when `backups.store` is `s3`".into())
+                }
+                (BackupStoreKind::Local, None) => Ok(()),
+            },
+        );
+        check(
+            "backups.s3.prefix",
+            if s3
+                .prefix
+                .trim_end_matches('/')
+                .split('/')
+                .any(str::is_empty)
+                && !s3.prefix.is_empty()
+            {
+                Err("must be path segments separated by `/`, without a leading `/`".into())
+            } else {
+                Ok(())
+            },
+        );
+        check(
+            "backups.s3.region",
+            if s3.region.is_empty() {
+                Err("must not be empty".into())
+            } else {
+                Ok(())
+            },
+        );
+        check(
+            "backups.s3.endpoint",
+            s3.endpoint
+                .as_deref()
+                .map_or(Ok(()), |url| valid_base_url(url.trim_end_matches('/'))),
+        );
+        check(
+            "backups.s3.part_size_mib",
+            within(u64::from(s3.part_size_mib), 5, 5120),
+        );
+        check(
+            "backups.s3.secret_access_key",
+            match (&s3.access_key_id, &s3.secret_access_key) {
+                (Some(_), None) | (None, Some(_)) => Err(
+                    "`backups.s3.access_key_id` and `backups.s3.secret_access_key` go together"
+                        .into(),
+                ),
+                _ => Ok(()),
+            },
+        );
     }
 
     fn billing_problems(&self, check: &mut impl FnMut(&'static str, Result<(), String>)) {
@@ -1131,6 +1261,21 @@ fn signing_key(encoded: &str) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// An S3 bucket name: 3 to 63 lowercase letters, digits, `.` and `-`.
+fn valid_bucket(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a bucket name (3 to 63 of a-z 0-9 . -)"
+        ))
+    }
+}
+
 fn valid_hostname(name: &str) -> Result<(), String> {
     let label_ok = |label: &str| {
         !label.is_empty()
@@ -1249,6 +1394,33 @@ mod tests {
         pairs.iter().fold(Figment::new(), |figment, (key, value)| {
             figment.merge(Serialized::default(key, value.clone()))
         })
+    }
+
+    #[test]
+    fn an_s3_backup_store_needs_a_bucket_and_both_keys_or_none() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_BACKUPS__STORE", "s3");
+            jail.set_env("APP_BACKUPS__S3__ACCESS_KEY_ID", "AKIDEXAMPLE");
+            let errors = load(None).expect_err("no bucket, half the credentials");
+            assert_eq!(
+                errors.keys(),
+                ["backups.s3.bucket", "backups.s3.secret_access_key"]
+            );
+            jail.set_env("APP_BACKUPS__S3__BUCKET", "erp-backups");
+            jail.set_env("APP_BACKUPS__S3__SECRET_ACCESS_KEY", "secret");
+            jail.set_env("APP_BACKUPS__S3__ENDPOINT", "http://127.0.0.1:9000");
+            let loaded = load(None).expect("loads");
+            assert_eq!(loaded.settings.backups.store, BackupStoreKind::S3);
+            assert!(!render(&loaded.settings).contains("secret\""), "redacted");
+            jail.set_env("APP_BACKUPS__S3__BUCKET", "Not_A_Bucket");
+            jail.set_env("APP_BACKUPS__S3__PART_SIZE_MIB", "4");
+            let errors = load(None).expect_err("bad bucket, part too small");
+            assert_eq!(
+                errors.keys(),
+                ["backups.s3.bucket", "backups.s3.part_size_mib"]
+            );
+            Ok(())
+        });
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl Provisioner {
         let staging = self.staging_dir.join(format!("{backup_id}.dump"));
         let dump = dump::dump_database(url.expose(), &database, &staging).await?;
         self.store
-            .put(&key, &dump.path)
+            .put(&key, &dump.path, &dump.sha256)
             .await
             .map_err(|error| StepError::Transient(format!("storing the backup: {error}")))?;
         self.complete_backup(backup_id, &key, &dump, tenant.server_id, &database)
@@ -208,11 +208,9 @@ impl Provisioner {
         };
         self.take_backup(tenant_id, backup_id).await?;
         let backup = find(&self.control_db, tenant_id, backup_id).await?;
-        let key = backup.storage_key.clone().unwrap_or_default();
         let path = self
             .store
-            .local_path(&key)
-            .map_or(key, |path| path.display().to_string());
+            .location(backup.storage_key.as_deref().unwrap_or_default());
         self.control_db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -17,12 +17,13 @@
 //!   another server, empty a server (each a job, switched in under a short write freeze);
 //! - [`TenantDatabase`]: the way into an active tenant's database (impersonation);
 //! - [`Provisioner`]: runs jobs ([`Provisioner::try_execute_job`]), sweeps, refills spares
-//!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown.
+//!   and reconciles; [`Worker`] is the loop that keeps doing so until shutdown;
+//! - [`health`]: the standalone worker's `/healthz`, `/readyz` and `/metrics`.
 //!
 //! Internal: `lifecycle` (the state machine every status change obeys), `jobs` (the
 //! queue: `SKIP LOCKED`, leases, recorded steps, backoff, typed payload keys), `saga` (the
 //! job runner), `provision` and `delete` (the sagas' steps), `steps` (how a step fails),
-//! `backup_store` (where backup files live: [`BackupStore`], [`LocalDir`]), `dump`
+//! `backup_store` (where backup files live: [`BackupStore`], [`LocalDir`], [`S3Store`]), `dump`
 //! (`pg_dump`/`pg_restore` with row counts from the dump's snapshot), `copies` (a
 //! tenant's databases besides its live one, write freezes, and the sweeps that finish
 //! them),
@@ -42,6 +43,7 @@ mod delete;
 mod dump;
 mod error;
 pub mod fleet;
+pub mod health;
 mod invitation;
 mod jobs;
 pub mod keys;
@@ -64,7 +66,7 @@ mod tenant_db;
 pub mod tenants;
 mod worker;
 
-pub use backup_store::{BackupStore, LocalDir, StoreFuture};
+pub use backup_store::{BackupStore, LocalDir, S3Store, StoreFuture};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dump::pg_binary;
 pub use error::ProvisionError;

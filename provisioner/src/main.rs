@@ -21,7 +21,17 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = common::telemetry::init(&loaded.settings.log, provisioner::SERVICE);
     common::cli::log_warnings(&loaded);
     let control_db = common::db::connect_lazy(&loaded.settings.database).await?;
-    let worker = provisioner::Worker::new(&loaded.settings, control_db)?;
-    worker.run(common::shutdown::on_signal()).await;
+    let worker = provisioner::Worker::new(&loaded.settings, control_db.clone())?;
+    let health = provisioner::health::bind(&loaded.settings, control_db, worker.startup_status())?;
+    tracing::info!(
+        port = health.port(),
+        "health, readiness and metrics listening"
+    );
+    let shutdown = common::shutdown::on_signal();
+    let served = tokio::spawn(health.run_until(shutdown.clone()));
+    worker.run(shutdown.clone()).await;
+    // The listener stops with the worker, whichever ends first.
+    shutdown.cancel();
+    served.await??;
     Ok(())
 }

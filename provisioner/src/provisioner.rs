@@ -24,8 +24,7 @@ pub struct Provisioner {
     pub(crate) keyring: Arc<Keyring>,
     pub(crate) worker_id: String,
     pub(crate) lease: Duration,
-    pub(crate) backup_dir: PathBuf,
-    /// Where backups are kept (a [`LocalDir`] at `backup_dir` unless set otherwise).
+    /// Where backups are kept (a [`LocalDir`] unless set otherwise).
     pub(crate) store: Arc<dyn BackupStore>,
     /// Local scratch space for dumps on their way into or out of the store.
     pub(crate) staging_dir: PathBuf,
@@ -61,7 +60,6 @@ impl Provisioner {
             keyring: Arc::new(keyring),
             worker_id: worker_id.to_owned(),
             lease: Duration::from_secs(60),
-            backup_dir: PathBuf::from(".data/backups"),
             store: Arc::new(LocalDir::new(".data/backups")),
             staging_dir: LocalDir::new(".data/backups").staging_dir(),
             retired_keep: Duration::from_secs(DAY),
@@ -120,11 +118,17 @@ impl Provisioner {
     }
 
     /// Where backups go: a local directory (the store) with its scratch space inside.
-    pub fn with_backup_dir(mut self, dir: PathBuf) -> Self {
+    pub fn with_backup_dir(self, dir: PathBuf) -> Self {
         let store = LocalDir::new(&dir);
-        self.staging_dir = store.staging_dir();
-        self.store = Arc::new(store);
-        self.backup_dir = dir;
+        let staging = store.staging_dir();
+        self.with_store(Arc::new(store), staging)
+    }
+
+    /// Where backups go: any store (`backup_store::from_settings` picks the configured one),
+    /// with local scratch space for dumps on their way in or out.
+    pub fn with_store(mut self, store: Arc<dyn BackupStore>, staging_dir: PathBuf) -> Self {
+        self.store = store;
+        self.staging_dir = staging_dir;
         self
     }
 

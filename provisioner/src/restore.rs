@@ -148,7 +148,12 @@ impl Provisioner {
             .await
             .map_err(|error| StepError::Transient(format!("staging: {error}")))?;
         self.store.fetch(key, &path).await.map_err(|error| {
-            StepError::Transient(format!("fetching backup {backup_id}: {error}"))
+            // The store's own checksum refused the bytes: fetching again cannot help.
+            if error.kind() == std::io::ErrorKind::InvalidData {
+                StepError::Permanent(format!("backup {backup_id} is corrupt: {error}"))
+            } else {
+                StepError::Transient(format!("fetching backup {backup_id}: {error}"))
+            }
         })?;
         let (found_size, found_sha) = dump::digest(&path).await?;
         if found_size != size || &found_sha != sha256 {

@@ -107,6 +107,7 @@ impl Provisioner {
         let span =
             tracing::info_span!("job", id = %job.id, kind = %job.kind, tenant = ?job.tenant_id);
         let _entered = span.enter();
+        let started = std::time::Instant::now();
         let outcome = match (JobKind::parse(&job.kind), job.tenant_id) {
             (Some(JobKind::Provision), Some(tenant)) => self.provision(&job, tenant).await,
             (Some(JobKind::Delete), Some(tenant)) => self.delete(&job, tenant).await,
@@ -123,7 +124,9 @@ impl Provisioner {
                 job.kind
             ))),
         };
-        self.settle(&job, outcome).await
+        let executed = self.settle(&job, outcome).await?;
+        record_outcome(&job.kind, &executed, started.elapsed());
+        Ok(executed)
     }
 
     /// Records how the job ended.
@@ -219,6 +222,23 @@ impl Provisioner {
             Err(StepError::LostLease)
         }
     }
+}
+
+/// `provisioner_jobs_total{kind, outcome}` and `provisioner_job_duration_seconds{kind,
+/// outcome}` for one run of a job (outcome: `succeeded`, `failed`, `cancelled`, `retrying`,
+/// `lost_lease`, `crashed`).
+fn record_outcome(kind: &str, executed: &Executed, took: std::time::Duration) {
+    let outcome = match executed {
+        Executed::Idle => return,
+        Executed::Finished { state, .. } => *state,
+        Executed::Retrying { .. } => "retrying",
+        Executed::Crashed { .. } => "crashed",
+        Executed::LostLease { .. } => "lost_lease",
+    };
+    common::metrics::handle();
+    let labels = [("kind", kind.to_owned()), ("outcome", outcome.to_owned())];
+    metrics::counter!("provisioner_jobs_total", &labels).increment(1);
+    metrics::histogram!("provisioner_job_duration_seconds", &labels).record(took.as_secs_f64());
 }
 
 fn finished(still_ours: bool, job_id: Uuid, state: &'static str) -> Result<Executed, DbErr> {

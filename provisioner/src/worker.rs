@@ -16,6 +16,7 @@ use crate::servers::{self, NewServer};
 use crate::{Executed, Provisioner, fleet, invitation, jobs};
 use common::config::{ProvisionerSettings, Settings, TenantOrigin};
 use common::crypto::Keyring;
+use common::http::StartupStatus;
 use common::mail::Mailer;
 use common::pg_listen;
 use sea_orm::DatabaseConnection;
@@ -27,6 +28,16 @@ use tokio_util::sync::CancellationToken;
 const DAY_SECS: u64 = 24 * 3600;
 /// The longest wait between two attempts to register the `default` server.
 const REGISTER_RETRY_CAP: Duration = Duration::from_secs(30);
+
+/// What one turn of the job loop found.
+enum Ran {
+    /// A job ran: look for the next at once.
+    Work,
+    /// Nothing due (or the queue unreachable): sleep.
+    Idle,
+    /// A fail point fired (test builds): stop as a killed worker would.
+    Died,
+}
 
 /// One provisioner worker, named in job leases by its id.
 pub struct Worker {
@@ -42,19 +53,22 @@ pub struct Worker {
     billing_loop: BillingLoop,
     /// Wakes the spare keeper (after a provision may have claimed a spare).
     spares_wanted: Arc<Notify>,
+    /// Ready once the control database answers with a current schema (`/readyz`).
+    started: StartupStatus,
 }
 
 impl Worker {
-    /// Fails when no encryption key is configured (tenant secrets must be sealed) or the
-    /// Stripe client cannot be built from `billing.*`.
+    /// Fails when no encryption key is configured (tenant secrets must be sealed), the
+    /// Stripe client cannot be built from `billing.*`, or the S3 client from `backups.s3.*`.
     pub fn new(settings: &Settings, control_db: DatabaseConnection) -> anyhow::Result<Self> {
         let keyring = Keyring::from_settings(settings)?;
         let tenant_origin = settings.tenant_runtime.tenant_origin(None);
         let billing = Billing::from_settings(settings, tenant_origin.clone())?;
         let config = &settings.provisioner;
         let id = config.worker_id.clone().unwrap_or_else(default_worker_id);
+        let (store, staging) = crate::backup_store::from_settings(settings)?;
         let provisioner = Provisioner::new(control_db, keyring, &id)
-            .with_backup_dir(settings.data_dir.join("backups"))
+            .with_store(store, staging)
             .with_trial_grace(days(config.trial_grace_days))
             .with_deleted_retention(days(config.deleted_retention_days))
             .with_retired_keep(Duration::from_secs(
@@ -75,11 +89,24 @@ impl Worker {
             ),
             control_url: settings.database.url.expose().to_owned(),
             spares_wanted: Arc::new(Notify::new()),
+            started: StartupStatus::waiting("waiting for the control database and its schema"),
         })
+    }
+
+    /// Whether the worker is past its start-up waits (shared with its `/readyz`).
+    pub fn startup_status(&self) -> StartupStatus {
+        self.started.clone()
     }
 
     pub fn id(&self) -> &str {
         self.provisioner.worker_id()
+    }
+
+    /// The provisioner this worker runs jobs with. A clone shares its fail point: when one
+    /// armed with `crash_at` (feature `fail-points`) fires, the worker dies there, as a
+    /// killed process would: it cancels its shutdown token and stops, its job still leased.
+    pub fn provisioner(&self) -> &Provisioner {
+        &self.provisioner
     }
 
     /// Runs until `shutdown` is cancelled.
@@ -90,6 +117,7 @@ impl Worker {
         {
             return;
         }
+        self.started.set_ready();
         tokio::spawn(self.register_default_server(shutdown.clone()));
         self.start_run_if_behind().await;
         let job_queued = self.follow_job_queue(&shutdown);
@@ -108,8 +136,15 @@ impl Worker {
                 self.maintain().await;
                 last_maintenance = Some(Instant::now());
             }
-            if self.run_one_job().await {
-                continue;
+            match self.run_one_job().await {
+                Ran::Work => continue,
+                Ran::Idle => {}
+                Ran::Died => {
+                    // A fail point fired: the worker stops as if its process was killed
+                    // there, leaving its job leased (test builds only).
+                    shutdown.cancel();
+                    break;
+                }
             }
             let idle = self.idle_for(maintenance_every).await;
             tokio::select! {
@@ -212,10 +247,14 @@ impl Worker {
         }
     }
 
-    /// Runs one job step sequence; `true` when there was work (look again at once).
-    async fn run_one_job(&self) -> bool {
+    /// Runs one job step sequence.
+    async fn run_one_job(&self) -> Ran {
         match self.provisioner.try_execute_job().await {
-            Ok(Executed::Idle) => false,
+            Ok(Executed::Idle) => Ran::Idle,
+            Ok(Executed::Crashed { job_id, step }) => {
+                tracing::warn!(%job_id, step, "fail point: the worker dies here");
+                Ran::Died
+            }
             Ok(Executed::Finished {
                 job_id,
                 state: "succeeded",
@@ -223,18 +262,18 @@ impl Worker {
                 self.spares_wanted.notify_one();
                 self.send_invitation(job_id).await;
                 self.keep_evacuating().await;
-                true
+                Ran::Work
             }
             Ok(outcome) => {
                 tracing::info!(?outcome, "job run");
                 if matches!(outcome, Executed::Finished { .. }) {
                     self.keep_evacuating().await;
                 }
-                true
+                Ran::Work
             }
             Err(error) => {
                 tracing::warn!("job queue unavailable: {error}");
-                false
+                Ran::Idle
             }
         }
     }

@@ -153,3 +153,67 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// More replicas of the services on a running platform's control database: the parts
+/// given, launched through the same `all_in_one::launch`, with their own shutdown token.
+pub struct Replica {
+    pub control_plane_url: String,
+    /// Empty when the runtime is not among the parts.
+    pub tenant_runtime_url: String,
+    platform: Option<Platform>,
+}
+
+impl Replica {
+    /// Launches `parts` with `settings` (the first platform's, adjusted: port 0 is needed)
+    /// and waits (a minute at most) until its services answer `/readyz`.
+    pub async fn launch(settings: &Settings, parts: Parts) -> Replica {
+        crate::init();
+        let platform = all_in_one::launch(settings, parts, CancellationToken::new())
+            .await
+            .expect("replica launches");
+        let replica = Replica {
+            control_plane_url: format!("http://127.0.0.1:{}", platform.control_plane_port),
+            tenant_runtime_url: platform
+                .tenant_runtime_port
+                .map(|port| format!("http://127.0.0.1:{port}"))
+                .unwrap_or_default(),
+            platform: Some(platform),
+        };
+        let client = reqwest::Client::new();
+        for base in [&replica.control_plane_url, &replica.tenant_runtime_url] {
+            if base.is_empty() {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            while !client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success())
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "{base} not ready"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        replica
+    }
+
+    /// Stops the replica's services and waits for them to drain.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        match self.platform.take() {
+            Some(platform) => platform.stop().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(platform) = &self.platform {
+            platform.cancel();
+        }
+    }
+}

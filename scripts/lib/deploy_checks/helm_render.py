@@ -16,7 +16,9 @@ RENDER_CASES = {
         "redis": {"url": {"name": "erp-redis", "key": "url"}},
         "secretRefs": {name: {"name": "erp-extra", "key": name} for name in (
             "tokenSigningKey", "previousKeys", "bootstrapAdminPassword", "smtpUrl",
-            "stripeSecretKey", "stripeWebhookSecrets")},
+            "stripeSecretKey", "stripeWebhookSecrets", "s3AccessKeyId", "s3SecretAccessKey")},
+        "backups": {"store": "s3", "s3": {"bucket": "erp-backups", "prefix": "prod",
+                                          "endpoint": "https://s3.example.com", "pathStyle": True}},
         "extraConfig": {"APP_BILLING__GRACE_PERIOD_DAYS": "5"},
         "tenantRuntime": {"autoscaling": {"enabled": False}, "replicas": 3,
                           "serviceAccountAnnotations": {"example.com/role": "runtime"}},
@@ -35,11 +37,13 @@ RENDER_CASES = {
 REFUSED_CASES = {
     "a grace period shorter than the drain": {"controlPlane": {"terminationGracePeriodSeconds": 12}},
     "a value of the wrong type": {"provisioner": {"replicas": "two"}},
+    "an s3 backup store without a bucket": {"backups": {"store": "s3"}},
 }
 # Settings that must come from a Secret, never as a plain `value`.
 SECRET_ENV = {"APP_DATABASE__URL", "APP_SECRETS__ENCRYPTION_KEY", "APP_SECRETS__TOKEN_SIGNING_KEY",
               "APP_SECRETS__PREVIOUS_KEYS", "APP_BOOTSTRAP__ADMIN_PASSWORD", "APP_MAIL__SMTP_URL",
-              "APP_BILLING__SECRET_KEY", "APP_BILLING__WEBHOOK_SECRETS", "APP_REDIS__URL"}
+              "APP_BILLING__SECRET_KEY", "APP_BILLING__WEBHOOK_SECRETS", "APP_REDIS__URL",
+              "APP_BACKUPS__S3__ACCESS_KEY_ID", "APP_BACKUPS__S3__SECRET_ACCESS_KEY"}
 
 
 # The oldest Kubernetes the chart supports (Chart.yaml's kubeVersion).

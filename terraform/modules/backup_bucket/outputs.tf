@@ -8,6 +8,11 @@ output "bucket_arn" {
   value       = aws_s3_bucket.backups.arn
 }
 
+output "region" {
+  description = "Region of the bucket (the chart's backups.s3.region)."
+  value       = aws_s3_bucket.backups.region
+}
+
 output "prefix" {
   description = "Key prefix of the backups."
   value       = var.prefix
