@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod items;
+pub mod kanban;
 pub mod masters;
 pub mod me;
 pub mod partners;
@@ -296,7 +297,35 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/quality/lab-tests",
             web::post().to(quality::create_lab_test),
         )
-        .route("/quality/defects", web::get().to(quality::defects));
+        .route("/quality/defects", web::get().to(quality::defects))
+        .route("/kanban/boards", web::get().to(kanban::list_boards))
+        .route("/kanban/boards", web::post().to(kanban::create_board))
+        .route("/kanban/boards/{id}", web::get().to(kanban::show_board))
+        .route("/kanban/boards/{id}", web::patch().to(kanban::update_board))
+        .route(
+            "/kanban/boards/{id}",
+            web::delete().to(kanban::delete_board),
+        )
+        .route(
+            "/kanban/boards/{id}/columns",
+            web::post().to(kanban::add_column),
+        )
+        .route(
+            "/kanban/boards/{id}/cards",
+            web::post().to(kanban::create_card),
+        )
+        .route("/kanban/boards/{id}/moves", web::get().to(kanban::moves))
+        .route(
+            "/kanban/columns/{id}",
+            web::patch().to(kanban::update_column),
+        )
+        .route(
+            "/kanban/columns/{id}",
+            web::delete().to(kanban::delete_column),
+        )
+        .route("/kanban/cards/{id}", web::get().to(kanban::show_card))
+        .route("/kanban/cards/{id}", web::delete().to(kanban::delete_card))
+        .route("/kanban/cards/{id}/move", web::post().to(kanban::move_card));
 }
 
 #[derive(OpenApi)]
@@ -340,6 +369,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         production::list_work_orders, production::show_work_order,
         production::create_work_order, production::update_work_order,
         production::request_edit, production::record_input,
+        kanban::list_boards, kanban::create_board, kanban::show_board, kanban::update_board,
+        kanban::delete_board, kanban::add_column, kanban::update_column, kanban::delete_column,
+        kanban::create_card, kanban::show_card, kanban::delete_card, kanban::move_card,
+        kanban::moves,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

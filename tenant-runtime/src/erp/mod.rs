@@ -19,10 +19,12 @@
 //!   analysis.
 //! - `production`: bills of materials, manufacturing orders (allocation, completion) and
 //!   work orders with their daily input.
+//! - `kanban`: boards of columns with WIP limits and cards following their documents.
 
 pub mod approvals;
 pub mod csv;
 pub mod events;
+pub mod kanban;
 pub mod masters;
 pub mod modules;
 pub mod overview;

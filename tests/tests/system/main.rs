@@ -16,6 +16,7 @@ mod erp_app;
 mod erp_approvals;
 mod erp_browser;
 mod erp_csv;
+mod erp_kanban;
 mod erp_masters;
 mod erp_production;
 mod erp_purchasing;
