@@ -3,9 +3,10 @@
 //!
 //! The WIP rule: a move a person makes into another column, or a card added to a column,
 //! is refused (409 `wip_limit_reached`, naming the count and the limit) when the column
-//! already holds its limit. Every move locks the card, then the columns it leaves and
-//! enters (in id order, so two moves never wait on each other crosswise), and counts under
-//! that lock: two moves racing for a column's last free slot cannot both get it. A
+//! already holds its limit. Every move locks the columns it leaves and enters (in id
+//! order, so two moves never wait on each other crosswise; card rows change only under
+//! their column's lock) and counts under that lock: two moves racing for a column's last
+//! free slot cannot both get it. A
 //! document's state change ([`follow`]) moves its cards whatever the limit (the document
 //! is the truth), and the move is recorded as over the limit. Every move is recorded in
 //! `kanban_moves`: who (or which document state), when, from, to.
@@ -174,13 +175,36 @@ pub async fn find(db: &impl GenericClient, id: Uuid) -> ApiResult<Card> {
     cards.pop().ok_or_else(not_found)
 }
 
-/// Locks a card for a move or removal: 404 `card_not_found`.
-async fn lock(db: &impl GenericClient, id: Uuid) -> ApiResult<Card> {
+/// A card as it is now (no lock): 404 `card_not_found`.
+async fn read(db: &impl GenericClient, id: Uuid) -> ApiResult<Card> {
     let row = db
-        .query_opt(&format!("{SELECT} WHERE id = $1 FOR UPDATE"), &[&id])
+        .query_opt(&format!("{SELECT} WHERE id = $1"), &[&id])
         .await?
         .ok_or_else(not_found)?;
     Ok(card(&row))
+}
+
+/// Locks the column a card is on (and `to`, if given) and answers the card and the locked
+/// columns. Card rows change only under their column's lock (a move renumbers the other
+/// cards of both columns), so no card row is locked before a column — the order that lets
+/// two moves from one column never wait on each other crosswise. The card is read again
+/// once its column is locked: had it moved meanwhile, its new column is locked too.
+async fn lock_for_move(
+    db: &impl GenericClient,
+    id: Uuid,
+    to: Option<Uuid>,
+) -> ApiResult<(Card, Vec<Locked>)> {
+    let mut held: Vec<Uuid> = Vec::new();
+    let mut locked = Vec::new();
+    loop {
+        let card = read(db, id).await?;
+        let wanted: Vec<Uuid> = [card.column_id].into_iter().chain(to).collect();
+        if wanted.iter().all(|column| held.contains(column)) {
+            return Ok((card, locked));
+        }
+        held.extend(wanted);
+        locked = lock_columns(db, &held).await?;
+    }
 }
 
 /// The ids of a column's cards top to bottom, `except` one.
@@ -375,8 +399,7 @@ pub async fn create(
 
 /// Removes a card (its moves with it). 404 `card_not_found`.
 pub async fn delete(db: &impl GenericClient, actor: &Actor, id: Uuid) -> ApiResult<()> {
-    let locked = lock(db, id).await?;
-    lock_columns(db, &[locked.column_id]).await?;
+    let (locked, _) = lock_for_move(db, id, None).await?;
     let before = find(db, id).await?;
     db.execute("DELETE FROM kanban_cards WHERE id = $1", &[&id])
         .await?;
@@ -450,8 +473,7 @@ pub async fn move_card(
     if request.position.is_some_and(|p| p < 0) {
         return Err(ApiError::invalid("position", "0 (the top) or more"));
     }
-    let card = lock(db, id).await?;
-    let locked = lock_columns(db, &[card.column_id, request.to_column_id]).await?;
+    let (card, locked) = lock_for_move(db, id, Some(request.to_column_id)).await?;
     let by_id = |id: Uuid| locked.iter().find(|c| c.id == id);
     let (Some(from), Some(to)) = (by_id(card.column_id), by_id(request.to_column_id)) else {
         return Err(missing("column"));
@@ -502,27 +524,22 @@ pub(super) async fn follow(
     if documents.is_empty() {
         return Ok(());
     }
-    let rows = db
-        .query(
-            &format!(
-                "{} c JOIN kanban_column_states s ON s.board_id = c.board_id \
-                   AND s.document_type = c.document_type AND s.state = $3 \
-                 WHERE c.document_type = $1 AND c.document_id = ANY($2) \
-                   AND c.column_id <> s.column_id ORDER BY c.id FOR UPDATE OF c",
-                SELECT_WITH_TARGET
-            ),
-            &[&kind.as_str(), &documents, &state.as_str()],
-        )
-        .await?;
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let moving: Vec<(Card, Uuid)> = rows.iter().map(|row| (card(row), row.get(10))).collect();
-    let columns: Vec<Uuid> = moving
-        .iter()
-        .flat_map(|(card, target)| [card.column_id, *target])
-        .collect();
-    let locked = lock_columns(db, &columns).await?;
+    // As for a person's move: the columns first (the ones the cards are on and go to),
+    // then the cards read again under those locks.
+    let mut held: Vec<Uuid> = Vec::new();
+    let mut locked = Vec::new();
+    let moving = loop {
+        let moving = cards_to_move(db, kind, documents, state).await?;
+        let wanted: Vec<Uuid> = moving
+            .iter()
+            .flat_map(|(card, target)| [card.column_id, *target])
+            .collect();
+        if wanted.iter().all(|column| held.contains(column)) {
+            break moving;
+        }
+        held.extend(wanted);
+        locked = lock_columns(db, &held).await?;
+    };
     let by_id = |id: Uuid| {
         locked
             .iter()
@@ -548,6 +565,28 @@ pub(super) async fn follow(
         .await?;
     }
     Ok(())
+}
+
+/// The cards of `documents` not yet on the column of their board standing for `state`,
+/// with that column.
+async fn cards_to_move(
+    db: &impl GenericClient,
+    kind: DocumentType,
+    documents: &[Uuid],
+    state: DocumentState,
+) -> ApiResult<Vec<(Card, Uuid)>> {
+    let rows = db
+        .query(
+            &format!(
+                "{SELECT_WITH_TARGET} c JOIN kanban_column_states s ON s.board_id = c.board_id \
+                   AND s.document_type = c.document_type AND s.state = $3 \
+                 WHERE c.document_type = $1 AND c.document_id = ANY($2) \
+                   AND c.column_id <> s.column_id ORDER BY c.id"
+            ),
+            &[&kind.as_str(), &documents, &state.as_str()],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (card(row), row.get(10))).collect())
 }
 
 /// [`SELECT`] with the card's columns prefixed `c.` and the target column last.
