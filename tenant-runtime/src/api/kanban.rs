@@ -148,9 +148,8 @@ pub async fn delete_column(
     responses((status = 201, body = Card),
               (status = 404, description = "`board_not_found`, `column_not_found`, `document_not_found`"),
               (status = 409, description = "`wip_limit_reached` (the column holds its limit: the count and limit are named), \
-                `card_exists` (the document has a card on this board)"),
-              (status = 422, description = "validation_failed: a free card without a title, a document type without its id, \
-                a board without columns")))]
+                `card_exists` (the document has a card on this board), `board_without_columns`"),
+              (status = 422, description = "validation_failed: a free card without a title, a document type without its id")))]
 pub async fn create_card(
     auth: Authorized<ProductionWrite>,
     id: web::Path<Uuid>,

@@ -433,8 +433,9 @@ async fn write_states(
             .query_opt(
                 "SELECT c.name FROM kanban_column_states s \
                  JOIN kanban_columns c ON c.id = s.column_id \
-                 WHERE s.board_id = $1 AND s.document_type = $2 AND s.state = $3",
-                &[&board, &kind, &name],
+                 WHERE s.board_id = $1 AND s.document_type = $2 AND s.state = $3 \
+                   AND s.column_id <> $4",
+                &[&board, &kind, &name, &column],
             )
             .await?;
         if let Some(holder) = holder {

@@ -340,12 +340,17 @@ async fn column_for(db: &impl GenericClient, board: Uuid, input: &NewCard) -> Ap
     )
     .await?
     .map(|row| row.get(0))
-    .ok_or_else(|| ApiError::invalid("column_id", "the board has no columns yet: add one"))
+    .ok_or_else(|| {
+        ApiError::conflict(
+            "board_without_columns",
+            "the board has no columns yet: add one",
+        )
+    })
 }
 
 /// Adds a card to a board. 404 `board_not_found`, `column_not_found`,
 /// `document_not_found`; 409 `wip_limit_reached`, `card_exists` (the document is on the
-/// board already); 422.
+/// board already), `board_without_columns`; 422.
 pub async fn create(
     db: &impl GenericClient,
     actor: &Actor,
