@@ -25,6 +25,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/ui.js"),
     },
     Asset {
+        name: "kanban.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/kanban.js"),
+    },
+    Asset {
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/htmx.min.js"),

@@ -21,6 +21,7 @@ mod m20261204_000012_sales;
 mod m20261205_000013_production;
 mod m20261205_000014_quality;
 mod m20261205_000015_held_adjustments;
+mod m20261206_000016_kanban;
 mod m20261206_000017_planning;
 
 /// Name of the table recording applied tenant migrations.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_production::Migration),
             Box::new(m20261205_000014_quality::Migration),
             Box::new(m20261205_000015_held_adjustments::Migration),
+            Box::new(m20261206_000016_kanban::Migration),
             Box::new(m20261206_000017_planning::Migration),
         ]
     }

@@ -20,6 +20,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod items;
+pub mod kanban;
 pub mod masters;
 pub mod me;
 pub mod partners;
@@ -322,7 +323,35 @@ pub fn routes(config: &mut web::ServiceConfig) {
             "/quality/lab-tests",
             web::post().to(quality::create_lab_test),
         )
-        .route("/quality/defects", web::get().to(quality::defects));
+        .route("/quality/defects", web::get().to(quality::defects))
+        .route("/kanban/boards", web::get().to(kanban::list_boards))
+        .route("/kanban/boards", web::post().to(kanban::create_board))
+        .route("/kanban/boards/{id}", web::get().to(kanban::show_board))
+        .route("/kanban/boards/{id}", web::patch().to(kanban::update_board))
+        .route(
+            "/kanban/boards/{id}",
+            web::delete().to(kanban::delete_board),
+        )
+        .route(
+            "/kanban/boards/{id}/columns",
+            web::post().to(kanban::add_column),
+        )
+        .route(
+            "/kanban/boards/{id}/cards",
+            web::post().to(kanban::create_card),
+        )
+        .route("/kanban/boards/{id}/moves", web::get().to(kanban::moves))
+        .route(
+            "/kanban/columns/{id}",
+            web::patch().to(kanban::update_column),
+        )
+        .route(
+            "/kanban/columns/{id}",
+            web::delete().to(kanban::delete_column),
+        )
+        .route("/kanban/cards/{id}", web::get().to(kanban::show_card))
+        .route("/kanban/cards/{id}", web::delete().to(kanban::delete_card))
+        .route("/kanban/cards/{id}/move", web::post().to(kanban::move_card));
 }
 
 #[derive(OpenApi)]
@@ -368,6 +397,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
         production::request_edit, production::record_input,
         planning::run_mrp, planning::list_runs, planning::show_run, planning::make_drafts,
         planning::show_dashboard,
+        kanban::list_boards, kanban::create_board, kanban::show_board, kanban::update_board,
+        kanban::delete_board, kanban::add_column, kanban::update_column, kanban::delete_column,
+        kanban::create_card, kanban::show_card, kanban::delete_card, kanban::move_card,
+        kanban::moves,
     ),
     modifiers(&BearerAuth, &ERROR_RESPONSES)
 )]

@@ -21,10 +21,12 @@
 //!   work orders with their daily input.
 //! - `planning`: material requirements planning (MRP) and its suggestions, and the PPIC
 //!   dashboard's figures.
+//! - `kanban`: boards of columns with WIP limits and cards following their documents.
 
 pub mod approvals;
 pub mod csv;
 pub mod events;
+pub mod kanban;
 pub mod masters;
 pub mod modules;
 pub mod overview;

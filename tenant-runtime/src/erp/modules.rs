@@ -17,6 +17,7 @@ const SEGMENTS: &[(&str, &str)] = &[
     ("approvals", "approvals"),
     ("production", "production"),
     ("planning", "production"),
+    ("kanban", "production"),
     ("quality", "quality"),
 ];
 
@@ -59,6 +60,7 @@ mod tests {
         assert_eq!(of_page_path("/items/new"), Some("master_data"));
         assert_eq!(of_api_path("/api/v1/purchase-orders/1"), Some("purchasing"));
         assert_eq!(of_page_path("/approvals"), Some("approvals"));
+        assert_eq!(of_api_path("/api/v1/kanban/boards"), Some("production"));
     }
 
     #[test]

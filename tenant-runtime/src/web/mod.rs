@@ -19,11 +19,12 @@
 //! - `approvals`: the approvals inbox.
 //! - `sales`: sales orders, their confirmation and deliveries.
 //! - `quality`: inspections with their decision form, and the quarantine list.
-//! - `production`: manufacturing orders (allocation, release, completion), BOMs with their
-//!   exploded tree, and the work orders' daily input for a tablet.
+//! - `production`: manufacturing orders (allocation, release, completion) and the work
+//!   orders' daily input for a tablet.
 //! - `boms`: bills of materials: active versions, a version with its exploded tree, and
 //!   the editor that saves a new version.
 //! - `planning`: the PPIC dashboard with its charts, MRP runs and their suggestions.
+//! - `kanban`: kanban boards, their cards moved by drag and drop or by keyboard.
 //! - `imports`: the CSV import page of items and partners with its report, and downloads.
 //! - `users`: users (invite, roles, status) and roles, for the company's admins.
 //! - `billing`: plan, subscription, usage, and the ways to pay.
@@ -37,6 +38,7 @@ pub mod errors;
 pub mod impersonation;
 pub mod imports;
 pub mod items;
+pub mod kanban;
 pub mod nav;
 pub mod partners;
 pub mod planning;
@@ -217,6 +219,17 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(production::work_order))
                 .route(web::post().to(production::record_input)),
         )
+        .service(
+            page!("/kanban")
+                .route(web::get().to(kanban::list))
+                .route(web::post().to(kanban::create)),
+        )
+        .service(page!("/kanban/boards/{id}").route(web::get().to(kanban::show)))
+        .service(page!("/kanban/boards/{id}/columns").route(web::post().to(kanban::add_column)))
+        .service(page!("/kanban/boards/{id}/cards").route(web::post().to(kanban::add_card)))
+        .service(page!("/kanban/columns/{id}").route(web::post().to(kanban::update_column)))
+        .service(page!("/kanban/cards/{id}/move").route(web::post().to(kanban::move_card)))
+        .service(page!("/kanban/cards/{id}/delete").route(web::post().to(kanban::delete_card)))
         .service(page!("/approvals").route(web::get().to(approvals::inbox)))
         .service(page!("/approvals/{id}").route(web::post().to(approvals::decide)))
         .service(

@@ -71,6 +71,12 @@ const ENTRIES: &[Entry] = &[
         permission: "production.read",
     },
     Entry {
+        label: "Kanban",
+        href: "/kanban",
+        module: Some("production"),
+        permission: "production.read",
+    },
+    Entry {
         label: "Approvals",
         href: "/approvals",
         module: Some("approvals"),

@@ -18,6 +18,7 @@ mod erp_approvals;
 mod erp_browser;
 mod erp_csv;
 mod erp_factory_walk;
+mod erp_kanban;
 mod erp_masters;
 mod erp_planning;
 mod erp_production;

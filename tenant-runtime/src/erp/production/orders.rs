@@ -289,7 +289,8 @@ pub(super) async fn set_status(db: &impl GenericClient, id: Uuid, status: Status
         &[&id, &status.as_str()],
     )
     .await?;
-    Ok(())
+    // Its kanban cards (and its work orders') follow it, in this transaction.
+    crate::erp::kanban::follow_manufacturing_order(db, id, status.as_str()).await
 }
 
 /// 404 `warehouse_not_found`, `location_not_found`; 409 `warehouse_inactive`,

@@ -546,7 +546,8 @@ async fn set_status(db: &impl GenericClient, id: Uuid, status: &str) -> ApiResul
         &[&id, &status],
     )
     .await?;
-    Ok(())
+    // Its kanban cards follow it, in this transaction.
+    crate::erp::kanban::follow_purchase_order(db, id, status).await
 }
 
 fn event_data(order: &PurchaseOrder) -> serde_json::Value {

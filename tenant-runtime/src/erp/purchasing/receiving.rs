@@ -239,6 +239,7 @@ pub async fn receive(
         &[&id, &status],
     )
     .await?;
+    crate::erp::kanban::follow_purchase_order(db, id, status).await?;
     let receipt_id = Uuid::now_v7();
     db.execute(
         "INSERT INTO purchase_receipts (id, purchase_order_id, reference, movement_ids, user_id) \
