@@ -536,3 +536,16 @@ async fn the_mrp_pages_run_a_plan_and_make_the_ticked_suggestions_drafts() {
     assert!(!seen.body.contains(r#"data-action="make-drafts""#));
     assert!(!viewer.get("/planning/mrp").await.body.contains("run-mrp"));
 }
+
+/// The planning benchmark, small, in every run so it cannot rot (figures are never
+/// asserted here: the README has them from `planning-bench`).
+#[tokio::test]
+async fn the_planning_benchmark_runs_end_to_end() {
+    let report = system_tests::planning_bench::run(1, 2).await;
+    assert_eq!(report.items, 1000);
+    assert_eq!(report.open_orders, 500);
+    assert!(report.suggestions > 0, "{report:?}");
+    assert_eq!(report.mrp.sorted.len(), 1);
+    assert_eq!(report.completion.sorted.len(), 4);
+    assert!(system_tests::planning_bench::report(&report).contains("goal"));
+}
