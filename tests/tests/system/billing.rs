@@ -519,10 +519,12 @@ async fn finished_days_of_api_calls_reach_the_meter_once_even_when_rerun() {
     .await;
     let (tenant, _) = billed_company(&api, &stripe, "metered", "active").await;
     let control = system_tests::fleet::connect(&api.app.db.url()).await;
+    // Two days that ended more than a day ago (yesterday would wait out the hour after its
+    // end in the first hour of today, making the test depend on the clock) and today.
     control
         .execute(
             "INSERT INTO tenant_usage_daily (tenant_id, day, api_calls) VALUES \
-               ($1, current_date - 2, 1200), ($1, current_date - 1, 345), ($1, current_date, 7)",
+               ($1, current_date - 3, 1200), ($1, current_date - 2, 345), ($1, current_date, 7)",
             &[&tenant],
         )
         .await
@@ -535,7 +537,7 @@ async fn finished_days_of_api_calls_reach_the_meter_once_even_when_rerun() {
     // same identifier, which Stripe counts once.
     control
         .execute(
-            "DELETE FROM billing_usage_reports WHERE day = current_date - 1",
+            "DELETE FROM billing_usage_reports WHERE day = current_date - 2",
             &[],
         )
         .await
