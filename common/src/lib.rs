@@ -31,6 +31,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tenant_audit;
 pub mod tokens;
+pub mod trace_context;
 pub mod web;
 
 pub use secret::Secret;

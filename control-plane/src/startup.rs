@@ -38,7 +38,7 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<common::trace_context::RootSpan>::new())
             .app_data(state.clone())
             // Registered before the shared `/metrics`, which it renders after refreshing
             // the fleet's backup gauges.

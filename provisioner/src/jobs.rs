@@ -1,8 +1,11 @@
 //! The job queue in the control database. Workers claim with `FOR UPDATE SKIP LOCKED` and
 //! hold a lease; a worker that dies loses its lease when it expires and another worker
 //! picks the job up again. Each finished step is recorded, so a resumed job skips it.
+//! Every job carries the trace context of the request that queued it
+//! ([`common::trace_context`]), which the job's span continues.
 
 use common::entities::jobs;
+use common::trace_context;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
 use serde_json::json;
 use std::time::Duration;
@@ -125,13 +128,15 @@ pub async fn enqueue(
     let id = Uuid::now_v7();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3) RETURNING id) \
+        "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, traceparent) \
+           VALUES ($1, $2, $3, $5) RETURNING id) \
          SELECT pg_notify($4, id::text) FROM queued",
         [
             id.into(),
             tenant_id.into(),
             kind.as_str().into(),
             CHANNEL.into(),
+            trace_context::current().into(),
         ],
     ))
     .await?;
@@ -152,13 +157,15 @@ pub async fn enqueue_fleet(
         .collect();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH queued AS (INSERT INTO jobs (id, kind, payload) VALUES ($1, $2, $3) RETURNING id) \
+        "WITH queued AS (INSERT INTO jobs (id, kind, payload, traceparent) \
+           VALUES ($1, $2, $3, $5) RETURNING id) \
          SELECT pg_notify($4, id::text) FROM queued",
         [
             id.into(),
             kind.as_str().into(),
             serde_json::Value::Object(payload).into(),
             CHANNEL.into(),
+            trace_context::current().into(),
         ],
     ))
     .await?;
@@ -179,14 +186,15 @@ pub async fn enqueue_once(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) VALUES ($1, $2, $3) \
-               ON CONFLICT DO NOTHING RETURNING id) \
+            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, traceparent) \
+               VALUES ($1, $2, $3, $5) ON CONFLICT DO NOTHING RETURNING id) \
              SELECT pg_notify($4, id::text) FROM queued",
             [
                 id.into(),
                 tenant_id.into(),
                 kind.as_str().into(),
                 CHANNEL.into(),
+                trace_context::current().into(),
             ],
         ))
         .await?;
@@ -203,8 +211,8 @@ pub async fn enqueue_role_limits_of_plan(
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind) \
-               SELECT gen_random_uuid(), id, $2 FROM tenants \
+            "WITH queued AS (INSERT INTO jobs (id, tenant_id, kind, traceparent) \
+               SELECT gen_random_uuid(), id, $2, $4 FROM tenants \
                WHERE plan_code = $1 AND status IN ('pending', 'provisioning', 'active', 'suspended') \
                ON CONFLICT DO NOTHING RETURNING id) \
              SELECT pg_notify($3, id::text) FROM queued",
@@ -212,6 +220,7 @@ pub async fn enqueue_role_limits_of_plan(
                 code.into(),
                 JobKind::RoleLimits.as_str().into(),
                 CHANNEL.into(),
+                trace_context::current().into(),
             ],
         ))
         .await?;

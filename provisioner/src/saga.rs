@@ -9,6 +9,7 @@ use crate::provisioner::Provisioner;
 use crate::steps::StepError;
 use common::entities::jobs as job_rows;
 use sea_orm::DbErr;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// The provisioning saga's steps, in order (as recorded in `jobs.completed_steps`).
@@ -106,27 +107,32 @@ impl Provisioner {
         };
         let span =
             tracing::info_span!("job", id = %job.id, kind = %job.kind, tenant = ?job.tenant_id);
-        let _entered = span.enter();
+        common::trace_context::continue_from(&span, job.traceparent.as_deref());
         let started = std::time::Instant::now();
+        let executed = self.run_claimed(&job).instrument(span).await?;
+        record_outcome(&job.kind, &executed, started.elapsed());
+        Ok(executed)
+    }
+
+    /// Runs a claimed saga job and records how it ended.
+    async fn run_claimed(&self, job: &job_rows::Model) -> Result<Executed, DbErr> {
         let outcome = match (JobKind::parse(&job.kind), job.tenant_id) {
-            (Some(JobKind::Provision), Some(tenant)) => self.provision(&job, tenant).await,
-            (Some(JobKind::Delete), Some(tenant)) => self.delete(&job, tenant).await,
+            (Some(JobKind::Provision), Some(tenant)) => self.provision(job, tenant).await,
+            (Some(JobKind::Delete), Some(tenant)) => self.delete(job, tenant).await,
             (Some(JobKind::StripeCustomer), Some(tenant)) => {
-                self.stripe_customer(&job, tenant).await
+                self.stripe_customer(job, tenant).await
             }
-            (Some(JobKind::RoleLimits), Some(tenant)) => self.role_limits(&job, tenant).await,
-            (Some(JobKind::Reseal), None) => self.reseal(&job).await,
-            (Some(JobKind::Backup), Some(tenant)) => self.backup(&job, tenant).await,
-            (Some(JobKind::Restore), Some(tenant)) => self.restore(&job, tenant).await,
-            (Some(JobKind::Relocate), Some(tenant)) => self.relocate(&job, tenant).await,
+            (Some(JobKind::RoleLimits), Some(tenant)) => self.role_limits(job, tenant).await,
+            (Some(JobKind::Reseal), None) => self.reseal(job).await,
+            (Some(JobKind::Backup), Some(tenant)) => self.backup(job, tenant).await,
+            (Some(JobKind::Restore), Some(tenant)) => self.restore(job, tenant).await,
+            (Some(JobKind::Relocate), Some(tenant)) => self.relocate(job, tenant).await,
             _ => Err(StepError::Permanent(format!(
                 "unsupported job `{}`",
                 job.kind
             ))),
         };
-        let executed = self.settle(&job, outcome).await?;
-        record_outcome(&job.kind, &executed, started.elapsed());
-        Ok(executed)
+        self.settle(job, outcome).await
     }
 
     /// Records how the job ended.

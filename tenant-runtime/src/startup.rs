@@ -53,7 +53,7 @@ pub fn build_app(
             .wrap(from_fn(|request, next| {
                 common::metrics::track_requests(SERVICE, request, next)
             }))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<common::trace_context::RootSpan>::new())
             .app_data(app_state.clone())
             .configure(|config| http::configure_basics(config, json_limit))
             .route("/readyz", web::get().to(readyz))

@@ -7,7 +7,10 @@
 //!   which admits twice the limit;
 //! - **budget**: many tenants churned round-robin over both runtimes with the primary
 //!   server's budget shared through Redis: the peak of tenant connections
-//!   `pg_stat_activity` saw against the budget, errors and latency.
+//!   `pg_stat_activity` saw against the budget, errors and latency;
+//! - **latency**: what Redis costs a request: `GET /api/v1/me` of one tenant on a runtime
+//!   with Redis (the GCRA round trip, the connection lease) and on one without, requests
+//!   alternating between the two in the same run, p50 and p99 of each.
 
 use crate::fleet::Fleet;
 use crate::postgres::Server;
@@ -54,21 +57,40 @@ pub struct BudgetRun {
     pub peak: i64,
 }
 
+/// Sequential `/me` latency on a runtime without Redis and on one with it.
+#[derive(Debug)]
+pub struct LatencyRun {
+    pub requests: usize,
+    pub without_redis: Quantiles,
+    pub with_redis: Quantiles,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Quantiles {
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
 #[derive(Debug)]
 pub struct Report {
     pub rates: Vec<RateRun>,
     pub budget: Option<BudgetRun>,
+    pub latency: Option<LatencyRun>,
 }
+
+/// Requests per side in the latency part.
+const LATENCY_REQUESTS: usize = 2_000;
 
 /// `window` of measured rate per mode, and a churn over `tenants` tenants.
 pub async fn run(window: Duration, tenants: usize) -> Report {
     let redis = replicas::redis_or_skip("the shared (Redis) runs of replicas-bench").await;
     let fleet = Fleet::on_primary(i32::try_from(tenants).unwrap_or(i32::MAX)).await;
+    // No rate limit refuses the latency part's requests; the rate parts' limit comes after.
     fleet
-        .exec(&format!(
-            "UPDATE plans SET api_requests_per_minute = {LIMIT_PER_MINUTE}, \
-             max_concurrent_requests = 1000, max_db_connections = 20"
-        ))
+        .exec(
+            "UPDATE plans SET api_requests_per_minute = 1000000, \
+             max_concurrent_requests = 1000, max_db_connections = 20",
+        )
         .await;
     fleet
         .exec(&format!(
@@ -90,6 +112,18 @@ pub async fn run(window: Duration, tenants: usize) -> Report {
             slug,
         })
         .collect();
+
+    let latency = if redis {
+        eprintln!("latency: {LATENCY_REQUESTS} requests with Redis and without, alternating…");
+        Some(latency_run(&fleet, &base, &signed[3], LATENCY_REQUESTS).await)
+    } else {
+        None
+    };
+    fleet
+        .exec(&format!(
+            "UPDATE plans SET api_requests_per_minute = {LIMIT_PER_MINUTE}"
+        ))
+        .await;
 
     let mut rates = Vec::new();
     let modes: [(&'static str, bool, u32); 3] = [
@@ -122,36 +156,91 @@ pub async fn run(window: Duration, tenants: usize) -> Report {
     } else {
         None
     };
-    Report { rates, budget }
+    Report {
+        rates,
+        budget,
+        latency,
+    }
 }
 
-/// Two runtimes with `settings`, on one control database.
+/// Two runtimes with `settings`, on one control database: their `/api/v1/me` URLs.
 async fn two_runtimes(fleet: &Fleet, settings: &Settings) -> ([String; 2], CancellationToken) {
     let stop = CancellationToken::new();
-    let mut urls = Vec::new();
-    for _ in 0..2 {
-        let runtime =
-            tenant_runtime::build_app(settings, fleet.control.clone()).expect("runtime builds");
-        urls.push(format!("http://127.0.0.1:{}/api/v1/me", runtime.port()));
-        tokio::spawn(runtime.run_until(stop.clone()));
-    }
-    let urls: [String; 2] = urls.try_into().expect("two");
+    let urls = [
+        runtime(fleet, settings, &stop).await,
+        runtime(fleet, settings, &stop).await,
+    ];
+    (urls, stop)
+}
+
+/// One runtime with `settings`, ready, stopped by `stop`: its `/api/v1/me` URL.
+async fn runtime(fleet: &Fleet, settings: &Settings, stop: &CancellationToken) -> String {
+    let runtime =
+        tenant_runtime::build_app(settings, fleet.control.clone()).expect("runtime builds");
+    let port = runtime.port();
+    tokio::spawn(runtime.run_until(stop.clone()));
     let client = reqwest::Client::new();
-    for url in &urls {
-        let ready = url.replace("/api/v1/me", "/readyz");
-        for _ in 0..200 {
-            if client
-                .get(&ready)
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..200 {
+        if client
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    format!("http://127.0.0.1:{port}/api/v1/me")
+}
+
+/// `/me` of one tenant on a runtime without Redis and on one with it, one request at a
+/// time, alternating (so both see the same machine load), after a warm-up of each.
+async fn latency_run(
+    fleet: &Fleet,
+    base: &Settings,
+    tenant: &Signed,
+    requests: usize,
+) -> LatencyRun {
+    let mut shared = base.clone();
+    replicas::use_redis(&mut shared);
+    let stop = CancellationToken::new();
+    let urls = [
+        runtime(fleet, base, &stop).await,
+        runtime(fleet, &shared, &stop).await,
+    ];
+    let client = reqwest::Client::new();
+    let mut samples = [Vec::new(), Vec::new()];
+    for n in 0..(requests + 50) * 2 {
+        // Alternate which side goes first in each pair, so neither always follows the other.
+        let side = (n + n / 2) % 2;
+        let sent = Instant::now();
+        let code = status(&client, &urls[side], tenant).await;
+        assert_eq!(code, 200, "latency run: {}", urls[side]);
+        if n >= 100 {
+            samples[side].push(sent.elapsed());
         }
     }
-    (urls, stop)
+    stop.cancel();
+    let [without, with] = samples;
+    LatencyRun {
+        requests,
+        without_redis: quantiles(without),
+        with_redis: quantiles(with),
+    }
+}
+
+fn quantiles(mut samples: Vec<Duration>) -> Quantiles {
+    samples.sort_unstable();
+    let at = |q: f64| {
+        let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len().max(1));
+        samples.get(rank - 1).copied().unwrap_or_default()
+    };
+    Quantiles {
+        p50: at(0.5),
+        p99: at(0.99),
+    }
 }
 
 async fn status(client: &reqwest::Client, url: &str, tenant: &Signed) -> u16 {
@@ -241,19 +330,16 @@ async fn budget_run(
     let _ = watcher.await;
     stop.cancel();
     let errors = results.iter().map(|(_, errors)| errors).sum();
-    let mut sorted: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
-    sorted.sort_unstable();
-    let quantile = |q: f64| {
-        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
-        sorted.get(rank - 1).copied().unwrap_or_default()
-    };
+    let latencies: Vec<Duration> = results.into_iter().flat_map(|(l, _)| l).collect();
+    let requests = latencies.len();
+    let Quantiles { p50, p99 } = quantiles(latencies);
     BudgetRun {
         tenants: tenants.len(),
         clients: CLIENTS,
-        requests: sorted.len(),
+        requests,
         errors,
-        p50: quantile(0.5),
-        p99: quantile(0.99),
+        p50,
+        p99,
         peak: peak.load(Ordering::Relaxed),
     }
 }
@@ -309,6 +395,27 @@ pub fn report(report: &Report) -> String {
             run.peak,
         )),
         None => out.push_str("\nbudget: skipped (Redis does not answer)\n"),
+    }
+    match &report.latency {
+        Some(run) => {
+            let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+            let ratio = |with: Duration, without: Duration| {
+                with.as_secs_f64() / without.as_secs_f64().max(f64::EPSILON)
+            };
+            out.push_str(&format!(
+                "\nlatency of GET /api/v1/me, {} sequential requests each, alternating: \
+                 without Redis p50 {:.2} ms, p99 {:.2} ms; with Redis p50 {:.2} ms, p99 {:.2} ms \
+                 (ratio p50 {:.2}x, p99 {:.2}x)\n",
+                run.requests,
+                ms(run.without_redis.p50),
+                ms(run.without_redis.p99),
+                ms(run.with_redis.p50),
+                ms(run.with_redis.p99),
+                ratio(run.with_redis.p50, run.without_redis.p50),
+                ratio(run.with_redis.p99, run.without_redis.p99),
+            ));
+        }
+        None => out.push_str("\nlatency: skipped (Redis does not answer)\n"),
     }
     out
 }

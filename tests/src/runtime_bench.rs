@@ -281,7 +281,9 @@ async fn static_server(fleet: &Fleet, slug: &str, keys: TokenKeys) -> u16 {
             .wrap(actix_web::middleware::from_fn(|request, next| {
                 common::metrics::track_requests("static-baseline", request, next)
             }))
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<
+                common::trace_context::RootSpan,
+            >::new())
             .app_data(state.clone())
             .route("/static/me", web::get().to(static_me))
     })

@@ -28,6 +28,7 @@ use sea_orm::{
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// How often a running run renews its lease and looks for a cancel.
@@ -81,15 +82,19 @@ impl Provisioner {
             return Ok(crate::Executed::Idle);
         };
         let span = tracing::info_span!("fleet_job", id = %job.id, kind = %job.kind);
-        let _entered = span.enter();
-        let outcome = match jobs::JobKind::parse(&job.kind) {
-            Some(jobs::JobKind::MigrationRun) => self.run_migrations(&job).await,
-            _ => Err(StepError::Permanent(format!(
-                "unsupported fleet job `{}`",
-                job.kind
-            ))),
-        };
-        self.settle(&job, outcome).await
+        common::trace_context::continue_from(&span, job.traceparent.as_deref());
+        async {
+            let outcome = match jobs::JobKind::parse(&job.kind) {
+                Some(jobs::JobKind::MigrationRun) => self.run_migrations(&job).await,
+                _ => Err(StepError::Permanent(format!(
+                    "unsupported fleet job `{}`",
+                    job.kind
+                ))),
+            };
+            self.settle(&job, outcome).await
+        }
+        .instrument(span)
+        .await
     }
 
     async fn run_migrations(&self, job: &job_rows::Model) -> Result<(), StepError> {

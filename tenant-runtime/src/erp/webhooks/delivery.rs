@@ -22,6 +22,7 @@ use common::tenant_audit::{self as audit, Actor};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 /// Seconds to wait after the n-th failed attempt; one more attempt than entries.
@@ -91,7 +92,12 @@ pub(super) async fn round(
     loop {
         let claimed = claim(hooks, db.client()).await?;
         let count = claimed.len();
-        let sent = futures_util::future::join_all(claimed.iter().map(|c| send(hooks, c))).await;
+        let sent = futures_util::future::join_all(claimed.iter().map(|c| {
+            let span = tracing::info_span!("webhook_delivery", delivery = %c.id,
+                event = %c.event_type, attempt = c.attempt);
+            send(hooks, c).instrument(span)
+        }))
+        .await;
         for (delivery, attempt) in claimed.iter().zip(sent) {
             // One delivery that cannot be recorded (its endpoint deleted meanwhile) must
             // not hold the others back; its lease lapses into a retry if it still exists.
@@ -198,16 +204,18 @@ async fn send(hooks: &Webhooks, delivery: &Claimed) -> Attempt {
     let Ok(_slot) = hooks.sends.acquire().await else {
         return failed("the worker is shutting down".into());
     };
-    let response = hooks
+    let mut request = hooks
         .http
         .post(&delivery.url)
         .header("content-type", "application/json")
         .header("webhook-id", &id)
         .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await;
+        .header("webhook-signature", signature);
+    // The receiver's trace continues the delivery's (when traces are on).
+    if let Some(traceparent) = common::trace_context::current() {
+        request = request.header(common::trace_context::HEADER, traceparent);
+    }
+    let response = request.body(body).send().await;
     match response {
         Ok(response) => {
             let status = response.status().as_u16();
