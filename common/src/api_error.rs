@@ -48,6 +48,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
+    /// A 422 with its own stable `code` (`bom_cycle`, `supplier_required`...), for a
+    /// refusal a client tells apart from a malformed field (that is [`Self::invalid`]).
+    pub fn unprocessable(code: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
     /// 422 `validation_failed` for one field (several: [`Validator`]).
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::problem(Problem::validation(vec![FieldError {

@@ -155,13 +155,14 @@ async fn late_orders(
         UNION ALL \
         SELECT 'sales_order', id, number, status, requested_date FROM sales_orders \
         WHERE requested_date < $1 AND status IN ('draft', 'confirmed', 'partially_delivered')";
-    let count: i64 = db
-        .query_one(&format!("SELECT count(*) FROM ({LATE}) late"), &[&today])
-        .await?
-        .get(0);
+    // The window count is taken before LIMIT: the total and the first page in one pass.
     let rows = db
-        .query(&format!("{LATE} ORDER BY 5, 3 LIMIT {LISTED}"), &[&today])
+        .query(
+            &format!("SELECT *, count(*) OVER () FROM ({LATE}) late ORDER BY 5, 3 LIMIT {LISTED}"),
+            &[&today],
+        )
         .await?;
+    let count = total(&rows, 5);
     let late = rows
         .iter()
         .map(|row| {
@@ -193,19 +194,17 @@ async fn shortages(db: &impl GenericClient) -> ApiResult<(i64, Vec<ComponentShor
           JOIN manufacturing_orders o ON o.id = c.order_id \
           WHERE o.status IN ('released', 'in_progress')) c \
         WHERE c.short > 0 GROUP BY c.item_id";
-    let count: i64 = db
-        .query_one(&format!("SELECT count(*) FROM ({SHORT}) s"), &[])
-        .await?
-        .get(0);
     let rows = db
         .query(
             &format!(
-                "SELECT s.item_id, i.sku, i.name, s.short, s.orders FROM ({SHORT}) s \
-                 JOIN items i ON i.id = s.item_id ORDER BY s.short DESC, i.sku LIMIT {LISTED}"
+                "SELECT s.item_id, i.sku, i.name, s.short, s.orders, count(*) OVER () \
+                 FROM ({SHORT}) s JOIN items i ON i.id = s.item_id \
+                 ORDER BY s.short DESC, i.sku LIMIT {LISTED}"
             ),
             &[],
         )
         .await?;
+    let count = total(&rows, 5);
     let listed = rows
         .iter()
         .map(|row| ComponentShortage {
@@ -217,6 +216,12 @@ async fn shortages(db: &impl GenericClient) -> ApiResult<(i64, Vec<ComponentShor
         })
         .collect();
     Ok((count, listed))
+}
+
+/// The `count(*) OVER ()` at `column` of a listed page: every row carries the total, and
+/// no row means none at all.
+fn total(rows: &[tokio_postgres::Row], column: usize) -> i64 {
+    rows.first().map_or(0, |row| row.get(column))
 }
 
 async fn quality(db: &impl GenericClient) -> ApiResult<QualityRate> {

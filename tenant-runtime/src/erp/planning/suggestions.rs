@@ -134,14 +134,13 @@ fn by_supplier(lines: Vec<Line>, fallback: Option<Uuid>) -> ApiResult<BTreeMap<U
         }
     }
     if !missing.is_empty() {
-        return Err(ApiError::problem(common::problem::Problem::new(
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "supplier_required",
             format!(
                 "never bought before, so name a supplier for: {}",
                 missing.join(", ")
             ),
-        )));
+        ));
     }
     Ok(groups)
 }

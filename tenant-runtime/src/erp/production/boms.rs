@@ -7,7 +7,7 @@
 //! advisory lock, so two saves that would close a cycle together queue and the second sees
 //! the first.
 
-use super::{check_item, record, unprocessable};
+use super::{check_item, record};
 use crate::erp::masters::{Page, PageQuery, check_text, page};
 use crate::erp::quantity;
 use chrono::{DateTime, Utc};
@@ -264,7 +264,7 @@ fn incompatible_unit(error: ApiError) -> ApiError {
                 .first()
                 .map(|e| e.message.clone())
                 .unwrap_or_default();
-            let mut converted = unprocessable("incompatible_unit", detail);
+            let mut converted = ApiError::unprocessable("incompatible_unit", detail);
             if let ApiError::Client(target) = &mut converted {
                 target.errors = std::mem::take(&mut problem.errors);
             }
@@ -350,7 +350,7 @@ async fn cycle(db: &impl GenericClient, path: &[Uuid]) -> ApiResult<ApiError> {
         )
         .await?;
     let skus: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    Ok(unprocessable(
+    Ok(ApiError::unprocessable(
         "bom_cycle",
         format!("an item may not contain itself: {}", skus.join(" -> ")),
     ))

@@ -23,21 +23,13 @@ pub mod orders;
 pub mod output;
 pub mod work_orders;
 
-use actix_web::http::StatusCode;
 use common::api_error::{ApiError, ApiResult};
-use common::problem::Problem;
 use common::tenant_audit::{self as audit, Actor};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
 /// The `document_type` of an order's reservations and stock movements.
 pub const DOCUMENT_TYPE: &str = "manufacturing_order";
-
-/// A 422 with its own stable `code` (`bom_cycle`, `no_active_bom`, `over_target`...),
-/// for refusals a client tells apart from a malformed field.
-fn unprocessable(code: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::problem(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail))
-}
 
 /// The audit entry of one production write.
 async fn record(

@@ -7,7 +7,7 @@
 //! partial completion) -> completed (`completion`) -> closed, or canceled before anything
 //! is completed; closing or canceling gives the reservations back.
 
-use super::{DOCUMENT_TYPE, allocation, check_item, record, unprocessable};
+use super::{DOCUMENT_TYPE, allocation, check_item, record};
 use crate::erp::masters::{Page, PageQuery, check_text, page};
 use crate::erp::quantity;
 use crate::erp::stock::reservations;
@@ -364,7 +364,7 @@ pub async fn create(
     let bom_id = super::boms::active_of(db, input.item_id)
         .await?
         .ok_or_else(|| {
-            unprocessable("no_active_bom", "this item has no active bill of materials")
+            ApiError::unprocessable("no_active_bom", "this item has no active bill of materials")
         })?;
     let id = Uuid::now_v7();
     let inserted = db

@@ -11,7 +11,7 @@
 //! `approval_required`.
 
 use super::orders::{self, Status};
-use super::{record, unprocessable};
+use super::record;
 use crate::erp::approvals::{self, DocumentKind, DocumentRef, Outcome};
 use crate::erp::masters::check_text;
 use crate::erp::quantity;
@@ -677,7 +677,7 @@ pub async fn record_input(
     let before = find(db, id).await?;
     let limit = ceiling(before.target_quantity, tolerance(db).await?);
     if before.good_quantity + q.good > limit {
-        return Err(unprocessable(
+        return Err(ApiError::unprocessable(
             "over_target",
             format!(
                 "{} good so far and {} now would pass the target of {} (at most {})",

@@ -268,13 +268,11 @@ async fn checked_url(hooks: &Webhooks, url: &str) -> ApiResult<String> {
     if url.chars().count() > MAX_URL_CHARS {
         return Err(ApiError::invalid("url", "at most 2000 characters"));
     }
-    let (checked, _) = hooks.guard().check(url).await.map_err(|refusal| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "url_not_allowed",
-            refusal.0,
-        )
-    })?;
+    let (checked, _) = hooks
+        .guard()
+        .check(url)
+        .await
+        .map_err(|refusal| ApiError::unprocessable("url_not_allowed", refusal.0))?;
     // Normalising percent-encodes what was typed raw, which can make it longer.
     let checked = checked.to_string();
     if checked.chars().count() > MAX_URL_CHARS {
