@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-const DEFAULT_ITERATIONS: u64 = 3_000;
+const DEFAULT_ITERATIONS: u64 = 20_000;
 
 /// The longest random input: the structured cases need only a few hundred bytes.
 const MAX_RANDOM_LEN: usize = 512;
