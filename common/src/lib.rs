@@ -23,6 +23,7 @@ pub mod lockout;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_links;
 pub mod passwords;
 pub mod pg_listen;
 pub mod problem;

@@ -135,14 +135,12 @@ pub const STARTING_ERROR: StandardError = StandardError {
 /// [`crate::ids::normalize_email`]: one `@`, a dotted domain, no spaces, at most 254
 /// bytes (visible ASCII here, so characters and bytes agree).
 pub fn email() -> Object {
-    text_schema(1, 254, "^[!-?A-~]+@[!-?A-~]*\\.[!-?A-~]*$")
+    text_schema(1, 254, parsers::names::EMAIL_PATTERN)
 }
 
 /// [`crate::ids::TenantSlug::parse`]: 3 to 40 of `[a-z0-9-]`, no edge hyphen, not reserved.
 pub fn slug() -> Object {
-    let reserved = crate::ids::RESERVED_SLUGS.join("|");
-    let pattern = format!("^(?!(?:{reserved})$)[a-z0-9][a-z0-9-]{{1,38}}[a-z0-9]$");
-    text_schema(3, 40, &pattern)
+    text_schema(3, 40, &parsers::names::slug_pattern())
 }
 
 /// [`crate::passwords::acceptable`]: a length in characters, nothing else.

@@ -1,56 +1,10 @@
 //! Which tenant a request is for: the subdomain of the base domain (`{slug}.{base_domain}`)
-//! or the `X-Tenant` header. When both name a tenant they must agree.
+//! or the `X-Tenant` header. When both name a tenant they must agree. The parsing itself
+//! is `parsers::tenant` (fuzzed there); this names the header.
 
-use common::ids::TenantSlug;
+pub use parsers::tenant::{Resolution, resolve};
 
 pub const TENANT_HEADER: &str = "X-Tenant";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolution {
-    /// A well-formed slug, lower case.
-    Tenant(String),
-    /// Neither the host nor a header names a tenant.
-    Missing,
-    /// Host and header name different tenants.
-    Conflict { host: String, header: String },
-    /// The name given cannot be any tenant's (bad characters, reserved).
-    Unknown(String),
-}
-
-/// Resolves from the `Host` header (port allowed) and the `X-Tenant` header.
-pub fn resolve(host: Option<&str>, header: Option<&str>, base_domain: &str) -> Resolution {
-    let from_host = host.and_then(|host| subdomain(host, base_domain));
-    let from_header = header
-        .map(|value| value.trim().to_ascii_lowercase())
-        .filter(|value| !value.is_empty());
-    let name = match (from_host, from_header) {
-        (Some(host), Some(header)) if host != header => {
-            return Resolution::Conflict { host, header };
-        }
-        (Some(name), _) | (None, Some(name)) => name,
-        (None, None) => return Resolution::Missing,
-    };
-    match TenantSlug::parse(&name) {
-        Ok(slug) => Resolution::Tenant(slug.as_str().to_owned()),
-        Err(_) => Resolution::Unknown(name),
-    }
-}
-
-/// `acme` from `acme.erp.example.com:8443` when the base domain is `erp.example.com`; only
-/// one label deep.
-fn subdomain(host: &str, base_domain: &str) -> Option<String> {
-    let host = host.rsplit_once(':').map_or(host, |(name, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            name
-        } else {
-            host
-        }
-    });
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let base = base_domain.trim_end_matches('.').to_ascii_lowercase();
-    let label = host.strip_suffix(&base)?.strip_suffix('.')?;
-    (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod impersonation;
 pub mod jobs;
 pub mod keys;
+pub mod links;
 pub mod meta;
 pub mod migrations;
 pub mod openapi;

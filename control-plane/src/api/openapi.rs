@@ -3,6 +3,7 @@
 //! `control-plane/openapi.json`, and a test fails when the two drift apart
 //! (`cargo run -p control-plane -- openapi > control-plane/openapi.json` regenerates it).
 
+use super::links::LINKS;
 use crate::api::{
     admins, audit, auth, backups, billing, billing_events, impersonation, jobs, keys, migrations,
     overview, plans, servers, signup, tenants, webhooks,
@@ -80,7 +81,7 @@ impl Modify for BearerAuth {
         audit::list,
         webhooks::receive_stripe_event,
     ),
-    modifiers(&BearerAuth, &ERROR_RESPONSES),
+    modifiers(&BearerAuth, &ERROR_RESPONSES, &LINKS),
     tags(
         (name = "auth", description = "Admin login, sessions and 2FA"),
         (name = "admins", description = "Admin accounts (owners only)"),

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod billing;
 pub mod items;
 pub mod kanban;
+pub mod links;
 pub mod masters;
 pub mod me;
 pub mod partners;
@@ -40,6 +41,7 @@ use common::openapi::{
     BODY_ERRORS, ErrorResponses, INTERNAL_ERROR, STARTING_ERROR, StandardError, UNAUTHORIZED_ERROR,
     When,
 };
+use links::LINKS;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
@@ -402,7 +404,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         kanban::create_card, kanban::show_card, kanban::delete_card, kanban::move_card,
         kanban::moves,
     ),
-    modifiers(&BearerAuth, &ERROR_RESPONSES)
+    modifiers(&BearerAuth, &ERROR_RESPONSES, &LINKS)
 )]
 pub struct ApiDoc;
 

@@ -1,9 +1,8 @@
 //! CSV downloads and uploads, for master data now and the stock reports later.
 //!
-//! - [`neutralize`] / [`restore`]: OWASP's rule against formula injection. A cell that
-//!   starts with `=`, `+`, `-`, `@`, a tab or a carriage return (or with `'`, so the rule
-//!   can be undone exactly) gets a leading `'`, and a spreadsheet shows it as text.
-//!   Imports undo it, so importing an export changes nothing.
+//! - [`neutralize`] / [`restore`]: OWASP's rule against formula injection (in
+//!   `parsers::csv`, with the reading and writing, where they are fuzzed). Imports undo
+//!   it, so importing an export changes nothing.
 //! - [`download`]: a streamed `text/csv` attachment. Rows are fetched in keyset batches
 //!   as the client reads, never the whole table in memory.
 //! - [`read_capped`], [`Table`], [`ImportReport`]: an upload read as a stream up to a hard
@@ -18,34 +17,14 @@ use actix_web::web::{self, Bytes};
 use common::api_error::{ApiError, ApiResult};
 use common::problem::{FieldError, Problem};
 use futures_util::StreamExt as _;
+use parsers::csv::{HeaderMismatch, Records};
+pub use parsers::csv::{neutralize, restore};
 use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
 use std::future::Future;
 use utoipa::{IntoParams, ToSchema};
 
 /// The largest upload an import reads: 50 MB.
 pub const MAX_IMPORT_BYTES: usize = 50 * 1024 * 1024;
-
-/// What a spreadsheet would take for the start of a formula (and `'`, the escape itself).
-const TRIGGERS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
-
-/// `cell` as a spreadsheet will show it as text: with a leading `'` when it starts like a
-/// formula (or with `'`).
-pub fn neutralize(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(TRIGGERS) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
-/// The value [`neutralize`] was given: drops the `'` it added (and only that one).
-pub fn restore(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(TRIGGERS) => rest,
-        _ => cell,
-    }
-}
 
 /// One batch of rows for [`download`], and the key to fetch the next one after (`None`:
 /// this was the last).
@@ -92,16 +71,9 @@ where
 
 /// `rows` as CSV text, every cell neutralized.
 fn encode(rows: &[Vec<String>]) -> Result<Bytes, actix_web::Error> {
-    let mut writer = ::csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        writer
-            .write_record(row.iter().map(|cell| neutralize(cell).into_owned()))
-            .map_err(|error| actix_web::Error::from(ApiError::internal(error)))?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|error| actix_web::Error::from(ApiError::internal(anyhow::anyhow!("{error}"))))?;
-    Ok(Bytes::from(bytes))
+    parsers::csv::encode(rows)
+        .map(Bytes::from)
+        .map_err(|error| actix_web::Error::from(ApiError::internal(error)))
 }
 
 /// The request body, read chunk by chunk: 413 `payload_too_large` as soon as it passes
@@ -231,123 +203,60 @@ impl Row {
 
 /// An uploaded CSV whose header has the expected columns.
 pub struct Table<'a> {
-    reader: ::csv::Reader<&'a [u8]>,
-    /// For each expected column, its position in the file.
-    positions: Vec<usize>,
-    record: ::csv::ByteRecord,
+    records: Records<'a>,
 }
 
 impl<'a> Table<'a> {
     /// Reads the header of `body`: 422 `csv_header_invalid` unless it holds exactly the
     /// `expected` columns (in any order), naming the missing and unknown ones.
     pub fn open(body: &'a [u8], expected: &[&str]) -> ApiResult<Self> {
-        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-        let mut reader = ::csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(body);
-        let header: Vec<String> = reader
-            .byte_headers()
-            .map(|header| {
-                header
-                    .iter()
-                    .map(|name| String::from_utf8_lossy(name).trim().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let positions = positions(&header, expected)?;
-        Ok(Self {
-            reader,
-            positions,
-            record: ::csv::ByteRecord::new(),
-        })
+        let records = Records::open(body, expected).map_err(|m| header_invalid(&m, expected))?;
+        Ok(Self { records })
     }
 
     /// The next data row (an error naming its line when it cannot be read as one), or
     /// `None` at the end. Blank lines are skipped.
     pub fn next_row(&mut self) -> Option<Result<Row, RowError>> {
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => None,
-            Ok(true) => Some(self.row()),
-            Err(error) => {
-                let line = error.position().map_or(0, |position| position.line());
-                Some(Err(RowError {
-                    line,
-                    column: String::new(),
-                    message: format!("not readable as CSV: {error}"),
-                }))
-            }
-        }
-    }
-
-    fn row(&self) -> Result<Row, RowError> {
-        let line = self.record.position().map_or(0, |position| position.line());
-        let whole = |message: String| RowError {
-            line,
-            column: String::new(),
-            message,
-        };
-        let width = self.positions.len();
-        if self.record.len() != width {
-            return Err(whole(format!(
-                "has {} cells where the header has {width}",
-                self.record.len()
-            )));
-        }
-        let mut cells = Vec::with_capacity(width);
-        for &position in &self.positions {
-            let raw = self.record.get(position).unwrap_or_default();
-            let text =
-                std::str::from_utf8(raw).map_err(|_| whole("is not UTF-8 text".to_owned()))?;
-            cells.push(restore(text).to_owned());
-        }
-        Ok(Row { line, cells })
+        let next = self.records.next_record()?;
+        Some(
+            next.map(|record| Row {
+                line: record.line,
+                cells: record.cells,
+            })
+            .map_err(|unreadable| RowError {
+                line: unreadable.line,
+                column: String::new(),
+                message: unreadable.message,
+            }),
+        )
     }
 }
 
-/// Where each expected column sits in `header`, or the 422 naming what does not fit.
-fn positions(header: &[String], expected: &[&str]) -> ApiResult<Vec<usize>> {
-    let missing: Vec<&str> = expected
-        .iter()
-        .copied()
-        .filter(|column| !header.iter().any(|name| name == column))
-        .collect();
-    let mut seen = Vec::new();
-    let mut unknown = Vec::new();
-    for name in header {
-        if !expected.contains(&name.as_str()) || seen.contains(name) {
-            unknown.push(name.clone());
-        }
-        seen.push(name.clone());
-    }
-    if missing.is_empty() && unknown.is_empty() {
-        return Ok(expected
-            .iter()
-            .filter_map(|column| header.iter().position(|name| name == column))
-            .collect());
-    }
+/// The 422 naming the missing and the unknown (or repeated) columns.
+fn header_invalid(mismatch: &HeaderMismatch, expected: &[&str]) -> ApiError {
     let mut problem = Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "csv_header_invalid",
         format!(
             "the header must hold exactly these columns: {}; missing: [{}], unknown or repeated: [{}]",
             expected.join(","),
-            missing.join(","),
-            unknown.join(",")
+            mismatch.missing.join(","),
+            mismatch.unknown.join(",")
         ),
     );
-    problem.errors = missing
+    problem.errors = mismatch
+        .missing
         .iter()
         .map(|column| FieldError {
-            field: (*column).to_owned(),
+            field: column.clone(),
             message: "missing column".into(),
         })
-        .chain(unknown.iter().map(|column| FieldError {
+        .chain(mismatch.unknown.iter().map(|column| FieldError {
             field: column.clone(),
             message: "unknown or repeated column".into(),
         }))
         .collect();
-    Err(ApiError::problem(problem))
+    ApiError::problem(problem)
 }
 
 /// `true`/`false` (also `yes`/`no`, `1`/`0`, any case) as a CSV cell.

@@ -1,0 +1,4 @@
+//! Fuzzes `parsers::fuzzing::email`: see that function for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| parsers::fuzzing::email(data));

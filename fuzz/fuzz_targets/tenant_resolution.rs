@@ -1,0 +1,4 @@
+//! Fuzzes `parsers::fuzzing::tenant_resolution`: see that function for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| parsers::fuzzing::tenant_resolution(data));
