@@ -319,9 +319,17 @@ impl Chaos {
     /// The owner signs in and reads `/me` through every extra runtime (the tenant's pools
     /// survived the faults); a few tries within [`CONVERGE`] each.
     async fn api_works(&self, slug: &str, pick: usize) -> Vec<String> {
-        let Some(token) = self.token(slug, pick).await else {
-            let reply = self.sign_in(slug, pick).await;
-            return vec![format!("{slug}: its owner cannot sign in: {reply:?}")];
+        let started = Instant::now();
+        let token = loop {
+            if let Some(token) = self.token(slug, pick).await {
+                break token;
+            }
+            if started.elapsed() > CONVERGE {
+                let reply = self.sign_in(slug, pick).await;
+                return vec![format!("{slug}: its owner cannot sign in: {reply:?}")];
+            }
+            self.note(format!("{slug}: a sign-in was refused, retrying"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let mut broken = Vec::new();
         for index in 0..self.runtimes().await.len() {
@@ -402,8 +410,9 @@ impl Chaos {
             let got = u64::try_from(recorded.get(slug).copied().unwrap_or(0)).unwrap_or(0);
             if got < sent.counted || got > sent.counted + sent.uncertain {
                 broken.push(format!(
-                    "{slug}: {got} calls recorded, {} counted (+{} uncertain) sent",
-                    sent.counted, sent.uncertain
+                    "{slug}: {got} calls recorded, {} counted (+{} uncertain) sent; \
+                     answers taken as not counted: {:?}",
+                    sent.counted, sent.uncertain, sent.not_counted
                 ));
             }
         }

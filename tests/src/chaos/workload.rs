@@ -11,11 +11,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// API calls of one tenant: known to be counted, and of unknown fate.
-#[derive(Debug, Default, Clone, Copy)]
+/// API calls of one tenant: known to be counted, and of unknown fate; and the answers
+/// that were not counted (`status code` each), to tell what a miscount was.
+#[derive(Debug, Default, Clone)]
 pub struct Calls {
     pub counted: u64,
     pub uncertain: u64,
+    pub not_counted: Vec<String>,
 }
 
 /// A webhook event sent, and how many of its deliveries were acknowledged.
@@ -306,6 +308,9 @@ impl Chaos {
             Err(error) if error.is_connect() => (Fate::NotCounted, None),
             Err(_) => (Fate::Uncertain, None),
         };
+        let answer = reply.as_ref().map_or("no answer".to_owned(), |r| {
+            format!("{} {}", r.status, r.code())
+        });
         if reply.is_none() {
             self.transport_error();
         }
@@ -314,7 +319,7 @@ impl Chaos {
         match fate {
             Fate::Counted => calls.counted += 1,
             Fate::Uncertain => calls.uncertain += 1,
-            Fate::NotCounted => {}
+            Fate::NotCounted => calls.not_counted.push(answer),
         }
         reply
     }
