@@ -25,7 +25,7 @@ async fn main() {
     let args = Args::parse();
     let mut reports = Vec::new();
     for seed in args.seed..args.seed + args.seeds.max(1) {
-        let report = chaos::run(seed, args.rounds).await;
+        let report = Box::pin(chaos::run(seed, args.rounds)).await;
         eprintln!(
             "seed {seed}: {} in {:.1} s; load: {}",
             report.fault_summary(),

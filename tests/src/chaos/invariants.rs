@@ -345,7 +345,7 @@ impl Chaos {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            if !last.as_ref().is_some_and(|(status, _)| *status == 200) {
+            if last.as_ref().is_none_or(|(status, _)| *status != 200) {
                 broken.push(format!("{slug}: /me through runtime {index}: {last:?}"));
             }
         }
@@ -366,7 +366,7 @@ impl Chaos {
         let suspended = self
             .control_call(1, Method::POST, &path, body.clone())
             .await;
-        if !suspended.as_ref().is_some_and(|reply| reply.status == 200) {
+        if suspended.as_ref().is_none_or(|reply| reply.status != 200) {
             return vec![format!("{slug} could not be suspended: {suspended:?}")];
         }
         let started = Instant::now();

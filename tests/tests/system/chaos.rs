@@ -11,7 +11,7 @@ use system_tests::chaos;
 async fn the_platform_keeps_its_invariants_under_faults_and_load() {
     let seed = env_number("CHAOS_SEED", 1);
     let rounds = usize::try_from(env_number("CHAOS_ROUNDS", 6)).expect("rounds");
-    let report = chaos::run(seed, rounds).await;
+    let report = Box::pin(chaos::run(seed, rounds)).await;
     eprintln!(
         "chaos seed {seed}: {} in {:.1} s; load: {}; notes: {:#?}",
         report.fault_summary(),
