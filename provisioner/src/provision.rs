@@ -2,6 +2,7 @@
 //! spare, or a clone of the server's template) -> grant_and_seed -> activate; and its
 //! compensation. Each step is idempotent: it checks what exists before making it.
 
+use crate::billing::access;
 use crate::error::ProvisionError;
 use crate::jobs::{self, PayloadKey};
 use crate::provisioner::{DatabaseSource, Provisioner};
@@ -256,11 +257,17 @@ impl Provisioner {
         Ok(invite)
     }
 
-    /// Marks the tenant active and, in the same transaction, forgets the signup password
-    /// hash the seed step needed (it has no business staying on the job).
+    /// Marks the tenant active and, in the same transaction, enforces its billing mirror
+    /// (see [`access::enforce_at_activation`]) and forgets the signup password hash the
+    /// seed step needed (it has no business staying on the job).
     async fn activate(&self, job_id: Uuid, tenant_id: Uuid) -> Result<(), StepError> {
         let tenant = tenants::find(&self.control_db, tenant_id).await?;
-        if tenant.status == TenantStatus::Active {
+        // Activated already, by this step before a crash: since then it may have been
+        // suspended (by an admin, or for billing), which a rerun must not undo.
+        if matches!(
+            tenant.status,
+            TenantStatus::Active | TenantStatus::Suspended
+        ) {
             return Ok(());
         }
         self.live_tenant(tenant_id).await?;
@@ -269,6 +276,11 @@ impl Provisioner {
         // The database is a clone of this build's template (or migrated from scratch).
         crate::fleet::record_provisioned(&txn, tenant_id, &crate::fleet::TenantSchema::current())
             .await?;
+        if let Ok(billing) = self.billing.settings() {
+            access::enforce_at_activation(&txn, billing, tenant_id, self.clock.now())
+                .await
+                .map_err(|error| StepError::Transient(format!("billing: {error}")))?;
+        }
         jobs::remove_from_payload(&txn, job_id, PayloadKey::AdminPasswordHash).await?;
         txn.commit().await?;
         Ok(())

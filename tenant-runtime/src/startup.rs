@@ -132,7 +132,8 @@ fn spawn_background(
         state.feed.clone(),
         stop.clone(),
     ));
-    let flush = every(stop, Duration::from_secs(runtime.usage_flush_secs), {
+    let flush_every = Duration::from_secs(runtime.usage_flush_secs);
+    let flush = every(stop, flush_every, AtShutdown::Finish, {
         let state = state.clone();
         move || {
             let state = state.clone();
@@ -143,21 +144,26 @@ fn spawn_background(
             }
         }
     });
-    let sample = every(stop, Duration::from_secs(runtime.usage_sample_secs), {
-        let state = state.clone();
-        move || {
+    let sample = every(
+        stop,
+        Duration::from_secs(runtime.usage_sample_secs),
+        AtShutdown::Abandon,
+        {
             let state = state.clone();
-            async move { usage::sample(&state.registry, &state.control_db).await }
-        }
-    });
-    let housekeeping = every(stop, HOUSEKEEPING_EVERY, {
+            move || {
+                let state = state.clone();
+                async move { usage::sample(&state.registry, &state.control_db).await }
+            }
+        },
+    );
+    let housekeeping = every(stop, HOUSEKEEPING_EVERY, AtShutdown::Abandon, {
         let registry = state.registry.clone();
         move || {
             let registry = registry.clone();
             async move { registry.housekeeping().await }
         }
     });
-    let share = every(stop, SHARE_BUDGETS_EVERY, {
+    let share = every(stop, SHARE_BUDGETS_EVERY, AtShutdown::Abandon, {
         let registry = state.registry.clone();
         move || {
             let registry = registry.clone();
@@ -168,8 +174,24 @@ fn spawn_background(
     vec![schema, feed, flush, sample, housekeeping, share, webhooks]
 }
 
+/// What becomes of a round in flight when shutdown comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtShutdown {
+    /// Dropped: shutdown must not wait for a slow round.
+    Abandon,
+    /// Finished first. A usage flush has taken its counts out of memory: dropped while its
+    /// INSERT is on the way, they would be lost (and given back, counted twice whenever
+    /// the INSERT had committed unseen), so it runs to its end before the final flush.
+    Finish,
+}
+
 /// Runs `work` every `period` until `stop`.
-fn every<F, Fut>(stop: &CancellationToken, period: Duration, work: F) -> tokio::task::JoinHandle<()>
+fn every<F, Fut>(
+    stop: &CancellationToken,
+    period: Duration,
+    at_shutdown: AtShutdown,
+    work: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -184,10 +206,12 @@ where
                 () = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            // Shutdown must not wait for a slow round (the final usage flush comes after).
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = work() => {}
+            match at_shutdown {
+                AtShutdown::Finish => work().await,
+                AtShutdown::Abandon => tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = work() => {}
+                },
             }
         }
     })
@@ -239,4 +263,51 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(api::document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::sync::Notify;
+
+    type Round = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+    /// A round that signals its start and takes a while; `done` is set only at its end.
+    fn slow_round(started: Arc<Notify>, done: Arc<AtomicBool>) -> impl Fn() -> Round {
+        move || {
+            let (started, done) = (started.clone(), done.clone());
+            Box::pin(async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                done.store(true, Ordering::SeqCst);
+            })
+        }
+    }
+
+    async fn stop_mid_round(at_shutdown: AtShutdown) -> bool {
+        let stop = CancellationToken::new();
+        let (started, done) = (Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)));
+        let task = every(
+            &stop,
+            Duration::from_millis(10),
+            at_shutdown,
+            slow_round(started.clone(), done.clone()),
+        );
+        started.notified().await;
+        stop.cancel();
+        task.await.expect("the loop ends");
+        done.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_usage_flush_in_flight_at_shutdown_finishes_before_the_loop_ends() {
+        assert!(stop_mid_round(AtShutdown::Finish).await);
+    }
+
+    #[tokio::test]
+    async fn other_rounds_in_flight_at_shutdown_are_dropped() {
+        assert!(!stop_mid_round(AtShutdown::Abandon).await);
+    }
 }

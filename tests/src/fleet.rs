@@ -249,12 +249,17 @@ impl Fleet {
     /// The URL a tenant's own role uses for `database` on the server at `server_url`.
     pub fn tenant_url(&self, tenant: &tenants::Model, server_url: &str, database: &str) -> String {
         let role = TenantId(tenant.id).database_name();
-        let password = self.role_password(tenant);
-        let (scheme, rest) = server_url.split_once("://").expect("a URL");
-        let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        let host = host_and_path.split('/').next().unwrap_or_default();
-        format!("{scheme}://{role}:{}@{host}/{database}", password.expose())
+        role_url(server_url, &role, &self.role_password(tenant), database)
     }
+}
+
+/// The URL `role` with `password` uses for `database` on the server at `server_url` (a
+/// superuser URL: its host and port are kept, its credentials replaced).
+pub fn role_url(server_url: &str, role: &str, password: &Secret, database: &str) -> String {
+    let (scheme, rest) = server_url.split_once("://").expect("a URL");
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = host_and_path.split('/').next().unwrap_or_default();
+    format!("{scheme}://{role}:{}@{host}/{database}", password.expose())
 }
 
 /// A superuser connection (tokio-postgres) to a server's maintenance database.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod browser;
+pub mod chaos;
 pub mod erp_bench;
 pub mod fake_stripe;
 pub mod fleet;

@@ -183,10 +183,18 @@ fn private_cluster_root() -> PathBuf {
 /// Starts (or finds running) a private cluster through `scripts/pg-cluster`, tuned for
 /// tests (no fsync: a crash loses nothing a test needs).
 fn start_private_cluster(name: &str) -> String {
+    start_private_cluster_with(name, "")
+}
+
+/// Like the private clusters above, under `$TEST_PG_DIR/<name>`, with `extra_options`
+/// (postgres `-c` options) added: for a test that owns a server, to stop and start it.
+/// Blocks while `scripts/pg-cluster` runs; answers the superuser URL.
+pub fn start_private_cluster_with(name: &str, extra_options: &str) -> String {
     let dir = private_cluster_root().join(name);
     let output = Command::new(pg_cluster_script())
         .arg("start")
         .arg(&dir)
+        .env("PG_EXTRA_OPTS", extra_options)
         .env("PG_FSYNC", "off")
         .env("PG_SYNCHRONOUS_COMMIT", "off")
         .env("PG_FULL_PAGE_WRITES", "off")
@@ -199,6 +207,22 @@ fn start_private_cluster(name: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Stops (fast shutdown: sessions are ended) the private cluster `name`, if running.
+pub fn stop_private_cluster(name: &str) {
+    let dir = private_cluster_root().join(name);
+    let output = Command::new(pg_cluster_script())
+        .arg("stop")
+        .arg(&dir)
+        .output()
+        .expect("run scripts/pg-cluster");
+    assert!(
+        output.status.success(),
+        "scripts/pg-cluster stop {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn pg_cluster_script() -> PathBuf {

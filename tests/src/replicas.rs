@@ -153,3 +153,50 @@ impl Drop for ExtraRuntime {
         self.stop.cancel();
     }
 }
+
+/// A provisioner worker on its own, as the standalone `provisioner` binary runs it (no
+/// health listener), that a test can kill: with a fail point armed
+/// ([`provisioner::Provisioner::crash_at`]) it dies at that step as a killed process would,
+/// its job still leased; [`StandaloneWorker::stop`] stops it as SIGTERM does.
+pub struct StandaloneWorker {
+    pub provisioner: provisioner::Provisioner,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl StandaloneWorker {
+    /// Starts a worker named by `settings.provisioner.worker_id`.
+    pub async fn start(settings: &Settings) -> Self {
+        let db = common::db::connect_lazy(&settings.database)
+            .await
+            .expect("control database pool");
+        let worker = provisioner::Worker::new(settings, db).expect("worker");
+        let provisioner = worker.provisioner().clone();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(worker.run(stop.clone()));
+        Self {
+            provisioner,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Whether it has stopped (a fail point fired, or it was stopped).
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops it (the step in flight finishes) and waits until it has.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for StandaloneWorker {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}

@@ -37,13 +37,16 @@ pub enum Cause {
     Call,
     /// The grace period of a failed payment ended.
     GraceEnded,
+    /// The tenant's provisioning finished while its mirror already refused access (Stripe
+    /// said unpaid, paused or canceled while the database was being made).
+    Activated,
 }
 
 impl Cause {
     fn actor_kind(&self) -> &'static str {
         match self {
             Self::Event(_) => "stripe",
-            Self::Reconcile | Self::Call | Self::GraceEnded => "system",
+            Self::Reconcile | Self::Call | Self::GraceEnded | Self::Activated => "system",
         }
     }
 
@@ -53,6 +56,7 @@ impl Cause {
             Self::Reconcile => "billing.repaired",
             Self::Call => "billing.changed",
             Self::GraceEnded => "billing.grace_ended",
+            Self::Activated => "billing.enforced_at_activation",
         }
     }
 
@@ -173,6 +177,18 @@ pub async fn end_grace(
     now: DateTime<Utc>,
 ) -> Result<Applied, BillingError> {
     apply_current(txn, billing, tenant_id, &Cause::GraceEnded, now).await
+}
+
+/// Enforces the mirror on a tenant just activated, in the activation's transaction: a
+/// refusal mirrored while it was provisioning (which cannot be suspended) suspends it now,
+/// instead of serving it until the next reconciliation.
+pub async fn enforce_at_activation(
+    txn: &DatabaseTransaction,
+    billing: &Enabled,
+    tenant_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Applied, BillingError> {
+    apply_current(txn, billing, tenant_id, &Cause::Activated, now).await
 }
 
 /// Re-applies the mirror as it stands (no news from Stripe), enforcing access by it.

@@ -16,7 +16,7 @@
 //! - `mail`: the billing emails, each recorded before it is sent, so it goes out once;
 //! - [`BillingLoop`]: the background loop a provisioner worker runs beside its jobs.
 
-mod access;
+pub(crate) mod access;
 pub mod account;
 mod error;
 mod events;

@@ -321,3 +321,48 @@ async fn a_trial_that_ends_with_a_subscription_in_place_is_not_suspended_and_its
         "announced once however often Stripe says so"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_unpaid_while_the_database_is_made_suspends_the_tenant_as_it_activates() {
+    let s = setup().await;
+    s.fleet
+        .register("pg-1", system_tests::Server::primary().admin_url(), 10)
+        .await;
+    let created = s
+        .fleet
+        .create_tenant_on("unpaid-early", "starter")
+        .await
+        .expect("created");
+    let id = created.tenant_id;
+    s.fleet
+        .exec(&format!(
+            "UPDATE tenants SET stripe_customer_id = 'cus_unpaid_early' WHERE id = '{id}'"
+        ))
+        .await;
+    let subscription = s
+        .stripe
+        .create_subscription("cus_unpaid_early", "price_starter", "unpaid");
+    s.deliver(
+        &s.stripe
+            .event("customer.subscription.updated", subscription),
+    )
+    .await;
+    s.worker.process_billing_events().await.expect("ledger");
+    assert_eq!(
+        s.state(id).await,
+        pair("provisioning", "unpaid"),
+        "a tenant being made cannot be suspended yet"
+    );
+
+    s.fleet.run_jobs(&s.worker).await;
+    assert_eq!(
+        s.state(id).await,
+        pair("suspended", "unpaid"),
+        "not served once its database is ready"
+    );
+    let tenant = s.fleet.tenant(id).await;
+    assert_eq!(
+        tenant.suspension_kind.map(|kind| kind.as_str()),
+        Some("billing")
+    );
+}

@@ -13,6 +13,7 @@ mod billing_admin;
 mod billing_core;
 mod billing_runtime;
 mod bootstrap;
+mod chaos;
 mod erp_app;
 mod erp_approvals;
 mod erp_browser;

@@ -73,6 +73,44 @@ async fn a_worker_killed_between_any_two_steps_is_resumed_to_an_active_tenant() 
 }
 
 #[tokio::test]
+async fn a_worker_killed_after_activating_does_not_undo_a_later_suspension_when_resumed() {
+    let fleet = Fleet::on_primary(20).await;
+    let created = fleet.create_tenant("then-suspended").await.unwrap();
+    let doomed = fleet.worker("doomed");
+    doomed.crash_at("activate");
+    let crashed = doomed.try_execute_job().await.unwrap();
+    assert!(matches!(crashed, Executed::Crashed { .. }), "{crashed:?}");
+    assert_eq!(
+        fleet.tenant(created.tenant_id).await.status,
+        TenantStatus::Active
+    );
+    // Suspended (by an admin here; billing does the same) while the job is still leased.
+    tenants::suspend(
+        &fleet.control,
+        created.tenant_id,
+        common::entities::SuspensionKind::Admin,
+        "suspended before the job was finished",
+    )
+    .await
+    .unwrap();
+
+    fleet.expire_leases().await;
+    let resumed = fleet.run_jobs(&fleet.worker("rescuer")).await;
+    assert_eq!(
+        resumed,
+        [Executed::Finished {
+            job_id: created.job_id,
+            state: "succeeded"
+        }]
+    );
+    assert_eq!(
+        fleet.tenant(created.tenant_id).await.status,
+        TenantStatus::Suspended,
+        "the rerun of `activate` left the suspension alone"
+    );
+}
+
+#[tokio::test]
 async fn a_worker_killed_between_any_two_delete_steps_is_resumed_to_a_deleted_tenant() {
     let fleet = Fleet::on_primary(20).await;
     let admin = fleet::connect(Server::primary().admin_url()).await;
