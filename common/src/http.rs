@@ -26,7 +26,14 @@ pub struct Listen<'a> {
     pub host: &'a str,
     pub port: u16,
     pub key: &'static str,
+    /// How long a client has, from connecting, to send a request's whole head (actix
+    /// answers 408 and closes the connection past it): slow clients cannot pile up.
+    pub client_request_timeout: std::time::Duration,
 }
+
+/// The request-head timeout of a service whose configuration names none (the provisioner's
+/// health listener): actix's own default, written down.
+pub const DEFAULT_CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl HttpService {
     /// Binds first (so a taken port fails here, clearly), then builds the server. Signals
@@ -52,6 +59,7 @@ impl HttpService {
                 key: listen.key,
                 source,
             })?
+            .client_request_timeout(listen.client_request_timeout)
             .disable_signals()
             .shutdown_timeout(10)
             .run();
