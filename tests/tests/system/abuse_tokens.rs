@@ -219,10 +219,10 @@ async fn user_attacks(
     let users = api
         .tenant_call(
             &acme.slug,
-            Method::GET,
+            Method::POST,
             "/api/v1/users",
             Some(&promoted),
-            None,
+            Some(json!({ "email": "planted@acme.example", "roles": ["admin"] })),
         )
         .await;
     attacks.expect("roles claim signed as admin", &users, 403, "forbidden");
