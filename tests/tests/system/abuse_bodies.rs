@@ -1,11 +1,12 @@
-//! Hostile JSON bodies on representative POST routes of both APIs (a signed-in create and
-//! the public sign-in of each): 10,000-deep arrays and objects, 20 MB with and without a
+//! Hostile JSON bodies on representative POST routes of both APIs (a signed-in create, the
+//! public sign-in of each, signup), and a NUL in both web sign-in forms: 10,000-deep arrays and objects, 20 MB with and without a
 //! length, invalid UTF-8, the wrong content type, truncated, empty and wrongly shaped
 //! JSON. Each gets a 4xx problem+json with a code, and both services keep serving.
 
 use reqwest::Method;
-use system_tests::AdminApi;
 use system_tests::abuse::{self, EVERY_MODULE, report};
+use system_tests::portal::PageReply;
+use system_tests::{AdminApi, PortalClient};
 
 /// A hostile body: its name, bytes, content type and whether to send it without a length.
 struct Hostile {
@@ -125,7 +126,7 @@ async fn hostile_bodies_get_a_problem_and_the_services_keep_serving() {
     let (runtime, control) = (&api.app.tenant_runtime_url, &api.app.control_plane_url);
     let owner_auth = format!("Bearer {owner}");
     let admin_auth = format!("Bearer {}", api.token);
-    let routes: [(String, Vec<(&str, &str)>); 4] = [
+    let routes: [(String, Vec<(&str, &str)>); 5] = [
         (
             format!("{runtime}/api/v1/items"),
             vec![("x-tenant", "acme"), ("authorization", &owner_auth)],
@@ -139,6 +140,7 @@ async fn hostile_bodies_get_a_problem_and_the_services_keep_serving() {
             vec![("authorization", &admin_auth)],
         ),
         (format!("{control}/api/v1/auth/login"), vec![]),
+        (format!("{control}/api/v1/signup"), vec![]),
     ];
     let (mut tried, mut refused, mut failures) = (0, 0, Vec::new());
     let mut codes = std::collections::BTreeMap::<String, usize>::new();
@@ -154,6 +156,15 @@ async fn hostile_bodies_get_a_problem_and_the_services_keep_serving() {
             }
         }
     }
+    for (what, reply) in nul_in_sign_in_forms(&api).await {
+        tried += 1;
+        if (400..500).contains(&reply.status) {
+            refused += 1;
+            *codes.entry(format!("{} form", reply.status)).or_default() += 1;
+        } else {
+            failures.push(format!("a NUL in {what}'s sign-in form: {}", reply.status));
+        }
+    }
     let serving = keeps_serving(&api, &acme.slug).await;
     report("body_attacks", tried);
     report("body_refused", refused);
@@ -161,6 +172,31 @@ async fn hostile_bodies_get_a_problem_and_the_services_keep_serving() {
     report("body_served_after", serving);
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(serving, "a service stopped serving");
+}
+
+/// The sign-in form of both web interfaces posted (with its CSRF token) with a NUL in the
+/// email: a form is a body too.
+async fn nul_in_sign_in_forms(api: &AdminApi) -> Vec<(&'static str, PageReply)> {
+    let fields = [
+        ("email", "boss\0@acme.example"),
+        ("password", "x\0y"),
+        ("next", "/"),
+    ];
+    let app = PortalClient::for_app(&api.app.tenant_runtime_url, "acme");
+    let portal = PortalClient::new(&api.app.control_plane_url);
+    vec![
+        (
+            "the ERP",
+            app.post_before_sign_in("/sign-in", "/sign-in", &fields)
+                .await,
+        ),
+        (
+            "the portal",
+            portal
+                .post_before_sign_in("/sign-in", "/sign-in", &fields)
+                .await,
+        ),
+    ]
 }
 
 /// Both services answer health checks, and the company's sign-in still works.
