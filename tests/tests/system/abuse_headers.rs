@@ -273,7 +273,7 @@ async fn slow_client(address: String, host: String) -> Option<Duration> {
                 Ok(_) => {}
             },
             () = tokio::time::sleep(Duration::from_secs(1)) => {
-                let Some(byte) = bytes.next() else { return None };
+                let byte = bytes.next()?;
                 if stream.write_all(&[byte]).await.is_err() {
                     return Some(started.elapsed());
                 }
