@@ -92,7 +92,7 @@ body_refused=$(figure body_refused)
 body_served=$(figure body_served_after)
 body_ok=false
 if [[ $(same "$body_refused" "$body_attacks") == true && $body_served == true ]]; then body_ok=true; fi
-row "hostile JSON bodies (10k-deep arrays and objects, 20 MB with and without a length, invalid UTF-8, wrong type, truncated, empty, NUL) on 4 POST routes of both APIs" \
+row "hostile JSON bodies (10k-deep arrays and objects, 20 MB with and without a length, invalid UTF-8, wrong type, truncated, empty, NUL) on 5 POST routes of both APIs, and a NUL in both web sign-in forms" \
 	"$body_refused of $body_attacks got 4xx problem+json; both services kept serving" \
 	"$body_ok"
 
