@@ -28,7 +28,9 @@
 //! `APP_BILLING__CANCELED_RETENTION_DAYS`, `APP_BILLING__SUCCESS_URL`, `APP_BILLING__CANCEL_URL`,
 //! `APP_BILLING__METER_EVENT_NAME`, `APP_BILLING__USAGE_REPORT_INTERVAL_SECS`,
 //! `APP_BILLING__RECONCILE_INTERVAL_SECS`, `APP_BILLING__REQUEST_TIMEOUT_SECS`,
-//! `APP_TENANT_RUNTIME__TRUST_FORWARDED_FOR`, `APP_REDIS__URL`, `APP_REDIS__KEY_PREFIX`,
+//! `APP_TENANT_RUNTIME__TRUST_FORWARDED_FOR`, `APP_TENANT_RUNTIME__TRUST_FORWARDED_HOST`,
+//! `APP_TENANT_RUNTIME__CLIENT_REQUEST_TIMEOUT_SECS`,
+//! `APP_CONTROL_PLANE__CLIENT_REQUEST_TIMEOUT_SECS`, `APP_REDIS__URL`, `APP_REDIS__KEY_PREFIX`,
 //! `APP_REDIS__TIMEOUT_MS`, `APP_LIMITS__REPLICAS`, `APP_LIMITS__SIGN_INS_PER_IP_PER_MINUTE`,
 //! `APP_BACKUPS__STORE`, `APP_BACKUPS__S3__BUCKET`, `APP_BACKUPS__S3__PREFIX`,
 //! `APP_BACKUPS__S3__REGION`, `APP_BACKUPS__S3__ENDPOINT`, `APP_BACKUPS__S3__PATH_STYLE`,
@@ -159,6 +161,9 @@ pub struct ControlPlaneSettings {
     pub signups_per_ip_per_hour: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// A client must send a request's whole head within this long of connecting, or get
+    /// 408 and lose the connection (slow clients cannot hold connections open).
+    pub client_request_timeout_secs: u64,
     /// An admin portal session ends after this long without a request.
     pub portal_idle_timeout_secs: u64,
     /// An admin portal session ends this long after sign-in, however busy.
@@ -207,6 +212,12 @@ pub struct TenantRuntimeSettings {
     /// Take the client IP (for the per-IP sign-in limit) from `X-Forwarded-For` (only
     /// behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Take the host that names the tenant from `X-Forwarded-Host` (or `Forwarded: host=`)
+    /// rather than `Host`: only behind a proxy that sets it and strips the client's own.
+    pub trust_forwarded_host: bool,
+    /// A client must send a request's whole head within this long of connecting, or get
+    /// 408 and lose the connection (slow clients cannot hold connections open).
+    pub client_request_timeout_secs: u64,
 }
 
 /// The outbound webhooks' delivery worker: `APP_TENANT_RUNTIME__WEBHOOKS__TIMEOUT_SECS`,
@@ -418,6 +429,7 @@ impl Default for ControlPlaneSettings {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             signups_per_ip_per_hour: 10,
             trust_forwarded_for: false,
+            client_request_timeout_secs: 5,
             portal_idle_timeout_secs: 30 * 60,
             portal_session_max_secs: 12 * 60 * 60,
         }
@@ -489,6 +501,8 @@ impl Default for TenantRuntimeSettings {
             web_session_max_secs: 12 * 3600,
             webhooks: WebhookSettings::default(),
             trust_forwarded_for: false,
+            trust_forwarded_host: false,
+            client_request_timeout_secs: 5,
         }
     }
 }
@@ -803,6 +817,14 @@ impl Settings {
         check(
             "tenant_runtime.base_domain",
             valid_hostname(&self.tenant_runtime.base_domain),
+        );
+        check(
+            "control_plane.client_request_timeout_secs",
+            within(self.control_plane.client_request_timeout_secs, 1, 300),
+        );
+        check(
+            "tenant_runtime.client_request_timeout_secs",
+            within(self.tenant_runtime.client_request_timeout_secs, 1, 300),
         );
         check(
             "provisioner.poll_interval_ms",

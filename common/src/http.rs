@@ -26,7 +26,14 @@ pub struct Listen<'a> {
     pub host: &'a str,
     pub port: u16,
     pub key: &'static str,
+    /// How long a client has, from connecting, to send a request's whole head (actix
+    /// answers 408 and closes the connection past it): slow clients cannot pile up.
+    pub client_request_timeout: std::time::Duration,
 }
+
+/// The request-head timeout of a service whose configuration names none (the provisioner's
+/// health listener): actix's own default, written down.
+pub const DEFAULT_CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl HttpService {
     /// Binds first (so a taken port fails here, clearly), then builds the server. Signals
@@ -52,6 +59,7 @@ impl HttpService {
                 key: listen.key,
                 source,
             })?
+            .client_request_timeout(listen.client_request_timeout)
             .disable_signals()
             .shutdown_timeout(10)
             .run();
@@ -131,28 +139,62 @@ pub async fn until_started(
     Ok(request.into_response(response))
 }
 
-/// Middleware: a NUL character (`%00`) in the path answers 404 `not_found` and in the query
-/// 422 `validation_failed` (as any other malformed path or query does), before a handler
-/// could pass it to Postgres, which cannot store it and would make it a 500.
+/// Middleware: a NUL character (`%00`) in the path answers 404 `not_found`, and in the
+/// query or in a form's fields (`application/x-www-form-urlencoded`, read here and handed
+/// on) 422 `validation_failed` (as any other malformed path, query or field does), before
+/// a handler could pass it to Postgres, which cannot store it and would make it a 500.
+/// (JSON bodies are checked by [`Body`].)
 pub async fn refuse_nul(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let problem = if request.path().contains("%00") {
-        Problem::new(
+        Some(Problem::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "the path holds a NUL character",
-        )
+        ))
     } else if request.query_string().contains("%00") {
-        Problem::validation(vec![FieldError {
-            field: "query".into(),
-            message: "a NUL character is not allowed".into(),
-        }])
+        Some(nul_refused("query"))
+    } else if is_form(&request) {
+        let fields = request.extract::<web::Bytes>().await?;
+        let holds_nul = form_holds_nul(&fields);
+        request.set_payload(actix_web::dev::Payload::from(fields));
+        holds_nul.then(|| nul_refused("form"))
     } else {
-        return Ok(next.call(request).await?.map_into_boxed_body());
+        None
     };
-    Ok(request.into_response(problem.to_response()))
+    match problem {
+        Some(problem) => Ok(request.into_response(problem.to_response())),
+        None => Ok(next.call(request).await?.map_into_boxed_body()),
+    }
+}
+
+fn nul_refused(field: &str) -> Problem {
+    Problem::validation(vec![FieldError {
+        field: field.into(),
+        message: "a NUL character is not allowed".into(),
+    }])
+}
+
+fn is_form(request: &ServiceRequest) -> bool {
+    request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+/// Whether url-encoded `fields` decode to text holding a NUL (`%00`, or a raw zero byte).
+fn form_holds_nul(fields: &[u8]) -> bool {
+    fields.contains(&0)
+        || fields
+            .windows(3)
+            .any(|window| window.eq_ignore_ascii_case(b"%00"))
 }
 
 /// Registers what every service has: `/healthz`, `/metrics`, and problem+json for JSON,
@@ -412,6 +454,13 @@ mod tests {
             StatusCode::UNPROCESSABLE_ENTITY
         );
         assert!(typed::<serde_json::Value>(json!({ "a": "fine" })).is_ok());
+    }
+
+    #[test]
+    fn a_form_holds_a_nul_when_a_field_decodes_to_one() {
+        assert!(form_holds_nul(b"email=a%00b&password=x"));
+        assert!(form_holds_nul(b"email=a\0b"));
+        assert!(!form_holds_nul(b"email=a%2500b&note=100%25"));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub fn build_app(settings: &Settings, state: AppState) -> Result<Application, Bi
         host: &settings.control_plane.host,
         port: settings.control_plane.port,
         key: "control_plane.port",
+        client_request_timeout: std::time::Duration::from_secs(
+            settings.control_plane.client_request_timeout_secs,
+        ),
     };
     let state = web::Data::new(state);
     let json_limit = settings.control_plane.max_body_bytes;

@@ -30,6 +30,7 @@ pub fn bind(
         host: &settings.provisioner.host,
         port: settings.provisioner.port,
         key: "provisioner.port",
+        client_request_timeout: http::DEFAULT_CLIENT_REQUEST_TIMEOUT,
     };
     let state = web::Data::new(HealthState {
         control_db,

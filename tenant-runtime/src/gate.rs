@@ -20,7 +20,7 @@ use crate::resolve::{self, Resolution};
 use crate::state::AppState;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
@@ -148,12 +148,29 @@ async fn admit(state: &AppState, request: &ServiceRequest) -> ApiResult<Arc<Tena
 }
 
 fn tenant_slug(state: &AppState, request: &ServiceRequest) -> ApiResult<String> {
-    let header = request
-        .headers()
-        .get(resolve::TENANT_HEADER)
-        .and_then(|value| value.to_str().ok());
-    let info = request.connection_info();
-    match resolve::resolve(Some(info.host()), header, &state.config.base_domain) {
+    let headers = request.headers();
+    let from_headers = resolve::tenant_header(
+        headers
+            .get_all(resolve::TENANT_HEADER)
+            .map(HeaderValue::as_bytes),
+    )
+    .and_then(|tenant| {
+        let host = if state.config.trust_forwarded_host {
+            Some(request.connection_info().host().to_owned())
+        } else {
+            resolve::request_host(
+                headers.get_all(header::HOST).map(HeaderValue::as_bytes),
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.as_str()),
+            )?
+            .map(str::to_owned)
+        };
+        Ok((host, tenant))
+    });
+    let (host, tenant) = from_headers.map_err(|error| host_refusal(&error))?;
+    match resolve::resolve(host.as_deref(), tenant, &state.config.base_domain) {
         Resolution::Tenant(slug) => Ok(slug),
         Resolution::Missing => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -173,6 +190,29 @@ fn tenant_slug(state: &AppState, request: &ServiceRequest) -> ApiResult<String> 
             ),
         )),
         Resolution::Unknown(name) => Err(not_found(&name)),
+    }
+}
+
+/// 400 `tenant_conflict` for headers that name more than one host or tenant, 400
+/// `invalid_host` for one that cannot be read.
+fn host_refusal(error: &resolve::HostError) -> ApiError {
+    use resolve::HostError;
+    match error {
+        HostError::Repeated(name) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "tenant_conflict",
+            format!("`{name}` is given more than once"),
+        ),
+        HostError::Disagree { target, host } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "tenant_conflict",
+            format!("the request target names `{target}` but Host names `{host}`"),
+        ),
+        HostError::Unreadable(name) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_host",
+            format!("`{name}` is not readable text"),
+        ),
     }
 }
 

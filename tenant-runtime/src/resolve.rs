@@ -1,10 +1,11 @@
 //! Which tenant a request is for: the subdomain of the base domain (`{slug}.{base_domain}`)
 //! or the `X-Tenant` header. When both name a tenant they must agree. The parsing itself
-//! is `parsers::tenant` (fuzzed there); this names the header.
+//! is `parsers::tenant` (fuzzed there), with the refusals of ambiguous hosts (two `Host`
+//! or `X-Tenant` headers, an absolute target naming another host).
 
-pub use parsers::tenant::{Resolution, resolve};
-
-pub const TENANT_HEADER: &str = "X-Tenant";
+pub use parsers::tenant::{
+    HostError, Resolution, TENANT_HEADER, request_host, resolve, tenant_header,
+};
 
 #[cfg(test)]
 mod tests {

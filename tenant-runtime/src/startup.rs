@@ -40,6 +40,9 @@ pub fn build_app(
         host: &settings.tenant_runtime.host,
         port: settings.tenant_runtime.port,
         key: "tenant_runtime.port",
+        client_request_timeout: Duration::from_secs(
+            settings.tenant_runtime.client_request_timeout_secs,
+        ),
     };
     let json_limit = settings.tenant_runtime.max_body_bytes;
     let app_state = state.clone();

@@ -44,6 +44,9 @@ pub struct RuntimeConfig {
     pub web_session_max_secs: u64,
     /// Take the client IP from `X-Forwarded-For` (behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Name the tenant by `X-Forwarded-Host` / `Forwarded: host=` (behind a proxy that
+    /// sets it); otherwise only `Host` (or an absolute request target) counts.
+    pub trust_forwarded_host: bool,
     /// What depends on where tenants reach this runtime; set once the port is bound.
     bound: OnceLock<Bound>,
 }
@@ -106,6 +109,7 @@ impl AppState {
                 web_idle_timeout_secs: runtime.web_idle_timeout_secs,
                 web_session_max_secs: runtime.web_session_max_secs,
                 trust_forwarded_for: runtime.trust_forwarded_for,
+                trust_forwarded_host: runtime.trust_forwarded_host,
                 bound: OnceLock::new(),
             },
         })

@@ -1,6 +1,7 @@
 //! The whole-system test harness: real Postgres servers, a fresh control database per test
 //! cloned from a template migrated once per run, and the platform spawned on port 0.
 
+pub mod abuse;
 pub mod admin;
 pub mod app;
 pub mod bench;

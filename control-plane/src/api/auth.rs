@@ -102,10 +102,12 @@ pub struct DisableTotp {
 pub async fn login(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    body: web::Json<LoginRequest>,
+    body: Body<LoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
+    // Read as `Body` (not `web::Json`): text holding a NUL is refused (422) here rather
+    // than reaching Postgres, which cannot store it (a 500 before).
+    let body = body.into_inner()?;
     state.sign_in_limiter.check(meta.ip).await?;
-    let body = body.into_inner();
     let credentials = Credentials {
         email: body.email,
         password: body.password,
@@ -121,8 +123,9 @@ pub async fn login(
         (status = 401, description = "`invalid_refresh_token`, `refresh_token_reused`, `refresh_token_expired`, `refresh_token_revoked`", body = crate::api::openapi::ProblemDoc)))]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Body<RefreshRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
+    let body = body.into_inner()?;
     Ok(web::Json(
         sessions::rotate(&state, &body.refresh_token).await?,
     ))
@@ -133,8 +136,9 @@ pub async fn refresh(
     responses((status = 204, description = "the session is over")))]
 pub async fn logout(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Body<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.into_inner()?;
     sessions::end(&state, &body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

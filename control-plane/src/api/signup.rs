@@ -19,6 +19,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::api_error::{ApiError, ApiResult, Validator};
+use common::http::Body;
 use common::ids::TenantSlug;
 use provisioner::billing::account;
 use provisioner::tenants::{self as lifecycle, NewTenant};
@@ -109,10 +110,11 @@ pub struct SlugAvailability {
 pub async fn signup(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    body: web::Json<SignupRequest>,
+    body: Body<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
+    // `Body` refuses text holding a NUL (422) before it could reach Postgres.
+    let body = body.into_inner()?;
     state.signup_limiter.check(meta.ip).await?;
-    let body = body.into_inner();
     Validator::default()
         .check("company_name", validate::text(&body.company_name, 200))
         .check("admin_email", validate::email(body.admin_email.trim()))

@@ -1,5 +1,10 @@
 //! Whole-system tests: one binary, every process in it, real Postgres.
 
+mod abuse_bodies;
+mod abuse_headers;
+mod abuse_matrix;
+mod abuse_tokens;
+mod abuse_web;
 mod admin_auth;
 mod admin_authz;
 mod admin_catalogue;
