@@ -9,7 +9,9 @@
 //! 2. **baseline**: the quiet tenants alone at a modest open-loop rate (a quarter of capacity
 //!    between them), after as long again untimed to warm up: their p50/p99;
 //! 3. **overload**: the same quiet load plus the noisy tenants, together twice capacity:
-//!    quiet p99 against baseline, every 429 checked for a valid `Retry-After`, 5xx counted;
+//!    quiet p99 against baseline, every 429 checked for a valid `Retry-After`, 5xx counted.
+//!    Quiet tenants call the API (`GET /api/v1/me`); the noisy ones alternate between it
+//!    and a page of the ERP web app (`GET /sign-in`), since both doors pass the same gate;
 //! 4. **soak**: the overload held for longer while the runtime's RSS is sampled from
 //!    `/proc/PID/status`: first, last, max and the least-squares slope;
 //! 5. **recovery**: load stopped, the longest `Retry-After` waited, then one request per
@@ -78,6 +80,8 @@ pub struct Tally {
     pub noisy_admitted: usize,
     /// Every 429, whoever got it.
     pub limited: usize,
+    /// Of those, the web app's pages.
+    pub limited_pages: usize,
     /// 429s without a `Retry-After` of at least one whole second.
     pub limited_without_retry_after: usize,
     pub server_errors: usize,
@@ -223,11 +227,12 @@ async fn signed_tenants(fleet: &Fleet, count: usize) -> Vec<Signed> {
         .collect()
 }
 
-/// The plan limit: four times what a quiet tenant sends, so it never touches it, and at
-/// least one a second.
+/// The plan limit: four times what a quiet tenant sends, so it never touches it, and no
+/// more, since the noisy tenants' bursts (a minute's quota at once) are admitted work; at
+/// least one request in ten seconds.
 fn limit_for(quiet_per_tenant_per_second: f64) -> u32 {
     let per_minute = (quiet_per_tenant_per_second * 60.0 * 4.0).ceil();
-    (per_minute as u32).max(60)
+    (per_minute as u32).max(6)
 }
 
 /// Every plan gets the limit; the runtime hears of it through `NOTIFY tenant_changed`.
@@ -263,7 +268,10 @@ async fn wait_for_limit(target: &Target, tenant: &Signed, limit: u32) {
 #[derive(Clone)]
 struct Target {
     client: reqwest::Client,
+    /// `GET /api/v1/me`: what every tenant asks of the API.
     url: String,
+    /// `GET /sign-in`: a page of the ERP web app behind the same gate (no session needed).
+    page_url: String,
 }
 
 impl Target {
@@ -278,6 +286,7 @@ impl Target {
         Self {
             client,
             url: format!("{runtime_url}/api/v1/me"),
+            page_url: format!("{runtime_url}/sign-in"),
         }
     }
 
@@ -287,12 +296,41 @@ impl Target {
             .header("X-Tenant", &tenant.slug)
             .bearer_auth(&tenant.token)
     }
+
+    fn get(&self, tenant: &Signed, door: Door) -> reqwest::RequestBuilder {
+        match door {
+            Door::Api => self.get_me(tenant),
+            Door::Page => self
+                .client
+                .get(&self.page_url)
+                .header("X-Tenant", &tenant.slug),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Quiet,
     Noisy,
+}
+
+/// Which interface a request goes through: both pass the same gate, both must say when
+/// to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    Api,
+    Page,
+}
+
+impl Class {
+    /// Quiet tenants use the API only (their latencies stay comparable); the noisy ones
+    /// alternate between the API and the web app's pages.
+    fn door(self, nth: usize) -> Door {
+        match self {
+            Class::Noisy if nth % 2 == 1 => Door::Page,
+            _ => Door::Api,
+        }
+    }
 }
 
 /// An open-loop stream of requests from some tenants, round-robin among them.
@@ -335,6 +373,7 @@ async fn offer(target: &Target, offers: &[Offer], duration: Duration) -> Tally {
             let due = (offer.per_second * elapsed) as usize;
             while *sent < due {
                 let tenant = offer.tenants[*sent % offer.tenants.len()].clone();
+                let door = offer.class.door(*sent);
                 *sent += 1;
                 let Ok(permit) = in_flight.clone().try_acquire_owned() else {
                     lock(&tally).shed += 1;
@@ -342,8 +381,8 @@ async fn offer(target: &Target, offers: &[Offer], duration: Duration) -> Tally {
                 };
                 let (target, tally, class) = (target.clone(), tally.clone(), offer.class);
                 tokio::spawn(async move {
-                    let answer = send(&target, &tenant).await;
-                    lock(&tally).record(class, answer);
+                    let answer = send(&target, &tenant, door).await;
+                    lock(&tally).record(class, door, answer);
                     drop(permit);
                 });
             }
@@ -374,9 +413,9 @@ enum Answer {
     Failed(String),
 }
 
-async fn send(target: &Target, tenant: &Signed) -> Answer {
+async fn send(target: &Target, tenant: &Signed, door: Door) -> Answer {
     let sent = Instant::now();
-    match target.get_me(tenant).send().await {
+    match target.get(tenant, door).send().await {
         Ok(reply) => {
             let status = reply.status().as_u16();
             let retry_after = reply
@@ -397,7 +436,7 @@ async fn send(target: &Target, tenant: &Signed) -> Answer {
 }
 
 impl Tally {
-    fn record(&mut self, class: Class, answer: Answer) {
+    fn record(&mut self, class: Class, door: Door, answer: Answer) {
         let (status, retry_after, latency, body) = match answer {
             Answer::Status {
                 status,
@@ -421,7 +460,7 @@ impl Tally {
         }
         match status {
             200..=299 => {}
-            429 => self.limited(class, retry_after),
+            429 => self.limited(class, door, retry_after),
             500..=599 => {
                 self.server_errors += 1;
                 self.sample(format!("{status} {body}"));
@@ -433,8 +472,9 @@ impl Tally {
         }
     }
 
-    fn limited(&mut self, class: Class, retry_after: Option<u64>) {
+    fn limited(&mut self, class: Class, door: Door, retry_after: Option<u64>) {
         self.limited += 1;
+        self.limited_pages += usize::from(door == Door::Page);
         self.quiet_limited += usize::from(class == Class::Quiet);
         match retry_after {
             Some(seconds) if seconds >= 1 => {
@@ -658,6 +698,10 @@ impl Report {
         self.loaded().iter().map(|tally| tally.limited).sum()
     }
 
+    pub fn limited_pages(&self) -> usize {
+        self.loaded().iter().map(|tally| tally.limited_pages).sum()
+    }
+
     pub fn limited_without_retry_after(&self) -> usize {
         self.phases()
             .iter()
@@ -728,7 +772,7 @@ impl Report {
         };
         format!(
             "| Load | {} tenants, {:.0}x capacity ({:.0} req/s offered), {} noisy, {} s soak{build} | \
-             quiet p99 {:.1}x baseline under load (worst phase), {:.1}x after; {} 429s, {} without Retry-After; \
+             quiet p99 {:.1}x baseline under load (worst phase), {:.1}x after; {} 429s ({} of pages), {} without Retry-After; \
              {} 5xx; {}/{} noisy readmitted; RSS {:+.1} MiB ({:+.2} MiB/min) | {result} |",
             group(self.tenants),
             OVERLOAD,
@@ -739,6 +783,7 @@ impl Report {
                 .max(self.p99_ratio(&self.soak)),
             self.p99_ratio(&self.recovery),
             group(self.limited()),
+            group(self.limited_pages()),
             self.limited_without_retry_after(),
             self.server_errors(),
             self.readmission.admitted,
@@ -779,12 +824,12 @@ pub fn report(report: &Report) -> String {
     );
     out.push_str(
         "| phase | quiet requests | quiet p50 ms | quiet p99 ms | p99 / baseline | quiet 429 | \
-         noisy sent / admitted | 429 (no Retry-After) | 5xx | other failures | shed |\n\
+         noisy sent / admitted | 429: all / pages / no Retry-After | 5xx | other failures | shed |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (name, tally) in report.phases() {
         out.push_str(&format!(
-            "| {name} | {} | {} | {} | {:.2} | {} | {} / {} | {} ({}) | {} | {} | {} |\n",
+            "| {name} | {} | {} | {} | {:.2} | {} | {} / {} | {} / {} / {} | {} | {} | {} |\n",
             tally.quiet.requests,
             ms(tally.quiet.quantile(0.5)),
             ms(tally.quiet.quantile(0.99)),
@@ -793,6 +838,7 @@ pub fn report(report: &Report) -> String {
             tally.noisy_sent,
             tally.noisy_admitted,
             tally.limited,
+            tally.limited_pages,
             tally.limited_without_retry_after,
             tally.server_errors,
             tally.failed,
@@ -847,8 +893,9 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_leaves_quiet_tenants_four_times_headroom_and_at_least_one_a_second() {
-        assert_eq!(limit_for(0.05), 60);
+    fn the_limit_leaves_quiet_tenants_four_times_headroom_and_at_least_one_in_ten_seconds() {
+        assert_eq!(limit_for(0.04), 10);
+        assert_eq!(limit_for(0.001), 6);
         assert_eq!(limit_for(10.0), 2400);
     }
 
@@ -858,6 +905,7 @@ mod tests {
         for retry_after in [Some(2), None, Some(0)] {
             tally.record(
                 Class::Noisy,
+                Door::Page,
                 Answer::Status {
                     status: 429,
                     retry_after,
@@ -867,6 +915,7 @@ mod tests {
             );
         }
         assert_eq!(tally.limited, 3);
+        assert_eq!(tally.limited_pages, 3);
         assert_eq!(tally.limited_without_retry_after, 2);
         assert_eq!(tally.max_retry_after, 2);
     }

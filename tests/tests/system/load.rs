@@ -25,6 +25,10 @@ async fn under_twice_its_capacity_the_runtime_limits_the_noisy_with_retry_after_
         report.limited() > 0,
         "the noisy tenant was limited: {printed}"
     );
+    assert!(
+        report.limited_pages() > 0,
+        "its pages were limited too: {printed}"
+    );
     assert_eq!(report.limited_without_retry_after(), 0, "{printed}");
     assert_eq!(report.server_errors(), 0, "{printed}");
     assert_eq!(
