@@ -130,16 +130,23 @@ pub struct Report {
     pub memory: Memory,
 }
 
-/// Runs every phase; panics only when the harness itself cannot go on.
-pub async fn run(options: &Options) -> Report {
+/// Runs every phase; panics only when the harness itself cannot go on. The fleet comes
+/// back with the report so the caller can print before dropping it: dropping removes
+/// every tenant database, which takes minutes for a thousand.
+pub async fn run(options: &Options) -> (Report, Fleet) {
     let fleet = Fleet::new().await;
-    prepare(&fleet, options.tenants).await;
+    let report = measure(&fleet, options).await;
+    (report, fleet)
+}
+
+async fn measure(fleet: &Fleet, options: &Options) -> Report {
+    prepare(fleet, options.tenants).await;
     eprintln!("provisioning {} tenants…", options.tenants);
-    let signed = signed_tenants(&fleet, options.tenants).await;
+    let signed = signed_tenants(fleet, options.tenants).await;
     let noisy_count = (signed.len() / NOISY_ONE_IN).max(1);
     let (noisy, quiet) = signed.split_at(noisy_count);
     let (noisy, quiet) = (Arc::new(noisy.to_vec()), Arc::new(quiet.to_vec()));
-    let settings = runtime_bench::settings_for(&fleet);
+    let settings = runtime_bench::settings_for(fleet);
     let runtime = RuntimeProcess::start(&options.runtime_exe, &settings).await;
     let target = Target::new(&runtime.url);
 
@@ -151,7 +158,7 @@ pub async fn run(options: &Options) -> Report {
     let quiet_rate = capacity * QUIET_SHARE;
     let noisy_rate = capacity * OVERLOAD - quiet_rate;
     let limit = limit_for(quiet_rate / quiet.len() as f64);
-    set_limits(&fleet, limit).await;
+    set_limits(fleet, limit).await;
     wait_for_limit(&target, &quiet[0], limit).await;
 
     let quiet_only = [Offer::quiet(&quiet, quiet_rate)];

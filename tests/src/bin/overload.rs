@@ -25,8 +25,10 @@ async fn main() -> anyhow::Result<()> {
         rss_every: Duration::from_secs((soak / 60).clamp(1, 10)),
         runtime_exe: std::env::current_exe()?,
     };
-    let report = overload::run(&options).await;
+    let (report, fleet) = overload::run(&options).await;
     println!("{}", overload::report(&report));
+    eprintln!("dropping the {tenants} tenants' databases…");
+    drop(fleet);
     if !report.violations().is_empty() {
         exit(1);
     }

@@ -14,7 +14,7 @@ async fn under_twice_its_capacity_the_runtime_limits_the_noisy_with_retry_after_
         rss_every: Duration::from_secs(1),
         runtime_exe: env!("CARGO_BIN_EXE_overload").into(),
     };
-    let report = overload::run(&options).await;
+    let (report, _fleet) = overload::run(&options).await;
     let printed = overload::report(&report);
     // The reliability suite's short mode reads the row from here (`--nocapture`).
     println!("{printed}");
