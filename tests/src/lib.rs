@@ -12,6 +12,7 @@ pub mod fake_stripe;
 pub mod fleet;
 pub mod migration_bench;
 pub mod moto;
+pub mod overload;
 pub mod planning_bench;
 pub mod portal;
 pub mod portal_bench;

@@ -182,7 +182,8 @@ fn server_binary() -> Option<PathBuf> {
     })
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port nothing listens on now (for a child process to bind).
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

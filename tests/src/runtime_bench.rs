@@ -331,7 +331,12 @@ async fn static_me(
 }
 
 /// `CLIENTS` clients hitting `url` for `duration`, each cycling through `tenants`.
-async fn load(client: &reqwest::Client, url: &str, tenants: &[Signed], duration: Duration) -> Run {
+pub(crate) async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    tenants: &[Signed],
+    duration: Duration,
+) -> Run {
     let started = Instant::now();
     let deadline = started + duration;
     let clients = (0..CLIENTS).map(|n| async move {

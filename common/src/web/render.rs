@@ -124,7 +124,15 @@ pub fn error_page(layout: Layout, error: &ApiError, home: &str) -> HttpResponse 
         problem: &problem,
         home,
     };
-    page(problem.status_code(), &layout, &page_html)
+    let mut response = page(problem.status_code(), &layout, &page_html);
+    // A 429 or 503 page says when to come back, as the problem JSON does: browsers and
+    // crawlers honour `Retry-After`, and the load tests check every refusal for it.
+    if let Some(seconds) = problem.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// The problem an error stands for, logging an internal error's cause chain.
@@ -174,5 +182,31 @@ mod tests {
                 .map(|v| v.as_bytes()),
             Some(&b"DENY"[..])
         );
+    }
+
+    fn a_layout() -> Layout {
+        Layout {
+            product: "Test",
+            title: String::new(),
+            nav: Vec::new(),
+            user: None,
+            csrf: String::new(),
+            flash: None,
+            sign_out: "/sign-out",
+            fragment: false,
+            banners: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_error_page_that_says_retry_later_carries_retry_after() {
+        let limited = ApiError::retry_later(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "x", 7);
+        let response = error_page(a_layout(), &limited, "/");
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after = response.headers().get(header::RETRY_AFTER);
+        assert_eq!(retry_after.map(|v| v.as_bytes()), Some(&b"7"[..]));
+        let refused = ApiError::forbidden("tenant_suspended", "x");
+        let response = error_page(a_layout(), &refused, "/");
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -41,6 +41,7 @@ mod fleet_ops;
 mod health;
 mod impersonation;
 mod job_wakeup;
+mod load;
 mod migrations_cli;
 mod portal_access;
 mod portal_areas;
