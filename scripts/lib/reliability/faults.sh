@@ -32,7 +32,9 @@ short)
 long)
 	seed=${CHAOS_SEED:-1} seeds=${CHAOS_SEEDS:-5} rounds=${CHAOS_ROUNDS:-12}
 	log "chaos binary (debug build): seeds $seed.. ($seeds), $rounds rounds each"
-	cargo run -p system-tests --bin chaos -- --seed "$seed" --seeds "$seeds" \
+	# Workspace-wide, as every build here is (a `-p` build re-resolves features).
+	cargo build --workspace --bins
+	"${CARGO_TARGET_DIR:-target}/debug/chaos" --seed "$seed" --seeds "$seeds" \
 		--rounds "$rounds" 2>&1 | tee "$output" >&2 || status=$?
 	;;
 *) die "usage: faults.sh short|long" ;;
