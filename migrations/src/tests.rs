@@ -40,7 +40,7 @@ fn tenant_migrations_are_ordered_and_named() {
 
 #[test]
 fn latest_versions_are_the_last_migrations() {
-    assert_eq!(latest_control_version(), "m20261205_000016_job_traceparent");
+    assert_eq!(latest_control_version(), "m20261205_000017_usage_flushes");
     assert_eq!(latest_tenant_version(), "m20261206_000017_planning");
     assert_eq!(
         names::<tenant::Migrator>().last(),

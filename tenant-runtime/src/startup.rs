@@ -183,8 +183,8 @@ enum AtShutdown {
     /// Dropped: shutdown must not wait for a slow round.
     Abandon,
     /// Finished first. A usage flush has taken its counts out of memory: dropped while its
-    /// INSERT is on the way, they would be lost (and given back, counted twice whenever
-    /// the INSERT had committed unseen), so it runs to its end before the final flush.
+    /// write is on the way, they would be lost, so it runs to its end (keeping its batch
+    /// for a retry when the write fails) before the final flush.
     Finish,
 }
 

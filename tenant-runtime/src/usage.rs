@@ -1,14 +1,18 @@
-//! Usage: API calls per tenant counted in memory and added to `tenant_usage_daily` in one
-//! statement per flush (every `usage_flush_secs`, and at shutdown); a failed flush keeps
-//! its counts for the next one, so none is lost. Also samples each open tenant's database
-//! size and user count into `tenants`.
+//! Usage: API calls per tenant counted in memory and added to `tenant_usage_daily` once per
+//! flush (every `usage_flush_secs`, and at shutdown), as a batch with an id recorded in
+//! `usage_flushes` in the same transaction. A failed flush keeps its batch, id and all, and
+//! the next flush writes it first: none is lost, and a batch whose INSERT committed unseen
+//! (the connection broke after the statement was sent) is found recorded and not added
+//! twice. Also samples each open tenant's database size and user count into `tenants`.
 
 use crate::registry::Registry;
 use crate::registry::pool::TenantPool;
 use dashmap::DashMap;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
-use std::sync::Arc;
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -17,9 +21,14 @@ const FLUSH_CHUNK: usize = 1000;
 /// How many of the busiest tenants get their own metrics series.
 const BUSIEST_TENANTS: usize = 10;
 
+/// Counts taken out of memory under an id, to be written once: (id, [(tenant, calls)]).
+pub type Batch = (Uuid, Vec<(Uuid, u64)>);
+
 #[derive(Default)]
 pub struct Usage {
     calls: DashMap<Uuid, AtomicU64>,
+    /// The batch whose last write failed, retried first under the same id.
+    unsettled: Mutex<Option<Batch>>,
 }
 
 impl Usage {
@@ -37,10 +46,18 @@ impl Usage {
 
     /// Counts not yet flushed (for tests and the shutdown log).
     pub fn pending(&self) -> u64 {
-        self.calls
+        let unsettled: u64 = self
+            .unsettled
+            .lock()
+            .ok()
+            .and_then(|batch| batch.as_ref().map(|(_, rows)| sum(rows)))
+            .unwrap_or(0);
+        let counting: u64 = self
+            .calls
             .iter()
             .map(|calls| calls.load(Ordering::Relaxed))
-            .sum()
+            .sum();
+        unsettled + counting
     }
 
     /// Takes every count, leaving zeros.
@@ -54,30 +71,67 @@ impl Usage {
             .collect()
     }
 
-    fn give_back(&self, batch: &[(Uuid, u64)]) {
-        for (tenant, calls) in batch {
-            self.calls
-                .entry(*tenant)
-                .or_default()
-                .fetch_add(*calls, Ordering::Relaxed);
+    /// Adds the counts to today's rows (UTC): first a batch a failed flush left, under its
+    /// id, then the counts since. On failure the batch waits for the next flush.
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<u64, DbErr> {
+        let mut flushed = 0;
+        if let Some(batch) = self.unsettled() {
+            flushed += self.write_or_keep(db, batch).await?;
         }
+        let rows = self.take();
+        if rows.is_empty() {
+            return Ok(flushed);
+        }
+        publish_busiest(&rows);
+        flushed += self.write_or_keep(db, (Uuid::now_v7(), rows)).await?;
+        Ok(flushed)
     }
 
-    /// Adds the counts to today's rows (UTC); on failure they wait for the next flush.
-    pub async fn flush(&self, db: &DatabaseConnection) -> Result<u64, sea_orm::DbErr> {
-        let batch = self.take();
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        publish_busiest(&batch);
-        for (index, chunk) in batch.chunks(FLUSH_CHUNK).enumerate() {
-            if let Err(error) = db.execute_raw(upsert(chunk)).await {
-                self.give_back(&batch[index * FLUSH_CHUNK..]);
-                return Err(error);
+    fn unsettled(&self) -> Option<Batch> {
+        self.unsettled.lock().ok()?.take()
+    }
+
+    /// Writes `batch`; keeps it (id and all) when the write fails.
+    async fn write_or_keep(&self, db: &DatabaseConnection, batch: Batch) -> Result<u64, DbErr> {
+        match write(db, &batch).await {
+            Ok(()) => Ok(sum(&batch.1)),
+            Err(error) => {
+                if let Ok(mut unsettled) = self.unsettled.lock() {
+                    *unsettled = Some(batch);
+                }
+                Err(error)
             }
         }
-        Ok(batch.iter().map(|(_, calls)| calls).sum())
     }
+}
+
+fn sum(rows: &[(Uuid, u64)]) -> u64 {
+    rows.iter().map(|(_, calls)| calls).sum()
+}
+
+/// One transaction: the batch's id recorded (nothing more when it already was: the batch
+/// committed before, unseen), its counts added, ids older than a week pruned. Public for
+/// the tests that write a batch twice.
+pub async fn write(db: &DatabaseConnection, (id, rows): &Batch) -> Result<(), DbErr> {
+    let tx = db.begin().await?;
+    let recorded = tx
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO usage_flushes (id) VALUES ($1) ON CONFLICT DO NOTHING",
+            [(*id).into()],
+        ))
+        .await?;
+    if recorded.rows_affected() == 1 {
+        for chunk in rows.chunks(FLUSH_CHUNK) {
+            tx.execute_raw(upsert(chunk)).await?;
+        }
+        tx.execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "DELETE FROM usage_flushes WHERE flushed_at < now() - interval '7 days'",
+        ))
+        .await?;
+    }
+    tx.commit().await
 }
 
 /// Database size in bytes and the users that count against the plan.

@@ -24,6 +24,7 @@ mod m20261203_000013_fleet_jobs;
 mod m20261203_000014_portal_sessions;
 mod m20261204_000015_webhook_wakeups;
 mod m20261205_000016_job_traceparent;
+mod m20261205_000017_usage_flushes;
 
 /// Name of the table recording applied control migrations.
 pub const MIGRATION_TABLE: &str = "seaql_migrations";
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_portal_sessions::Migration),
             Box::new(m20261204_000015_webhook_wakeups::Migration),
             Box::new(m20261205_000016_job_traceparent::Migration),
+            Box::new(m20261205_000017_usage_flushes::Migration),
         ]
     }
 

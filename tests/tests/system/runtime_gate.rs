@@ -737,3 +737,58 @@ async fn a_plan_change_and_a_replan_reach_the_runtime_through_the_provisioner_no
         "the tenant's new plan is applied without a restart"
     );
 }
+
+/// The sum of `tenant`'s recorded API calls.
+async fn recorded_calls(control: &tokio_postgres::Client, tenant: uuid::Uuid) -> i64 {
+    control
+        .query_one(
+            "SELECT coalesce(sum(api_calls)::bigint, 0) FROM tenant_usage_daily WHERE tenant_id = $1",
+            &[&tenant],
+        )
+        .await
+        .expect("usage")
+        .get(0)
+}
+
+/// A flush whose connection broke after its INSERT was sent cannot know whether it
+/// committed (the chaos suite saw exactly that at a runtime's shutdown: the batch given
+/// back and flushed again, counted twice). A failed batch is now retried under its id,
+/// and a batch already recorded is not added again.
+#[tokio::test]
+async fn a_usage_batch_retried_after_a_failed_or_unseen_write_is_counted_once() {
+    let api = AdminApi::start().await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let tenant: uuid::Uuid = acme.id.parse().expect("id");
+    let control = control(&api).await;
+    let db = sea_orm::Database::connect(api.app.db.url())
+        .await
+        .expect("control pool");
+    let before = recorded_calls(&control, tenant).await;
+
+    // Committed unseen, then retried: the same batch twice counts once.
+    let batch = (uuid::Uuid::now_v7(), vec![(tenant, 5)]);
+    tenant_runtime::usage::write(&db, &batch)
+        .await
+        .expect("written");
+    tenant_runtime::usage::write(&db, &batch)
+        .await
+        .expect("retried");
+    assert_eq!(recorded_calls(&control, tenant).await, before + 5);
+
+    // A flush that fails keeps its counts; the next one writes them, once.
+    let usage = tenant_runtime::usage::Usage::default();
+    for _ in 0..3 {
+        usage.count(tenant);
+    }
+    let broken = sea_orm::Database::connect(api.app.db.url())
+        .await
+        .expect("second pool");
+    broken.clone().close().await.expect("closed");
+    assert!(usage.flush(&broken).await.is_err(), "a closed pool fails");
+    assert_eq!(usage.pending(), 3, "the failed batch is kept");
+    usage.count(tenant);
+    assert_eq!(usage.flush(&db).await.expect("flushed"), 4);
+    assert_eq!(usage.pending(), 0);
+    assert_eq!(recorded_calls(&control, tenant).await, before + 9);
+}
