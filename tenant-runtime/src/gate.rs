@@ -148,28 +148,14 @@ async fn admit(state: &AppState, request: &ServiceRequest) -> ApiResult<Arc<Tena
 }
 
 fn tenant_slug(state: &AppState, request: &ServiceRequest) -> ApiResult<String> {
-    let headers = request.headers();
-    let from_headers = resolve::tenant_header(
-        headers
+    let tenant = resolve::tenant_header(
+        request
+            .headers()
             .get_all(resolve::TENANT_HEADER)
             .map(HeaderValue::as_bytes),
     )
-    .and_then(|tenant| {
-        let host = if state.config.trust_forwarded_host {
-            Some(request.connection_info().host().to_owned())
-        } else {
-            resolve::request_host(
-                headers.get_all(header::HOST).map(HeaderValue::as_bytes),
-                request
-                    .uri()
-                    .authority()
-                    .map(|authority| authority.as_str()),
-            )?
-            .map(str::to_owned)
-        };
-        Ok((host, tenant))
-    });
-    let (host, tenant) = from_headers.map_err(|error| host_refusal(&error))?;
+    .map_err(host_refusal)?;
+    let host = request_host(state, request).map_err(host_refusal)?;
     match resolve::resolve(host.as_deref(), tenant, &state.config.base_domain) {
         Resolution::Tenant(slug) => Ok(slug),
         Resolution::Missing => Err(ApiError::new(
@@ -193,9 +179,31 @@ fn tenant_slug(state: &AppState, request: &ServiceRequest) -> ApiResult<String> 
     }
 }
 
+/// The host the request is for: its own `Host` (an absolute target must agree with it), or
+/// what a proxy in front says when configuration trusts one to set `X-Forwarded-Host`.
+fn request_host(
+    state: &AppState,
+    request: &ServiceRequest,
+) -> Result<Option<String>, resolve::HostError> {
+    if state.config.trust_forwarded_host {
+        return Ok(Some(request.connection_info().host().to_owned()));
+    }
+    let host = resolve::request_host(
+        request
+            .headers()
+            .get_all(header::HOST)
+            .map(HeaderValue::as_bytes),
+        request
+            .uri()
+            .authority()
+            .map(|authority| authority.as_str()),
+    )?;
+    Ok(host.map(str::to_owned))
+}
+
 /// 400 `tenant_conflict` for headers that name more than one host or tenant, 400
 /// `invalid_host` for one that cannot be read.
-fn host_refusal(error: &resolve::HostError) -> ApiError {
+fn host_refusal(error: resolve::HostError) -> ApiError {
     use resolve::HostError;
     match error {
         HostError::Repeated(name) => ApiError::new(
