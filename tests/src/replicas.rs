@@ -154,12 +154,15 @@ impl Drop for ExtraRuntime {
     }
 }
 
-/// A provisioner worker on its own, as the standalone `provisioner` binary runs it (no
-/// health listener), that a test can kill: with a fail point armed
+/// A provisioner worker on its own, as the standalone `provisioner` binary runs it (with
+/// its health listener when started by [`StandaloneWorker::start_with_health`]), that a
+/// test can kill: with a fail point armed
 /// ([`provisioner::Provisioner::crash_at`]) it dies at that step as a killed process would,
 /// its job still leased; [`StandaloneWorker::stop`] stops it as SIGTERM does.
 pub struct StandaloneWorker {
     pub provisioner: provisioner::Provisioner,
+    /// The health listener's base URL, when it has one.
+    pub health_url: Option<String>,
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -167,15 +170,32 @@ pub struct StandaloneWorker {
 impl StandaloneWorker {
     /// Starts a worker named by `settings.provisioner.worker_id`.
     pub async fn start(settings: &Settings) -> Self {
+        Self::launch(settings, false).await
+    }
+
+    /// Like [`Self::start`], with the health listener (`/healthz`, `/readyz`, `/metrics`).
+    pub async fn start_with_health(settings: &Settings) -> Self {
+        Self::launch(settings, true).await
+    }
+
+    async fn launch(settings: &Settings, with_health: bool) -> Self {
         let db = common::db::connect_lazy(&settings.database)
             .await
             .expect("control database pool");
-        let worker = provisioner::Worker::new(settings, db).expect("worker");
+        let worker = provisioner::Worker::new(settings, db.clone()).expect("worker");
         let provisioner = worker.provisioner().clone();
         let stop = CancellationToken::new();
+        let health_url = with_health.then(|| {
+            let health = provisioner::health::bind(settings, db, worker.startup_status())
+                .expect("health listener");
+            let url = format!("http://127.0.0.1:{}", health.port());
+            tokio::spawn(health.run_until(stop.clone()));
+            url
+        });
         let task = tokio::spawn(worker.run(stop.clone()));
         Self {
             provisioner,
+            health_url,
             stop,
             task: Some(task),
         }

@@ -6,7 +6,6 @@
 //! piece of work once; and a worker killed in the middle of a provisioning saga has its job
 //! taken over by the other, the tenant ending active with no orphan database or role.
 
-use common::config::Settings;
 use control_plane::all_in_one::Parts;
 use provisioner::{Provisioner, ReconcileReport};
 use reqwest::Method;
@@ -16,53 +15,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use system_tests::admin::Reply;
 use system_tests::fleet;
+use system_tests::replicas::StandaloneWorker;
 use system_tests::{AdminApi, Replica, Server};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-/// Worker B, run by the test itself so that it can be killed, with its health listener
-/// as the standalone `provisioner` binary serves it.
-struct WorkerB {
-    provisioner: Provisioner,
-    stop: CancellationToken,
-    task: JoinHandle<()>,
-    health_url: String,
-}
-
-impl WorkerB {
-    async fn start(settings: &Settings) -> WorkerB {
-        let db = common::db::connect_lazy(&settings.database)
-            .await
-            .expect("pool");
-        let worker = provisioner::Worker::new(settings, db.clone()).expect("worker B");
-        let provisioner = worker.provisioner().clone();
-        let health = provisioner::health::bind(settings, db, worker.startup_status())
-            .expect("health listener");
-        let health_url = format!("http://127.0.0.1:{}", health.port());
-        let stop = CancellationToken::new();
-        tokio::spawn(health.run_until(stop.clone()));
-        let task = tokio::spawn(worker.run(stop.clone()));
-        WorkerB {
-            provisioner,
-            stop,
-            task,
-            health_url,
-        }
-    }
-
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.task.await;
-    }
-}
 
 /// The whole set: platform A (control plane, runtime, worker A, through [`AdminApi`]),
 /// replica B (control plane, runtime) and worker B.
 struct Replicas {
     api: AdminApi,
     b: Replica,
-    worker_b: WorkerB,
+    worker_b: StandaloneWorker,
 }
 
 impl Replicas {
@@ -80,7 +44,7 @@ impl Replicas {
             provisioner: false,
         };
         let b = Replica::launch(&settings, parts).await;
-        let worker_b = WorkerB::start(&settings).await;
+        let worker_b = StandaloneWorker::start_with_health(&settings).await;
         api.register_primary().await;
         let second = Server::second().admin_url();
         api.register_server("second", second, second, 100).await;
@@ -241,7 +205,11 @@ async fn two_of_every_service_share_the_work_and_do_each_piece_once() {
 
     // Worker B's own endpoints: alive, ready, and counting its jobs.
     let client = &set.api.app.client;
-    let health = &set.worker_b.health_url;
+    let health = set
+        .worker_b
+        .health_url
+        .as_deref()
+        .expect("worker B's health listener");
     for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/nowhere", 404)] {
         let response = client.get(format!("{health}{path}")).send().await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{path}");
@@ -400,7 +368,7 @@ async fn a_worker_killed_mid_saga_is_taken_over_by_the_other() {
         let job = reply.body["job_id"].as_str().unwrap().to_owned();
         let started = Instant::now();
         loop {
-            if set.worker_b.task.is_finished() {
+            if set.worker_b.is_finished() {
                 doomed = Some(job.clone());
                 break;
             }
