@@ -161,8 +161,9 @@ pub struct ControlPlaneSettings {
     pub signups_per_ip_per_hour: u32,
     /// Take the client IP from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
-    /// A client must send a request's whole head within this long of connecting, or get
-    /// 408 and lose the connection (slow clients cannot hold connections open).
+    /// A client must send a request's whole head within this long: of connecting for a
+    /// connection's first request (else 408), of the head's first byte for every later one;
+    /// past it the connection is closed (slow clients cannot hold connections open).
     pub client_request_timeout_secs: u64,
     /// An admin portal session ends after this long without a request.
     pub portal_idle_timeout_secs: u64,
@@ -215,8 +216,9 @@ pub struct TenantRuntimeSettings {
     /// Take the host that names the tenant from `X-Forwarded-Host` (or `Forwarded: host=`)
     /// rather than `Host`: only behind a proxy that sets it and strips the client's own.
     pub trust_forwarded_host: bool,
-    /// A client must send a request's whole head within this long of connecting, or get
-    /// 408 and lose the connection (slow clients cannot hold connections open).
+    /// A client must send a request's whole head within this long: of connecting for a
+    /// connection's first request (else 408), of the head's first byte for every later one;
+    /// past it the connection is closed (slow clients cannot hold connections open).
     pub client_request_timeout_secs: u64,
 }
 

@@ -1,17 +1,24 @@
-//! What every HTTP service shares: the health, readiness and metrics endpoints, JSON and
-//! routing errors as problem+json, and a clear error when the listen port is taken.
+//! What every HTTP service shares: how a connection is served (every request head timed),
+//! the health, readiness and metrics endpoints, JSON and routing errors as problem+json,
+//! and a clear error when the listen port is taken.
 
+use crate::head_deadline::HeadDeadline;
 use crate::problem::{FieldError, Problem};
+use actix_http::error::DispatchError;
+use actix_server::GracefulShutdownSignal;
+use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{AppConfig, Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use std::fmt::Debug;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 /// A bound, not yet running HTTP service.
@@ -26,8 +33,9 @@ pub struct Listen<'a> {
     pub host: &'a str,
     pub port: u16,
     pub key: &'static str,
-    /// How long a client has, from connecting, to send a request's whole head (actix
-    /// answers 408 and closes the connection past it): slow clients cannot pile up.
+    /// How long a client has to send a request's whole head: from connecting for the
+    /// first request (actix answers 408 and closes), from its first byte for every later
+    /// one on a kept-alive connection ([`HeadDeadline`] closes). Slow clients cannot pile up.
     pub client_request_timeout: std::time::Duration,
 }
 
@@ -51,15 +59,24 @@ impl HttpService {
         B: MessageBody + 'static,
     {
         let listener = bind(listen.host, listen.port, listen.key)?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        let server = HttpServer::new(app)
-            .listen(listener)
+        let address = listener.local_addr().map_err(|source| BindError::Other {
+            address: format!("{}:{}", listen.host, listen.port),
+            key: listen.key,
+            source,
+        })?;
+        let port = address.port();
+        let builder = actix_server::Server::build();
+        let draining = builder.graceful_shutdown_signal();
+        let head_timeout = listen.client_request_timeout;
+        let server = builder
+            .listen(format!("http-{address}"), listener, move || {
+                connection_service(app(), address, head_timeout, draining.clone())
+            })
             .map_err(|source| BindError::Other {
-                address: format!("{}:{port}", listen.host),
+                address: address.to_string(),
                 key: listen.key,
                 source,
             })?
-            .client_request_timeout(listen.client_request_timeout)
             .disable_signals()
             .shutdown_timeout(10)
             .run();
@@ -80,6 +97,53 @@ impl HttpService {
         });
         self.server.await
     }
+}
+
+/// What serves one accepted connection: actix-web's own HTTP/1 service (as `HttpServer`
+/// builds it, with its defaults) over the connection wrapped in a [`HeadDeadline`], so that
+/// `head_timeout` bounds the head of every request on a kept-alive connection, not only
+/// the first one's as actix does (`HttpServer` has no way to wrap the stream, hence this).
+fn connection_service<I, S, B>(
+    app: I,
+    address: SocketAddr,
+    head_timeout: Duration,
+    draining: GracefulShutdownSignal,
+) -> impl ServiceFactory<TcpStream, Config = (), Response = (), Error = DispatchError, InitError = ()>
+where
+    I: actix_service::IntoServiceFactory<S, actix_http::Request>,
+    S: ServiceFactory<actix_http::Request, Config = AppConfig> + 'static,
+    S::Error: Into<actix_web::Error> + 'static,
+    S::InitError: Debug,
+    S::Response: Into<actix_http::Response<B>> + 'static,
+    <S::Service as Service<actix_http::Request>>::Future: 'static,
+    S::Service: 'static,
+    B: MessageBody + 'static,
+{
+    let app = app
+        .into_factory()
+        .map_err(|error| error.into().error_response());
+    let http = actix_http::HttpService::build()
+        .graceful_shutdown_signal(move || {
+            let draining = draining.clone();
+            async move { draining.notified().await }
+        })
+        .client_request_timeout(head_timeout)
+        // actix-web's `HttpServer` default (actix-http's own is none).
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .local_addr(address)
+        // `HttpServer` puts the bound address in the app config, but only actix-web may
+        // make one; the default differs only in the host actix falls back to for a request
+        // without `Host`, which names no company either way.
+        .finish(map_config(app, |_| AppConfig::default()));
+    fn_service(move |stream: TcpStream| async move {
+        let peer = stream.peer_addr().ok();
+        Ok((
+            HeadDeadline::new(stream, head_timeout),
+            actix_http::Protocol::Http1,
+            peer,
+        ))
+    })
+    .and_then(http)
 }
 
 /// Whether a service finished what it must do at start (reach its database, migrate,

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod fleet;
+pub mod head_deadline;
 pub mod http;
 pub mod ids;
 pub mod limits;

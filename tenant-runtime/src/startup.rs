@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::{SERVICE, api, gate, listener, usage};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, web};
-use common::config::Settings;
+use common::config::{DatabaseSettings, Settings};
 use common::http::{self, Check, HttpService, Listen};
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
@@ -110,7 +110,7 @@ impl Application {
         for task in tasks {
             let _ = task.await;
         }
-        final_flush(&self.state).await;
+        final_flush(&self.state, &self.settings.database).await;
         served
     }
 }
@@ -220,10 +220,33 @@ where
     })
 }
 
-/// The shutdown flush: a few tries, since a lost count is lost revenue.
-async fn final_flush(state: &AppState) {
+/// The shutdown flush: a few tries, since a lost count is lost revenue. Through a
+/// connection of its own: the pool's may have been opened by an HTTP worker, whose Tokio
+/// runtime has stopped by now, and their I/O fails then ("a Tokio 1.x context was found,
+/// but it is being shutdown"), possibly after the write went out (the batch id keeps such
+/// a retry from counting twice, but the try is wasted).
+async fn final_flush(state: &AppState, database: &DatabaseSettings) {
+    let own = common::db::connect_lazy(&DatabaseSettings {
+        max_connections: 1,
+        ..database.clone()
+    })
+    .await;
+    let db = match &own {
+        Ok(db) => db,
+        Err(error) => {
+            tracing::warn!(%error, "no connection of its own for the shutdown flush; using the pool");
+            &state.control_db
+        }
+    };
+    flush_with_retries(state, db).await;
+    if let Ok(own) = own {
+        let _ = own.close().await;
+    }
+}
+
+async fn flush_with_retries(state: &AppState, db: &DatabaseConnection) {
     for attempt in 1..=3 {
-        match state.usage.flush(&state.control_db).await {
+        match state.usage.flush(db).await {
             Ok(calls) => {
                 tracing::info!(calls, "usage flushed at shutdown");
                 return;

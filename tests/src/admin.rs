@@ -115,6 +115,25 @@ impl AdminApi {
             .to_owned()
     }
 
+    /// Enrols the bootstrap owner in TOTP (confirmed with the previous period's code, so
+    /// the current one is still unused); returns the secret, for
+    /// `control_plane::auth::totp::current_code`.
+    pub async fn enrol_totp(&self) -> Vec<u8> {
+        let enrolled = self.post("/api/v1/me/2fa/enroll", json!({})).await;
+        assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
+        let secret =
+            totp_rs::Secret::try_from_base32(enrolled.body["secret"].as_str().expect("secret"))
+                .expect("base32")
+                .as_bytes()
+                .to_vec();
+        let code = control_plane::auth::totp::current_code(&secret, unix_now() - 30).expect("code");
+        let confirmed = self
+            .post("/api/v1/me/2fa/confirm", json!({ "code": code }))
+            .await;
+        assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+        secret
+    }
+
     /// Creates an admin with `role` (as the owner) and returns their access token.
     pub async fn admin_with_role(&self, role: &str) -> String {
         let email = format!("{role}-{}@tests.example", Uuid::new_v4().simple());
@@ -274,4 +293,9 @@ impl Drop for AdminApi {
             eprintln!("the admin API test's tenant databases were not all dropped");
         }
     }
+}
+
+/// Seconds since 1970, as TOTP counts them.
+pub fn unix_now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
 }

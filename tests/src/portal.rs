@@ -176,6 +176,22 @@ impl PortalClient {
         self.send(self.with_session(request)).await
     }
 
+    /// Posts exactly `fields` with `token` in the `X-CSRF-Token` header, as htmx does.
+    pub async fn post_with_csrf_header(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        token: &str,
+    ) -> PageReply {
+        let request = self
+            .client
+            .post(self.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("X-CSRF-Token", token)
+            .body(encode(fields));
+        self.send(self.with_session(request)).await
+    }
+
     /// Posts `body` as `content_type` (a multipart upload, say) with the session, as is.
     pub async fn post_body(&self, path: &str, content_type: &str, body: Vec<u8>) -> PageReply {
         let request = self

@@ -83,7 +83,7 @@ csrf_ok=$(same "$csrf_refused" "$csrf_attempts")
 fixation_ok=$(same "$fixation_held" "$fixation_checks")
 both=false
 if [[ $csrf_ok == true && $fixation_ok == true ]]; then both=true; fi
-row "CSRF (no, forged, another session's token) and session fixation (made-up or attacker's own session planted before sign-in), both web interfaces" \
+row "CSRF (no, forged, another session's token, in the field or the X-CSRF-Token header) and session fixation (made-up or attacker's own session planted before sign-in; the portal's pending two-factor session), both web interfaces" \
 	"$csrf_refused of $csrf_attempts forged forms refused; $fixation_held of $fixation_checks fixation checks held" \
 	"$both"
 
@@ -104,6 +104,7 @@ row "header smuggling on tenant resolution: Host vs X-Tenant, X-Forwarded-Host, 
 	"$(same "$smuggle_refused" "$smuggle_attempts")"
 
 slow=$(figure slow_clients)
+slow_kept_alive=$(figure slow_kept_alive)
 slow_closed=$(figure slow_closed)
 slow_timeout=$(figure slow_timeout_s)
 slow_latest=$(figure slow_latest_close_ms)
@@ -112,7 +113,7 @@ normal_served=$(figure normal_served)
 normal_slowest=$(figure normal_slowest_ms)
 slow_ok=false
 if [[ $(same "$slow_closed" "$slow") == true && $(same "$normal_served" "$normal_sent") == true ]]; then slow_ok=true; fi
-row "slow clients: $slow connections sending headers at 1 byte/s (request timeout ${slow_timeout} s)" \
+row "slow clients: $slow connections sending headers at 1 byte/s, $slow_kept_alive of them after a first whole request on the same kept-alive connection (request timeout ${slow_timeout} s)" \
 	"$slow_closed closed, the last after $slow_latest ms; $normal_served of $normal_sent ordinary requests served meanwhile (slowest $normal_slowest ms)" \
 	"$slow_ok"
 

@@ -15,6 +15,15 @@
 //! does it wait, and never longer than `budget_wait`. The budget is resized live when the
 //! server's row changes ([`ServerBudget::set_budget`]).
 //!
+//! **Fair shares.** A busy tenant's connections are never idle: its own queued requests
+//! take each one back the moment it is returned, so taking idle connections alone would let
+//! one noisy tenant hold the whole budget while a quiet one waits. So while a tenant holding
+//! less than its fair share (this process's cap divided among the tenants holding or
+//! waiting) waits, a tenant holding more than its share neither takes a new permit nor
+//! reuses a pooled connection ([`ServerBudget::owes_a_connection`], asked by the pool
+//! before it hands a connection out): that connection closes and its permit goes to the
+//! waiter.
+//!
 //! The budget knows the pools that draw on it only as [`IdleConnections`] (implemented by
 //! `pool::TenantPool`), so the pool depends on the budget and not the other way round.
 
@@ -51,6 +60,11 @@ pub struct ServerBudget {
     /// Names this budget's leases apart from other runtimes'.
     holder: Uuid,
     next_lease: AtomicU64,
+    /// Permits held, per tenant (entries at zero are removed).
+    held: DashMap<Uuid, usize>,
+    /// Requests waiting for a permit, per tenant, and in all (the cheap check first).
+    waiting: DashMap<Uuid, usize>,
+    waiting_total: AtomicUsize,
 }
 
 /// What the budget asks of a pool that draws on it.
@@ -78,12 +92,14 @@ pub struct BudgetExhausted;
 /// (here and, with Redis, fleet-wide).
 pub struct BudgetPermit {
     budget: Arc<ServerBudget>,
+    tenant: Uuid,
     lease: String,
 }
 
 impl Drop for BudgetPermit {
     fn drop(&mut self) {
         self.budget.in_use.fetch_sub(1, Ordering::AcqRel);
+        decrement(&self.budget.held, self.tenant);
         self.budget.leases.remove(&self.lease);
         self.budget.freed.notify_one();
         if let Some(shared) = self.budget.limits.shared().cloned() {
@@ -103,6 +119,8 @@ enum Attempt {
     LocalFull,
     /// The fleet holds the whole budget (Redis said so).
     FleetFull,
+    /// The requester holds more than its share while a tenant under its share waits.
+    Yields,
 }
 
 impl ServerBudget {
@@ -118,6 +136,9 @@ impl ServerBudget {
             leases: DashSet::new(),
             holder: Uuid::now_v7(),
             next_lease: AtomicU64::new(0),
+            held: DashMap::new(),
+            waiting: DashMap::new(),
+            waiting_total: AtomicUsize::new(0),
         }
     }
 
@@ -169,21 +190,22 @@ impl ServerBudget {
         requester: Uuid,
     ) -> Result<BudgetPermit, BudgetExhausted> {
         let deadline = Instant::now() + self.wait;
-        let mut waited = false;
+        let mut waiting: Option<Waiting<'_>> = None;
         loop {
-            let local_full = match self.try_take().await {
+            let (local_full, reclaimed) = match self.try_take(requester).await {
                 Attempt::Taken(permit) => return Ok(permit),
-                Attempt::LocalFull => true,
-                Attempt::FleetFull => false,
+                Attempt::LocalFull => (true, self.close_one_idle_connection(requester)),
+                Attempt::FleetFull => (false, self.close_one_idle_connection(requester)),
+                // Taking another tenant's idle connection would undo the yielding.
+                Attempt::Yields => (true, false),
             };
-            let reclaimed = self.close_one_idle_connection(requester);
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 metrics::counter!("runtime_budget_exhausted_total").increment(1);
                 return Err(BudgetExhausted);
             }
-            if !waited {
-                waited = true;
+            if waiting.is_none() {
+                waiting = Some(Waiting::new(self, requester));
                 metrics::counter!("runtime_budget_waits_total").increment(1);
             }
             // Wake on a freed permit here, or soon: a connection gone idle meanwhile, a
@@ -202,7 +224,11 @@ impl ServerBudget {
 
     /// One try: a slot under this process's cap, then (with Redis) a lease under the
     /// fleet's budget. Redis not answering: the slot counts only within the local share.
-    async fn try_take(self: &Arc<Self>) -> Attempt {
+    /// A `requester` over its fair share while another tenant under it waits takes none.
+    async fn try_take(self: &Arc<Self>, requester: Uuid) -> Attempt {
+        if self.owes_a_connection(requester) {
+            return Attempt::Yields;
+        }
         let cap = self.local_cap();
         let Ok(held) = self
             .in_use
@@ -218,13 +244,13 @@ impl ServerBudget {
             self.next_lease.fetch_add(1, Ordering::Relaxed)
         );
         let Some(shared) = self.limits.shared() else {
-            return Attempt::Taken(self.permit(lease));
+            return Attempt::Taken(self.permit(requester, lease));
         };
         match shared
             .take_lease(&self.lease_set(), self.budget(), &lease, LEASE_TTL)
             .await
         {
-            Ok(true) => Attempt::Taken(self.permit(lease)),
+            Ok(true) => Attempt::Taken(self.permit(requester, lease)),
             Ok(false) => {
                 self.in_use.fetch_sub(1, Ordering::AcqRel);
                 Attempt::FleetFull
@@ -233,7 +259,7 @@ impl ServerBudget {
                 metrics::counter!("limits_local_fallbacks_total", "limit" => "connection_budget")
                     .increment(1);
                 // Recorded as a lease all the same: renewal adds it once Redis is back.
-                Attempt::Taken(self.permit(lease))
+                Attempt::Taken(self.permit(requester, lease))
             }
             Err(_) => {
                 self.in_use.fetch_sub(1, Ordering::AcqRel);
@@ -242,12 +268,47 @@ impl ServerBudget {
         }
     }
 
-    fn permit(self: &Arc<Self>, lease: String) -> BudgetPermit {
+    fn permit(self: &Arc<Self>, tenant: Uuid, lease: String) -> BudgetPermit {
         self.leases.insert(lease.clone());
+        *self.held.entry(tenant).or_default() += 1;
         BudgetPermit {
             budget: self.clone(),
+            tenant,
             lease,
         }
+    }
+
+    /// Connections `tenant` holds on this server (through this process).
+    pub fn held_by(&self, tenant: Uuid) -> usize {
+        self.held.get(&tenant).map_or(0, |held| *held)
+    }
+
+    /// Each tenant's fair share of this process's cap: the cap divided among the tenants
+    /// holding a connection or waiting for one (at least one each).
+    pub fn fair_share(&self) -> usize {
+        let waiting_only = self
+            .waiting
+            .iter()
+            .filter(|waiter| !self.held.contains_key(waiter.key()))
+            .count();
+        let tenants = (self.held.len() + waiting_only).max(1);
+        (self.local_cap() / tenants).max(1)
+    }
+
+    /// Whether `tenant` holds more than its fair share while another tenant, holding less,
+    /// waits for a connection: then `tenant` should give one back (not reuse it, not open
+    /// another). Cheap when nobody waits, which is the usual case: the pool asks before
+    /// handing out every connection.
+    pub fn owes_a_connection(&self, tenant: Uuid) -> bool {
+        if self.waiting_total.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let share = self.fair_share();
+        self.held_by(tenant) > share
+            && self
+                .waiting
+                .iter()
+                .any(|waiter| *waiter.key() != tenant && self.held_by(*waiter.key()) < share)
     }
 
     /// The Redis set of this server's leases.
@@ -323,5 +384,115 @@ impl ServerBudget {
         for entry in &self.pools {
             entry.pool.close_idle_for(idle);
         }
+    }
+}
+
+/// A request of `tenant` waiting for a permit, counted while it waits (also when its future
+/// is dropped: the pool's create timeout cancels it).
+struct Waiting<'a> {
+    budget: &'a ServerBudget,
+    tenant: Uuid,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(budget: &'a ServerBudget, tenant: Uuid) -> Self {
+        *budget.waiting.entry(tenant).or_default() += 1;
+        budget.waiting_total.fetch_add(1, Ordering::AcqRel);
+        Self { budget, tenant }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.budget.waiting_total.fetch_sub(1, Ordering::AcqRel);
+        decrement(&self.budget.waiting, self.tenant);
+    }
+}
+
+/// Counts one fewer for `tenant`, removing its entry at zero (the fair share counts the
+/// tenants present).
+fn decrement(counts: &DashMap<Uuid, usize>, tenant: Uuid) {
+    counts.remove_if_mut(&tenant, |_, count| {
+        *count = count.saturating_sub(1);
+        *count == 0
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A budget of `cap` connections in a single runtime (no Redis).
+    fn budget(cap: usize, wait: Duration) -> Arc<ServerBudget> {
+        Arc::new(ServerBudget::new(
+            Uuid::now_v7(),
+            cap,
+            wait,
+            Limits::local(1),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_tenant_over_its_share_gives_way_to_a_waiting_tenant_under_it() {
+        let budget = budget(4, Duration::from_secs(5));
+        let (noisy, quiet) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut noisy_permits = Vec::new();
+        for _ in 0..4 {
+            noisy_permits.push(budget.acquire(noisy).await.expect("free"));
+        }
+        // Alone on the server, the noisy tenant may hold everything.
+        assert_eq!(budget.fair_share(), 4);
+        assert!(!budget.owes_a_connection(noisy));
+
+        let waiter = tokio::spawn({
+            let budget = budget.clone();
+            async move { budget.acquire(quiet).await.map(|permit| (permit, budget)) }
+        });
+        while budget.waiting_total.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Two tenants now: a share of two each; noisy holds four, quiet none and waits.
+        assert_eq!(budget.fair_share(), 2);
+        assert!(budget.owes_a_connection(noisy));
+        assert!(!budget.owes_a_connection(quiet));
+
+        // A permit noisy gives back goes to quiet, and noisy cannot take it first.
+        drop(noisy_permits.pop());
+        let noisy_again = budget.try_take(noisy).await;
+        assert!(matches!(noisy_again, Attempt::Yields), "noisy took it back");
+        let (quiet_permit, budget) = waiter.await.expect("joins").expect("quiet served");
+        assert_eq!((budget.held_by(noisy), budget.held_by(quiet)), (3, 1));
+        // Nobody waits any more: noisy keeps its three.
+        assert!(!budget.owes_a_connection(noisy));
+        drop(quiet_permit);
+        assert_eq!(budget.held_by(quiet), 0);
+        assert_eq!(
+            budget.fair_share(),
+            4,
+            "a tenant holding nothing is not counted"
+        );
+    }
+
+    #[tokio::test]
+    async fn within_their_shares_nobody_owes_and_a_cancelled_wait_is_forgotten() {
+        let budget = budget(2, Duration::from_millis(50));
+        let (one, two, three) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let _first = budget.acquire(one).await.expect("free");
+        let _second = budget.acquire(two).await.expect("free");
+        // A third tenant waits in vain: the others hold one each, no more than a share.
+        let refused = budget.acquire(three).await;
+        assert!(refused.is_err(), "the budget stayed full");
+        assert!(!budget.owes_a_connection(one) && !budget.owes_a_connection(two));
+        // Its wait ended: it counts no longer.
+        assert_eq!(budget.waiting_total.load(Ordering::Acquire), 0);
+        assert!(budget.waiting.is_empty());
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(10), budget.acquire(three)).await;
+        assert!(cancelled.is_err());
+        assert_eq!(
+            budget.waiting_total.load(Ordering::Acquire),
+            0,
+            "a dropped wait counts no longer"
+        );
     }
 }

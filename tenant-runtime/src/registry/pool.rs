@@ -1,7 +1,9 @@
 //! A tenant's connection pool: deadpool over tokio-postgres, whose manager takes a permit
 //! from the server's [`ServerBudget`] before it opens a connection and gives it back only
 //! once the connection has closed (a moment after, for the server to retire the backend),
-//! so the connections the server sees never outnumber the budget.
+//! so the connections the server sees never outnumber the budget. Before it hands out a
+//! pooled connection it asks the budget whether the tenant owes one to a tenant under its
+//! fair share; if so that connection is closed instead.
 
 use super::budget::{BudgetExhausted, BudgetPermit, IdleConnections, ServerBudget};
 use deadpool::managed::{self, Metrics, RecycleResult};
@@ -91,6 +93,13 @@ impl managed::Manager for BudgetedManager {
         connection: &mut BudgetedClient,
         metrics: &Metrics,
     ) -> RecycleResult<ConnectError> {
+        if self.budget.owes_a_connection(self.tenant) {
+            // Dropped instead of reused: its permit goes to a tenant under its share.
+            metrics::counter!("runtime_connections_given_back_total").increment(1);
+            return Err(managed::RecycleError::message(
+                "given back to a tenant under its fair share",
+            ));
+        }
         managed::Manager::recycle(&self.postgres, &mut connection.client, metrics)
             .await
             .map_err(|error| match error {

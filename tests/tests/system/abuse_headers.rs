@@ -2,9 +2,12 @@
 //! HTTP/1.1 over TCP (most of these requests no client library makes): `Host` against
 //! `X-Tenant`, `X-Forwarded-Host` and `Forwarded: host=` (ignored unless configured), two
 //! `Host` or two `X-Tenant` headers, odd spellings of a host (port, case, trailing dot,
-//! user info), and an absolute request target naming another company than `Host`. Then
-//! slow clients: fifty (or `ABUSE_SLOW_CLIENTS`) connections sending their headers a byte a second are closed
-//! within the configured request timeout while ordinary requests go on being served.
+//! user info), and an absolute request target naming another company than `Host`; with
+//! `trust_forwarded_host` set (a proxy in front), the forwarded host names the company. Then
+//! slow clients: fifty (or `ABUSE_SLOW_CLIENTS`) connections sending their headers a byte a
+//! second, half of them after a first whole request on the same (kept-alive) connection,
+//! are closed within the configured request timeout while ordinary requests go on being
+//! served.
 
 use std::time::{Duration, Instant};
 use system_tests::AdminApi;
@@ -59,9 +62,9 @@ async fn the_tenant_is_read_from_host_alone_and_ambiguous_requests_are_refused()
     let bolts_host = host(&format!("bolts.localhost:{port}"));
     let absolute = format!("http://bolts.localhost:{port}{me}");
     use Outcome::{Refused, ServesBolts};
-    // (what, target, headers, whose token, outcome): B's token where the attack is to make
-    // the runtime serve B while a proxy in front would have read A (or no company).
-    let cases: Vec<(&str, &str, Vec<String>, &str, Outcome)> = vec![
+    // B's token where the attack is to make the runtime serve B while a proxy in front
+    // would have read A (or no company).
+    let cases: Vec<Case<'_>> = vec![
         (
             "Host A, X-Tenant B",
             me,
@@ -223,9 +226,22 @@ async fn the_tenant_is_read_from_host_alone_and_ambiguous_requests_are_refused()
             ServesBolts,
         ),
     ];
+    let failures = failed_cases(&address, &cases).await;
+    let refused = cases.iter().filter(|case| case.4 == Refused).count();
+    report("smuggle_attempts", refused);
+    report("smuggle_refused", refused - failures.len().min(refused));
+    report("smuggle_controls", cases.len() - refused);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// (what, target, headers, whose token, outcome): one raw request and what it must come to.
+type Case<'a> = (&'a str, &'a str, Vec<String>, &'a str, Outcome);
+
+/// Sends each case to the runtime at `address`; what went otherwise than wanted.
+async fn failed_cases(address: &str, cases: &[Case<'_>]) -> Vec<String> {
     let mut failures = Vec::new();
-    for (what, target, headers, token, wanted) in &cases {
-        let reply = abuse::raw_request(&address, &request(target, headers, token)).await;
+    for (what, target, headers, token, wanted) in cases {
+        let reply = abuse::raw_request(address, &request(target, headers, token)).await;
         if outcome_of(&reply) != Some(*wanted) {
             failures.push(format!(
                 "{what}: wanted {wanted:?}, got {:.400}",
@@ -233,10 +249,64 @@ async fn the_tenant_is_read_from_host_alone_and_ambiguous_requests_are_refused()
             ));
         }
     }
-    let refused = cases.iter().filter(|case| case.4 == Refused).count();
-    report("smuggle_attempts", refused);
-    report("smuggle_refused", refused - failures.len().min(refused));
-    report("smuggle_controls", cases.len() - refused);
+    failures
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_host_names_the_company() {
+    let api = AdminApi::start_with(|settings| {
+        settings.tenant_runtime.trust_forwarded_host = true;
+    })
+    .await;
+    api.register_primary().await;
+    let acme = api.company("acme", "starter").await;
+    let bolts = api.company("bolts", "starter").await;
+    let acme_token = api.owner_token(&acme).await;
+    let bolts_token = api.owner_token(&bolts).await;
+    let address = abuse::address_of(&api.app.tenant_runtime_url);
+    let port = address.rsplit(':').next().expect("port").to_owned();
+    let me = "/api/v1/me";
+    let proxy = "Host: 127.0.0.1".to_owned();
+    let forwarded = |name: &str| format!("X-Forwarded-Host: {name}.localhost:{port}");
+    use Outcome::{Refused, ServesBolts};
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "the proxy's X-Forwarded-Host B",
+            me,
+            vec![proxy.clone(), forwarded("bolts")],
+            &bolts_token,
+            ServesBolts,
+        ),
+        (
+            "the proxy's Forwarded host=B",
+            me,
+            vec![proxy.clone(), "Forwarded: host=bolts.localhost".into()],
+            &bolts_token,
+            ServesBolts,
+        ),
+        (
+            "no forwarded header: Host B",
+            me,
+            vec![format!("Host: bolts.localhost:{port}")],
+            &bolts_token,
+            ServesBolts,
+        ),
+        (
+            "A's token, X-Forwarded-Host B",
+            me,
+            vec![proxy.clone(), forwarded("bolts")],
+            &acme_token,
+            Refused,
+        ),
+        (
+            "B's token, Host B but X-Forwarded-Host A (the proxy's word wins)",
+            me,
+            vec![format!("Host: bolts.localhost:{port}"), forwarded("acme")],
+            &bolts_token,
+            Refused,
+        ),
+    ];
+    let failures = failed_cases(&address, &cases).await;
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -253,11 +323,16 @@ fn slow_clients() -> usize {
 }
 
 /// One slow client: connects and sends a request head a byte a second; answers how long
-/// the server took to close the connection (`None`: still open after a minute).
-async fn slow_client(address: String, host: String) -> Option<Duration> {
+/// the server took to close the connection (`None`: still open after a minute). A
+/// `kept_alive` client first sends one whole request and reads its answer on the same
+/// connection, so the slow head is the connection's second (actix times only the first).
+async fn slow_client(address: String, host: String, kept_alive: bool) -> Option<Duration> {
     let mut stream = tokio::net::TcpStream::connect(&address)
         .await
         .expect("connects");
+    if kept_alive {
+        complete_one_request(&mut stream, &host).await;
+    }
     let head = format!(
         "GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Padding: {}\r\n\r\n",
         "a".repeat(60)
@@ -283,6 +358,29 @@ async fn slow_client(address: String, host: String) -> Option<Duration> {
     None
 }
 
+/// Sends `GET /healthz` whole on `stream` and reads its answer (the body names the status),
+/// leaving the connection open for the next request.
+async fn complete_one_request(stream: &mut tokio::net::TcpStream, host: &str) {
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("sends");
+    let mut answer = Vec::new();
+    let mut buffer = [0_u8; 512];
+    while !String::from_utf8_lossy(&answer).contains(r#""status":"ok""#) {
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("answered within 10 s")
+            .expect("reads");
+        assert!(read > 0, "closed before answering the first request");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn slow_clients_are_cut_off_at_the_request_timeout_while_others_are_served() {
     let api = AdminApi::start_with(|settings| {
@@ -294,8 +392,16 @@ async fn slow_clients_are_cut_off_at_the_request_timeout_while_others_are_served
     let token = api.owner_token(&acme).await;
     let address = abuse::address_of(&api.app.tenant_runtime_url);
     let clients = slow_clients();
+    // Every other one sends its slow head after a first request on the same connection.
     let slow: Vec<_> = (0..clients)
-        .map(|_| tokio::spawn(slow_client(address.clone(), "acme.localhost".into())))
+        .map(|client| {
+            let kept_alive = client % 2 == 1;
+            tokio::spawn(slow_client(
+                address.clone(),
+                "acme.localhost".into(),
+                kept_alive,
+            ))
+        })
         .collect();
 
     let (mut served, mut sent, mut slowest) = (0, 0, Duration::ZERO);
@@ -324,6 +430,7 @@ async fn slow_clients_are_cut_off_at_the_request_timeout_while_others_are_served
     }
     let latest = closed.iter().max().copied().unwrap_or_default();
     report("slow_clients", clients);
+    report("slow_kept_alive", clients / 2);
     report("slow_closed", closed.len());
     report("slow_timeout_s", REQUEST_TIMEOUT_SECS);
     report("slow_latest_close_ms", latest.as_millis());

@@ -1,11 +1,15 @@
 //! CSRF and session fixation on both web interfaces (the ERP web app and the admin portal):
 //! a form posted without the session's CSRF token, with a made-up one or with another
 //! session's is refused and changes nothing; a session cookie planted before sign-in (made
-//! up, or the attacker's own valid session) is never the one the sign-in hands out, and a
-//! planted session is not raised to the victim's rights.
+//! up, or the attacker's own valid session) is never the one the sign-in hands out, a
+//! planted session is not raised to the victim's rights, and the portal's two-factor step
+//! replaces the pending session rather than promoting it. The header htmx sends the token
+//! in (`X-CSRF-Token`) wins over the form field: a wrong one is refused even beside the
+//! right field.
 
 use reqwest::header;
 use system_tests::abuse::{self, EVERY_MODULE, report};
+use system_tests::admin::unix_now;
 use system_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use system_tests::portal::PageReply;
 use system_tests::runtime::{Company, OWNER_PASSWORD};
@@ -54,6 +58,28 @@ async fn forms_without_their_sessions_csrf_token_are_refused_on_both_interfaces(
         }
         count(csrf_refused(&first.post_raw("/warehouses", &with).await));
     }
+    let own = first.get("/").await.csrf();
+    let mut with_own_field = fields.to_vec();
+    with_own_field.push(("csrf", own.as_str()));
+    for header in ["forged", others.as_str()] {
+        count(csrf_refused(
+            &first
+                .post_with_csrf_header("/warehouses", &with_own_field, header)
+                .await,
+        ));
+    }
+    let by_header = first
+        .post_with_csrf_header(
+            "/warehouses",
+            &[("code", "CSRF2"), ("name", "by header")],
+            &own,
+        )
+        .await;
+    assert_eq!(
+        by_header.status, 303,
+        "the right header works: {}",
+        by_header.body
+    );
     let anonymous = PortalClient::for_app(&api.app.tenant_runtime_url, &acme.slug);
     let sign_in = [
         ("email", acme.admin_email.as_str()),
@@ -102,6 +128,15 @@ async fn forms_without_their_sessions_csrf_token_are_refused_on_both_interfaces(
             with.push(("csrf", token));
         }
         count(csrf_refused(&owner.post_raw(&path, &with).await));
+    }
+    let own = owner.get("/").await.csrf();
+    for header in ["forged", others.as_str()] {
+        let with_own_field = [("reason", "forged"), ("csrf", own.as_str())];
+        count(csrf_refused(
+            &owner
+                .post_with_csrf_header(&path, &with_own_field, header)
+                .await,
+        ));
     }
     let anonymous = PortalClient::new(&api.app.control_plane_url);
     let sign_in = [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)];
@@ -233,6 +268,37 @@ async fn a_session_planted_before_sign_in_is_never_the_one_after() {
     };
     tried += 1;
     held += usize::from(made_up.status == 303);
+
+    // Across the portal's second step: the pending session the password gave is replaced
+    // by a new one once the code passes, and opens nothing any more.
+    let secret = api.enrol_totp().await;
+    let mut two_step = PortalClient::new(portal);
+    let code_page = two_step.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        code_page.body.contains("Two-factor code"),
+        "{}",
+        code_page.body
+    );
+    let pending = two_step.session.clone().expect("a pending session");
+    let code = control_plane::auth::totp::current_code(&secret, unix_now()).expect("code");
+    let csrf = code_page.csrf();
+    let done = two_step
+        .post_raw(
+            "/sign-in/code",
+            &[("code", &code), ("csrf", &csrf), ("next", "/")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "the code is taken: {}", done.body);
+    let full = done.cookie(PORTAL_COOKIES.0).expect("a new session cookie");
+    let opens = |session: &str| {
+        let mut client = PortalClient::new(portal);
+        client.session = Some(session.to_owned());
+        async move { client.get("/").await.status }
+    };
+    tried += 3;
+    held += usize::from(full != pending);
+    held += usize::from(opens(&pending).await == 303);
+    held += usize::from(opens(&full).await == 200);
 
     report("fixation_checks", tried);
     report("fixation_held", held);

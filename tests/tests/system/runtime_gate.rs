@@ -502,6 +502,86 @@ async fn after_the_change_feed_drops_the_runtime_reconnects_and_forgets_what_it_
     );
 }
 
+/// How long the noisy tenant floods in the fair-share test.
+const FLOOD: Duration = Duration::from_secs(4);
+
+#[tokio::test]
+async fn a_noisy_tenant_holding_the_whole_budget_gives_a_quiet_tenant_its_share() {
+    // A pool of up to 40: the noisy tenant's requests beyond its four connections wait in
+    // the budget beside the quiet one's, each as likely as it to get a freed permit.
+    let api = AdminApi::start_with(|settings| {
+        settings.tenant_runtime.budget_wait_ms = 500;
+        settings.tenant_runtime.max_connections_per_pool = 40;
+    })
+    .await;
+    let server = api.register_primary().await;
+    control(&api)
+        .await
+        .execute(
+            "UPDATE database_servers SET connection_budget = 4 WHERE id = $1",
+            &[&server],
+        )
+        .await
+        .expect("budget");
+    // Enterprise: a rate limit and a concurrency cap the flood stays under.
+    let noisy = api.company("noisy", "enterprise").await;
+    let quiet = api.company("quiet", "starter").await;
+    let noisy_token = api.owner_token(&noisy).await;
+    let quiet_token = api.owner_token(&quiet).await;
+
+    // 48 request loops: its four connections are never idle (each returned one is taken
+    // at once by the next queued request), so no idle connection is there to take.
+    let started = Instant::now();
+    let flood = (0..48).map(|_| async {
+        let mut answered = Vec::new();
+        while started.elapsed() < FLOOD {
+            answered.push(me(&api, &noisy, &noisy_token).await.status);
+        }
+        answered
+    });
+    let quiet_calls = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut calls = Vec::new();
+        while started.elapsed() < FLOOD - Duration::from_millis(200) {
+            let asked = Instant::now();
+            let reply = me(&api, &quiet, &quiet_token).await;
+            calls.push((reply.status, reply.code().to_owned(), asked.elapsed()));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        calls
+    };
+    let (flood, quiet_calls) = tokio::join!(futures_util::future::join_all(flood), quiet_calls);
+    let noisy_ok = flood
+        .iter()
+        .flatten()
+        .filter(|status| **status == 200)
+        .count();
+    let slowest = quiet_calls
+        .iter()
+        .map(|call| call.2)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "noisy: {noisy_ok} of {} answered 200; quiet: {} calls, slowest {slowest:?}",
+        flood.iter().flatten().count(),
+        quiet_calls.len()
+    );
+    assert!(noisy_ok > 0, "the noisy tenant is served too");
+    assert!(
+        quiet_calls.len() >= 5,
+        "only {} quiet calls",
+        quiet_calls.len()
+    );
+    let refused: Vec<_> = quiet_calls
+        .iter()
+        .filter(|(status, ..)| *status != 200)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "the quiet tenant was refused its share: {refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn when_every_budgeted_connection_is_busy_a_request_waits_briefly_then_gets_503() {
     let api = AdminApi::start_with(|settings| settings.tenant_runtime.budget_wait_ms = 200).await;

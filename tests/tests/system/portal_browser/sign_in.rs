@@ -1,7 +1,7 @@
 //! Signing in (password, lock-out, the TOTP step), an expired session, signing out.
 
 use super::helpers::{Portal, sign_in, sign_in_as_owner, sign_out, submit_password};
-use serde_json::json;
+use system_tests::admin::unix_now;
 use system_tests::app::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 #[tokio::test]
@@ -39,7 +39,7 @@ async fn a_wrong_password_is_said_on_the_form_and_repeated_ones_lock_the_account
 #[tokio::test]
 async fn an_admin_with_two_factor_types_the_code_after_the_password() {
     let portal = Portal::start().await;
-    let secret = enrol_totp(&portal).await;
+    let secret = portal.api.enrol_totp().await;
     let browser = &portal.browser;
 
     sign_in(browser, ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -49,34 +49,11 @@ async fn an_admin_with_two_factor_types_the_code_after_the_password() {
     browser.wait_for(".form-error").await;
     assert_eq!(browser.heading().await, "Two-factor code");
 
-    let code = control_plane::auth::totp::current_code(&secret, now()).expect("code");
+    let code = control_plane::auth::totp::current_code(&secret, unix_now()).expect("code");
     browser.fill("code", &code).await;
     browser.click_action("verify").await;
     browser.wait_for_text("h1", "Dashboard").await;
     portal.finish().await;
-}
-
-/// Enrols the bootstrap owner in TOTP through the admin API (confirmed with the previous
-/// period's code, so the current one is still unused); returns the secret.
-async fn enrol_totp(portal: &Portal) -> Vec<u8> {
-    let enrolled = portal.api.post("/api/v1/me/2fa/enroll", json!({})).await;
-    assert_eq!(enrolled.status, 200, "{:?}", enrolled.body);
-    let secret =
-        totp_rs::Secret::try_from_base32(enrolled.body["secret"].as_str().expect("secret"))
-            .expect("base32")
-            .as_bytes()
-            .to_vec();
-    let code = control_plane::auth::totp::current_code(&secret, now() - 30).expect("code");
-    let confirmed = portal
-        .api
-        .post("/api/v1/me/2fa/confirm", json!({ "code": code }))
-        .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
-    secret
-}
-
-fn now() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970")
 }
 
 #[tokio::test]
