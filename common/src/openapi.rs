@@ -20,6 +20,7 @@ use crate::passwords::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use crate::problem::{FieldError, Problem};
 use std::collections::{BTreeMap, HashMap};
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{
     ArrayBuilder, ContentBuilder, Header, Object, ObjectBuilder, OpenApi, Ref, RefOr, Response,
     ResponseBuilder, Type,
@@ -215,6 +216,38 @@ fn text_schema(min: usize, max: usize, pattern: &str) -> Object {
 
 /// The modifier: `modifiers(&ErrorResponses(&[...]))`.
 pub struct ErrorResponses(pub &'static [StandardError]);
+
+/// A request body that must name exactly one of two things (a quality plan is for an item
+/// or for a category): the derived schema allows both or neither, so this modifier wraps
+/// schema `schema` in `allOf` with a `oneOf` of two branches, each requiring its field as a
+/// UUID and the other absent or `null`, as the server checks it.
+pub struct ExactlyOneOf {
+    pub schema: &'static str,
+    pub fields: [&'static str; 2],
+}
+
+impl Modify for ExactlyOneOf {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) else {
+            return;
+        };
+        let Some(derived) = schemas.remove(self.schema) else {
+            return;
+        };
+        let [first, second] = self.fields;
+        let branch = |named: &str, other: &str| {
+            ObjectBuilder::new()
+                .required(named)
+                .property(named, uuid())
+                .property(other, ObjectBuilder::new().schema_type(Type::Null))
+        };
+        let one_of = OneOfBuilder::new()
+            .item(branch(first, second))
+            .item(branch(second, first));
+        let wrapped = AllOfBuilder::new().item(derived).item(one_of).build();
+        schemas.insert(self.schema.to_owned(), RefOr::T(Schema::AllOf(wrapped)));
+    }
+}
 
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut OpenApi) {

@@ -46,7 +46,7 @@ long)
 	# A private primary server (the second one always is): the local server's connection
 	# slots are shared with whatever else runs on the machine, and a neighbour filling
 	# them would show up here as 503s that say nothing about the runtime.
-	cluster="${TEST_PG_DIR:-${TMPDIR:-/tmp}/erp-test-pg-$USER}/load-primary"
+	cluster="${TEST_PG_DIR:-${TMPDIR:-/tmp}/erp-test-pg-${USER:-$(id -un)}}/load-primary"
 	TEST_DATABASE_URL=$(PG_FSYNC=off PG_SYNCHRONOUS_COMMIT=off PG_FULL_PAGE_WRITES=off scripts/pg-cluster start "$cluster")
 	export TEST_DATABASE_URL
 	trap 'rm -f "$output"; scripts/pg-cluster stop "$cluster" >&2 || true' EXIT

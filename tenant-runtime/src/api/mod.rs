@@ -404,7 +404,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         kanban::create_card, kanban::show_card, kanban::delete_card, kanban::move_card,
         kanban::moves,
     ),
-    modifiers(&BearerAuth, &ERROR_RESPONSES, &LINKS)
+    modifiers(&BearerAuth, &ERROR_RESPONSES, &LINKS, &PLAN_TARGET)
 )]
 pub struct ApiDoc;
 
@@ -489,6 +489,12 @@ const STANDARD_ERRORS: [StandardError; 15] = [
 ];
 
 const ERROR_RESPONSES: ErrorResponses = ErrorResponses(&STANDARD_ERRORS);
+
+/// A quality plan is for an item or for a category, exactly one of them.
+const PLAN_TARGET: common::openapi::ExactlyOneOf = common::openapi::ExactlyOneOf {
+    schema: "NewPlan",
+    fields: ["item_id", "category_id"],
+};
 
 struct BearerAuth;
 
