@@ -535,4 +535,29 @@ mod tests {
              `cargo run -p tenant-runtime -- openapi > tenant-runtime/openapi.json`"
         );
     }
+
+    /// A quality plan names an item or a category, exactly one (what the server checks):
+    /// the document must say so, or a client (schemathesis found it) sends a body the
+    /// document allows and gets 422.
+    #[test]
+    fn a_new_quality_plan_names_exactly_one_target_in_the_document() {
+        let document: serde_json::Value = serde_json::from_str(&document()).expect("json");
+        let schema = &document["components"]["schemas"]["NewPlan"];
+        let fields = &schema["allOf"][0]["properties"];
+        let branches = schema["allOf"][1]["oneOf"].as_array().expect("a oneOf");
+        let mut named = Vec::new();
+        for branch in branches {
+            let field = branch["required"][0].as_str().expect("a required field");
+            assert!(fields.get(field).is_some(), "{field} is a field of NewPlan");
+            let properties = branch["properties"].as_object().expect("properties");
+            let other = properties
+                .keys()
+                .find(|name| *name != field)
+                .expect("the other field");
+            assert_eq!(properties[other]["type"], "null", "{other} absent or null");
+            named.push(field.to_owned());
+        }
+        named.sort();
+        assert_eq!(named, ["category_id", "item_id"]);
+    }
 }
