@@ -57,10 +57,17 @@ impl<Io> HeadDeadline<Io> {
             return Ok(());
         }
         if matches!(self.phase, Phase::Between) {
-            self.phase = Phase::Head {
-                timer: Box::pin(tokio::time::sleep(self.limit)),
-                end: HeadEnd::default(),
+            // Most heads arrive whole in their first read: no timer is made for those.
+            let mut end = HeadEnd::default();
+            self.phase = if end.found_in(bytes) {
+                Phase::Answering
+            } else {
+                Phase::Head {
+                    timer: Box::pin(tokio::time::sleep(self.limit)),
+                    end,
+                }
             };
+            return Ok(());
         }
         if let Phase::Head { timer, end } = &mut self.phase {
             if end.found_in(bytes) {
